@@ -1,0 +1,50 @@
+"""State shared by every connection of one running server."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .config import Config
+
+__all__ = ["ServerState", "access_logger", "error_logger"]
+
+error_logger = logging.getLogger("lcore_asgi.error")
+access_logger = logging.getLogger("lcore_asgi.access")
+
+
+class ServerState:
+    """What connections need from the server: app, config, counters, shutdown flag."""
+
+    __slots__ = (
+        "app",
+        "config",
+        "connections",
+        "lifespan_state",
+        "shutting_down",
+        "active_requests",
+        "server_header",
+        "log_access",
+    )
+
+    def __init__(self, app: Any, config: Config) -> None:
+        self.app = app
+        self.config = config
+        #: Open connection drivers; each has ``shutdown()`` (graceful) for server stop.
+        self.connections: set[Any] = set()
+        self.lifespan_state: dict[str, Any] = {}
+        self.shutting_down = False
+        self.active_requests = 0
+        self.server_header = config.server_header
+        self.log_access = config.access_log
+
+    def over_capacity(self) -> bool:
+        """Whether a new request would exceed ``limit_concurrency``."""
+        limit = self.config.limit_concurrency
+        return limit is not None and self.active_requests >= limit
+
+    def default_headers(self, date: bytes) -> list[tuple[bytes, bytes]]:
+        """Return the ``date``/``server`` headers every response carries."""
+        if self.server_header:
+            return [(b"date", date), (b"server", self.server_header)]
+        return [(b"date", date)]

@@ -1,0 +1,87 @@
+"""Server configuration: every limit, timeout and socket option in one place."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._importer import import_app
+
+__all__ = ["Config"]
+
+
+@dataclass
+class Config:
+    """All options of the embedded server; every limit has a safe default.
+
+    ``app`` is an ASGI 3 callable or an import spec (``"pkg.mod:app"``).
+    Sizes are in bytes, timeouts in seconds; ``None`` disables a limit.
+    """
+
+    app: Any
+    host: str = "127.0.0.1"
+    port: int = 8000
+    uds: str | None = None
+    fd: int | None = None
+    backlog: int = 2048
+    workers: int = 1
+    reload: bool = False
+    certfile: str | None = None
+    keyfile: str | None = None
+    keyfile_password: str | None = None
+    http2: bool = True
+    log_level: str | None = "info"
+    access_log: bool = True
+    lifespan: str = "auto"
+    root_path: str = ""
+    server_header: bytes | None = b"lcore"
+    date_header: bool = True
+    install_signal_handlers: bool = True
+    #: Maximum requests (HTTP/1.1 cycles plus HTTP/2 streams) in flight; more get 503.
+    limit_concurrency: int | None = None
+    # --- HTTP/1.1 limits -------------------------------------------------
+    #: Request line (and target) length; longer gets 414.
+    max_request_line_size: int = 8190
+    #: Header section size (h11's incomplete-event buffer); larger gets 431.
+    h11_max_incomplete_event_size: int = 16384
+    #: Number of header fields; more gets 431.
+    max_header_count: int = 100
+    #: Request body size (both HTTP versions); larger gets 413.
+    max_body_size: int | None = 64 * 1024 * 1024
+    # --- timeouts ---------------------------------------------------------
+    timeout_keep_alive: float = 5.0
+    timeout_headers: float = 10.0
+    timeout_body: float = 30.0
+    timeout_write: float = 30.0
+    timeout_tls_handshake: float = 10.0
+    timeout_graceful_shutdown: float = 30.0
+    # --- HTTP/2 settings --------------------------------------------------
+    h2_max_concurrent_streams: int = 100
+    h2_initial_window_size: int = 65535
+    h2_max_frame_size: int = 16384
+    h2_max_header_list_size: int = 65536
+    #: Extra HTTP/1.1 ``Upgrade`` handlers by lower-case token (the WebSocket seam).
+    upgrade_handlers: Mapping[bytes, Any] = field(default_factory=dict)
+
+    def load_app(self) -> Any:
+        """Return the ASGI callable, importing it if ``app`` is a string."""
+        if isinstance(self.app, str):
+            return import_app(self.app)
+        return self.app
+
+    @property
+    def is_ssl(self) -> bool:
+        """Whether the server terminates TLS."""
+        return bool(self.certfile)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """Build the server TLS context with ALPN (``h2``, ``http/1.1``), or None."""
+        if not self.certfile:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.certfile, self.keyfile, self.keyfile_password)
+        context.set_alpn_protocols(["h2", "http/1.1"] if self.http2 else ["http/1.1"])
+        return context

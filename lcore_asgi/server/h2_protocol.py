@@ -1,0 +1,528 @@
+"""HTTP/2 driver: an h2 connection, one ASGI task per stream, flow control both ways."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import anyio
+import anyio.abc
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+import h11
+from h2.errors import ErrorCodes
+
+from ._date import http_date
+from ._state import ServerState, error_logger
+from ._status import H2_STATUS
+from .streams import ClientDisconnected, HTTPStream, RequestError, build_scope, error_response_body
+
+__all__ = ["H2Connection", "upgrade_h2c"]
+
+_READ_SIZE = 65536
+#: Outbound bytes queued in h2 beyond which a sending stream waits for the socket.
+_HIGH_WATER = 256 * 1024
+_HOP_BY_HOP = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
+)
+_RequestReceived = h2.events.RequestReceived
+_DataReceived = h2.events.DataReceived
+_StreamEnded = h2.events.StreamEnded
+_StreamReset = h2.events.StreamReset
+_WindowUpdated = h2.events.WindowUpdated
+_H2_CONFIG = h2.config.H2Configuration(client_side=False, header_encoding=None)
+
+
+class H2Connection:
+    """Serve HTTP/2 streams on one byte stream until it closes."""
+
+    def __init__(
+        self,
+        state: ServerState,
+        stream: anyio.abc.ByteStream,
+        scheme: str,
+        client: tuple[str, int] | None,
+        server: tuple[str, int | None] | None,
+    ) -> None:
+        config = state.config
+        self.state = state
+        self.stream = stream
+        self.scheme = scheme
+        self.client = client
+        self.server = server
+        self.conn = conn = h2.connection.H2Connection(config=_H2_CONFIG)
+        conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: config.h2_max_concurrent_streams,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: config.h2_initial_window_size,
+                h2.settings.SettingCodes.MAX_FRAME_SIZE: config.h2_max_frame_size,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: config.h2_max_header_list_size,
+            },
+        )
+        self.streams: dict[int, H2Stream] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._write_needed = anyio.Event()
+        self._drained = anyio.Event()
+        self._queued = 0
+        self._closing = False
+        self._broken = False
+        self._read_scope: anyio.CancelScope | None = None
+
+    # -- connection loop -------------------------------------------------------------
+
+    async def run(
+        self, initial: bytes = b"", upgrade: tuple[h11.Request, bytes] | None = None
+    ) -> None:
+        """Serve until the peer closes, an error, idle timeout or a graceful shutdown."""
+        state = self.state
+        conn = self.conn
+        state.connections.add(self)
+        try:
+            if upgrade is None:
+                conn.initiate_connection()
+            else:
+                conn.initiate_upgrade_connection(upgrade[1])
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._writer)
+                if upgrade is not None:
+                    self._start_upgraded_stream(upgrade[0])
+                try:
+                    if initial:
+                        self._receive_data(initial)
+                    await self._read_loop()
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            state.connections.discard(self)
+            with anyio.CancelScope(shield=True):
+                if not self._broken:
+                    data = conn.data_to_send()
+                    if data:
+                        with anyio.move_on_after(1.0):
+                            try:
+                                await self.stream.send(data)
+                            except Exception:
+                                pass
+                await anyio.aclose_forcefully(self.stream)
+
+    def shutdown(self) -> None:
+        """Send GOAWAY; in-flight streams complete, then the connection closes."""
+        if self._closing:
+            return
+        self._closing = True
+        try:
+            self.conn.close_connection()
+        except h2.exceptions.ProtocolError:
+            pass
+        self._schedule_write()
+        self._maybe_finish()
+
+    def _maybe_finish(self) -> None:
+        if self._closing and not self.streams and self._read_scope is not None:
+            self._read_scope.cancel()
+
+    async def _read_loop(self) -> None:
+        config = self.state.config
+        stream = self.stream
+        while not self._closing or self.streams:
+            timeout = config.timeout_keep_alive if not self.streams else None
+            with anyio.CancelScope() as scope:
+                if timeout is not None:
+                    scope.deadline = anyio.current_time() + timeout
+                self._read_scope = scope
+                try:
+                    data = await stream.receive(_READ_SIZE)
+                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    return
+            self._read_scope = None
+            if scope.cancelled_caught:
+                if not self.streams:
+                    self.shutdown()
+                    return
+                continue
+            self._receive_data(data)
+            if self._broken:
+                return
+
+    def _receive_data(self, data: bytes) -> None:
+        conn = self.conn
+        try:
+            events = conn.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            error_logger.debug("HTTP/2 protocol error from client: %s", exc)
+            code = getattr(exc, "error_code", None) or ErrorCodes.PROTOCOL_ERROR
+            try:
+                conn.close_connection(error_code=code)
+            except h2.exceptions.ProtocolError:
+                pass
+            self._closing = True
+            self._broken = True
+            for stream in list(self.streams.values()):
+                stream.on_reset()
+            return
+        streams = self.streams
+        for event in events:
+            kind = type(event)
+            if kind is _RequestReceived:
+                self._start_stream(event)
+            elif kind is _DataReceived:
+                stream = streams.get(event.stream_id)
+                if stream is None:
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                else:
+                    stream.feed(event.data, event.flow_controlled_length)
+            elif kind is _StreamEnded:
+                stream = streams.get(event.stream_id)
+                if stream is not None:
+                    stream.on_end()
+            elif kind is _StreamReset:
+                stream = streams.get(event.stream_id)
+                if stream is not None:
+                    stream.on_reset()
+            elif kind is _WindowUpdated:
+                if event.stream_id == 0:
+                    for stream in streams.values():
+                        stream.wake_sender()
+                else:
+                    stream = streams.get(event.stream_id)
+                    if stream is not None:
+                        stream.wake_sender()
+            elif kind is h2.events.RemoteSettingsChanged:
+                for stream in streams.values():
+                    stream.wake_sender()
+            elif kind is h2.events.ConnectionTerminated:
+                self._closing = True
+            # PING is answered by h2 itself; trailers and priority need nothing.
+        self._schedule_write()
+
+    def _start_stream(self, event: h2.events.RequestReceived) -> None:
+        stream_id = event.stream_id
+        conn = self.conn
+        if self._closing:
+            conn.reset_stream(stream_id, ErrorCodes.REFUSED_STREAM)
+            return
+        method = path = b""
+        scheme = self.scheme
+        authority = None
+        headers: list[tuple[bytes, bytes]] = []
+        has_host = False
+        for name, value in event.headers:
+            if name[0] == 58:  # b":"
+                if name == b":method":
+                    method = value
+                elif name == b":path":
+                    path = value
+                elif name == b":authority":
+                    authority = value
+                elif name == b":scheme":
+                    scheme = value.decode("ascii")
+            else:
+                if name == b"host":
+                    has_host = True
+                headers.append((name, value))
+        if authority is not None and not has_host:
+            headers.insert(0, (b"host", authority))
+        self._open_stream(stream_id, method.decode("ascii"), scheme, path, headers, event)
+
+    def _start_upgraded_stream(self, request: h11.Request) -> None:
+        self._open_stream(
+            1, request.method.decode("ascii"), self.scheme, request.target, list(request.headers)
+        )
+        self.streams[1].on_end()
+
+    def _open_stream(
+        self,
+        stream_id: int,
+        method: str,
+        scheme: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        event: Any = None,
+    ) -> None:
+        state = self.state
+        scope = build_scope(state, method, scheme, target, headers, "2", self.client, self.server)
+        stream = H2Stream(self, stream_id)
+        self.streams[stream_id] = stream
+        limit = state.config.max_body_size
+        if limit is not None:
+            for name, value in headers:
+                if name == b"content-length" and value.isdigit() and int(value) > limit:
+                    stream.refuse = 413
+                    break
+        if state.over_capacity():
+            stream.refuse = 503
+        assert self._tg is not None
+        self._tg.start_soon(stream.run, scope)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def _schedule_write(self) -> None:
+        if not self._write_needed.is_set():
+            self._write_needed.set()
+
+    async def _writer(self) -> None:
+        conn = self.conn
+        timeout = self.state.config.timeout_write
+        while True:
+            await self._write_needed.wait()
+            self._write_needed = anyio.Event()
+            data = conn.data_to_send()
+            self._queued = 0
+            if data:
+                try:
+                    with anyio.fail_after(timeout):
+                        await self.stream.send(data)
+                except (TimeoutError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    self._broken = True
+                    for stream in list(self.streams.values()):
+                        stream.on_reset()
+                    if self._read_scope is not None:
+                        self._read_scope.cancel()
+                    return
+            drained, self._drained = self._drained, anyio.Event()
+            drained.set()
+
+    async def wait_writable(self, nbytes: int) -> None:
+        """Queue accounting: wait for the socket when too much output is pending."""
+        self._queued += nbytes
+        self._schedule_write()
+        if self._queued > _HIGH_WATER and not self._broken:
+            await self._drained.wait()
+
+    def stream_done(self, stream_id: int) -> None:
+        """Forget a finished stream."""
+        self.streams.pop(stream_id, None)
+        self._maybe_finish()
+
+
+class H2Stream:
+    """One HTTP/2 stream as a :class:`StreamTransport`."""
+
+    __slots__ = (
+        "connection",
+        "stream_id",
+        "chunks",
+        "ended",
+        "reset",
+        "complete",
+        "refuse",
+        "received",
+        "_event",
+        "_window",
+        "_scope",
+    )
+
+    def __init__(self, connection: H2Connection, stream_id: int) -> None:
+        self.connection = connection
+        self.stream_id = stream_id
+        self.chunks: deque[tuple[bytes, int]] = deque()
+        self.ended = False
+        self.reset = False
+        self.complete = False
+        self.refuse = 0
+        self.received = 0
+        self._event: anyio.Event | None = None
+        self._window: anyio.Event | None = None
+        self._scope: anyio.CancelScope | None = None
+
+    async def run(self, scope: dict[str, Any]) -> None:
+        """Run the app for this stream; a reset cancels it."""
+        connection = self.connection
+        try:
+            with anyio.CancelScope() as cancel_scope:
+                self._scope = cancel_scope
+                if self.reset:
+                    return
+                if self.refuse:
+                    await self.send_error(self.refuse)
+                    return
+                await HTTPStream(connection.state, scope, self).run()
+        finally:
+            self._scope = None
+            if not self.reset and not connection._broken:
+                conn = connection.conn
+                try:
+                    if not self.complete:
+                        conn.reset_stream(self.stream_id, ErrorCodes.INTERNAL_ERROR)
+                    elif not self.ended:
+                        # Response complete before the request body: ask the client to stop.
+                        conn.reset_stream(self.stream_id, ErrorCodes.NO_ERROR)
+                except h2.exceptions.ProtocolError:
+                    pass
+                connection._schedule_write()
+            connection.stream_done(self.stream_id)
+
+    # -- events from the connection --------------------------------------------------
+
+    def feed(self, data: bytes, flow_controlled_length: int) -> None:
+        """Buffer request body bytes (bounded by our advertised window)."""
+        self.chunks.append((data, flow_controlled_length))
+        self._wake()
+
+    def on_end(self) -> None:
+        """The client finished the request body."""
+        self.ended = True
+        self._wake()
+
+    def on_reset(self) -> None:
+        """The client reset the stream (or the connection died): cancel the handler."""
+        self.reset = True
+        self._wake()
+        self.wake_sender()
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def _wake(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+    def wake_sender(self) -> None:
+        """Flow-control window grew (or stream died): let a waiting send continue."""
+        if self._window is not None:
+            self._window.set()
+            self._window = None
+
+    # -- StreamTransport ---------------------------------------------------------------
+
+    async def read_body(self) -> tuple[bytes, bool] | None:
+        """Return buffered request body; acknowledge it so the client may send more."""
+        while not self.chunks and not self.ended and not self.reset:
+            self._event = event = anyio.Event()
+            await event.wait()
+        if self.reset:
+            return None
+        chunks = self.chunks
+        if not chunks:
+            return b"", False
+        if len(chunks) == 1:
+            body, acked = chunks.popleft()
+        else:
+            body = b"".join(c[0] for c in chunks)
+            acked = sum(c[1] for c in chunks)
+            chunks.clear()
+        connection = self.connection
+        limit = connection.state.config.max_body_size
+        self.received += len(body)
+        if limit is not None and self.received > limit:
+            raise RequestError(413)
+        if acked:
+            connection.conn.acknowledge_received_data(acked, self.stream_id)
+            connection._schedule_write()
+        return body, not self.ended
+
+    async def wait_disconnect(self) -> None:
+        """Wait until the stream is reset (or the handler is cancelled)."""
+        while not self.reset and not self.complete:
+            self._event = event = anyio.Event()
+            await event.wait()
+
+    async def send_head(self, status: int, headers: Any, body: bytes, end: bool) -> None:
+        """Send HEADERS (and DATA) for the response."""
+        connection = self.connection
+        if self.reset:
+            raise ClientDisconnected
+        out = [(b":status", H2_STATUS.get(status) or str(status).encode())]
+        out += connection.state.default_headers(http_date())
+        for name, value in headers:
+            name = name.lower()
+            if name not in _HOP_BY_HOP:
+                out.append((name, value))
+        end_now = end and not body
+        connection.conn.send_headers(self.stream_id, out, end_stream=end_now)
+        if end_now:
+            self._finish()
+        if body:
+            await self.send_body(body, end)
+        else:
+            await connection.wait_writable(0)
+
+    async def send_body(self, body: bytes, end: bool) -> None:
+        """Send DATA frames as the flow-control windows allow."""
+        connection = self.connection
+        conn = connection.conn
+        stream_id = self.stream_id
+        while body:
+            if self.reset or connection._broken:
+                raise ClientDisconnected
+            window = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
+            if window <= 0:
+                self._window = event = anyio.Event()
+                await event.wait()
+                continue
+            chunk, body = body[:window], body[window:]
+            conn.send_data(stream_id, chunk, end_stream=end and not body)
+            if end and not body:
+                self._finish()
+            await connection.wait_writable(len(chunk))
+        if end and not self.complete:
+            if self.reset:
+                raise ClientDisconnected
+            conn.end_stream(stream_id)
+            self._finish()
+            await connection.wait_writable(0)
+
+    def _finish(self) -> None:
+        self.complete = True
+        self._wake()
+
+    async def send_error(self, status: int) -> None:
+        """Answer a server-generated error response."""
+        body = error_response_body(status)
+        await self.send_head(
+            status,
+            [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+            body,
+            True,
+        )
+
+    async def abort(self) -> None:
+        """Reset the stream with INTERNAL_ERROR."""
+        if not self.reset and not self.complete:
+            self.complete = True
+            try:
+                self.connection.conn.reset_stream(self.stream_id, ErrorCodes.INTERNAL_ERROR)
+            except h2.exceptions.ProtocolError:
+                pass
+            self.reset = True
+            self.connection._schedule_write()
+
+
+async def upgrade_h2c(connection: Any, request: h11.Request) -> bool:
+    """Switch an HTTP/1.1 connection to HTTP/2 on ``Upgrade: h2c`` (RFC 7540 §3.2)."""
+    settings = None
+    tokens: list[bytes] = []
+    for name, value in request.headers:
+        if name == b"http2-settings":
+            settings = value
+        elif name == b"connection":
+            tokens += [t.strip().lower() for t in value.split(b",")]
+        elif name in (b"content-length", b"transfer-encoding") and value not in (b"0",):
+            return False  # a request body would have to be read over HTTP/1.1 first
+    if settings is None or b"http2-settings" not in tokens:
+        return False
+    conn = connection.conn
+    event = conn.next_event()
+    if type(event) is not h11.EndOfMessage:
+        return False
+    await connection.send_raw(
+        conn.send(
+            h11.InformationalResponse(
+                status_code=101, headers=[(b"connection", b"Upgrade"), (b"upgrade", b"h2c")]
+            )
+        )
+    )
+    trailing = conn.trailing_data[0]
+    h2conn = H2Connection(
+        connection.state, connection.stream, connection.scheme, connection.client, connection.server
+    )
+    await h2conn.run(trailing, upgrade=(request, settings))
+    return True

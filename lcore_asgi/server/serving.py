@@ -1,0 +1,259 @@
+"""The :class:`Server`: listeners, per-connection protocol choice, graceful shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+from anyio.streams.tls import TLSAttribute, TLSStream
+
+from ._state import ServerState, error_logger
+from .config import Config
+from .h11_protocol import H11Connection
+from .lifespan import Lifespan
+
+__all__ = ["Server", "bind_socket", "serve"]
+
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def bind_socket(config: Config) -> socket.socket:
+    """Create the listening socket described by ``config`` (``fd``, ``uds`` or host/port)."""
+    if config.fd is not None:
+        sock = socket.socket(fileno=config.fd)
+    elif config.uds:
+        if os.path.exists(config.uds):
+            os.unlink(config.uds)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(config.uds)
+        os.chmod(config.uds, 0o666)
+    else:
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((config.host, config.port))
+    sock.listen(config.backlog)
+    sock.setblocking(False)
+    sock.set_inheritable(True)
+    return sock
+
+
+class Server:
+    """Serve one ASGI app; ``await serve()`` runs until :meth:`request_shutdown`."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.state: ServerState | None = None
+        self.sockets: list[socket.socket] = []
+        self._exit: anyio.Event | None = None
+        self._force_exit = False
+        self._ssl: ssl.SSLContext | None = None
+
+    @property
+    def port(self) -> int:
+        """The TCP port of the first listening socket (useful with ``port=0``)."""
+        return int(self.sockets[0].getsockname()[1])
+
+    def request_shutdown(self) -> None:
+        """Ask a running server to stop gracefully (call from the server's event loop)."""
+        if self._exit is not None:
+            self._exit.set()
+
+    async def serve(
+        self,
+        sockets: list[socket.socket] | None = None,
+        *,
+        task_status: anyio.abc.TaskStatus[Server] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run lifespan startup, serve on ``sockets`` (or bind them), shut down gracefully."""
+        config = self.config
+        self._exit = anyio.Event()
+        app = config.load_app()
+        self.state = state = ServerState(app, config)
+        self._ssl = config.ssl_context()
+        lifespan = Lifespan(app, config.lifespan, state.lifespan_state)
+        async with anyio.create_task_group() as outer:
+            await lifespan.startup(outer)
+            self.sockets = sockets or [bind_socket(config)]
+            listeners = [await anyio.abc.SocketListener.from_socket(s) for s in self.sockets]
+            if (
+                config.install_signal_handlers
+                and threading.current_thread() is threading.main_thread()
+            ):
+                outer.start_soon(self._watch_signals)
+            async with anyio.create_task_group() as connections:
+                async with anyio.create_task_group() as accepting:
+                    for listener in listeners:
+                        accepting.start_soon(self._accept_loop, listener, connections)
+                    self._log_started()
+                    task_status.started(self)
+                    await self._exit.wait()
+                    accepting.cancel_scope.cancel()
+                for listener in listeners:
+                    await listener.aclose()
+                await self._drain(connections)
+            with (
+                anyio.CancelScope(shield=True),
+                anyio.move_on_after(config.timeout_graceful_shutdown),
+            ):
+                await lifespan.shutdown()
+            outer.cancel_scope.cancel()
+        if config.uds and sockets is None and os.path.exists(config.uds):
+            os.unlink(config.uds)
+
+    async def _drain(self, connections: anyio.abc.TaskGroup) -> None:
+        state = self.state
+        assert state is not None
+        state.shutting_down = True
+        for connection in list(state.connections):
+            connection.shutdown()
+        with anyio.move_on_after(self.config.timeout_graceful_shutdown):
+            while state.connections and not self._force_exit:
+                await anyio.sleep(0.05)
+        connections.cancel_scope.cancel()
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                if self._exit is not None and self._exit.is_set():
+                    self._force_exit = True
+                else:
+                    error_logger.info("Shutting down")
+                    self.request_shutdown()
+
+    def _log_started(self) -> None:
+        for sock in self.sockets:
+            name = sock.getsockname()
+            if sock.family == socket.AF_UNIX:
+                where = f"unix:{name}"
+            else:
+                scheme = "https" if self._ssl else "http"
+                where = f"{scheme}://{name[0]}:{name[1]}"
+            error_logger.info("Serving on %s (pid %d)", where, os.getpid())
+
+    async def _accept_loop(
+        self, listener: anyio.abc.SocketListener, connections: anyio.abc.TaskGroup
+    ) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                return
+            except OSError as exc:
+                # EMFILE and friends: back off instead of spinning or dying.
+                error_logger.warning("accept() failed: %s", exc)
+                await anyio.sleep(0.1)
+                continue
+            connections.start_soon(self._handle, stream)
+
+    async def _handle(self, stream: anyio.abc.SocketStream) -> None:
+        state = self.state
+        assert state is not None
+        config = self.config
+        try:
+            raw = stream.extra(SocketAttribute.raw_socket)
+            client = _address(stream.extra(SocketAttribute.remote_address, None))
+            server = _address(stream.extra(SocketAttribute.local_address, None))
+            if raw.family != socket.AF_UNIX:
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            byte_stream: anyio.abc.ByteStream = stream
+            initial = b""
+            use_h2 = False
+            if self._ssl is not None:
+                with anyio.move_on_after(config.timeout_tls_handshake) as scope:
+                    byte_stream = await TLSStream.wrap(
+                        stream, server_side=True, ssl_context=self._ssl, standard_compatible=False
+                    )
+                if scope.cancelled_caught:
+                    await anyio.aclose_forcefully(stream)
+                    return
+                use_h2 = byte_stream.extra(TLSAttribute.alpn_protocol, None) == "h2"
+                scheme = "https"
+            else:
+                scheme = "http"
+                if config.http2:
+                    initial = await self._sniff(stream)
+                    if initial is None:
+                        return
+                    use_h2 = initial.startswith(_H2_PREFACE)
+            if use_h2:
+                from .h2_protocol import H2Connection
+
+                await H2Connection(state, byte_stream, scheme, client, server).run(initial)
+            else:
+                await H11Connection(
+                    state, byte_stream, scheme, client, server, self._upgrade_handlers()
+                ).run(initial)
+        except (
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+            anyio.EndOfStream,
+            ssl.SSLError,
+        ):
+            await anyio.aclose_forcefully(stream)
+        except OSError as exc:
+            error_logger.debug("connection error: %s", exc)
+            await anyio.aclose_forcefully(stream)
+        except Exception:
+            error_logger.exception("Unexpected error while serving a connection")
+            await anyio.aclose_forcefully(stream)
+
+    async def _sniff(self, stream: anyio.abc.SocketStream) -> bytes | None:
+        """Read the first bytes; enough of them to tell an HTTP/2 preface from HTTP/1.1."""
+        data = b""
+        with anyio.move_on_after(self.config.timeout_headers):
+            while True:
+                try:
+                    data += await stream.receive(65536)
+                except anyio.EndOfStream:
+                    break
+                if len(data) >= len(_H2_PREFACE) or not _H2_PREFACE.startswith(data):
+                    return data
+        await anyio.aclose_forcefully(stream)
+        return None
+
+    def _upgrade_handlers(self) -> dict[bytes, Any]:
+        handlers = dict(self.config.upgrade_handlers)
+        if self.config.http2 and self._ssl is None:
+            from .h2_protocol import upgrade_h2c
+
+            handlers.setdefault(b"h2c", upgrade_h2c)
+        return handlers
+
+    @contextmanager
+    def run_in_thread(self) -> Iterator[Server]:
+        """Run the server in a background thread for tests; yields once it listens."""
+        self.config.install_signal_handlers = False
+        with anyio.from_thread.start_blocking_portal() as portal:
+            future, _ = portal.start_task(self.serve)
+            try:
+                yield self
+            finally:
+                portal.call(self.request_shutdown)
+                future.result(timeout=self.config.timeout_graceful_shutdown + 10)
+
+
+def _address(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return (str(value[0]), int(value[1]))
+    return None
+
+
+def serve(app: Any, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """Serve ``app`` (an ASGI callable or ``"module:attr"``) until interrupted; blocking."""
+    config = Config(app=app, host=host, port=port, **options)
+    if config.workers > 1 or config.reload:
+        from .supervisor import run_supervised
+
+        run_supervised(config)
+        return
+    anyio.run(Server(config).serve)

@@ -1,0 +1,255 @@
+"""The one place an HTTP request stream becomes an ASGI ``http`` scope, receive and send.
+
+The HTTP/1.1 and HTTP/2 drivers each implement :class:`StreamTransport`, a handful of
+neutral operations (read body, send head, send body, abort, wait for disconnect);
+:class:`HTTPStream` maps those to ASGI messages, runs the app, and turns app failures
+into a 500 or an aborted stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from ._state import ServerState, access_logger, error_logger
+from ._status import reason_phrase
+
+__all__ = [
+    "ClientDisconnected",
+    "HTTPStream",
+    "RequestError",
+    "StreamTransport",
+    "build_scope",
+    "error_response_body",
+]
+
+_ASGI = {"version": "3.0", "spec_version": "2.4"}
+_DISCONNECT = {"type": "http.disconnect"}
+_EMPTY_END = {"type": "http.request", "body": b"", "more_body": False}
+
+
+class ClientDisconnected(Exception):
+    """The peer went away (or stopped reading) while the server was writing."""
+
+
+class RequestError(Exception):
+    """The request is unacceptable mid-stream; answer ``status`` if nothing was sent yet."""
+
+    def __init__(self, status: int, detail: str = "") -> None:
+        super().__init__(detail or reason_phrase(status).decode())
+        self.status = status
+
+
+class StreamTransport(Protocol):
+    """What a protocol driver offers one request stream."""
+
+    async def read_body(self) -> tuple[bytes, bool] | None:
+        """Return the next body chunk and whether more follows; None if the client left."""
+
+    async def wait_disconnect(self) -> None:
+        """Block until the client disconnects or the response is complete."""
+
+    async def send_head(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, end: bool
+    ) -> None:
+        """Send the response head with the first body chunk."""
+
+    async def send_body(self, body: bytes, end: bool) -> None:
+        """Send a further body chunk."""
+
+    async def send_error(self, status: int) -> None:
+        """Answer a server-generated error response (nothing else was sent)."""
+
+    async def abort(self) -> None:
+        """Drop the stream (close the connection or reset the HTTP/2 stream)."""
+
+
+def build_scope(
+    state: ServerState,
+    method: str,
+    scheme: str,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    http_version: str,
+    client: tuple[str, int] | None,
+    server: tuple[str, int | None] | None,
+) -> dict[str, Any]:
+    """Build the ASGI ``http`` scope for one request."""
+    raw_path, _, query = target.partition(b"?")
+    path = unquote(raw_path.decode("latin-1")) if b"%" in raw_path else raw_path.decode("latin-1")
+    root_path = state.config.root_path
+    if root_path:
+        path = root_path + path
+        raw_path = root_path.encode() + raw_path
+    return {
+        "type": "http",
+        "asgi": _ASGI,
+        "http_version": http_version,
+        "server": server,
+        "client": client,
+        "scheme": scheme,
+        "method": method,
+        "root_path": root_path,
+        "path": path,
+        "raw_path": raw_path,
+        "query_string": query,
+        "headers": headers,
+        "state": state.lifespan_state.copy(),
+    }
+
+
+def error_response_body(status: int) -> bytes:
+    """Return the plain-text body of a server-generated error response."""
+    return reason_phrase(status) + b"\n"
+
+
+class HTTPStream:
+    """One request/response exchange: runs the ASGI app against a transport."""
+
+    __slots__ = (
+        "state",
+        "scope",
+        "transport",
+        "status",
+        "headers",
+        "started",
+        "head_sent",
+        "complete",
+        "body_done",
+        "disconnected",
+        "head_only",
+    )
+
+    def __init__(self, state: ServerState, scope: dict[str, Any], transport: StreamTransport):
+        self.state = state
+        self.scope = scope
+        self.transport = transport
+        self.status = 0
+        self.headers: Any = ()
+        self.started = False
+        self.head_sent = False
+        self.complete = False
+        self.body_done = False
+        self.disconnected = False
+        self.head_only = scope["method"] == "HEAD"
+
+    async def run(self) -> None:
+        """Call the app; map an exception to a 500 (before the head) or an abort (after)."""
+        state = self.state
+        state.active_requests += 1
+        try:
+            await state.app(self.scope, self.receive, self.send)
+        except Exception:
+            error_logger.exception("Exception in ASGI application")
+            await self._fail()
+        else:
+            if not self.complete and not self.disconnected:
+                if not self.head_sent:
+                    error_logger.error("ASGI app returned without completing the response")
+                await self._fail()
+        finally:
+            state.active_requests -= 1
+        if state.log_access and access_logger.isEnabledFor(20):
+            self._log_access()
+
+    async def _fail(self) -> None:
+        self.complete = True
+        if self.disconnected:
+            return
+        if self.head_sent:
+            await self.transport.abort()
+            return
+        self.status = 500
+        self.head_sent = True
+        try:
+            await self.transport.send_error(500)
+        except Exception:
+            await self.transport.abort()
+
+    async def receive(self) -> dict[str, Any]:
+        """ASGI receive: body chunks, then ``http.disconnect`` once the client is gone."""
+        if self.disconnected or self.complete:
+            return _DISCONNECT
+        if self.body_done:
+            await self.transport.wait_disconnect()
+            return _DISCONNECT
+        try:
+            chunk = await self.transport.read_body()
+        except RequestError as exc:
+            await self._reject(exc.status)
+            return _DISCONNECT
+        if chunk is None:
+            self.disconnected = True
+            return _DISCONNECT
+        body, more = chunk
+        if not more:
+            self.body_done = True
+            if not body:
+                return _EMPTY_END
+        return {"type": "http.request", "body": body, "more_body": more}
+
+    async def _reject(self, status: int) -> None:
+        self.disconnected = True
+        if not self.head_sent:
+            self.head_sent = True
+            self.status = status
+            try:
+                await self.transport.send_error(status)
+                return
+            except Exception:
+                pass
+        await self.transport.abort()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """ASGI send: ``http.response.start`` then ``http.response.body`` messages."""
+        kind = message["type"]
+        if kind == "http.response.body":
+            if not self.started:
+                raise RuntimeError("http.response.body sent before http.response.start")
+            if self.complete:
+                if self.disconnected:
+                    return
+                raise RuntimeError("http.response.body sent after the response completed")
+            body = message.get("body", b"")
+            end = not message.get("more_body", False)
+            if end:
+                self.complete = True
+            if self.disconnected:
+                return
+            if self.head_only:
+                body = b""
+            try:
+                if self.head_sent:
+                    if body or end:
+                        await self.transport.send_body(body, end)
+                else:
+                    # The head waits for the first body message (ASGI allows it); both
+                    # then leave in one write.
+                    self.head_sent = True
+                    await self.transport.send_head(self.status, self.headers, body, end)
+            except ClientDisconnected:
+                self.disconnected = True
+        elif kind == "http.response.start":
+            if self.started:
+                raise RuntimeError("http.response.start sent twice")
+            self.started = True
+            self.status = message["status"]
+            self.headers = message.get("headers", ())
+        elif self.disconnected:
+            return
+        else:
+            raise RuntimeError(f"unexpected ASGI message {kind!r} on an http stream")
+
+    def _log_access(self) -> None:
+        scope = self.scope
+        client = scope["client"]
+        query = scope["query_string"]
+        access_logger.info(
+            '%s - "%s %s%s HTTP/%s" %d',
+            f"{client[0]}:{client[1]}" if client else "-",
+            scope["method"],
+            scope["path"],
+            "?" + query.decode("latin-1") if query else "",
+            scope["http_version"],
+            self.status,
+        )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 
 import anyio
 import h11
@@ -300,7 +299,11 @@ class H11Connection:
         """Return the next request body chunk (see :class:`StreamTransport`)."""
         conn = self.conn
         if conn.they_are_waiting_for_100_continue:
-            await self._write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+            await self._write(
+                conn.send(
+                    h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+                )
+            )
         body = b""
         try:
             while True:

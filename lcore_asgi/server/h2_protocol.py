@@ -516,7 +516,9 @@ async def upgrade_h2c(connection: Any, request: h11.Request) -> bool:
     await connection.send_raw(
         conn.send(
             h11.InformationalResponse(
-                status_code=101, headers=[(b"connection", b"Upgrade"), (b"upgrade", b"h2c")]
+                status_code=101,
+                headers=[(b"connection", b"Upgrade"), (b"upgrade", b"h2c")],
+                reason=b"Switching Protocols",
             )
         )
     )

@@ -36,8 +36,8 @@ class Lifespan:
         """Start the lifespan task and wait for startup; raise LifespanFailure on failure."""
         if self.mode == "off":
             return
+        self._send_stream.send_nowait({"type": "lifespan.startup"})
         task_group.start_soon(self._main)
-        await self._send_stream.send({"type": "lifespan.startup"})
         await self._startup_done.wait()
         if self._failure is not None:
             raise LifespanFailure(self._failure)
@@ -47,7 +47,10 @@ class Lifespan:
         if self.mode == "off" or not self._supported or self._exited:
             self._send_stream.close()
             return
-        await self._send_stream.send({"type": "lifespan.shutdown"})
+        try:
+            self._send_stream.send_nowait({"type": "lifespan.shutdown"})
+        except anyio.BrokenResourceError:
+            return
         await self._shutdown_done.wait()
         self._send_stream.close()
         if self._failure is not None:

@@ -178,9 +178,8 @@ def _type_name(hint: Any) -> str:
 
 
 def _has_default(field: dataclasses.Field[Any]) -> bool:
-    return (
-        field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING  # type: ignore[misc]
-    )
+    missing = dataclasses.MISSING
+    return field.default is not missing or field.default_factory is not missing
 
 
 # --------------------------------------------------------------------------- ConfigDict
@@ -317,14 +316,18 @@ class ConfigDict(dict):  # type: ignore[type-arg]
         return self
 
     def load_module(self, name: str, squash: bool = True) -> ConfigDict:
-        """Load the UPPER-case attributes of a module (``'pkg.settings'`` or ``'pkg:obj'``).
+        """Load the public UPPER-case attributes of a module (``'pkg.settings'`` or ``'pkg:obj'``).
 
         Keys are lower-cased (``DEBUG`` sets ``debug``). With ``squash`` true, dict values
         are flattened into dotted keys (``DB = {'url': ...}`` sets ``db.url``); otherwise
         they are stored as dicts.
         """
         obj = load(name)
-        values = {key.lower(): getattr(obj, key) for key in dir(obj) if key.isupper()}
+        values = {
+            key.lower(): getattr(obj, key)
+            for key in dir(obj)
+            if key.isupper() and not key.startswith("_")
+        }
         if squash:
             return self.load_dict(values)
         for key, value in values.items():

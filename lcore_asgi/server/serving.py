@@ -19,7 +19,7 @@ from anyio.streams.tls import TLSAttribute, TLSStream
 from ._state import ServerState, error_logger
 from .config import Config
 from .h11_protocol import H11Connection
-from .lifespan import Lifespan
+from .lifespan import Lifespan, LifespanFailure
 
 __all__ = ["Server", "bind_socket", "serve"]
 
@@ -81,34 +81,49 @@ class Server:
         self.state = state = ServerState(app, config)
         self._ssl = config.ssl_context()
         lifespan = Lifespan(app, config.lifespan, state.lifespan_state)
+        failure: LifespanFailure | None = None
         async with anyio.create_task_group() as outer:
-            await lifespan.startup(outer)
-            self.sockets = sockets or [bind_socket(config)]
-            listeners = [await anyio.abc.SocketListener.from_socket(s) for s in self.sockets]
-            if (
-                config.install_signal_handlers
-                and threading.current_thread() is threading.main_thread()
-            ):
-                outer.start_soon(self._watch_signals)
-            async with anyio.create_task_group() as connections:
-                async with anyio.create_task_group() as accepting:
-                    for listener in listeners:
-                        accepting.start_soon(self._accept_loop, listener, connections)
-                    self._log_started()
-                    task_status.started(self)
-                    await self._exit.wait()
-                    accepting.cancel_scope.cancel()
-                for listener in listeners:
-                    await listener.aclose()
-                await self._drain(connections)
-            with (
-                anyio.CancelScope(shield=True),
-                anyio.move_on_after(config.timeout_graceful_shutdown),
-            ):
-                await lifespan.shutdown()
-            outer.cancel_scope.cancel()
+            try:
+                await lifespan.startup(outer)
+            except LifespanFailure as exc:
+                failure = exc
+                outer.cancel_scope.cancel()
+            else:
+                await self._serve(outer, lifespan, sockets, task_status)
+        if failure is not None:
+            raise failure
         if config.uds and sockets is None and os.path.exists(config.uds):
             os.unlink(config.uds)
+
+    async def _serve(
+        self,
+        outer: anyio.abc.TaskGroup,
+        lifespan: Lifespan,
+        sockets: list[socket.socket] | None,
+        task_status: anyio.abc.TaskStatus[Server],
+    ) -> None:
+        config = self.config
+        self.sockets = sockets or [bind_socket(config)]
+        listeners = [await anyio.abc.SocketListener.from_socket(s) for s in self.sockets]
+        if config.install_signal_handlers and threading.current_thread() is threading.main_thread():
+            outer.start_soon(self._watch_signals)
+        async with anyio.create_task_group() as connections:
+            async with anyio.create_task_group() as accepting:
+                for listener in listeners:
+                    accepting.start_soon(self._accept_loop, listener, connections)
+                self._log_started()
+                task_status.started(self)
+                await self._exit.wait()
+                accepting.cancel_scope.cancel()
+            for listener in listeners:
+                await listener.aclose()
+            await self._drain(connections)
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(config.timeout_graceful_shutdown),
+        ):
+            await lifespan.shutdown()
+        outer.cancel_scope.cancel()
 
     async def _drain(self, connections: anyio.abc.TaskGroup) -> None:
         state = self.state

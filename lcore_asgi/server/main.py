@@ -1,0 +1,105 @@
+"""Command line: ``python -m lcore_asgi myapp:app [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+import anyio
+
+from ._importer import AppImportError
+from .config import Config
+from .lifespan import LifespanFailure
+from .serving import Server
+from .supervisor import EXIT_STARTUP_FAILED, run_supervised
+
+__all__ = ["build_parser", "main"]
+
+_DEFAULTS = Config(app=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m lcore_asgi``."""
+    p = argparse.ArgumentParser(
+        prog="python -m lcore_asgi",
+        description="Serve an ASGI app over HTTP/1.1 and HTTP/2 with lcore's embedded server.",
+    )
+    p.add_argument("app", help="the app: module, module:attr, pkg.mod:attr or file.py")
+    a = p.add_argument
+    a("--host", default=_DEFAULTS.host, help="bind address (default %(default)s)")
+    a("--port", type=int, default=_DEFAULTS.port, help="bind port (default %(default)s)")
+    a("--uds", help="bind a Unix domain socket at this path instead")
+    a("--fd", type=int, help="serve on an already-listening socket file descriptor")
+    a("--backlog", type=int, default=_DEFAULTS.backlog)
+    a("--workers", type=int, default=1, help="pre-forked worker processes (default 1)")
+    a("--reload", action="store_true", help="restart when a .py file under cwd changes")
+    a("--certfile", help="TLS certificate (PEM); enables HTTPS with ALPN h2/http/1.1")
+    a("--keyfile", help="TLS private key (PEM)")
+    a("--no-http2", dest="http2", action="store_false", help="disable HTTP/2")
+    a("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    a("--access-log", dest="access_log", action="store_true", default=True)
+    a("--no-access-log", dest="access_log", action="store_false")
+    a("--lifespan", choices=["auto", "on", "off"], default="auto")
+    a("--root-path", default="")
+    a("--limit-concurrency", type=int, help="max requests in flight; more get 503")
+    for name in (
+        "timeout_keep_alive",
+        "timeout_headers",
+        "timeout_body",
+        "timeout_write",
+        "timeout_tls_handshake",
+        "timeout_graceful_shutdown",
+    ):
+        a("--" + name.replace("_", "-"), type=float, default=getattr(_DEFAULTS, name))
+    for name in (
+        "h11_max_incomplete_event_size",
+        "max_request_line_size",
+        "max_header_count",
+        "h2_max_concurrent_streams",
+        "h2_initial_window_size",
+        "h2_max_frame_size",
+        "h2_max_header_list_size",
+    ):
+        a("--" + name.replace("_", "-"), type=int, default=getattr(_DEFAULTS, name))
+    a("--max-body-size", type=int, default=_DEFAULTS.max_body_size, help="0 means unlimited")
+    return p
+
+
+def _configure_logging(level: str) -> None:
+    numeric = getattr(logging, level.upper())
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(message)s"))
+    for name in ("lcore_asgi.error", "lcore_asgi.access"):
+        logger = logging.getLogger(name)
+        logger.setLevel(numeric)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``argv`` and serve; exit non-zero with a message when the app cannot start."""
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(raw)
+    options: dict[str, Any] = vars(args)
+    if options["max_body_size"] == 0:
+        options["max_body_size"] = None
+    _configure_logging(options["log_level"])
+    config = Config(**options)
+    try:
+        if config.reload:
+            raw = [item for item in raw if item != "--reload"]
+            sys.exit(run_supervised(config, raw))
+        if config.workers > 1:
+            sys.exit(run_supervised(config))
+        config.load_app()
+        anyio.run(Server(config).serve)
+    except AppImportError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except LifespanFailure as exc:
+        print(f"Error: application startup failed: {exc}", file=sys.stderr)
+        sys.exit(EXIT_STARTUP_FAILED)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,182 @@
+"""Pre-fork worker processes sharing one listening socket, and the ``--reload`` watcher."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+
+from ._state import error_logger
+from .config import Config
+from .lifespan import LifespanFailure
+from .serving import Server, bind_socket
+
+__all__ = ["EXIT_STARTUP_FAILED", "run_reloader", "run_supervised", "run_workers"]
+
+#: Exit status of a worker (and of the CLI) whose lifespan startup failed.
+EXIT_STARTUP_FAILED = 3
+
+
+def run_supervised(config: Config, argv: list[str] | None = None) -> int:
+    """Run ``config`` under the reloader or the worker supervisor; return an exit status."""
+    if config.reload:
+        if argv is None:
+            if not isinstance(config.app, str):
+                raise ValueError("reload=True needs the app as an import string")
+            argv = [config.app, "--host", config.host, "--port", str(config.port)]
+        return run_reloader(argv)
+    return run_workers(config)
+
+
+def run_workers(config: Config) -> int:
+    """Fork ``config.workers`` workers on one shared socket; restart any that dies."""
+    sock = bind_socket(config)
+    config.load_app()  # fail in the parent, once, if the app cannot be imported
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    children: dict[int, float] = {}
+    status = 0
+    try:
+        for _ in range(config.workers):
+            pid = _fork_worker(config, sock)
+            children[pid] = time.monotonic()
+        error_logger.info("Supervisor %d started %d workers", os.getpid(), config.workers)
+        while not stopping:
+            time.sleep(0.1)
+            for pid in list(children):
+                done, code = _reap(pid)
+                if not done:
+                    continue
+                started = children.pop(pid)
+                if code == EXIT_STARTUP_FAILED:
+                    error_logger.error("Worker %d failed to start; stopping", pid)
+                    stopping = True
+                    status = EXIT_STARTUP_FAILED
+                    break
+                if not stopping:
+                    error_logger.warning("Worker %d exited with %s; restarting", pid, code)
+                    if time.monotonic() - started < 1.0:
+                        time.sleep(1.0)  # crash loop: do not fork as fast as we can
+                    children[_fork_worker(config, sock)] = time.monotonic()
+    finally:
+        _stop_children(children, config.timeout_graceful_shutdown + 5)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        sock.close()
+        if config.uds and os.path.exists(config.uds):
+            os.unlink(config.uds)
+    return status
+
+
+def _fork_worker(config: Config, sock: object) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        anyio.run(Server(config).serve, [sock])
+    except LifespanFailure as exc:
+        error_logger.error("Application startup failed: %s", exc)
+        code = EXIT_STARTUP_FAILED
+    except BaseException:
+        error_logger.exception("Worker crashed")
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _reap(pid: int) -> tuple[bool, int | None]:
+    try:
+        waited, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True, None
+    if waited == 0:
+        return False, None
+    return True, os.waitstatus_to_exitcode(status)
+
+
+def _stop_children(children: dict[int, float], timeout: float) -> None:
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while children and time.monotonic() < deadline:
+        for pid in list(children):
+            if _reap(pid)[0]:
+                del children[pid]
+        time.sleep(0.05)
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def _python_files(root: Path) -> Iterator[Path]:
+    for path in root.rglob("*.py"):
+        if not any(part.startswith(".") or part == "__pycache__" for part in path.parts):
+            yield path
+
+
+def _snapshot(root: Path) -> dict[Path, float]:
+    mtimes = {}
+    for path in _python_files(root):
+        try:
+            mtimes[path] = path.stat().st_mtime
+        except OSError:
+            pass
+    return mtimes
+
+
+def run_reloader(argv: list[str], root: str | None = None) -> int:
+    """Run the CLI with ``argv`` in a child process; restart it when a .py file changes."""
+    directory = Path(root or os.getcwd())
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    command = [sys.executable, "-m", "lcore_asgi", *argv]
+    child = subprocess.Popen(command)
+    mtimes = _snapshot(directory)
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            current = _snapshot(directory)
+            if current != mtimes:
+                mtimes = current
+                error_logger.warning("Change detected; restarting")
+                child.terminate()
+                child.wait()
+                child = subprocess.Popen(command)
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import time
 
 import pytest
@@ -704,3 +705,23 @@ def test_save_spooled_part(tmp_path):
     assert (tmp_path / "big.bin").read_bytes() == data
     up.close()
     assert part.file.closed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_fuzz_parse_options_header_never_raises(text):
+    main, options = parse_options_header(text)
+    assert isinstance(main, str) and all(isinstance(v, str) for v in options.values())
+    assert all(k == k.lower() for k in options)
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=300)))
+def test_fuzz_sanitized_filename_is_safe(raw):
+    name = FileUpload(io.BytesIO(), "f", raw).filename
+    assert _SAFE_NAME.fullmatch(name), name
+    assert "/" not in name and "\\" not in name and not name.startswith(".")
+    assert name not in (".", "..")

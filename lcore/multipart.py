@@ -503,12 +503,15 @@ class MultipartParser:
         return headers
 
     def _decode(self, raw: bytes) -> str:
-        # Browsers send UTF-8 in filename parameters; fall back to Latin-1 which
-        # never fails, so a header is never rejected just for its encoding.
-        try:
-            return raw.decode(self.charset)
-        except (LookupError, UnicodeDecodeError):
-            return raw.decode("latin-1")
+        # Browsers send UTF-8 in filename parameters whatever the page charset; then
+        # try the configured charset, and finally Latin-1, which never fails, so a
+        # header is never rejected just for its encoding.
+        for charset in ("utf-8", self.charset):
+            try:
+                return raw.decode(charset)
+            except (LookupError, UnicodeDecodeError):
+                pass
+        return raw.decode("latin-1")
 
     def _start_part(self, block: bytes) -> None:
         if self.max_fields is not None and len(self._parts) >= self.max_fields:

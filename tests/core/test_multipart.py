@@ -725,3 +725,11 @@ def test_fuzz_sanitized_filename_is_safe(raw):
     assert _SAFE_NAME.fullmatch(name), name
     assert "/" not in name and "\\" not in name and not name.startswith(".")
     assert name not in (".", "..")
+
+
+def test_header_values_decode_as_utf8_whatever_the_charset():
+    raw = 'Content-Disposition: form-data; name="f"; filename="ü.txt"\r\n\r\n'
+    body = b"--" + BOUNDARY + b"\r\n" + raw.encode("utf8") + b"x\r\n" + end()
+    (part,) = parse(body, charset="utf-16")
+    assert part.filename == "ü.txt"
+    assert part.charset == "utf-16"

@@ -316,7 +316,7 @@ class ConfigDict(dict):  # type: ignore[type-arg]
         return self
 
     def load_module(self, name: str, squash: bool = True) -> ConfigDict:
-        """Load the public UPPER-case attributes of a module (``'pkg.settings'`` or ``'pkg:obj'``).
+        """Load the public UPPER-case attributes of a module (``'pkg.conf'`` or ``'pkg:obj'``).
 
         Keys are lower-cased (``DEBUG`` sets ``debug``). With ``squash`` true, dict values
         are flattened into dotted keys (``DB = {'url': ...}`` sets ``db.url``); otherwise

@@ -479,6 +479,11 @@ class ConfigDict(dict):  # type: ignore[type-arg]
         new._meta = {key: dict(fields) for key, fields in self._meta.items()}
         return new
 
+    def __reduce__(self) -> Any:
+        # copy, deepcopy and pickle give a plain ConfigDict with the values and metadata;
+        # listeners and overlay links belong to the original and are not carried over.
+        return type(self), (), (None, {"_meta": self._meta}), None, iter(dict.items(self))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict.__repr__(self)})"
 

@@ -606,7 +606,7 @@ class Jinja2Template(BaseTemplate):
             if self.source is not None:
                 self.tpl = self.env.from_string(self.source)
             else:
-                self.tpl = self.env.get_template(self.name)
+                self.tpl = self.env.get_template(self.name or "")
         except jinja2.TemplateSyntaxError as exc:
             label = exc.name or self._label
             raise _template_error(exc.message or "syntax error", label, exc.lineno) from exc

@@ -103,6 +103,25 @@ def test_copy_is_independent_configdict():
     assert d.meta_get("a", "help") == "text"
 
 
+def test_copy_deepcopy_pickle_drop_listeners_and_overlay_links():
+    import copy
+    import pickle
+
+    base = ConfigDict(a={"x": 1}, n=[1])
+    base.meta_set("n", "help", "numbers")
+    seen = []
+    base._add_change_listener(lambda k, v: seen.append(k))
+    over = base._make_overlay()
+    for clone in (copy.copy(base), copy.deepcopy(base), pickle.loads(pickle.dumps(base))):
+        assert type(clone) is ConfigDict and clone == base
+        assert clone.meta_get("n", "help") == "numbers"
+        clone["b"] = 2
+        assert "b" not in over and seen == []
+    deep = copy.deepcopy(base)
+    deep["n"].append(2)
+    assert base["n"] == [1]
+
+
 # --------------------------------------------------------------------------- listeners
 
 

@@ -8,6 +8,15 @@ __all__ = ["H2_STATUS", "REASONS", "STATUS_LINES", "reason_phrase"]
 
 #: Reason phrase for every status code the stdlib knows, as bytes.
 REASONS: dict[int, bytes] = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
+# RFC 9110 names, where older Pythons still carry the RFC 2616 ones.
+REASONS.update(
+    {
+        413: b"Content Too Large",
+        414: b"URI Too Long",
+        416: b"Range Not Satisfiable",
+        422: b"Unprocessable Content",
+    }
+)
 #: Full HTTP/1.1 status line (with CRLF) for every known status code.
 STATUS_LINES: dict[int, bytes] = {
     code: b"HTTP/1.1 %d %s\r\n" % (code, phrase) for code, phrase in REASONS.items()

@@ -64,7 +64,9 @@ class H11Connection:
         self.scheme = scheme
         self.client = client
         self.server = server
-        self.upgrade_handlers = upgrade_handlers or {}
+        self.upgrade_handlers = (
+            config.upgrade_handlers if upgrade_handlers is None else upgrade_handlers
+        )
         self.conn = h11.Connection(
             h11.SERVER, max_incomplete_event_size=config.h11_max_incomplete_event_size
         )
@@ -305,6 +307,7 @@ class H11Connection:
                 )
             )
         body = b""
+        more = True
         try:
             while True:
                 event = conn.next_event()
@@ -313,7 +316,8 @@ class H11Connection:
                     body += event.data
                     continue
                 if kind is _EndOfMessage:
-                    return body, False
+                    more = False
+                    break
                 if event is _NEED_DATA:
                     if body:
                         break
@@ -329,12 +333,12 @@ class H11Connection:
         except h11.RemoteProtocolError:
             self._must_close = True
             return None
-        if self._max_body is not None:
+        if self._max_body is not None and body:
             self._body_seen += len(body)
             if self._body_seen > self._max_body:
                 self._must_close = True
                 raise RequestError(413)
-        return body, True
+        return body, more
 
     async def wait_disconnect(self) -> None:
         """Read until the client closes; pipelined bytes are kept for the next request."""

@@ -1,0 +1,433 @@
+"""HTTP/1.1 driver tests: raw bytes through an in-memory stream, no sockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import pytest
+from server_support import echo_app, hello_app, memory_pipe, read_until, read_until_closed
+
+from lcore_asgi.server import Config
+from lcore_asgi.server._state import ServerState
+from lcore_asgi.server.h11_protocol import H11Connection
+
+pytestmark = pytest.mark.anyio
+
+
+@asynccontextmanager
+async def connection(app: Any, **options: Any) -> AsyncIterator[Any]:
+    config = Config(app=app, access_log=False, **options)
+    state = ServerState(app, config)
+    server_end, client = memory_pipe()
+    driver = H11Connection(state, server_end, "http", ("127.0.0.1", 5555), ("127.0.0.1", 80))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(driver.run)
+        try:
+            yield client
+        finally:
+            tg.cancel_scope.cancel()
+            await client.aclose()
+
+
+def get(path: bytes = b"/", extra: bytes = b"") -> bytes:
+    return b"GET " + path + b" HTTP/1.1\r\nHost: example.com\r\n" + extra + b"\r\n"
+
+
+async def test_simple_get_has_reason_date_and_server() -> None:
+    async with connection(hello_app) as client:
+        await client.send(get())
+        data = await read_until(client, b"hello")
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\ndate: " in data.lower()
+    assert b"\r\nserver: lcore\r\n" in data
+    assert data.endswith(b"hello")
+
+
+async def test_keep_alive_and_pipelining() -> None:
+    async with connection(echo_app) as client:
+        await client.send(get(b"/a") + get(b"/b"))
+        data = await read_until(client, b"x-path: /b")
+        data += await read_until(client, b"0\r\n\r\n")
+        await client.send(get(b"/c"))
+        data += await read_until(client, b"x-path: /c")
+    assert data.count(b"HTTP/1.1 200 OK") == 3
+    assert data.index(b"x-path: /a") < data.index(b"x-path: /b") < data.index(b"x-path: /c")
+
+
+async def test_chunked_request_and_response_bodies() -> None:
+    async with connection(echo_app) as client:
+        await client.send(
+            b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        )
+        data = await read_until(client, b"\r\n0\r\n\r\n")
+    assert b"transfer-encoding: chunked" in data.lower()
+    assert b"b\r\nhello world\r\n0\r\n\r\n" in data
+
+
+async def test_expect_100_continue_sent_when_app_reads() -> None:
+    read = anyio.Event()
+    proceed = anyio.Event()
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await proceed.wait()
+        read.set()
+        message = await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": message["body"]})
+
+    async with connection(app) as client:
+        await client.send(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+        )
+        with anyio.move_on_after(0.2):
+            early = await client.receive()
+            pytest.fail(f"server answered before the app read: {early!r}")
+        proceed.set()
+        data = await read_until(client, b"HTTP/1.1 100 Continue\r\n\r\n")
+        assert data == b"HTTP/1.1 100 Continue\r\n\r\n"
+        await client.send(b"abc")
+        data = await read_until(client, b"abc")
+    assert data.startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_head_has_no_body() -> None:
+    async with connection(hello_app) as client:
+        await client.send(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + get(b"/next"))
+        data = await read_until(client, b"hello")
+    first, _, rest = data.partition(b"\r\n\r\n")
+    assert b"content-length: 5" in first
+    assert rest.startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_http10_closes_after_response() -> None:
+    async with connection(hello_app) as client:
+        await client.send(b"GET / HTTP/1.0\r\n\r\n")
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert data.endswith(b"hello")
+
+
+async def test_app_error_before_start_is_500(caplog: pytest.LogCaptureFixture) -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        raise ValueError("boom")
+
+    async with connection(app) as client:
+        await client.send(get())
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert "Exception in ASGI application" in caplog.text
+
+
+async def test_app_error_after_start_closes_connection() -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise ValueError("boom")
+
+    async with connection(app) as client:
+        await client.send(get())
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert b"partial" in data
+    assert not data.endswith(b"0\r\n\r\n")
+
+
+async def test_app_returning_without_response_is_500() -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        return None
+
+    async with connection(app) as client:
+        await client.send(get())
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 500 ")
+
+
+async def test_disconnect_reaches_receive() -> None:
+    seen: list[dict] = []
+    done = anyio.Event()
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        seen.append(await receive())
+        seen.append(await receive())
+        done.set()
+
+    async with connection(app) as client:
+        await client.send(get())
+        await anyio.sleep(0.05)
+        await client.send_eof()
+        with anyio.fail_after(5):
+            await done.wait()
+    assert seen[0] == {"type": "http.request", "body": b"", "more_body": False}
+    assert seen[1] == {"type": "http.disconnect"}
+
+
+async def test_truncated_body_gives_disconnect() -> None:
+    seen: list[dict] = []
+    done = anyio.Event()
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            seen.append(message)
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                break
+        done.set()
+
+    async with connection(app) as client:
+        await client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        await anyio.sleep(0.05)
+        await client.send_eof()
+        with anyio.fail_after(5):
+            await done.wait()
+    assert seen[-1] == {"type": "http.disconnect"}
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nX-A: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a b/c\r\n\r\n", 400),
+        (b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 400),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-H: v\r\n" * 150 + b"\r\n", 431),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n", 413),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n", 400),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n", 400),
+    ],
+    ids=[
+        "te-and-cl",
+        "obs-fold",
+        "no-host",
+        "two-hosts",
+        "invalid-host",
+        "http-1.2",
+        "http-3.0",
+        "long-request-line",
+        "big-header-section",
+        "too-many-headers",
+        "body-too-large",
+        "nul-in-header",
+        "binary-garbage",
+        "non-numeric-cl",
+        "conflicting-cl",
+        "unknown-te",
+        "space-in-header-name",
+    ],
+)
+async def test_malformed_requests_get_4xx_and_close(request_bytes: bytes, status: int) -> None:
+    called = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        called.append(scope)
+        await hello_app(scope, receive, send)
+
+    async with connection(app) as client:
+        await client.send(request_bytes)
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 %d " % status), data[:80]
+    assert b"connection: close" in data.lower()
+    assert not called
+
+
+async def test_oversized_request_line_answered_before_reading_more() -> None:
+    async with connection(hello_app) as client:
+        # No CRLF yet: the server must not wait for the rest of an over-long line.
+        await client.send(b"GET /" + b"a" * 9000)
+        data = await read_until(client, b"\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 414 URI Too Long")
+
+
+async def test_oversized_partial_header_section_answered_early() -> None:
+    async with connection(hello_app) as client:
+        await client.send(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X: " + b"a" * 17000)
+        data = await read_until(client, b"\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 431 ")
+
+
+async def test_chunked_body_over_limit_is_413() -> None:
+    async with connection(echo_app, max_body_size=10) as client:
+        await client.send(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n"
+        )
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 413 Content Too Large")
+
+
+async def test_obs_fold_split_across_reads() -> None:
+    async with connection(hello_app) as client:
+        await client.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n")
+        await anyio.sleep(0.05)
+        await client.send(b" continued\r\n\r\n")
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 400 ")
+
+
+async def test_obs_fold_in_pipelined_request() -> None:
+    async with connection(hello_app) as client:
+        await client.send(get(b"/ok") + b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\tb\r\n\r\n")
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert b"HTTP/1.1 400 " in data
+
+
+async def test_http10_without_host_is_fine() -> None:
+    async with connection(hello_app) as client:
+        await client.send(b"GET / HTTP/1.0\r\n\r\n")
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_slow_header_client_times_out() -> None:
+    async with connection(hello_app, timeout_headers=0.2) as client:
+        await client.send(b"GET / HTTP/1.1\r\nHo")
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 408 ") or data == b""
+
+
+async def test_idle_keep_alive_connection_closed() -> None:
+    async with connection(hello_app, timeout_keep_alive=0.1) as client:
+        await client.send(get())
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_slow_body_times_out_with_disconnect() -> None:
+    seen: list[dict] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        seen.append(await receive())
+
+    async with connection(app, timeout_body=0.1) as client:
+        await client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+        await read_until_closed(client)
+    assert seen == [{"type": "http.disconnect"}]
+
+
+async def test_unread_body_is_drained_for_keep_alive() -> None:
+    async with connection(hello_app, timeout_keep_alive=0.2) as client:
+        await client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd" + get())
+        data = await read_until_closed(client)
+    assert data.count(b"HTTP/1.1 200 OK") == 2
+
+
+async def test_websocket_upgrade_without_handler_reaches_app() -> None:
+    scopes: list[dict] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await hello_app(scope, receive, send)
+
+    async with connection(app) as client:
+        await client.send(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        )
+        data = await read_until(client, b"hello")
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert scopes[0]["type"] == "http"
+
+
+async def test_upgrade_handler_seam() -> None:
+    calls: list[bytes] = []
+
+    async def handler(conn: H11Connection, request: Any) -> bool:
+        calls.append(request.target)
+        await conn.send_raw(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+        return True
+
+    async with connection(hello_app, upgrade_handlers={b"websocket": handler}) as client:
+        await client.send(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        )
+        data = await read_until_closed(client)
+    assert calls == [b"/ws"]
+    assert data.startswith(b"HTTP/1.1 101 ")
+
+
+async def test_limit_concurrency_503() -> None:
+    async with connection(hello_app, limit_concurrency=0) as client:
+        await client.send(get())
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 503 Service Unavailable")
+
+
+async def test_scope_contents() -> None:
+    scopes: list[dict] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await hello_app(scope, receive, send)
+
+    async with connection(app, root_path="/api") as client:
+        await client.send(get(b"/a%20b/c?x=1&y=%20"))
+        await read_until(client, b"hello")
+    scope = scopes[0]
+    assert scope["type"] == "http"
+    assert scope["http_version"] == "1.1"
+    assert scope["method"] == "GET"
+    assert scope["path"] == "/api/a b/c"
+    assert scope["raw_path"] == b"/api/a%20b/c"
+    assert scope["root_path"] == "/api"
+    assert scope["query_string"] == b"x=1&y=%20"
+    assert scope["headers"] == [(b"host", b"example.com")]
+    assert scope["client"] == ("127.0.0.1", 5555)
+    assert scope["server"] == ("127.0.0.1", 80)
+    assert scope["scheme"] == "http"
+    assert scope["asgi"]["version"] == "3.0"
+
+
+async def test_streaming_response_chunks() -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        for part in (b"a", b"bb", b"ccc"):
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async with connection(app) as client:
+        await client.send(get())
+        data = await read_until(client, b"0\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 201 Created\r\n")
+    assert data.endswith(b"1\r\na\r\n2\r\nbb\r\n3\r\nccc\r\n0\r\n\r\n")
+
+
+async def test_unknown_status_still_has_reason_phrase() -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async with connection(app) as client:
+        await client.send(get())
+        data = await read_until(client, b"\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 299 Success\r\n")
+
+
+async def test_graceful_shutdown_closes_idle_connection() -> None:
+    app = hello_app
+    config = Config(app=app, access_log=False)
+    state = ServerState(app, config)
+    server_end, client = memory_pipe()
+    driver = H11Connection(state, server_end, "http", None, None)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(driver.run)
+        await client.send(get())
+        await read_until(client, b"hello")
+        await anyio.sleep(0.05)
+        driver.shutdown()
+        assert await read_until_closed(client) == b""
+        await client.aclose()

@@ -282,6 +282,7 @@ def _strip_comment(statement: str) -> str:
     return statement
 
 
+_LINES = re.compile(r"[^\n]*\n|[^\n]+")
 _END = re.compile(r"end\s*(?:;\s*)?$")
 _DEDENT_WORDS = frozenset({"elif", "else", "except", "finally", "except*"})
 _FIRST_WORD = re.compile(r"[A-Za-z_]+\*?")
@@ -303,7 +304,8 @@ class _StplCompiler:
         return _template_error(message, self.label, lineno)
 
     def translate(self) -> tuple[str, list[int]]:
-        lines = self.source.splitlines(keepends=True)
+        # Only "\n" ends a line: form feeds or U+2028 in markup must not start new lines.
+        lines = _LINES.findall(self.source)
         offsets = [0]
         for text in lines:
             offsets.append(offsets[-1] + len(text))

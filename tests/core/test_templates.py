@@ -178,6 +178,27 @@ def test_multiline_code_line_with_open_brackets():
     assert render(source) == "6"
 
 
+def test_backslash_continuation_in_code_line():
+    assert render("% x = 1 + \\\n  2\n{{x}}") == "3"
+
+
+def test_comments_with_colons_do_not_open_blocks():
+    assert render("% if x:  # note: yes\nY\n% end  # end: here\n", x=1) == "Y\n"
+    assert render("% s = '# not a comment:'\n{{s}}") == "# not a comment:"
+
+
+def test_class_decorator_and_match_blocks():
+    assert render("% class A:\n% v = 3\n% end\n{{A.v}}") == "3"
+    assert render("% @staticmethod\n% def f():\n% return 1\n% end\n{{f.__func__()}}") == "1"
+    source = "% match v:\n% case 1:\none\n% end\n% case _:\nother\n% end\n% end\n"
+    assert render(source, v=1) == "one\n"
+    assert render(source, v=2) == "other\n"
+
+
+def test_triple_quoted_string_in_block():
+    assert render("<% s = '''a\n%> b''' %>\n{{s}}") == "a\n%&gt; b"
+
+
 def test_code_block():
     source = (
         "a\n<%\n  # comment\n  name = name.title().strip()\n  if name:\n    greet = 'Hi'\n"
@@ -225,6 +246,11 @@ def test_double_backslash_elsewhere_is_kept():
 def test_crlf_source():
     source = "% for i in range(2):\r\n<{{i}}>\r\n% end\r\n"
     assert render(source) == "<0>\r\n<1>\r\n"
+
+
+def test_only_newline_ends_a_line():
+    source = "a\x0c% not code\n\u2028{{x}}\n% if True:\nz\n% end"
+    assert render(source, x=1) == "a\x0c% not code\n\u20281\nz\n"
 
 
 def test_custom_syntax():

@@ -14,6 +14,7 @@ import h2.exceptions
 import h2.settings
 import h11
 from h2.errors import ErrorCodes
+from hyperframe.frame import GoAwayFrame
 
 from ._date import http_date
 from ._state import ServerState, error_logger
@@ -69,7 +70,10 @@ class H2Connection:
         self._drained = anyio.Event()
         self._queued = 0
         self._closing = False
-        self._broken = False
+        self._closed = False  # h2 sent or received a final GOAWAY: no more frames
+        self._broken = False  # the socket failed
+        self._extra = b""
+        self._stopping = False
         self._read_scope: anyio.CancelScope | None = None
 
     # -- connection loop -------------------------------------------------------------
@@ -96,30 +100,39 @@ class H2Connection:
                         self._receive_data(initial)
                     await self._read_loop()
                 finally:
-                    tg.cancel_scope.cancel()
+                    self._finish_connection(tg)
         finally:
             state.connections.discard(self)
             with anyio.CancelScope(shield=True):
-                if not self._broken:
-                    data = conn.data_to_send()
-                    if data:
-                        with anyio.move_on_after(1.0):
-                            try:
-                                await self.stream.send(data)
-                            except Exception:
-                                pass
                 await anyio.aclose_forcefully(self.stream)
+
+    def _finish_connection(self, tg: anyio.abc.TaskGroup) -> None:
+        """Cancel what is left, queue the final GOAWAY, let the writer flush and stop."""
+        for stream in list(self.streams.values()):
+            stream.on_reset()
+        if not self._closed and not self._broken:
+            self._closed = True
+            try:
+                self.conn.close_connection()
+            except h2.exceptions.ProtocolError:
+                pass
+        self._stopping = True
+        self._schedule_write()
+        # Bound the final flush: a peer that stopped reading must not hold us here.
+        tg.cancel_scope.deadline = anyio.current_time() + min(5.0, self.state.config.timeout_write)
 
     def shutdown(self) -> None:
         """Send GOAWAY; in-flight streams complete, then the connection closes."""
         if self._closing:
             return
         self._closing = True
-        try:
-            self.conn.close_connection()
-        except h2.exceptions.ProtocolError:
-            pass
-        self._schedule_write()
+        if not self._closed:
+            # h2 refuses all traffic after its own close_connection(), so the graceful
+            # GOAWAY (RFC 9113 §6.8) is written by hand; h2's final one follows at close.
+            frame = GoAwayFrame(0)
+            frame.last_stream_id = self.conn.highest_inbound_stream_id
+            self._extra += frame.serialize()
+            self._schedule_write()
         self._maybe_finish()
 
     def _maybe_finish(self) -> None:
@@ -146,7 +159,7 @@ class H2Connection:
                     return
                 continue
             self._receive_data(data)
-            if self._broken:
+            if self._closed or self._broken:
                 return
 
     def _receive_data(self, data: bytes) -> None:
@@ -160,8 +173,7 @@ class H2Connection:
                 conn.close_connection(error_code=code)
             except h2.exceptions.ProtocolError:
                 pass
-            self._closing = True
-            self._broken = True
+            self._closing = self._closed = True
             for stream in list(self.streams.values()):
                 stream.on_reset()
             return
@@ -196,7 +208,10 @@ class H2Connection:
                 for stream in streams.values():
                     stream.wake_sender()
             elif kind is h2.events.ConnectionTerminated:
-                self._closing = True
+                # h2 allows no further frames after a GOAWAY from the peer.
+                self._closing = self._closed = True
+                for stream in list(streams.values()):
+                    stream.on_reset()
             # PING is answered by h2 itself; trailers and priority need nothing.
         self._schedule_write()
 
@@ -272,6 +287,9 @@ class H2Connection:
             await self._write_needed.wait()
             self._write_needed = anyio.Event()
             data = conn.data_to_send()
+            if self._extra:
+                data += self._extra
+                self._extra = b""
             self._queued = 0
             if data:
                 try:
@@ -286,6 +304,8 @@ class H2Connection:
                     return
             drained, self._drained = self._drained, anyio.Event()
             drained.set()
+            if self._stopping and not self._write_needed.is_set():
+                return
 
     async def wait_writable(self, nbytes: int) -> None:
         """Queue accounting: wait for the socket when too much output is pending."""

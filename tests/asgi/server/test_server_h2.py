@@ -1,0 +1,399 @@
+"""HTTP/2 driver tests: an h2 client connection talking through an in-memory stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
+import pytest
+from h2.errors import ErrorCodes
+from hyperframe.frame import DataFrame, Frame
+from server_support import MemoryByteStream, echo_app, hello_app, memory_pipe
+
+from lcore_asgi.server import Config
+from lcore_asgi.server._state import ServerState
+from lcore_asgi.server.h2_protocol import H2Connection
+
+pytestmark = pytest.mark.anyio
+
+
+class Client:
+    """A tiny HTTP/2 client driving h2 over the in-memory pipe."""
+
+    def __init__(self, stream: MemoryByteStream, driver: H2Connection) -> None:
+        self.stream = stream
+        self.driver = driver
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding=None)
+        )
+        self.events: list[Any] = []
+        self.closed = False
+
+    async def flush(self) -> None:
+        data = self.conn.data_to_send()
+        if data:
+            await self.stream.send(data)
+
+    def request(self, path: bytes = b"/", method: bytes = b"GET", end: bool = True) -> int:
+        stream_id = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(
+            stream_id,
+            [(b":method", method), (b":path", path), (b":scheme", b"http"), (b":authority", b"x")],
+            end_stream=end,
+        )
+        return stream_id
+
+    async def pump(self, timeout: float = 5.0) -> list[Any]:
+        """Read one chunk from the server and return the resulting events."""
+        with anyio.fail_after(timeout):
+            try:
+                data = await self.stream.receive()
+            except anyio.EndOfStream:
+                self.closed = True
+                return []
+        events = self.conn.receive_data(data)
+        self.events += events
+        await self.flush()
+        return events
+
+    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> Any:
+        for event in self.events:
+            if predicate(event):
+                return event
+        with anyio.fail_after(timeout):
+            while True:
+                if self.closed:
+                    raise AssertionError(f"connection closed; events: {self.events!r}")
+                for event in await self.pump():
+                    if predicate(event):
+                        return event
+
+    async def response(self, stream_id: int) -> tuple[dict[bytes, bytes], bytes]:
+        await self.wait_for(
+            lambda e: (
+                isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset))
+                and e.stream_id == stream_id
+            )
+        )
+        headers: dict[bytes, bytes] = {}
+        body = b""
+        for event in self.events:
+            if getattr(event, "stream_id", None) != stream_id:
+                continue
+            if isinstance(event, h2.events.ResponseReceived):
+                headers = dict(event.headers)
+            elif isinstance(event, h2.events.DataReceived):
+                body += event.data
+                self.conn.acknowledge_received_data(event.flow_controlled_length, stream_id)
+        await self.flush()
+        return headers, body
+
+
+@asynccontextmanager
+async def h2_client(
+    app: Any, settings: dict | None = None, **options: Any
+) -> AsyncIterator[Client]:
+    config = Config(app=app, access_log=False, **options)
+    state = ServerState(app, config)
+    server_end, client_end = memory_pipe()
+    driver = H2Connection(state, server_end, "http", ("127.0.0.1", 5555), ("127.0.0.1", 80))
+    client = Client(client_end, driver)
+    if settings:
+        client.conn.local_settings = h2.settings.Settings(client=True, initial_values=settings)
+    client.conn.initiate_connection()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(driver.run)
+        await client.flush()
+        try:
+            yield client
+        finally:
+            tg.cancel_scope.cancel()
+            await client_end.aclose()
+
+
+async def test_get_over_h2() -> None:
+    scopes: list[dict] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await hello_app(scope, receive, send)
+
+    async with h2_client(app) as client:
+        sid = client.request(b"/p?q=1")
+        await client.flush()
+        headers, body = await client.response(sid)
+    assert headers[b":status"] == b"200"
+    assert b"date" in headers
+    assert headers[b"server"] == b"lcore"
+    assert body == b"hello"
+    scope = scopes[0]
+    assert scope["http_version"] == "2"
+    assert scope["path"] == "/p"
+    assert scope["query_string"] == b"q=1"
+    assert (b"host", b"x") in scope["headers"]
+    assert not any(name.startswith(b":") for name, _ in scope["headers"])
+
+
+async def test_settings_are_advertised() -> None:
+    async with h2_client(
+        hello_app,
+        h2_max_concurrent_streams=7,
+        h2_initial_window_size=12345,
+        h2_max_frame_size=32768,
+        h2_max_header_list_size=4096,
+    ) as client:
+        event = await client.wait_for(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+    changed = {code: s.new_value for code, s in event.changed_settings.items()}
+    codes = h2.settings.SettingCodes
+    assert changed[codes.MAX_CONCURRENT_STREAMS] == 7
+    assert changed[codes.INITIAL_WINDOW_SIZE] == 12345
+    assert changed[codes.MAX_FRAME_SIZE] == 32768
+    assert changed[codes.MAX_HEADER_LIST_SIZE] == 4096
+
+
+async def test_streams_run_concurrently() -> None:
+    arrived = 0
+    all_here = anyio.Event()
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 5:
+            all_here.set()
+        await all_here.wait()  # deadlocks unless all five handlers run at once
+        await hello_app(scope, receive, send)
+
+    async with h2_client(app) as client:
+        ids = [client.request(b"/%d" % i) for i in range(5)]
+        await client.flush()
+        for sid in ids:
+            headers, body = await client.response(sid)
+            assert body == b"hello"
+
+
+async def test_request_body_and_trailers() -> None:
+    async with h2_client(echo_app) as client:
+        sid = client.request(b"/echo", method=b"POST", end=False)
+        client.conn.send_data(sid, b"abc")
+        client.conn.send_data(sid, b"def")
+        client.conn.send_headers(sid, [(b"x-trailer", b"1")], end_stream=True)
+        await client.flush()
+        headers, body = await client.response(sid)
+    assert headers[b":status"] == b"200"
+    assert body == b"abcdef"
+
+
+async def test_outbound_flow_control_waits_for_window() -> None:
+    payload = b"x" * 5000
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": payload})
+
+    settings = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1000}
+    async with h2_client(app, settings=settings) as client:
+        sid = client.request()
+        await client.flush()
+        received = 0
+        with anyio.move_on_after(0.3):
+            while True:
+                for event in await client.pump():
+                    if isinstance(event, h2.events.DataReceived):
+                        received += len(event.data)
+        assert received == 1000  # the window, no more
+        client.conn.increment_flow_control_window(10000, stream_id=sid)
+        await client.flush()
+        headers, body = await client.response(sid)
+    assert body == payload
+
+
+async def test_inbound_data_acknowledged_as_app_consumes() -> None:
+    release = anyio.Event()
+    got = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await release.wait()
+        while True:
+            message = await receive()
+            got.append(message["body"])
+            if not message["more_body"]:
+                break
+        await hello_app(scope, receive, send)
+
+    async with h2_client(app, h2_initial_window_size=1000) as client:
+        await client.wait_for(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+        sid = client.request(method=b"POST", end=False)
+        client.conn.send_data(sid, b"a" * 1000)
+        await client.flush()
+        assert client.conn.local_flow_control_window(sid) == 0
+        with anyio.move_on_after(0.3):
+            while True:
+                events = await client.pump()
+                assert not any(isinstance(e, h2.events.WindowUpdated) for e in events)
+        release.set()
+        await client.wait_for(
+            lambda e: isinstance(e, h2.events.WindowUpdated) and e.stream_id == sid
+        )
+        client.conn.send_data(sid, b"b" * 10, end_stream=True)
+        await client.flush()
+        headers, body = await client.response(sid)
+    assert b"".join(got) == b"a" * 1000 + b"b" * 10
+
+
+async def test_rst_stream_cancels_handler() -> None:
+    started = anyio.Event()
+    cancelled = anyio.Event()
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.set()
+
+    async with h2_client(app) as client:
+        sid = client.request()
+        await client.flush()
+        with anyio.fail_after(5):
+            await started.wait()
+        client.conn.reset_stream(sid, ErrorCodes.CANCEL)
+        await client.flush()
+        with anyio.fail_after(5):
+            await cancelled.wait()
+        client.conn.ping(b"still-up")
+        await client.flush()
+        await client.wait_for(lambda e: isinstance(e, h2.events.PingAckReceived))
+
+
+async def test_rst_stream_gives_disconnect_to_receive() -> None:
+    messages: list[dict] = []
+    done = anyio.Event()
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        try:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] == "http.disconnect":
+                    break
+        finally:
+            done.set()
+
+    async with h2_client(app) as client:
+        sid = client.request(method=b"POST", end=False)
+        await client.flush()
+        await anyio.sleep(0.05)
+        client.conn.reset_stream(sid, ErrorCodes.CANCEL)
+        await client.flush()
+        with anyio.fail_after(5):
+            await done.wait()
+
+
+async def test_ping_answered() -> None:
+    async with h2_client(hello_app) as client:
+        client.conn.ping(b"12345678")
+        await client.flush()
+        event = await client.wait_for(lambda e: isinstance(e, h2.events.PingAckReceived))
+    assert event.ping_data == b"12345678"
+
+
+async def test_goaway_on_shutdown_lets_inflight_stream_finish() -> None:
+    release = anyio.Event()
+    started = anyio.Event()
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        started.set()
+        await release.wait()
+        await hello_app(scope, receive, send)
+
+    async with h2_client(app) as client:
+        await client.wait_for(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+        sid = client.request()
+        await client.flush()
+        with anyio.fail_after(5):
+            await started.wait()
+        client.driver.shutdown()
+        data = await client.stream.receive()
+        release.set()
+        # h2's own client state machine stops at the first GOAWAY, so read raw frames.
+        with anyio.fail_after(5):
+            while True:
+                try:
+                    data += await client.stream.receive()
+                except anyio.EndOfStream:
+                    break
+    frames = []
+    while data:
+        frame, length = Frame.parse_frame_header(memoryview(data[:9]))
+        frame.parse_body(memoryview(data[9 : 9 + length]))
+        frames.append(frame)
+        data = data[9 + length :]
+    kinds = [type(f).__name__ for f in frames]
+
+    first_goaway = kinds.index("GoAwayFrame")
+    assert frames[first_goaway].last_stream_id == sid
+    assert frames[first_goaway].error_code == 0
+    body = [f for f in frames[first_goaway:] if isinstance(f, DataFrame) and f.stream_id == sid]
+    assert b"".join(f.data for f in body) == b"hello"
+    assert kinds[-1] == "GoAwayFrame"
+
+
+async def test_protocol_error_answered_with_goaway() -> None:
+    async with h2_client(hello_app) as client:
+        await client.wait_for(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+        # A DATA frame on stream 0 is a connection error of type PROTOCOL_ERROR.
+        await client.stream.send(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x")
+        data = b""
+        with anyio.fail_after(5):
+            while True:
+                try:
+                    data += await client.stream.receive()
+                except anyio.EndOfStream:
+                    break
+    # GOAWAY frame type 7 with PROTOCOL_ERROR (1) as its error code.
+    index = data.find(b"\x07\x00\x00\x00\x00\x00")
+    assert index > 0
+    assert data[index + 10 : index + 14] == b"\x00\x00\x00\x01"
+
+
+async def test_app_error_before_start_is_500_after_start_is_reset() -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["path"] == "/late":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        raise RuntimeError("boom")
+
+    async with h2_client(app) as client:
+        early = client.request(b"/early")
+        late = client.request(b"/late")
+        await client.flush()
+        headers, _ = await client.response(early)
+        assert headers[b":status"] == b"500"
+        event = await client.wait_for(
+            lambda e: isinstance(e, h2.events.StreamReset) and e.stream_id == late
+        )
+    assert event.error_code == ErrorCodes.INTERNAL_ERROR
+
+
+async def test_body_over_limit_is_413() -> None:
+    async with h2_client(echo_app, max_body_size=10) as client:
+        sid = client.request(method=b"POST", end=False)
+        client.conn.send_data(sid, b"z" * 100, end_stream=True)
+        await client.flush()
+        headers, _ = await client.response(sid)
+    assert headers[b":status"] == b"413"
+
+
+async def test_head_over_h2_has_no_body() -> None:
+    async with h2_client(hello_app) as client:
+        sid = client.request(method=b"HEAD")
+        await client.flush()
+        headers, body = await client.response(sid)
+    assert headers[b":status"] == b"200"
+    assert body == b""

@@ -22,6 +22,8 @@ UpgradeHandler = Callable[["H11Connection", h11.Request], Awaitable[bool]]
 
 _HOST_RE = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
 _HEAD_END_RE = re.compile(rb"\n\r?\n")
+#: Control characters RFC 9110 forbids in field values and targets (h11 lets them through).
+_CTL_SEARCH = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]").search
 _VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
 _METHODS: dict[bytes, str] = {}
 _READ_SIZE = 65536
@@ -256,6 +258,8 @@ class H11Connection:
             raise _Reject(400)
         if len(request.target) > config.max_request_line_size:
             raise _Reject(414)
+        if _CTL_SEARCH(request.target):
+            raise _Reject(400)
         headers = request.headers
         if len(headers) > config.max_header_count:
             raise _Reject(431)
@@ -267,6 +271,8 @@ class H11Connection:
         upgrade = None
         for name, value in headers:
             size += len(name) + len(value) + 4
+            if _CTL_SEARCH(value):
+                raise _Reject(400)
             if name == b"host":
                 hosts += 1
                 host = value

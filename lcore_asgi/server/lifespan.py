@@ -42,17 +42,20 @@ class Lifespan:
         if self._failure is not None:
             raise LifespanFailure(self._failure)
 
+    def close(self) -> None:
+        """Release the message channel (always called once the server stops)."""
+        self._send_stream.close()
+        self._receive_stream.close()
+
     async def shutdown(self) -> None:
         """Send ``lifespan.shutdown`` and wait for the app to finish it."""
         if self.mode == "off" or not self._supported or self._exited:
-            self._send_stream.close()
             return
         try:
             self._send_stream.send_nowait({"type": "lifespan.shutdown"})
         except anyio.BrokenResourceError:
             return
         await self._shutdown_done.wait()
-        self._send_stream.close()
         if self._failure is not None:
             error_logger.error("Lifespan shutdown failed: %s", self._failure)
 

@@ -82,14 +82,17 @@ class Server:
         self._ssl = config.ssl_context()
         lifespan = Lifespan(app, config.lifespan, state.lifespan_state)
         failure: LifespanFailure | None = None
-        async with anyio.create_task_group() as outer:
-            try:
-                await lifespan.startup(outer)
-            except LifespanFailure as exc:
-                failure = exc
-                outer.cancel_scope.cancel()
-            else:
-                await self._serve(outer, lifespan, sockets, task_status)
+        try:
+            async with anyio.create_task_group() as outer:
+                try:
+                    await lifespan.startup(outer)
+                except LifespanFailure as exc:
+                    failure = exc
+                    outer.cancel_scope.cancel()
+                else:
+                    await self._serve(outer, lifespan, sockets, task_status)
+        finally:
+            lifespan.close()
         if failure is not None:
             raise failure
         if config.uds and sockets is None and os.path.exists(config.uds):

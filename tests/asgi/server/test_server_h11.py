@@ -209,6 +209,8 @@ async def test_truncated_body_gives_disconnect() -> None:
         (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
         (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Ctl: a\x01b\r\n\r\n", 400),
+        (b"GET /a\x7fb HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     ],
     ids=[
         "te-and-cl",
@@ -228,6 +230,8 @@ async def test_truncated_body_gives_disconnect() -> None:
         "conflicting-cl",
         "unknown-te",
         "space-in-header-name",
+        "ctl-in-header-value",
+        "del-in-target",
     ],
 )
 async def test_malformed_requests_get_4xx_and_close(request_bytes: bytes, status: int) -> None:

@@ -1,8 +1,8 @@
 """Tests for lcore.static.static_file.
 
-Most tests call ``static_file`` directly with a small stand-in for the ``request``
-proxy (patched into ``lcore.static``) so each behaviour is checked in isolation; the
-last section runs it through a real app and ``TestClient`` when those are available.
+Every request goes through a real ``Lcore`` app and ``TestClient``, over both the
+WSGI and the ASGI side. The handler keeps the response object ``static_file``
+returned, so tests can also check what it built before the framework sent it.
 """
 
 from __future__ import annotations
@@ -10,27 +10,37 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import threading
+from types import SimpleNamespace
 
 import pytest
 
 import lcore.static as static_mod
+from lcore import Lcore, TestClient, static_file
 from lcore._utils import http_date
 from lcore.response import HTTPError, HTTPResponse
-from lcore.static import static_file
 
 CONTENT = b"0123456789abcdefghij"
 
 
-class FakeRequest:
-    """The two things static_file reads from the request."""
+def _asgi_client_works() -> bool:
+    app = Lcore()
+    app.route("/")(lambda: "ok")
+    try:
+        with TestClient(app, protocol="asgi") as c:
+            return c.get("/").body == b"ok"
+    except Exception:
+        return False
 
-    def __init__(self, method: str = "GET", headers: dict[str, str] | None = None) -> None:
-        self.method = method
-        self._headers = {k.lower(): v for k, v in (headers or {}).items()}
 
-    def get_header(self, name: str, default: str | None = None) -> str | None:
-        return self._headers.get(name.lower(), default)
+PROTOCOLS = [
+    "wsgi",
+    pytest.param(
+        "asgi",
+        marks=pytest.mark.skipif(
+            not _asgi_client_works(), reason="TestClient(protocol='asgi') does not work yet"
+        ),
+    ),
+]
 
 
 @pytest.fixture
@@ -47,33 +57,39 @@ def root(tmp_path):
     return base
 
 
-@pytest.fixture
-def serve(monkeypatch):
-    """Call static_file under a fake request; return (response, body bytes).
+@pytest.fixture(params=PROTOCOLS)
+def serve(request):
+    """Serve one file through an app; return (result, body bytes).
 
-    ``headers`` are the request's headers; ``extra_headers`` goes to static_file.
+    ``headers`` are the request's headers, ``extra_headers`` goes to static_file as
+    ``headers``, other keywords too. ``inspect(resp)``, if given, runs in the handler
+    on static_file's response and its return value is sent instead. The result has
+    ``status_code``, ``headers`` and ``body`` as the client saw them, and
+    ``returned``: the response object static_file returned.
     """
+    app = Lcore()
+    spec: dict = {}
 
-    def call(filename, root, method="GET", headers=None, extra_headers=None, **kw):
-        monkeypatch.setattr(static_mod, "request", FakeRequest(method, headers))
-        resp = static_file(filename, str(root), headers=extra_headers, **kw)
+    @app.route("/f", method=["GET", "POST"])
+    def handler():
+        resp = static_file(spec["filename"], spec["root"], **spec["kw"])
+        spec["returned"] = resp
         assert isinstance(resp, HTTPResponse)
-        return resp, read_body(resp)
+        return spec["inspect"](resp) if spec["inspect"] else resp
 
-    return call
+    client = TestClient(app, protocol=request.param)
 
+    def call(filename, root, method="GET", headers=None, extra_headers=None, inspect=None, **kw):
+        kw["headers"] = extra_headers
+        spec.update(filename=filename, root=str(root), kw=kw, inspect=inspect, returned=None)
+        r = client.request(method, "/f", headers=headers)
+        result = SimpleNamespace(
+            status_code=r.status_code, headers=r.headers, body=r.body, returned=spec["returned"]
+        )
+        return result, r.body
 
-def read_body(resp) -> bytes:
-    body = resp.body
-    try:
-        if isinstance(body, (bytes, str)):
-            return body.encode() if isinstance(body, str) else body
-        if hasattr(body, "read"):
-            return body.read()
-        return b"".join(body)
-    finally:
-        if hasattr(body, "close"):
-            body.close()
+    yield call
+    client.close()
 
 
 def etag_of(path) -> str:
@@ -85,12 +101,13 @@ def etag_of(path) -> str:
 # --------------------------------------------------------------------------- basics
 
 
-def test_get_serves_the_open_file(serve, root, monkeypatch):
-    monkeypatch.setattr(static_mod, "request", FakeRequest())
-    resp = static_file("hello.txt", str(root))
+def test_get_serves_the_open_file(serve, root):
+    resp, body = serve("hello.txt", root)
     assert resp.status_code == 200
-    assert hasattr(resp.body, "read") and hasattr(resp.body, "fileno")  # sendfile-able
-    assert read_body(resp) == CONTENT
+    assert body == CONTENT
+    returned = resp.returned.body
+    assert hasattr(returned, "read") and hasattr(returned, "fileno")  # sendfile-able
+    assert returned.closed  # the framework closed it after sending
     h = resp.headers
     assert h["Content-Type"] == "text/plain; charset=UTF-8"
     assert h["Content-Length"] == str(len(CONTENT))
@@ -111,9 +128,7 @@ def test_subdirectory_and_leading_slashes(serve, root):
 def test_root_may_be_relative_or_pathlike(serve, root, monkeypatch):
     monkeypatch.chdir(root.parent)
     assert serve("hello.txt", "public")[1] == CONTENT
-    monkeypatch.setattr(static_mod, "request", FakeRequest())
-    resp = static_file("hello.txt", root)
-    assert read_body(resp) == CONTENT
+    assert serve("hello.txt", root)[1] == CONTENT
 
 
 @pytest.mark.parametrize(
@@ -131,7 +146,9 @@ def test_root_may_be_relative_or_pathlike(serve, root, monkeypatch):
 )
 def test_mimetype_and_charset(serve, root, kw, expected):
     resp, _ = serve("image.png", root, **kw)
-    assert resp.headers.get("Content-Type") == expected
+    assert resp.returned.headers.get("Content-Type") == expected
+    if expected:
+        assert resp.headers["Content-Type"] == expected
 
 
 def test_unknown_type_is_octet_stream_and_gzip(serve, root):
@@ -167,8 +184,8 @@ def test_extra_headers_are_merged_but_cannot_break_framing(serve, root):
 def test_traversal_is_403(serve, root, name):
     resp, body = serve(name, root)
     assert resp.status_code == 403
-    assert isinstance(resp, HTTPError)
-    assert b"secret" not in body
+    assert isinstance(resp.returned, HTTPError)
+    assert b"top secret" not in body
 
 
 def test_absolute_path_stays_under_root(serve, root):
@@ -208,13 +225,9 @@ def test_missing_directory_and_special_files_are_404(serve, root):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_fifo_is_404_without_blocking(serve, root):
+    # Opening a FIFO for reading blocks until a writer appears, unless O_NONBLOCK.
     os.mkfifo(root / "pipe")
-    result = {}
-    worker = threading.Thread(target=lambda: result.update(r=serve("pipe", root)[0]))
-    worker.start()
-    worker.join(5)
-    assert not worker.is_alive(), "static_file blocked on a FIFO"
-    assert result["r"].status_code == 404
+    assert serve("pipe", root)[0].status_code == 404
 
 
 @pytest.mark.skipif(
@@ -302,8 +315,8 @@ def test_if_none_match_304(serve, root, inm):
     tag = etag_of(root / "hello.txt")
     resp, body = serve("hello.txt", root, headers={"If-None-Match": inm.format(tag=tag)})
     assert resp.status_code == 304
-    assert body == b""
-    assert "Content-Length" not in resp.headers
+    assert body == b"" and resp.returned.body == ""
+    assert "Content-Length" not in resp.returned.headers
     assert resp.headers["ETag"] == tag
 
 
@@ -350,7 +363,7 @@ def test_conditionals_only_for_get_and_head(serve, root):
 def test_head(serve, root):
     resp, body = serve("hello.txt", root, method="HEAD")
     assert resp.status_code == 200
-    assert resp.body == "" and body == b""
+    assert resp.returned.body == "" and body == b""
     assert resp.headers["Content-Length"] == str(len(CONTENT))
     assert "ETag" in resp.headers
 
@@ -390,7 +403,8 @@ def test_range(serve, root, header, start, end):
     assert body == CONTENT[start:end]
     assert resp.headers["Content-Range"] == f"bytes {start}-{end - 1}/{len(CONTENT)}"
     assert resp.headers["Content-Length"] == str(end - start)
-    assert not hasattr(resp.body, "read")
+    assert not hasattr(resp.returned.body, "read")
+    assert resp.returned.body.fp.closed
 
 
 @pytest.mark.parametrize(
@@ -419,24 +433,30 @@ def test_range_ignored_for_head(serve, root):
     assert resp.status_code == 200
 
 
-def test_large_range_reads_in_chunks(root, monkeypatch):
+def test_large_range_reads_in_chunks(serve, root):
     data = os.urandom(300_000)
     (root / "big.bin").write_bytes(data)
-    monkeypatch.setattr(static_mod, "request", FakeRequest(headers={"Range": "bytes=1000-250999"}))
-    resp = static_file("big.bin", str(root))
-    chunks = list(resp.body)
-    assert b"".join(chunks) == data[1000:251000]
-    assert max(len(c) for c in chunks) <= 64 * 1024
-    assert len(chunks) == 4
-    assert resp.body.fp.closed  # an exhausted iterator closes the file
+    sizes = []
+
+    def record(resp):
+        for chunk in resp.body:
+            sizes.append(len(chunk))
+            yield chunk
+
+    resp, body = serve("big.bin", root, headers={"Range": "bytes=1000-250999"}, inspect=record)
+    assert body == data[1000:251000]
+    assert sizes == [65536, 65536, 65536, 250000 - 3 * 65536]
+    assert resp.returned.body.fp.closed  # an exhausted iterator closes the file
 
 
-def test_unconsumed_range_body_closes(serve, root, monkeypatch):
-    monkeypatch.setattr(static_mod, "request", FakeRequest(headers={"Range": "bytes=0-1"}))
-    resp = static_file("hello.txt", str(root))
-    resp.body.close()
-    assert resp.body.fp.closed
-    assert list(resp.body) == []
+def test_unconsumed_range_body_closes(serve, root):
+    def drop(resp):
+        resp.body.close()
+        assert resp.body.fp.closed
+        assert list(resp.body) == []
+        return "dropped"
+
+    assert serve("hello.txt", root, headers={"Range": "bytes=0-1"}, inspect=drop)[1] == b"dropped"
 
 
 def test_if_range(serve, root):
@@ -459,23 +479,14 @@ def test_if_range(serve, root):
     assert serve("hello.txt", root, headers=old)[0].status_code == 200
 
 
-# --------------------------------------------------------------------------- through the app
+# --------------------------------------------------------------------------- through a route
 
 
-def _client_or_skip():
-    try:
-        from lcore import Lcore, TestClient  # noqa: F401
-    except ImportError:
-        pytest.skip("lcore.Lcore / TestClient not available yet")
-    return Lcore, TestClient
-
-
-@pytest.fixture
-def client(root):
-    Lcore, TestClient = _client_or_skip()
+@pytest.fixture(params=PROTOCOLS)
+def client(request, root):
     app = Lcore()
 
-    @app.route("/static/<filename:path>", method=["GET", "HEAD"])
+    @app.route("/static/<filename:path>")
     def files(filename):
         return static_file(filename, root=str(root), headers={"Cache-Control": "max-age=60"})
 
@@ -483,10 +494,11 @@ def client(root):
     def dl(filename):
         return static_file(filename, root=str(root), download=True)
 
-    return TestClient(app)
+    with TestClient(app, protocol=request.param) as c:
+        yield c
 
 
-def test_app_get(client, root):
+def test_route_get(client, root):
     r = client.get("/static/hello.txt")
     assert r.status_code == 200
     assert r.body == CONTENT
@@ -495,7 +507,7 @@ def test_app_get(client, root):
     assert r.headers["ETag"] == etag_of(root / "hello.txt")
 
 
-def test_app_conditional_and_range(client, root):
+def test_route_conditional_and_range(client, root):
     tag = etag_of(root / "hello.txt")
     r = client.get("/static/hello.txt", headers={"If-None-Match": tag})
     assert r.status_code == 304 and r.body == b""
@@ -504,17 +516,20 @@ def test_app_conditional_and_range(client, root):
     assert r.headers["Content-Range"] == f"bytes 2-5/{len(CONTENT)}"
     r = client.get("/static/hello.txt", headers={"Range": "bytes=99-"})
     assert r.status_code == 416
+    assert r.headers["Content-Range"] == f"bytes */{len(CONTENT)}"
 
 
-def test_app_head_and_errors(client):
+def test_route_head_and_errors(client):
     r = client.head("/static/hello.txt")
     assert r.status_code == 200 and r.body == b""
     assert r.headers["Content-Length"] == str(len(CONTENT))
     assert client.get("/static/missing.txt").status_code == 404
     assert client.get("/static/../secret.txt").status_code in (403, 404)
-    assert client.get("/static/..%2Fsecret.txt").status_code == 403
+    r = client.get("/static/..%2Fsecret.txt")
+    assert r.status_code == 403 and b"top secret" not in r.body
+    assert client.get("/static/sub/..%2F..%2Fsecret.txt").status_code == 403
 
 
-def test_app_download(client):
+def test_route_download(client):
     r = client.get("/download/sub/page.html")
     assert r.headers["Content-Disposition"] == 'attachment; filename="page.html"'

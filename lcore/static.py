@@ -59,6 +59,7 @@ class _FileRange:
         return chunk
 
     def close(self) -> None:
+        """Close the file."""
         self.fp.close()
 
 

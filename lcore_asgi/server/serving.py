@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -24,6 +25,7 @@ from .lifespan import Lifespan, LifespanFailure
 __all__ = ["Server", "bind_socket", "serve"]
 
 _H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_ACCEPT_RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 def bind_socket(config: Config) -> socket.socket:
@@ -107,19 +109,18 @@ class Server:
     ) -> None:
         config = self.config
         self.sockets = sockets or [bind_socket(config)]
-        listeners = [await anyio.abc.SocketListener.from_socket(s) for s in self.sockets]
         if config.install_signal_handlers and threading.current_thread() is threading.main_thread():
             outer.start_soon(self._watch_signals)
         async with anyio.create_task_group() as connections:
             async with anyio.create_task_group() as accepting:
-                for listener in listeners:
-                    accepting.start_soon(self._accept_loop, listener, connections)
+                for sock in self.sockets:
+                    accepting.start_soon(self._accept_loop, sock, connections)
                 self._log_started()
                 task_status.started(self)
                 await self._exit.wait()
                 accepting.cancel_scope.cancel()
-            for listener in listeners:
-                await listener.aclose()
+            for sock in self.sockets:
+                sock.close()
             await self._drain(connections)
         with (
             anyio.CancelScope(shield=True),
@@ -158,31 +159,48 @@ class Server:
                 where = f"{scheme}://{name[0]}:{name[1]}"
             error_logger.info("Serving on %s (pid %d)", where, os.getpid())
 
-    async def _accept_loop(
-        self, listener: anyio.abc.SocketListener, connections: anyio.abc.TaskGroup
-    ) -> None:
+    async def _accept_loop(self, sock: socket.socket, connections: anyio.abc.TaskGroup) -> None:
+        backlog = self.config.backlog
         while True:
-            try:
-                stream = await listener.accept()
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                return
-            except OSError as exc:
-                # EMFILE and friends: back off instead of spinning or dying.
-                error_logger.warning("accept() failed: %s", exc)
-                await anyio.sleep(0.1)
-                continue
-            connections.start_soon(self._handle, stream)
+            await anyio.wait_readable(sock)
+            # PERF: take every pending connection per readiness event; anyio's listener
+            # accepts one per event-loop turn, which starves new connections under load.
+            for _ in range(backlog):
+                try:
+                    client, _ = sock.accept()
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    if exc.errno in _ACCEPT_RESOURCE_ERRORS:
+                        # EMFILE and friends: back off instead of spinning.
+                        error_logger.warning("accept() failed: %s", exc)
+                        await anyio.sleep(0.1)
+                        break
+                    continue  # e.g. ECONNABORTED: that client is gone
+                connections.start_soon(self._handle_socket, client)
+
+    async def _handle_socket(self, client: socket.socket) -> None:
+        client.setblocking(False)
+        try:
+            if client.family == socket.AF_UNIX:
+                stream: anyio.abc.SocketStream = await anyio.abc.UNIXSocketStream.from_socket(
+                    client
+                )
+            else:
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                stream = await anyio.abc.SocketStream.from_socket(client)
+        except OSError:
+            client.close()
+            return
+        await self._handle(stream)
 
     async def _handle(self, stream: anyio.abc.SocketStream) -> None:
         state = self.state
         assert state is not None
         config = self.config
         try:
-            raw = stream.extra(SocketAttribute.raw_socket)
             client = _address(stream.extra(SocketAttribute.remote_address, None))
             server = _address(stream.extra(SocketAttribute.local_address, None))
-            if raw.family != socket.AF_UNIX:
-                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             byte_stream: anyio.abc.ByteStream = stream
             initial = b""
             use_h2 = False

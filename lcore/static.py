@@ -63,6 +63,20 @@ class _FileRange:
         self.fp.close()
 
 
+class _Headers(dict):  # type: ignore[type-arg]
+    """A dict of headers in which names differing only in case are one name."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.pop(name, None)
+        super().__setitem__(name, value)
+
+    def pop(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        lname, found = name.lower(), default
+        for key in [k for k in self if k.lower() == lname]:
+            found = super().pop(key)
+        return found
+
+
 def _inside(path: str, root: str) -> bool:
     """True if ``path`` is ``root`` or below it (both already real, absolute paths)."""
     return path == root or path.startswith(os.path.join(root, ""))
@@ -204,7 +218,9 @@ def _respond(
     extra: Mapping[str, Any] | None,
 ) -> HTTPResponse:
     """Build the response for an open, validated file."""
-    headers: dict[str, Any] = dict(extra) if extra else {}
+    headers = _Headers()
+    for name, value in (extra or {}).items():
+        headers[name] = value
     size = stats.st_size
     mtime = int(stats.st_mtime)
 

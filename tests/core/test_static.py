@@ -167,6 +167,25 @@ def test_extra_headers_are_merged_but_cannot_break_framing(serve, root):
     assert resp.headers["Content-Length"] == str(len(CONTENT))
 
 
+def test_extra_headers_in_other_case_are_replaced_not_duplicated(serve, root):
+    resp, _ = serve(
+        "hello.txt", root, extra_headers={"content-type": "text/evil", "etag": '"mine"'}
+    )
+    assert resp.returned.headers["Content-Type"] == "text/plain; charset=UTF-8"
+    assert resp.headers.get_list("Content-Type") == ["text/plain; charset=UTF-8"]
+    assert len(resp.headers.get_list("ETag")) == 1
+    tag = etag_of(root / "hello.txt")
+    resp, _ = serve(
+        "hello.txt",
+        root,
+        headers={"If-None-Match": tag},
+        extra_headers={"content-length": "5", "Cache-Control": "no-cache"},
+    )
+    assert resp.status_code == 304
+    assert "Content-Length" not in resp.returned.headers
+    assert resp.headers["Cache-Control"] == "no-cache"
+
+
 # --------------------------------------------------------------------------- access control
 
 

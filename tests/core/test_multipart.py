@@ -733,3 +733,21 @@ def test_header_values_decode_as_utf8_whatever_the_charset():
     (part,) = parse(body, charset="utf-16")
     assert part.filename == "ü.txt"
     assert part.charset == "utf-16"
+
+
+def test_lf_only_line_breaks_are_rejected():
+    body = (field("a", "1") + end()).replace(b"\r\n", b"\n")
+    expect_error(body, 400, "unexpected bytes")
+
+
+def test_cr_lf_split_exactly_at_delimiter_start():
+    # The data ends with "\r" and the next chunk starts with "\n--boundary".
+    data = b"abc\r"
+    body = upload("f", "f", data) + end()
+    cut = body.index(b"abc\r") + 4
+    parser = MultipartParser(BOUNDARY)
+    parser.feed(body[:cut])
+    parser.feed(body[cut : cut + 1])
+    parser.feed(body[cut + 1 :])
+    (part,) = parser.close()
+    assert part.file.read() == data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from time import monotonic as _monotonic
 
 import anyio
 import h11
@@ -27,6 +28,7 @@ _CTL_SEARCH = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]").search
 _VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
 _METHODS: dict[bytes, str] = {}
 _READ_SIZE = 65536
+_INF = float("inf")
 _DRAIN_LIMIT = 65536
 _Request = h11.Request
 _Data = h11.Data
@@ -77,7 +79,11 @@ class H11Connection:
         self._body_seen = 0
         self._must_close = False
         self._idle = False
-        self._idle_scope: anyio.CancelScope | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._expired = False
+        self._head_started = False
+        #: When the pending read or write times out (see ``ServerState.run_watchdog``).
+        self.deadline = _INF
         self._waiter_scope: anyio.CancelScope | None = None
         self._waiter_exited: anyio.Event | None = None
         self._last_nl = False
@@ -91,21 +97,36 @@ class H11Connection:
     async def run(self, initial: bytes = b"") -> None:
         """Serve requests until the peer closes, a timeout, an error or shutdown."""
         self.state.connections.add(self)
-        linger = False
         self._initial = initial
+        linger = False
         try:
-            linger = await self._serve()
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                linger = await self._serve()
+            if self._expired and self._head_started:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
+                    await self._write_error(408)
+                linger = True
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, ClientDisconnected):
             pass
         finally:
             self.state.connections.discard(self)
+            self.deadline = _INF
             await self._close(linger)
+
+    def expire(self) -> None:
+        """The pending read or write ran past its deadline: drop the connection."""
+        self.deadline = _INF
+        self._expired = True
+        self._must_close = True
+        if self._scope is not None:
+            self._scope.cancel()
 
     def shutdown(self) -> None:
         """Finish the current request then close; close now if idle."""
         self._must_close = True
-        if self._idle and self._idle_scope is not None:
-            self._idle_scope.cancel()
+        if self._idle and not self._head_started and self._scope is not None:
+            self._scope.cancel()
 
     async def _serve(self) -> bool:
         conn = self.conn
@@ -197,7 +218,7 @@ class H11Connection:
         conn = self.conn
         config = self._config
         idle_timeout = config.timeout_keep_alive if self._cycles else config.timeout_headers
-        started = False
+        started = self._head_started = False
         self._last_nl = False
         if self._initial:
             initial, self._initial = self._initial, b""
@@ -207,37 +228,31 @@ class H11Connection:
             if event is _NEED_DATA:
                 pending = conn.trailing_data[0]
                 if pending:
-                    started = True
+                    started = self._head_started = True
                     self._check_partial_head(pending)
                 if self._must_close and not started:
                     return None
                 data = await self._receive_head(config.timeout_headers if started else idle_timeout)
-                if data is None:
-                    if started:
-                        await self._write_error(408)
-                    return None
                 if not data:
                     conn.receive_data(b"")
                     continue
                 self._feed_head_data(data)
                 continue
             if type(event) is _Request:
+                self._head_started = False
                 return event
             return None  # ConnectionClosed
 
-    async def _receive_head(self, timeout: float) -> bytes | None:
+    async def _receive_head(self, timeout: float) -> bytes:
         self._idle = True
+        self.deadline = _monotonic() + timeout
         try:
-            with anyio.move_on_after(timeout) as scope:
-                self._idle_scope = scope
-                try:
-                    return await self.stream.receive(_READ_SIZE)
-                except anyio.EndOfStream:
-                    return b""
-            return None
+            return await self.stream.receive(_READ_SIZE)
+        except anyio.EndOfStream:
+            return b""
         finally:
             self._idle = False
-            self._idle_scope = None
+            self.deadline = _INF
 
     def _check_partial_head(self, pending: bytes) -> None:
         config = self._config
@@ -371,12 +386,14 @@ class H11Connection:
     # -- writing ---------------------------------------------------------------------
 
     async def _write(self, data: bytes) -> None:
+        self.deadline = _monotonic() + self._config.timeout_write
         try:
-            with anyio.fail_after(self._config.timeout_write):
-                await self.stream.send(data)
-        except (TimeoutError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+            await self.stream.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
             self._must_close = True
             raise ClientDisconnected from exc
+        finally:
+            self.deadline = _INF
 
     async def send_head(
         self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, end: bool

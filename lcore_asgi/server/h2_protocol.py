@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from time import monotonic as _monotonic
 from typing import Any
 
 import anyio
@@ -24,6 +25,7 @@ from .streams import ClientDisconnected, HTTPStream, RequestError, build_scope, 
 __all__ = ["H2Connection", "upgrade_h2c"]
 
 _READ_SIZE = 65536
+_INF = float("inf")
 #: Outbound bytes queued in h2 beyond which a sending stream waits for the socket.
 _HIGH_WATER = 256 * 1024
 _HOP_BY_HOP = frozenset(
@@ -74,6 +76,8 @@ class H2Connection:
         self._broken = False  # the socket failed
         self._extra = b""
         self._stopping = False
+        #: When the pending write times out (see ``ServerState.run_watchdog``).
+        self.deadline = _INF
         self._read_scope: anyio.CancelScope | None = None
 
     # -- connection loop -------------------------------------------------------------
@@ -103,6 +107,7 @@ class H2Connection:
                     self._finish_connection(tg)
         finally:
             state.connections.discard(self)
+            self.deadline = _INF
             with anyio.CancelScope(shield=True):
                 await anyio.aclose_forcefully(self.stream)
 
@@ -120,6 +125,15 @@ class H2Connection:
         self._schedule_write()
         # Bound the final flush: a peer that stopped reading must not hold us here.
         tg.cancel_scope.deadline = anyio.current_time() + min(5.0, self.state.config.timeout_write)
+
+    def expire(self) -> None:
+        """A write ran past its deadline: the peer stopped reading; drop the connection."""
+        self.deadline = _INF
+        self._broken = True
+        for stream in list(self.streams.values()):
+            stream.on_reset()
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
 
     def shutdown(self) -> None:
         """Send GOAWAY; in-flight streams complete, then the connection closes."""
@@ -292,16 +306,18 @@ class H2Connection:
                 self._extra = b""
             self._queued = 0
             if data:
+                self.deadline = _monotonic() + timeout
                 try:
-                    with anyio.fail_after(timeout):
-                        await self.stream.send(data)
-                except (TimeoutError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    await self.stream.send(data)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                     self._broken = True
                     for stream in list(self.streams.values()):
                         stream.on_reset()
                     if self._read_scope is not None:
                         self._read_scope.cancel()
                     return
+                finally:
+                    self.deadline = _INF
             drained, self._drained = self._drained, anyio.Event()
             drained.set()
             if self._stopping and not self._write_needed.is_set():

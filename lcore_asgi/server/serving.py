@@ -17,6 +17,7 @@ import anyio.abc
 from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute, TLSStream
 
+from ._fast_stream import open_fast_stream
 from ._state import ServerState, error_logger
 from .config import Config
 from .h11_protocol import H11Connection
@@ -108,7 +109,10 @@ class Server:
         task_status: anyio.abc.TaskStatus[Server],
     ) -> None:
         config = self.config
+        state = self.state
+        assert state is not None and self._exit is not None
         self.sockets = sockets or [bind_socket(config)]
+        outer.start_soon(state.run_watchdog)
         if config.install_signal_handlers and threading.current_thread() is threading.main_thread():
             outer.start_soon(self._watch_signals)
         async with anyio.create_task_group() as connections:
@@ -182,19 +186,15 @@ class Server:
     async def _handle_socket(self, client: socket.socket) -> None:
         client.setblocking(False)
         try:
-            if client.family == socket.AF_UNIX:
-                stream: anyio.abc.SocketStream = await anyio.abc.UNIXSocketStream.from_socket(
-                    client
-                )
-            else:
+            if client.family != socket.AF_UNIX:
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                stream = await anyio.abc.SocketStream.from_socket(client)
+            stream = await open_fast_stream(client)
         except OSError:
             client.close()
             return
         await self._handle(stream)
 
-    async def _handle(self, stream: anyio.abc.SocketStream) -> None:
+    async def _handle(self, stream: anyio.abc.ByteStream) -> None:
         state = self.state
         assert state is not None
         config = self.config
@@ -243,7 +243,7 @@ class Server:
             error_logger.exception("Unexpected error while serving a connection")
             await anyio.aclose_forcefully(stream)
 
-    async def _sniff(self, stream: anyio.abc.SocketStream) -> bytes | None:
+    async def _sniff(self, stream: anyio.abc.ByteStream) -> bytes | None:
         """Read the first bytes; enough of them to tell an HTTP/2 preface from HTTP/1.1."""
         data = b""
         with anyio.move_on_after(self.config.timeout_headers):

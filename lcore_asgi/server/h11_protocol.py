@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from time import monotonic as _monotonic
+from typing import Any
 
 import anyio
 import h11
@@ -25,6 +26,8 @@ _HOST_RE = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?:
 _HEAD_END_RE = re.compile(rb"\n\r?\n")
 #: Control characters RFC 9110 forbids in field values and targets (h11 lets them through).
 _CTL_SEARCH = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]").search
+_TOKEN_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_GOOD_NAMES: set[bytes] = set()
 _VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
 _METHODS: dict[bytes, str] = {}
 _READ_SIZE = 65536
@@ -42,6 +45,32 @@ class _Reject(Exception):
 
     def __init__(self, status: int) -> None:
         self.status = status
+
+
+def _header_list(headers: h11.Headers) -> list[tuple[bytes, bytes]]:
+    """Return (lower-case name, value) pairs of parsed request headers."""
+    # PERF: h11's Headers is a Sequence whose __iter__ goes through __getitem__ and
+    # IndexError; its private triple list is ~4x faster to walk.
+    return [(name, value) for _, name, value in headers._full_items]
+
+
+def _response_headers(
+    head: list[tuple[bytes, bytes]], app_headers: Any
+) -> list[tuple[bytes, bytes]]:
+    """Validate the app's response headers and append them to ``head``."""
+    # PERF: h11 runs two regexes per header (ours included, which are known good);
+    # names seen valid are remembered and values get one control-character search.
+    good = _GOOD_NAMES
+    for name, value in app_headers:
+        if name not in good:
+            if type(name) is not bytes or _TOKEN_RE.fullmatch(name) is None:
+                raise h11.LocalProtocolError(f"illegal header name {name!r}")
+            if len(good) < 512:
+                good.add(name)
+        if type(value) is not bytes or _CTL_SEARCH(value):
+            raise h11.LocalProtocolError(f"illegal header value {value!r}")
+        head.append((name, value))
+    return head
 
 
 def _obs_fold_in_head(buf: bytes) -> bool:
@@ -163,7 +192,7 @@ class H11Connection:
                 method,
                 self.scheme,
                 request.target,
-                list(request.headers),
+                _header_list(request.headers),
                 _VERSIONS[request.http_version],
                 self.client,
                 self.server,
@@ -284,7 +313,7 @@ class H11Connection:
         content_length = None
         chunked = False
         upgrade = None
-        for name, value in headers:
+        for _, name, value in headers._full_items:  # PERF: see _header_list
             size += len(name) + len(value) + 4
             if _CTL_SEARCH(value):
                 raise _Reject(400)
@@ -452,6 +481,12 @@ class H11Connection:
     async def _drain_body(self) -> bool:
         """Discard an unread request body so the connection can be reused."""
         conn = self.conn
+        try:
+            # PERF: a GET's EndOfMessage is already parsed; no timed loop needed.
+            if type(conn.next_event()) is _EndOfMessage:
+                return True
+        except h11.RemoteProtocolError:
+            return False
         drained = 0
         try:
             with anyio.move_on_after(self._config.timeout_body):

@@ -47,7 +47,7 @@ class _Reject(Exception):
         self.status = status
 
 
-def _header_list(headers: h11.Headers) -> list[tuple[bytes, bytes]]:
+def _header_list(headers: Any) -> list[tuple[bytes, bytes]]:
     """Return (lower-case name, value) pairs of parsed request headers."""
     # PERF: h11's Headers is a Sequence whose __iter__ goes through __getitem__ and
     # IndexError; its private triple list is ~4x faster to walk.
@@ -358,6 +358,7 @@ class H11Connection:
             )
         body = b""
         more = True
+        event: Any
         try:
             while True:
                 event = conn.next_event()

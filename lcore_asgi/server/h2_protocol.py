@@ -188,10 +188,12 @@ class H2Connection:
             except h2.exceptions.ProtocolError:
                 pass
             self._closing = self._closed = True
-            for stream in list(self.streams.values()):
-                stream.on_reset()
+            for victim in list(self.streams.values()):
+                victim.on_reset()
             return
         streams = self.streams
+        stream: H2Stream | None
+        event: Any
         for event in events:
             kind = type(event)
             if kind is _RequestReceived:

@@ -217,9 +217,10 @@ class Server:
             else:
                 scheme = "http"
                 if config.http2:
-                    initial = await self._sniff(stream)
-                    if initial is None:
+                    sniffed = await self._sniff(stream)
+                    if sniffed is None:
                         return
+                    initial = sniffed
                     use_h2 = initial.startswith(_H2_PREFACE)
             if use_h2:
                 from .h2_protocol import H2Connection

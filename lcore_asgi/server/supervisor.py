@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -79,7 +80,7 @@ def run_workers(config: Config) -> int:
     return status
 
 
-def _fork_worker(config: Config, sock: object) -> int:
+def _fork_worker(config: Config, sock: socket.socket) -> int:
     pid = os.fork()
     if pid:
         return pid

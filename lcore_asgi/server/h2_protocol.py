@@ -297,6 +297,8 @@ class H2Connection:
             self._write_needed.set()
 
     async def _writer(self) -> None:
+        # PERF: streams only mark the connection dirty; this task sends everything h2 has
+        # queued (all streams' frames) in one write per loop turn.
         conn = self.conn
         timeout = self.state.config.timeout_write
         while True:

@@ -272,3 +272,74 @@ def test_unix_socket(app_dir: Path, tmp_path: Path) -> None:
     finally:
         code, _, err = stop(process)
     assert code == 0, err
+
+
+def test_inherited_fd(app_dir: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    environment = dict(os.environ, PYTHONPATH=str(ROOT))
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lcore_asgi", "cliapp:app", "--fd", str(listener.fileno())],
+            cwd=app_dir,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            pass_fds=[listener.fileno()],
+        )
+        try:
+            wait_port(process)
+            answer = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", wait_close=False)
+            assert answer.startswith(b"HTTP/1.1 200 OK")
+        finally:
+            code, _, err = stop(process)
+        assert code == 0, err
+    finally:
+        listener.close()
+
+
+def test_reload_restarts_on_change(app_dir: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (app_dir / "reloadapp.py").write_text(APP.replace("str(os.getpid())", "'v1'"))
+    environment = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lcore_asgi", "reloadapp:app", "--port", str(port), "--reload"],
+        cwd=app_dir,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def body() -> bytes:
+        try:
+            answer = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        except OSError:
+            return b""
+        return answer.rsplit(b"\r\n\r\n", 1)[-1]
+
+    def wait_body(expected: bytes) -> bool:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if body() == expected:
+                return True
+            time.sleep(0.2)
+        return False
+
+    try:
+        assert wait_body(b"v1")
+        time.sleep(1.1)  # a distinct mtime
+        (app_dir / "reloadapp.py").write_text(APP.replace("str(os.getpid())", "'v2'"))
+        assert wait_body(b"v2")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+    assert code == 0

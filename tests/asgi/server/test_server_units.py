@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
+from server_support import hello_app, raw_exchange, running_server
 
-from lcore_asgi.server import Config, Server
+from lcore_asgi.server import Config, LifespanFailure, Server
 from lcore_asgi.server._date import http_date
 from lcore_asgi.server._importer import AppImportError, import_app
 from lcore_asgi.server._status import STATUS_LINES, reason_phrase
@@ -87,3 +95,91 @@ def test_run_in_thread_reports_port_and_stops() -> None:
     with server.run_in_thread() as running:
         assert running.port > 0
     assert server.state is not None and server.state.shutting_down
+
+
+def test_lifespan_state_reaches_requests_and_shutdown_runs() -> None:
+    events: list[str] = []
+    seen: list[dict] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    scope["state"]["pool"] = "ready"
+                    events.append("startup")
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    events.append("shutdown")
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        seen.append(dict(scope["state"]))
+        await hello_app(scope, receive, send)
+
+    with running_server(app) as srv:
+        assert raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", wait_close=False)
+    assert events == ["startup", "shutdown"]
+    assert seen == [{"pool": "ready"}]
+
+
+def test_app_without_lifespan_support_is_fine(caplog: pytest.LogCaptureFixture) -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        assert scope["type"] == "http", "no lifespan here"
+        await hello_app(scope, receive, send)
+
+    with running_server(app) as srv:
+        answer = raw_exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", wait_close=False)
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    assert not [r for r in caplog.records if r.levelno >= 40]
+
+
+def test_lifespan_startup_failure_raises() -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
+
+    server = Server(Config(app=app, port=0, install_signal_handlers=False))
+    with pytest.raises(LifespanFailure, match="no database"):
+        anyio.run(server.serve)
+
+
+def test_serve_function_blocks_until_signalled(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[3]
+    (tmp_path / "fnapp.py").write_text(
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        return\n"
+        "    await send({'type': 'http.response.start', 'status': 204, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': b''})\n"
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from lcore_asgi.server import serve; serve('fnapp:app', port={port})",
+        ],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        answer = b""
+        while time.monotonic() < deadline and not answer:
+            try:
+                answer = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", wait_close=False)
+            except OSError:
+                time.sleep(0.1)
+        assert answer.startswith(b"HTTP/1.1 204 No Content")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+    assert code == 0

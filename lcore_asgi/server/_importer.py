@@ -51,6 +51,11 @@ def _import_file(path: str, spec: str) -> Any:
         raise AppImportError(f"file {path!r} not found (from app spec {spec!r})")
     name = os.path.splitext(os.path.basename(path))[0]
     directory = os.path.dirname(os.path.abspath(path))
+    loaded = sys.modules.get(name)
+    if loaded is not None and os.path.abspath(getattr(loaded, "__file__", "") or "") == (
+        os.path.abspath(path)
+    ):
+        return loaded
     if directory not in sys.path:
         sys.path.insert(0, directory)
     module_spec = importlib.util.spec_from_file_location(name, path)

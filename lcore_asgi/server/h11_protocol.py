@@ -110,6 +110,7 @@ class H11Connection:
         self._idle = False
         self._scope: anyio.CancelScope | None = None
         self._expired = False
+        self._linger = False
         self._head_started = False
         #: When the pending read or write times out (see ``ServerState.run_watchdog``).
         self.deadline = _INF
@@ -131,7 +132,7 @@ class H11Connection:
         try:
             with anyio.CancelScope() as scope:
                 self._scope = scope
-                linger = await self._serve()
+                linger = await self._serve() or self._linger
             if self._expired and self._head_started:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
                     await self._write_error(408)
@@ -455,6 +456,7 @@ class H11Connection:
     async def send_error(self, status: int) -> None:
         """Write a server-generated error response and mark the connection to close."""
         self._must_close = True
+        self._linger = True
         await self._write_error(status)
 
     async def abort(self) -> None:

@@ -251,14 +251,14 @@ class H2Connection:
                 elif name == b":authority":
                     authority = value
                 elif name == b":scheme":
-                    scheme = value.decode("ascii")
+                    scheme = value.decode("latin-1")
             else:
                 if name == b"host":
                     has_host = True
                 headers.append((name, value))
         if authority is not None and not has_host:
             headers.insert(0, (b"host", authority))
-        self._open_stream(stream_id, method.decode("ascii"), scheme, path, headers, event)
+        self._open_stream(stream_id, method.decode("latin-1"), scheme, path, headers, event)
 
     def _start_upgraded_stream(self, request: h11.Request) -> None:
         self._open_stream(
@@ -474,7 +474,10 @@ class H2Stream:
             if name not in _HOP_BY_HOP:
                 out.append((name, value))
         end_now = end and not body
-        connection.conn.send_headers(self.stream_id, out, end_stream=end_now)
+        try:
+            connection.conn.send_headers(self.stream_id, out, end_stream=end_now)
+        except h2.exceptions.StreamClosedError:
+            raise ClientDisconnected from None
         if end_now:
             self._finish()
         if body:
@@ -496,14 +499,20 @@ class H2Stream:
                 await event.wait()
                 continue
             chunk, body = body[:window], body[window:]
-            conn.send_data(stream_id, chunk, end_stream=end and not body)
+            try:
+                conn.send_data(stream_id, chunk, end_stream=end and not body)
+            except h2.exceptions.StreamClosedError:
+                raise ClientDisconnected from None
             if end and not body:
                 self._finish()
             await connection.wait_writable(len(chunk))
         if end and not self.complete:
             if self.reset:
                 raise ClientDisconnected
-            conn.end_stream(stream_id)
+            try:
+                conn.end_stream(stream_id)
+            except h2.exceptions.StreamClosedError:
+                raise ClientDisconnected from None
             self._finish()
             await connection.wait_writable(0)
 

@@ -265,3 +265,32 @@ def test_access_log(caplog: pytest.LogCaptureFixture) -> None:
         raw_exchange(srv.port, b"GET /logged?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     lines = [r.getMessage() for r in caplog.records if r.name == "lcore_asgi.access"]
     assert any('"GET /logged?x=1 HTTP/1.1" 200' in line for line in lines), lines
+
+
+def test_slow_reader_is_not_buffered_without_bound_then_dropped() -> None:
+    sent = 0
+    finished = threading.Event()
+    chunk = b"x" * 1_000_000
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        nonlocal sent
+        if scope["type"] != "http":
+            return
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            for _ in range(200):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += 1
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            finished.set()
+
+    with running_server(app, timeout_write=1.0) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            sock.sendall(NORMAL)
+            time.sleep(0.5)
+            # 200 MB were offered; only socket buffers' worth may have left the app.
+            assert sent < 50
+            assert finished.wait(10), "a client that stops reading must be dropped"
+        assert raw_exchange(srv.port, NORMAL, wait_close=False).startswith(b"HTTP/1.1 200")

@@ -13,7 +13,7 @@ import h2.events
 import h2.settings
 import pytest
 from h2.errors import ErrorCodes
-from hyperframe.frame import DataFrame, Frame
+from hyperframe.frame import DataFrame, Frame, GoAwayFrame
 from server_support import MemoryByteStream, echo_app, hello_app, memory_pipe
 
 from lcore_asgi.server import Config
@@ -397,3 +397,28 @@ async def test_head_over_h2_has_no_body() -> None:
         headers, body = await client.response(sid)
     assert headers[b":status"] == b"200"
     assert body == b""
+
+
+async def test_flow_control_violation_is_goaway_flow_control_error() -> None:
+    async with h2_client(echo_app, h2_initial_window_size=1000) as client:
+        await client.wait_for(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+        sid = client.request(method=b"POST", end=False)
+        await client.flush()
+        frame = DataFrame(sid)
+        frame.data = b"y" * 5000  # five times the stream window we advertised
+        await client.stream.send(frame.serialize())
+        data = b""
+        with anyio.fail_after(5):
+            while True:
+                try:
+                    data += await client.stream.receive()
+                except anyio.EndOfStream:
+                    break
+    frames = []
+    while data:
+        parsed, length = Frame.parse_frame_header(memoryview(data[:9]))
+        parsed.parse_body(memoryview(data[9 : 9 + length]))
+        frames.append(parsed)
+        data = data[9 + length :]
+    goaways = [f for f in frames if isinstance(f, GoAwayFrame)]
+    assert goaways and goaways[0].error_code == ErrorCodes.FLOW_CONTROL_ERROR

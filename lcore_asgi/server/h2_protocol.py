@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from time import monotonic as _monotonic
 from typing import Any
 
@@ -68,8 +69,10 @@ class H2Connection:
         )
         self.streams: dict[int, H2Stream] = {}
         self._tg: anyio.abc.TaskGroup | None = None
-        self._write_needed = anyio.Event()
-        self._drained = anyio.Event()
+        # PERF: anyio.Event() asks which backend runs on every call; resolve it once.
+        self.new_event: Callable[[], anyio.Event] = type(anyio.Event())
+        self._write_needed = self.new_event()
+        self._drained = self.new_event()
         self._queued = 0
         self._closing = False
         self._closed = False  # h2 sent or received a final GOAWAY: no more frames
@@ -303,7 +306,7 @@ class H2Connection:
         timeout = self.state.config.timeout_write
         while True:
             await self._write_needed.wait()
-            self._write_needed = anyio.Event()
+            self._write_needed = self.new_event()
             data = conn.data_to_send()
             if self._extra:
                 data += self._extra
@@ -322,7 +325,7 @@ class H2Connection:
                     return
                 finally:
                     self.deadline = _INF
-            drained, self._drained = self._drained, anyio.Event()
+            drained, self._drained = self._drained, self.new_event()
             drained.set()
             if self._stopping and not self._write_needed.is_set():
                 return
@@ -433,7 +436,7 @@ class H2Stream:
     async def read_body(self) -> tuple[bytes, bool] | None:
         """Return buffered request body; acknowledge it so the client may send more."""
         while not self.chunks and not self.ended and not self.reset:
-            self._event = event = anyio.Event()
+            self._event = event = self.connection.new_event()
             await event.wait()
         if self.reset:
             return None
@@ -459,7 +462,7 @@ class H2Stream:
     async def wait_disconnect(self) -> None:
         """Wait until the stream is reset (or the handler is cancelled)."""
         while not self.reset and not self.complete:
-            self._event = event = anyio.Event()
+            self._event = event = self.connection.new_event()
             await event.wait()
 
     async def send_head(self, status: int, headers: Any, body: bytes, end: bool) -> None:
@@ -495,7 +498,7 @@ class H2Stream:
                 raise ClientDisconnected
             window = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
             if window <= 0:
-                self._window = event = anyio.Event()
+                self._window = event = connection.new_event()
                 await event.wait()
                 continue
             chunk, body = body[:window], body[window:]

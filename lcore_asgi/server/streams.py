@@ -224,10 +224,12 @@ class HTTPStream:
                         await self.transport.send_body(body, end)
                 else:
                     # The head waits for the first body message (ASGI allows it); both
-                    # then leave in one write.
-                    self.head_sent = True
+                    # then leave in one write. If the driver refuses the head (say, an
+                    # invalid header), nothing was written and a 500 can still go out.
                     await self.transport.send_head(self.status, self.headers, body, end)
+                    self.head_sent = True
             except ClientDisconnected:
+                self.head_sent = True
                 self.disconnected = True
         elif kind == "http.response.start":
             if self.started:

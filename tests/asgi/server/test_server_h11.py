@@ -438,3 +438,33 @@ async def test_graceful_shutdown_closes_idle_connection() -> None:
         assert await read_until_closed(client) == b""
         await client.aclose()
         tg.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [(b"x-bad", b"a\r\nInjected: yes"), (b"bad name", b"v"), (b"x", b"nul\x00"), ("str", b"v")],
+    ids=["crlf-injection", "space-in-name", "nul-in-value", "str-name"],
+)
+async def test_invalid_app_headers_are_refused_with_500(header: tuple) -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [header]})
+        await send({"type": "http.response.body", "body": b"x"})
+
+    async with connection(app) as client:
+        await client.send(get())
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 500 ")
+    assert b"Injected" not in data
+
+
+async def test_intenum_status_is_accepted() -> None:
+    from http import HTTPStatus
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": HTTPStatus.CREATED, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async with connection(app) as client:
+        await client.send(get())
+        data = await read_until(client, b"\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 201 Created\r\n")

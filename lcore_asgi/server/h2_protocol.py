@@ -79,6 +79,8 @@ class H2Connection:
         self._broken = False  # the socket failed
         self._extra = b""
         self._stopping = False
+        self._unparsed = 0
+        self._unparsed_limit = config.h2_max_frame_size + config.h2_max_header_list_size + 1024
         #: When the pending write times out (see ``ServerState.run_watchdog``).
         self.deadline = _INF
         self._read_scope: anyio.CancelScope | None = None
@@ -183,6 +185,14 @@ class H2Connection:
         conn = self.conn
         try:
             events = conn.receive_data(data)
+            if events:
+                self._unparsed = 0
+            else:
+                # h2 checks a frame's length only once all of it has arrived; do not
+                # buffer more than a maximal frame plus a maximal header block meanwhile.
+                self._unparsed += len(data)
+                if self._unparsed > self._unparsed_limit:
+                    raise h2.exceptions.FrameTooLargeError("frame larger than advertised")
         except h2.exceptions.ProtocolError as exc:
             error_logger.debug("HTTP/2 protocol error from client: %s", exc)
             code = getattr(exc, "error_code", None) or ErrorCodes.PROTOCOL_ERROR
@@ -435,9 +445,14 @@ class H2Stream:
 
     async def read_body(self) -> tuple[bytes, bool] | None:
         """Return buffered request body; acknowledge it so the client may send more."""
-        while not self.chunks and not self.ended and not self.reset:
-            self._event = event = self.connection.new_event()
-            await event.wait()
+        if not self.chunks and not self.ended and not self.reset:
+            with anyio.move_on_after(self.connection.state.config.timeout_body):
+                while not self.chunks and not self.ended and not self.reset:
+                    self._event = event = self.connection.new_event()
+                    await event.wait()
+            if not self.chunks and not self.ended and not self.reset:
+                # The client stalled mid-body: cancel the stream, the app sees a disconnect.
+                self._cancel_stream(ErrorCodes.CANCEL)
         if self.reset:
             return None
         chunks = self.chunks
@@ -539,13 +554,16 @@ class H2Stream:
     async def abort(self) -> None:
         """Reset the stream with INTERNAL_ERROR."""
         if not self.reset and not self.complete:
-            self.complete = True
-            try:
-                self.connection.conn.reset_stream(self.stream_id, ErrorCodes.INTERNAL_ERROR)
-            except h2.exceptions.ProtocolError:
-                pass
-            self.reset = True
-            self.connection._schedule_write()
+            self._cancel_stream(ErrorCodes.INTERNAL_ERROR)
+
+    def _cancel_stream(self, code: int) -> None:
+        self.complete = True
+        self.reset = True
+        try:
+            self.connection.conn.reset_stream(self.stream_id, code)
+        except h2.exceptions.ProtocolError:
+            pass
+        self.connection._schedule_write()
 
 
 async def upgrade_h2c(connection: Any, request: h11.Request) -> bool:

@@ -294,3 +294,31 @@ def test_slow_reader_is_not_buffered_without_bound_then_dropped() -> None:
             assert sent < 50
             assert finished.wait(10), "a client that stops reading must be dropped"
         assert raw_exchange(srv.port, NORMAL, wait_close=False).startswith(b"HTTP/1.1 200")
+
+
+def test_tls_port_with_bad_clients_logs_no_errors(
+    tls_files: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    certfile, keyfile = tls_files
+    with running_server(
+        hello_app, certfile=certfile, keyfile=keyfile, timeout_tls_handshake=1
+    ) as srv:
+        raw_exchange(srv.port, NORMAL, timeout=3)  # plain HTTP to a TLS port
+        raw_exchange(srv.port, b"\x16\x03\x01\x00\x05hello", timeout=3)  # broken ClientHello
+        with socket.create_connection(("127.0.0.1", srv.port)):
+            pass  # connect and leave
+        context = ssl.create_default_context(cafile=certfile)
+        with httpx.Client(verify=context) as client:
+            assert client.get(f"https://127.0.0.1:{srv.port}/").status_code == 200
+    assert not [r for r in caplog.records if r.levelno >= 40], caplog.text
+
+
+def test_h2_garbage_after_preface_logs_no_errors(caplog: pytest.LogCaptureFixture) -> None:
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    with running_server(hello_app) as srv:
+        # An empty SETTINGS, then DATA on stream 0: a connection error (PROTOCOL_ERROR).
+        garbage = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x"
+        answer = raw_exchange(srv.port, preface + garbage, timeout=3)
+        assert raw_exchange(srv.port, NORMAL, wait_close=False).startswith(b"HTTP/1.1 200")
+    assert b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" in answer  # a GOAWAY frame came back
+    assert not [r for r in caplog.records if r.levelno >= 40], caplog.text

@@ -422,3 +422,46 @@ async def test_flow_control_violation_is_goaway_flow_control_error() -> None:
         data = data[9 + length :]
     goaways = [f for f in frames if isinstance(f, GoAwayFrame)]
     assert goaways and goaways[0].error_code == ErrorCodes.FLOW_CONTROL_ERROR
+
+
+async def test_stalled_request_body_times_out_as_disconnect() -> None:
+    messages: list[dict] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                break
+
+    async with h2_client(app, timeout_body=0.2) as client:
+        sid = client.request(method=b"POST", end=False)
+        client.conn.send_data(sid, b"part")
+        await client.flush()
+        event = await client.wait_for(
+            lambda e: isinstance(e, h2.events.StreamReset) and e.stream_id == sid
+        )
+    assert event.error_code == ErrorCodes.CANCEL
+    assert messages[-1] == {"type": "http.disconnect"}
+
+
+async def test_oversized_frame_is_refused_before_it_is_buffered() -> None:
+    async with h2_client(hello_app) as client:
+        await client.wait_for(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+        # A DATA frame header announcing 16 MiB - 1 (far above SETTINGS_MAX_FRAME_SIZE).
+        await client.stream.send(b"\xff\xff\xff\x00\x00\x00\x00\x00\x01")
+        data = b""
+        with anyio.fail_after(5):
+            while True:
+                try:
+                    await client.stream.send(b"z" * 16384)
+                except anyio.BrokenResourceError:
+                    pass
+                try:
+                    with anyio.move_on_after(0.01):
+                        data += await client.stream.receive()
+                except anyio.EndOfStream:
+                    break
+    assert b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" in data  # GOAWAY
+    index = data.index(b"\x00\x00\x08\x07\x00\x00\x00\x00\x00")
+    assert data[index + 13 : index + 17] == b"\x00\x00\x00\x06"  # FRAME_SIZE_ERROR

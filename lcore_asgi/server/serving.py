@@ -60,6 +60,8 @@ class Server:
         self._exit: anyio.Event | None = None
         self._force_exit = False
         self._ssl: ssl.SSLContext | None = None
+        #: Signals that start a graceful shutdown (a second one forces it).
+        self.shutdown_signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
 
     @property
     def port(self) -> int:
@@ -145,7 +147,7 @@ class Server:
         connections.cancel_scope.cancel()
 
     async def _watch_signals(self) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with anyio.open_signal_receiver(*self.shutdown_signals) as signals:
             async for _ in signals:
                 if self._exit is not None and self._exit.is_set():
                     self._force_exit = True

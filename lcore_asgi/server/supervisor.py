@@ -86,9 +86,14 @@ def _fork_worker(config: Config, sock: socket.socket) -> int:
         return pid
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        # Ctrl-C reaches the whole process group; the supervisor turns it into one
+        # SIGTERM per worker, so a worker listens to SIGTERM only (a second signal
+        # would skip the graceful wait).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        anyio.run(Server(config).serve, [sock])
+        server = Server(config)
+        server.shutdown_signals = (signal.SIGTERM,)
+        anyio.run(server.serve, [sock])
     except LifespanFailure as exc:
         error_logger.error("Application startup failed: %s", exc)
         code = EXIT_STARTUP_FAILED

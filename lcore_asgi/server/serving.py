@@ -61,7 +61,7 @@ class Server:
         self._force_exit = False
         self._ssl: ssl.SSLContext | None = None
         #: Signals that start a graceful shutdown (a second one forces it).
-        self.shutdown_signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
+        self.shutdown_signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 
     @property
     def port(self) -> int:

@@ -343,3 +343,55 @@ def test_reload_restarts_on_change(app_dir: Path) -> None:
             process.kill()
             code = process.wait()
     assert code == 0
+
+
+def test_ctrl_c_on_workers_is_graceful(app_dir: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lcore_asgi",
+            "cliapp:app",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--timeout-graceful-shutdown",
+            "5",
+            "--no-access-log",
+        ],
+        cwd=app_dir,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        result: list[bytes] = []
+        thread = threading.Thread(
+            target=lambda: result.append(
+                raw_exchange(port, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", timeout=10)
+            )
+        )
+        thread.start()
+        time.sleep(0.3)
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        thread.join(15)
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)  # the session we started, workers included
+            process.wait()
+    assert code == 0
+    assert result and result[0].startswith(b"HTTP/1.1 200 OK")

@@ -162,6 +162,7 @@ class H11Connection:
         conn = self.conn
         state = self.state
         while True:
+            self._request = None
             try:
                 request = await self._read_head()
                 if request is None:

@@ -408,6 +408,12 @@ class H2Stream:
                 except h2.exceptions.ProtocolError:
                     pass
                 connection._schedule_write()
+            if self.chunks and not connection._closed:
+                # Body the app never read still counts against the connection window.
+                unread = sum(c[1] for c in self.chunks)
+                self.chunks.clear()
+                connection.conn.acknowledge_received_data(unread, self.stream_id)
+                connection._schedule_write()
             connection.stream_done(self.stream_id)
 
     # -- events from the connection --------------------------------------------------

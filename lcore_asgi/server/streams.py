@@ -24,8 +24,6 @@ __all__ = [
 ]
 
 _ASGI = {"version": "3.0", "spec_version": "2.4"}
-_DISCONNECT = {"type": "http.disconnect"}
-_EMPTY_END = {"type": "http.request", "body": b"", "more_body": False}
 
 
 class ClientDisconnected(Exception):
@@ -169,23 +167,21 @@ class HTTPStream:
     async def receive(self) -> dict[str, Any]:
         """ASGI receive: body chunks, then ``http.disconnect`` once the client is gone."""
         if self.disconnected or self.complete:
-            return _DISCONNECT
+            return {"type": "http.disconnect"}
         if self.body_done:
             await self.transport.wait_disconnect()
-            return _DISCONNECT
+            return {"type": "http.disconnect"}
         try:
             chunk = await self.transport.read_body()
         except RequestError as exc:
             await self._reject(exc.status)
-            return _DISCONNECT
+            return {"type": "http.disconnect"}
         if chunk is None:
             self.disconnected = True
-            return _DISCONNECT
+            return {"type": "http.disconnect"}
         body, more = chunk
         if not more:
             self.body_done = True
-            if not body:
-                return _EMPTY_END
         return {"type": "http.request", "body": body, "more_body": more}
 
     async def _reject(self, status: int) -> None:

@@ -465,3 +465,19 @@ async def test_oversized_frame_is_refused_before_it_is_buffered() -> None:
     assert b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" in data  # GOAWAY
     index = data.index(b"\x00\x00\x08\x07\x00\x00\x00\x00\x00")
     assert data[index + 13 : index + 17] == b"\x00\x00\x00\x06"  # FRAME_SIZE_ERROR
+
+
+async def test_unread_bodies_do_not_leak_the_connection_window() -> None:
+    # hello_app never reads its body; 20 x 60 KB would exhaust a leaked 64 KB window.
+    async with h2_client(hello_app) as client:
+        await client.wait_for(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+        for _ in range(20):
+            sid = client.request(method=b"POST", end=False)
+            with anyio.fail_after(5):
+                while client.conn.local_flow_control_window(sid) < 60_000:
+                    await client.pump()
+            for offset in range(0, 60_000, 15_000):
+                client.conn.send_data(sid, b"q" * 15_000, end_stream=offset == 45_000)
+            await client.flush()
+            headers, _ = await client.response(sid)
+            assert headers[b":status"] == b"200"

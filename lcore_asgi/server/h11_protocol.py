@@ -395,7 +395,7 @@ class H11Connection:
 
     async def wait_disconnect(self) -> None:
         """Read until the client closes; pipelined bytes are kept for the next request."""
-        if self.conn.our_state is not h11.SEND_RESPONSE:
+        if self.conn.our_state not in _RESPONDING:
             return
         self._waiter_exited = exited = anyio.Event()
         try:
@@ -524,3 +524,4 @@ class H11Connection:
 
 
 _END = h11.EndOfMessage()
+_RESPONDING = (h11.SEND_RESPONSE, h11.SEND_BODY)

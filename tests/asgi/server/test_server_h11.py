@@ -468,3 +468,28 @@ async def test_intenum_status_is_accepted() -> None:
         await client.send(get())
         data = await read_until(client, b"\r\n\r\n")
     assert data.startswith(b"HTTP/1.1 201 Created\r\n")
+
+
+async def test_receive_while_streaming_waits_for_disconnect() -> None:
+    early: list[dict] = []
+    late: list[dict] = []
+    done = anyio.Event()
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await receive()  # the (empty) body
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"event 1\n", "more_body": True})
+        with anyio.move_on_after(0.3):
+            early.append(await receive())  # must block: the client is still there
+        late.append(await receive())  # returns once the client goes away
+        done.set()
+
+    async with connection(app) as client:
+        await client.send(get(b"/events"))
+        await read_until(client, b"event 1")
+        await anyio.sleep(0.5)
+        await client.send_eof()
+        with anyio.fail_after(5):
+            await done.wait()
+    assert early == []
+    assert late == [{"type": "http.disconnect"}]

@@ -38,7 +38,8 @@ class ServerState:
         self.lifespan_state: dict[str, Any] = {}
         self.shutting_down = False
         self.active_requests = 0
-        self.server_header = config.server_header
+        header = config.server_header
+        self.server_header = header.encode("latin-1") if isinstance(header, str) else header
         self.log_access = config.access_log
 
     async def run_watchdog(self, resolution: float = 0.1) -> None:

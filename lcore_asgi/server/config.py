@@ -36,7 +36,8 @@ class Config:
     access_log: bool = True
     lifespan: str = "auto"
     root_path: str = ""
-    server_header: bytes | None = b"lcore"
+    #: Value of the ``server`` header on every response; None leaves it out.
+    server_header: bytes | str | None = b"lcore"
     date_header: bool = True
     install_signal_handlers: bool = True
     #: Maximum requests (HTTP/1.1 cycles plus HTTP/2 streams) in flight; more get 503.

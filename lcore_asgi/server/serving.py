@@ -202,7 +202,8 @@ class Server:
         config = self.config
         try:
             client = _address(stream.extra(SocketAttribute.remote_address, None))
-            server = _address(stream.extra(SocketAttribute.local_address, None))
+            local = stream.extra(SocketAttribute.local_address, None)
+            server = (local, None) if isinstance(local, str) and local else _address(local)
             byte_stream: anyio.abc.ByteStream = stream
             initial = b""
             use_h2 = False

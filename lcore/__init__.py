@@ -1,0 +1,136 @@
+"""lcore: one web framework, both server protocols.
+
+The same ``app = Lcore()`` is a WSGI application (``gunicorn myapp:app``) and an ASGI
+application (``uvicorn myapp:app``); handlers, middleware, hooks, plugins and
+dependencies are written once. This package holds the protocol-neutral core, the WSGI
+adapter and the batteries; ``lcore_asgi`` holds the ASGI adapter and the embedded
+server; ``lcore_ws`` holds WebSockets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import concurrency as _concurrency  # noqa: F401 - installs the loop/thread bridge
+from ._utils import (
+    cached_property,
+    cookie_decode,
+    cookie_encode,
+    cookie_is_encoded,
+    html_escape,
+    html_quote,
+    http_date,
+    json_dumps,
+    json_loads,
+    load,
+    makelist,
+    parse_auth,
+    parse_date,
+    parse_range_header,
+    tob,
+    touni,
+)
+from .app import AppStack, Lcore, app, default_app
+from .config import ConfigDict, load_dotenv
+from .context import LocalRequest, LocalResponse, RequestContext, ctx, request, response
+from .datastructures import FormsDict, HeaderDict, MultiDict, WSGIHeaderDict
+from .di import DependencyContainer
+from .exceptions import (
+    ConfigError,
+    LcoreException,
+    MultipartError,
+    PluginError,
+    RouteBuildError,
+    RouteError,
+    RouterUnknownModeError,
+    RouteReset,
+    RouteSyntaxError,
+    TemplateError,
+)
+from .lifecycle import BackgroundTaskPool, on_shutdown
+from .middleware import Middleware, MiddlewareHook, MiddlewarePipeline
+from .multipart import FileUpload
+from .plugins import JSONPlugin, TemplatePlugin
+from .request import BaseRequest
+from .resources import ResourceManager
+from .response import HTTP_CODES, BaseResponse, HTTPError, HTTPResponse, abort, redirect
+from .routing import Route, Router
+from .security.passwords import hash_password, verify_password
+from .static import static_file
+from .templates import (
+    TEMPLATE_PATH,
+    TEMPLATES,
+    BaseTemplate,
+    SimpleTemplate,
+    cheetah_template,
+    cheetah_view,
+    jinja2_template,
+    jinja2_view,
+    mako_template,
+    mako_view,
+    template,
+    view,
+)
+from .testing import TestClient, TestResponse
+
+__version__ = "1.0.0.dev0"
+DEBUG = False
+
+__all__ = [
+    "__version__", "DEBUG", "Lcore", "AppStack", "app", "default_app",
+    "request", "response", "ctx", "RequestContext", "LocalRequest", "LocalResponse",
+    "BaseRequest", "BaseResponse", "HTTPResponse", "HTTPError", "abort", "redirect",
+    "HTTP_CODES", "Route", "Router", "ConfigDict", "load_dotenv", "DependencyContainer",
+    "Middleware", "MiddlewareHook", "MiddlewarePipeline", "JSONPlugin", "TemplatePlugin",
+    "MultiDict", "FormsDict", "HeaderDict", "WSGIHeaderDict", "FileUpload", "ResourceManager",
+    "static_file", "TestClient", "TestResponse", "BackgroundTaskPool", "on_shutdown",
+    "hash_password", "verify_password",
+    "template", "view", "TEMPLATE_PATH", "TEMPLATES", "BaseTemplate", "SimpleTemplate",
+    "jinja2_template", "jinja2_view", "mako_template", "mako_view", "cheetah_template", "cheetah_view",
+    "LcoreException", "RouteError", "RouteReset", "RouteSyntaxError", "RouteBuildError",
+    "RouterUnknownModeError", "PluginError", "TemplateError", "MultipartError", "ConfigError",
+    "tob", "touni", "makelist", "cached_property", "html_escape", "html_quote", "json_dumps",
+    "json_loads", "http_date", "parse_date", "parse_auth", "parse_range_header", "load",
+    "cookie_encode", "cookie_decode", "cookie_is_encoded",
+    "route", "get", "post", "put", "delete", "patch", "error", "mount", "hook", "install",
+    "uninstall", "url", "use", "run", "debug",
+]
+
+
+def _make_shortcut(name: str) -> Any:
+    def shortcut(*a: Any, **ka: Any) -> Any:
+        return getattr(default_app(), name)(*a, **ka)
+
+    shortcut.__name__ = name
+    shortcut.__doc__ = f"Call ``{name}`` on the default app (see ``Lcore.{name}``)."
+    return shortcut
+
+
+route = _make_shortcut("route")
+get = _make_shortcut("get")
+post = _make_shortcut("post")
+put = _make_shortcut("put")
+delete = _make_shortcut("delete")
+patch = _make_shortcut("patch")
+error = _make_shortcut("error")
+mount = _make_shortcut("mount")
+hook = _make_shortcut("hook")
+install = _make_shortcut("install")
+uninstall = _make_shortcut("uninstall")
+use = _make_shortcut("use")
+url = _make_shortcut("get_url")
+
+
+def run(app: Any = None, **kwargs: Any) -> None:
+    """Run ``app`` (default: the default app) on a server; see ``Lcore.run``."""
+    target = app if app is not None else default_app()
+    if isinstance(target, str):
+        target = load(target)
+    target.run(**kwargs)
+
+
+def debug(mode: bool = True) -> None:
+    """Turn debug mode on or off for the default app (tracebacks on error pages)."""
+    global DEBUG
+    DEBUG = bool(mode)
+    default_app().config["debug"] = DEBUG

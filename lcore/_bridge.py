@@ -1,0 +1,55 @@
+"""The seam between the protocol-neutral core and the concurrency edge.
+
+The core never starts event loops or threads itself. When it must run a coroutine from
+sync code, or a blocking function from async code, it calls the two functions here;
+``lcore.concurrency`` (which owns anyio) installs the real implementations when
+``lcore`` is imported.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+
+def _not_installed(*_a: Any, **_k: Any) -> Any:
+    raise RuntimeError("lcore.concurrency is not installed; import lcore first")
+
+
+#: ``run_async(ctx, async_fn, *args)``: from blocking code, run ``async_fn(*args)`` on the
+#: event loop with ``ctx`` as the current request context, and wait for its result.
+run_async: Callable[..., Any] = _not_installed
+#: ``await run_sync(ctx, fn, *args)``: run blocking ``fn(*args)`` in a worker thread with
+#: ``ctx`` as the current request context.
+run_sync: Callable[..., Awaitable[Any]] = _not_installed
+
+
+def install(run_async_impl: Callable[..., Any], run_sync_impl: Callable[..., Any]) -> None:
+    """Install the concurrency implementations (called by ``lcore.concurrency``)."""
+    global run_async, run_sync
+    run_async = run_async_impl
+    run_sync = run_sync_impl
+
+
+def is_async_callable(obj: Any) -> bool:
+    """Return True for ``async def`` functions and objects whose ``__call__`` is one."""
+    while hasattr(obj, "func") and hasattr(obj, "args"):  # functools.partial
+        obj = obj.func
+    if inspect.iscoroutinefunction(obj):
+        return True
+    call = getattr(obj, "__call__", None)  # noqa: B004
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+async def _await(value: Any) -> Any:
+    return await value
+
+
+def resolve_sync(value: Any) -> Any:
+    """Return ``value``, first running it to completion if it is awaitable."""
+    if inspect.isawaitable(value):
+        from .context import _current_or_none
+
+        return run_async(_current_or_none(), _await, value)
+    return value

@@ -1,0 +1,333 @@
+"""Small helpers shared by the core (encoding, dates, headers, escaping, loading).
+
+Not API except for the names re-exported by ``lcore`` (``tob``, ``touni``, ``makelist``,
+``cached_property``, ``html_escape``, ``html_quote``, ``json_dumps``, ``json_loads``,
+``http_date``, ``parse_date``, ``parse_auth``, ``parse_range_header``, ``load``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import email.utils
+import hashlib
+import hmac
+import json
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import date as _date
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+__all__ = [
+    "tob",
+    "touni",
+    "makelist",
+    "cached_property",
+    "DictProperty",
+    "html_escape",
+    "html_quote",
+    "json_dumps",
+    "json_loads",
+    "http_date",
+    "parse_date",
+    "parse_auth",
+    "parse_range_header",
+    "parse_qsl",
+    "cookie_encode",
+    "cookie_decode",
+    "cookie_is_encoded",
+    "load",
+]
+
+
+def tob(s: Any, enc: str = "utf8") -> bytes:
+    """Return ``s`` as bytes (str is encoded, None becomes b'')."""
+    if isinstance(s, str):
+        return s.encode(enc)
+    return b"" if s is None else bytes(s)
+
+
+def touni(s: Any, enc: str = "utf8", err: str = "strict") -> str:
+    """Return ``s`` as str (bytes are decoded, None becomes '')."""
+    if isinstance(s, (bytes, bytearray)):
+        return bytes(s).decode(enc, err)
+    return "" if s is None else str(s)
+
+
+def makelist(data: Any) -> list[Any]:
+    """Turn a single value, tuple, set or list into a list (None and '' give [])."""
+    if isinstance(data, (tuple, list, set, dict)):
+        return list(data)
+    if data:
+        return [data]
+    return []
+
+
+class cached_property:  # noqa: N801 - lower case to match the historic name
+    """A property computed once per instance and then stored in its ``__dict__``.
+
+    Delete the attribute to compute it again.
+    """
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.__doc__ = func.__doc__
+        self.func = func
+        self.attrname = func.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attrname = name
+
+    def __get__(self, obj: Any, cls: Any) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.attrname] = self.func(obj)
+        return value
+
+
+class DictProperty:
+    """A property that maps to a key in a dict attribute of the instance (with caching)."""
+
+    def __init__(self, attr: str, key: str | None = None, read_only: bool = False) -> None:
+        self.attr, self.key, self.read_only = attr, key, read_only
+
+    def __call__(self, func: Callable[[Any], Any]) -> DictProperty:
+        self.getter, self.key = func, self.key or func.__name__
+        self.__doc__ = func.__doc__
+        return self
+
+    def __get__(self, obj: Any, cls: Any) -> Any:
+        if obj is None:
+            return self
+        key, storage = self.key, getattr(obj, self.attr)
+        if key not in storage:
+            storage[key] = self.getter(obj)
+        return storage[key]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        if self.read_only:
+            raise AttributeError("Read-Only property.")
+        getattr(obj, self.attr)[self.key] = value
+
+    def __delete__(self, obj: Any) -> None:
+        if self.read_only:
+            raise AttributeError("Read-Only property.")
+        del getattr(obj, self.attr)[self.key]
+
+
+_HTML_ESCAPE = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;", ord("'"): "&#039;"}
+
+
+def html_escape(string: Any) -> str:
+    """Escape HTML special characters ``&<>"'``."""
+    return str(string).translate(_HTML_ESCAPE)
+
+
+def html_quote(string: Any) -> str:
+    """Escape and quote a string to be used as an HTML attribute value."""
+    return '"%s"' % html_escape(string).replace("\n", "&#10;").replace("\r", "&#13;").replace(
+        "\t", "&#9;"
+    )
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (datetime, _date)):
+        return obj.isoformat()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, bytes):
+        return obj.decode("utf8", "replace")
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def json_dumps(obj: Any, **kw: Any) -> str:
+    """Serialize ``obj`` to compact JSON (dates as ISO strings, sets as lists)."""
+    if kw:
+        kw.setdefault("default", _json_default)
+        return json.dumps(obj, **kw)
+    return _encoder.encode(obj)
+
+
+def json_loads(s: str | bytes, **kw: Any) -> Any:
+    """Parse JSON text (str or UTF-8 bytes)."""
+    return json.loads(s, **kw)
+
+
+def http_date(value: Any) -> str:
+    """Format a timestamp, datetime, date or string as an RFC 7231 HTTP date."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        value = value.utctimetuple()
+    elif isinstance(value, _date):
+        value = value.timetuple()
+    if not isinstance(value, (int, float)):
+        value = calendar.timegm(value)
+    return email.utils.formatdate(value, usegmt=True)
+
+
+def parse_date(ims: str) -> float | None:
+    """Parse an HTTP date (RFC 7231, RFC 850 or asctime) into a UTC timestamp, or None."""
+    try:
+        ts = email.utils.parsedate_tz(ims)
+        if ts is None:
+            return None
+        return calendar.timegm(ts[:8] + (0,)) - (ts[9] or 0)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def parse_auth(header: str) -> tuple[str, str] | None:
+    """Parse a Basic ``Authorization`` header into ``(user, password)``, or None."""
+    try:
+        method, data = header.split(None, 1)
+        if method.lower() == "basic":
+            user, pwd = touni(base64.b64decode(tob(data), validate=False)).split(":", 1)
+            return user, pwd
+    except (KeyError, ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    return None
+
+
+def parse_range_header(header: str, maxlen: int = 0) -> Iterator[tuple[int, int]]:
+    """Yield ``(start, end)`` byte ranges (end exclusive) from a ``Range`` header.
+
+    Unsatisfiable or malformed ranges are skipped.
+    """
+    if not header or header[:6] != "bytes=":
+        return
+    ranges = [r.split("-", 1) for r in header[6:].split(",") if "-" in r]
+    for start, end in ranges:
+        try:
+            start, end = start.strip(), end.strip()
+            if not start:  # bytes=-100 -> last 100 bytes
+                s, e = max(0, maxlen - int(end)), maxlen
+            elif not end:  # bytes=100- -> all but the first 99 bytes
+                s, e = int(start), maxlen
+            else:  # bytes=100-200 -> bytes 100-200 (inclusive)
+                s, e = int(start), min(int(end) + 1, maxlen)
+            if 0 <= s < e <= maxlen:
+                yield s, e
+        except ValueError:
+            pass
+
+
+def parse_qsl(qs: str, max_fields: int | None = None) -> list[tuple[str, str]]:
+    """Parse a query string into ``(key, value)`` pairs; ``+`` and ``%XX`` decoded.
+
+    Raises ``ValueError`` when more than ``max_fields`` pairs are present.
+    """
+    r = []
+    for pair in qs.split("&"):
+        if not pair:
+            continue
+        nv = pair.split("=", 1)
+        if len(nv) != 2:
+            nv.append("")
+        key = unquote_plus(nv[0]) if ("%" in nv[0] or "+" in nv[0]) else nv[0]
+        value = unquote_plus(nv[1]) if ("%" in nv[1] or "+" in nv[1]) else nv[1]
+        r.append((key, value))
+        if max_fields is not None and len(r) > max_fields:
+            raise ValueError(f"too many fields (more than {max_fields})")
+    return r
+
+
+def _lscmp(a: str | bytes, b: str | bytes) -> bool:
+    """Compare two strings in constant time."""
+    return hmac.compare_digest(tob(a), tob(b))
+
+
+def cookie_encode(data: Any, key: str | bytes, digestmod: Any = None) -> bytes:
+    """Encode and sign a JSON-serializable value (deprecated helper; use ``set_cookie``).
+
+    Format: ``!`` + base64(HMAC(key, msg)) + ``?`` + msg, msg = base64(JSON(data)).
+    """
+    warnings.warn(
+        "cookie_encode() is deprecated; use response.set_cookie(..., secret=...)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return _cookie_sign(data, key, digestmod)
+
+
+def _cookie_sign(data: Any, key: str | bytes, digestmod: Any = None) -> bytes:
+    digestmod = digestmod or hashlib.sha256
+    msg = base64.b64encode(json_dumps(data).encode("utf8"))
+    sig = base64.b64encode(hmac.new(tob(key), msg, digestmod=digestmod).digest())
+    return b"!" + sig + b"?" + msg
+
+
+def cookie_decode(data: str | bytes, key: str | bytes, digestmod: Any = None) -> Any:
+    """Verify and decode a signed cookie value; None when tampered or unsigned (deprecated)."""
+    warnings.warn(
+        "cookie_decode() is deprecated; use request.get_cookie(..., secret=...)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return _cookie_unsign(data, key, digestmod)
+
+
+def _cookie_unsign(data: str | bytes, key: str | bytes, digestmod: Any = None) -> Any:
+    raw = tob(data)
+    if not _cookie_is_signed(raw):
+        return None
+    sig, msg = raw[1:].split(b"?", 1)
+    digestmod = digestmod or hashlib.sha256
+    expected = base64.b64encode(hmac.new(tob(key), msg, digestmod=digestmod).digest())
+    if not hmac.compare_digest(sig, expected):
+        return None
+    try:
+        return json.loads(base64.b64decode(msg, validate=True).decode("utf8"))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def cookie_is_encoded(data: str | bytes) -> bool:
+    """Return True if the value looks like a signed cookie (deprecated)."""
+    warnings.warn("cookie_is_encoded() is deprecated", DeprecationWarning, stacklevel=2)
+    return _cookie_is_signed(tob(data))
+
+
+def _cookie_is_signed(raw: bytes) -> bool:
+    return raw.startswith(b"!") and b"?" in raw
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def load(target: str, **namespace: Any) -> Any:
+    """Import a module or fetch an object by a ``package.module:name.attr`` string.
+
+    Only a chain of attribute names is followed after the colon (no code is evaluated),
+    except that ``module:factory(...)``-style expressions are refused with ValueError.
+    """
+    import importlib
+
+    module, _, target = target.partition(":")
+    if not all(part.isidentifier() for part in module.split(".")):
+        raise ValueError(f"invalid module name {module!r}")
+    mod = importlib.import_module(module)
+    if not target:
+        return mod
+    obj: Any = mod
+    for part in target.split("."):
+        if not part.isidentifier():
+            raise ValueError(
+                f"invalid attribute path {target!r}: only dotted names are allowed after ':'"
+            )
+        if part in namespace and obj is mod and part == target.split(".")[0]:
+            obj = namespace[part]
+            continue
+        obj = getattr(obj, part)
+    return obj
+
+
+def _monotonic() -> float:
+    return time.monotonic()

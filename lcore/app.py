@@ -1,0 +1,677 @@
+"""The application object: routes, hooks, plugins, middleware, DI, mounting, config.
+
+``Lcore()`` is protocol-neutral. Called with ``(environ, start_response)`` it is a WSGI
+application; called with ``(scope, receive, send)`` it is an ASGI 3 application. The
+adapters live at the edge (``lcore.wsgi`` and ``lcore_asgi.adapter``) and are loaded by
+name on first use, so this module imports neither.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import logging
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urljoin
+
+from . import dispatch
+from ._bridge import is_async_callable
+from ._utils import makelist
+from .config import ConfigDict
+from .context import RequestContext, _current, _current_or_none
+from .di import DependencyContainer
+from .exceptions import PluginError, RouteError
+from .middleware.base import MiddlewarePipeline
+from .plugins import JSONPlugin, TemplatePlugin
+from .request import BaseRequest
+from .response import BaseResponse, HTTPResponse
+from .routing import Route, Router
+
+__all__ = ["Lcore", "AppStack", "app", "default_app", "default"]
+
+_log = logging.getLogger("lcore")
+
+#: Hooks run in reverse registration order (the "outer" half of the request).
+REVERSED_HOOKS = frozenset(("on_handler_exit", "on_response_build", "after_request", "on_response_send"))
+#: Hook names with a meaning to lcore (others may be used freely with trigger_hook).
+KNOWN_HOOKS = frozenset(
+    (
+        "on_request_start", "before_request", "on_auth_resolved", "on_handler_enter",
+        "on_handler_exit", "on_response_build", "after_request", "on_response_send",
+        "on_module_mount", "on_module_request", "app_reset", "config", "startup", "shutdown",
+    )
+)
+_PER_REQUEST_HOOKS = frozenset(
+    (
+        "on_request_start", "before_request", "on_auth_resolved", "on_handler_enter",
+        "on_handler_exit", "on_response_build", "after_request", "on_response_send",
+    )
+)
+
+#: Where the protocol adapters live; loaded on first use (the seam between core and edge).
+_ADAPTERS = {"wsgi": "lcore.wsgi", "asgi": "lcore_asgi.adapter"}
+
+
+def _adapter(kind: str) -> Any:
+    return importlib.import_module(_ADAPTERS[kind])
+
+
+class Lcore:
+    """A WSGI *and* ASGI application: ``gunicorn mod:app`` and ``uvicorn mod:app`` both work.
+
+    Keyword arguments are config values (``Lcore(catchall=False, debug=True)``).
+    """
+
+    def __init__(self, **config: Any) -> None:
+        self._hooks: dict[str, list[Callable[..., Any]]] = {}
+        self._hook_plan: dict[str, tuple[tuple[Callable[..., Any], bool], ...]] = {}
+        self.config = ConfigDict()
+        self.config.update({"catchall": True, "debug": False, "json.enable": True, "error.format": "html"})
+        self.config._add_change_listener(self._config_changed)
+        self.routes: list[Route] = []
+        self.router = Router()
+        self.error_handler: dict[int, Callable[..., Any]] = {}
+        self.plugins: list[Any] = []
+        self.middleware = MiddlewarePipeline(self)
+        self._container = DependencyContainer()
+        self._module_hooks: dict[tuple[str, str], list[Callable[..., Any]]] = {}
+        self._module_hook_plan: dict[tuple[str, str], tuple[tuple[Callable[..., Any], bool], ...]] = {}
+        self._group_stack: list[tuple[str, dict[str, Any]]] = []
+        self._mounts: list[tuple[str, Any]] = []
+        self._docs_path: str | None = None
+        self._wsgi_adapter: Any = None
+        self._asgi_adapter: Any = None
+        self._lock = threading.Lock()
+        self.resources = _resource_manager()
+        self.install(JSONPlugin())
+        self.install(TemplatePlugin())
+        if config:
+            self.config.update(config)
+        # ASGI servers decide "ASGI 3" by inspecting ``app.__call__``; WSGI servers call
+        # ``app(environ, start_response)``, which Python resolves on the class. An async
+        # bound method on the instance satisfies the first without changing the second.
+        self.__call__ = self._asgi_entry  # type: ignore[method-assign]
+
+    # -- protocol entry points ------------------------------------------------------
+    def __call__(self, *args: Any) -> Any:
+        """WSGI with two arguments, ASGI (returns a coroutine) with three."""
+        if len(args) == 2:
+            adapter = self._wsgi_adapter
+            if adapter is None:
+                adapter = self._wsgi_adapter = _adapter("wsgi").WSGIAdapter(self)
+            return adapter(*args)
+        if len(args) == 3:
+            return self._asgi_entry(*args)
+        raise TypeError(
+            "Lcore apps are called as WSGI app(environ, start_response) or "
+            f"ASGI app(scope, receive, send); got {len(args)} arguments"
+        )
+
+    async def _asgi_entry(self, scope: Any, receive: Any, send: Any) -> None:
+        adapter = self._asgi_adapter
+        if adapter is None:
+            adapter = self._asgi_adapter = _adapter("asgi").ASGIAdapter(self)
+        await adapter(scope, receive, send)
+
+    def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """The WSGI callable (for servers that insist on a plain function)."""
+        return self(environ, start_response)
+
+    @property
+    def asgi(self) -> Callable[..., Any]:
+        """The ASGI 3 callable (for servers that need a plain coroutine function)."""
+        return self._asgi_entry
+
+    # -- config -----------------------------------------------------------------------
+    @property
+    def catchall(self) -> bool:
+        """Turn unhandled exceptions into 500 pages (config ``catchall``, default True)."""
+        return bool(self.config.get("catchall", True))
+
+    @catchall.setter
+    def catchall(self, value: bool) -> None:
+        self.config["catchall"] = value
+
+    def _config_changed(self, key: str, value: Any) -> None:
+        if key == "debug" and value and self._docs_path is None and self.__dict__.get("routes") is not None:
+            self.enable_docs()
+        self.trigger_hook("config", key, value)
+
+    # -- hooks ------------------------------------------------------------------------
+    def add_hook(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Attach ``func`` to hook ``name`` (reverse order for the after-handler hooks)."""
+        hooks = self._hooks.setdefault(name, [])
+        if name in REVERSED_HOOKS:
+            hooks.insert(0, func)
+        else:
+            hooks.append(func)
+        self._rebuild_hook_plan()
+        return func
+
+    def remove_hook(self, name: str, func: Callable[..., Any]) -> bool:
+        """Detach ``func`` from hook ``name``; True if it was attached."""
+        hooks = self._hooks.get(name)
+        if hooks and func in hooks:
+            hooks.remove(func)
+            if not hooks:
+                del self._hooks[name]
+            self._rebuild_hook_plan()
+            return True
+        return False
+
+    def _rebuild_hook_plan(self) -> None:
+        self._hook_plan = {
+            name: tuple((f, is_async_callable(f)) for f in funcs)
+            for name, funcs in self._hooks.items()
+            if funcs and name in _PER_REQUEST_HOOKS
+        }
+
+    def trigger_hook(self, name: str, *args: Any, **kwargs: Any) -> list[Any] | None:
+        """Call every callback of hook ``name``; None when there are none.
+
+        Async callbacks are run to completion (this is a blocking call).
+        """
+        hooks = self._hooks.get(name)
+        if not hooks:
+            return None
+        from ._bridge import resolve_sync
+
+        return [resolve_sync(h(*args, **kwargs)) for h in hooks[:]]
+
+    def hook(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: attach a function to a hook (``@app.hook('before_request')``)."""
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_hook(name, func)
+            return func
+
+        return decorator
+
+    def add_module_hook(self, prefix: str, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Attach a hook that runs only for requests to the module mounted at ``prefix``."""
+        key = (_norm_prefix(prefix), name)
+        hooks = self._module_hooks.setdefault(key, [])
+        if name in REVERSED_HOOKS:
+            hooks.insert(0, func)
+        else:
+            hooks.append(func)
+        self._module_hook_plan = {
+            k: tuple((f, is_async_callable(f)) for f in v) for k, v in self._module_hooks.items() if v
+        }
+        return func
+
+    def module_hook(self, prefix: str, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator form of :meth:`add_module_hook`."""
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_module_hook(prefix, name, func)
+            return func
+
+        return decorator
+
+    def trigger_module_hooks(self, prefix: str, name: str, *args: Any, **kwargs: Any) -> list[Any] | None:
+        """Call the module hooks registered for ``prefix`` and ``name``."""
+        hooks = self._module_hooks.get((_norm_prefix(prefix), name))
+        if not hooks:
+            return None
+        from ._bridge import resolve_sync
+
+        return [resolve_sync(h(*args, **kwargs)) for h in hooks[:]]
+
+    # -- plugins ------------------------------------------------------------------------
+    def install(self, plugin: Any) -> Any:
+        """Install a plugin (API 2: ``apply(callback, route)``, or a decorator callable)."""
+        if hasattr(plugin, "setup"):
+            plugin.setup(self)
+        if not callable(plugin) and not hasattr(plugin, "apply"):
+            raise PluginError("Plugins must be callable or implement .apply()")
+        api = getattr(plugin, "api", 2)
+        if api not in (1, 2):
+            raise PluginError(f"Plugin API version {api!r} is not supported (expected 2)")
+        self.plugins.append(plugin)
+        self.reset()
+        return plugin
+
+    def uninstall(self, plugin: Any) -> list[Any]:
+        """Uninstall plugins by object, type, name, or ``True`` for all; returns them."""
+        removed = []
+        for i, p in list(enumerate(self.plugins))[::-1]:
+            if (
+                plugin is True
+                or plugin is p
+                or (isinstance(plugin, type) and isinstance(p, plugin))
+                or getattr(p, "name", True) == plugin
+            ):
+                removed.append(p)
+                del self.plugins[i]
+                if hasattr(p, "close"):
+                    p.close()
+        if removed:
+            self.reset()
+        return removed
+
+    def reset(self, route: Any = None) -> None:
+        """Rebuild cached route callbacks (all, or one route by object or index)."""
+        if route is None:
+            routes = self.routes
+        elif isinstance(route, Route):
+            routes = [route]
+        else:
+            routes = [self.routes[route]]
+        for r in routes:
+            r.reset()
+        self.trigger_hook("app_reset")
+
+    # -- middleware ----------------------------------------------------------------------
+    def use(self, middleware: Any, routes: Any = None, order: int | None = None) -> Any:
+        """Add middleware; returns it. ``routes`` limits it to paths ('/api/*', a list, a regex)."""
+        return self.middleware.add(middleware, routes=routes, order=order)
+
+    def show_middleware(self) -> list[dict[str, Any]]:
+        """Describe the middleware in the order it runs."""
+        return self.middleware.show()
+
+    # -- dependency injection -----------------------------------------------------------
+    def inject(self, name: str, factory: Callable[..., Any], lifetime: str = "singleton") -> None:
+        """Register a dependency reached as ``ctx.<name>`` (singleton, scoped or transient)."""
+        self._container.register(name, factory, lifetime)
+
+    @property
+    def dependencies(self) -> DependencyContainer:
+        """The app's :class:`DependencyContainer`."""
+        return self._container
+
+    # -- routing --------------------------------------------------------------------------
+    def add_route(self, route: Route) -> Route:
+        """Add a :class:`Route` object."""
+        self.routes.append(route)
+        self.router.add(route.rule, route.method, route, name=route.name)
+        if self.config.get("debug"):
+            route.prepare()
+        return route
+
+    def route(
+        self,
+        path: str | list[str] | None = None,
+        method: str | list[str] = "GET",
+        callback: Callable[..., Any] | None = None,
+        name: str | None = None,
+        apply: Any = None,
+        skip: Any = None,
+        **config: Any,
+    ) -> Any:
+        """Register a handler for a URL rule (decorator, or direct call with ``callback``).
+
+        ``method`` may be a list; ``path`` None derives rules from the function signature.
+        """
+        if callable(path):
+            path, callback = None, path
+        plugins = makelist(apply)
+        skiplist = makelist(skip)
+
+        def decorator(callback: Callable[..., Any]) -> Callable[..., Any]:
+            if isinstance(callback, str):
+                raise TypeError("route callback must be a function, not a string")
+            if not callable(callback):
+                raise RouteError(f"route callback must be callable, got {callback!r}")
+            prefix, common = self._group_stack[-1] if self._group_stack else ("", {})
+            rules = makelist(path) or list(yieldroutes(callback))
+            for rule in rules:
+                if prefix:
+                    rule = prefix.rstrip("/") + ("/" + rule.lstrip("/") if rule not in ("", "/") else rule if rule else "")
+                for verb in makelist(method):
+                    verb = verb.upper()
+                    cfg = {**common, **config}
+                    r = Route(self, rule, verb, callback, name=name, plugins=plugins, skiplist=skiplist, **cfg)
+                    self.add_route(r)
+            return callback
+
+        return decorator(callback) if callback else decorator
+
+    def get(self, path: Any = None, method: str = "GET", **options: Any) -> Any:
+        """Shorthand for ``route(method='GET')``."""
+        return self.route(path, method, **options)
+
+    def post(self, path: Any = None, method: str = "POST", **options: Any) -> Any:
+        """Shorthand for ``route(method='POST')``."""
+        return self.route(path, method, **options)
+
+    def put(self, path: Any = None, method: str = "PUT", **options: Any) -> Any:
+        """Shorthand for ``route(method='PUT')``."""
+        return self.route(path, method, **options)
+
+    def delete(self, path: Any = None, method: str = "DELETE", **options: Any) -> Any:
+        """Shorthand for ``route(method='DELETE')``."""
+        return self.route(path, method, **options)
+
+    def patch(self, path: Any = None, method: str = "PATCH", **options: Any) -> Any:
+        """Shorthand for ``route(method='PATCH')``."""
+        return self.route(path, method, **options)
+
+    def error(self, code: int = 500, callback: Callable[..., Any] | None = None) -> Any:
+        """Register an error handler for a status code (decorator or direct)."""
+
+        def decorator(callback: Callable[..., Any]) -> Callable[..., Any]:
+            if isinstance(callback, str):
+                raise TypeError("error handler must be callable")
+            self.error_handler[int(code)] = callback
+            return callback
+
+        return decorator(callback) if callback else decorator
+
+    @contextmanager
+    def group(self, prefix: str, **common_config: Any) -> Iterator[Lcore]:
+        """Context manager: routes added inside get ``prefix`` and the common config."""
+        outer_prefix, outer_cfg = self._group_stack[-1] if self._group_stack else ("", {})
+        full = outer_prefix.rstrip("/") + "/" + prefix.strip("/") if prefix.strip("/") else outer_prefix
+        self._group_stack.append((full, {**outer_cfg, **common_config}))
+        try:
+            yield self
+        finally:
+            self._group_stack.pop()
+
+    def add_route_filter(
+        self, name: str, pattern: str, to_python: Callable[[str], Any] | None = None, to_url: Callable[[Any], str] | None = None
+    ) -> None:
+        """Add a route filter ``<arg:name>`` matching ``pattern``, with converters."""
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise RouteError(f"invalid pattern for filter {name!r}: {e}") from None
+        self.router.add_filter(name, lambda conf: (pattern, to_python, to_url))
+
+    def get_url(self, routename: str, **kargs: Any) -> str:
+        """Build a URL for a named route (script name of the current request included)."""
+        c = _current_or_none()
+        scriptname = c.request.script_name.strip("/") + "/" if c is not None and c.request.script_name.strip("/") else ""
+        location = self.router.build(routename, **kargs).lstrip("/")
+        return urljoin(urljoin("/", scriptname), location)
+
+    def match(self, method_or_environ: Any, path: str | None = None) -> tuple[Route, dict[str, Any]]:
+        """Find the route for ``(method, path)`` or a WSGI environ; HTTPError when none."""
+        if isinstance(method_or_environ, dict):
+            req = BaseRequest(method_or_environ)
+            return self.router.match(req.method, req.path)
+        return self.router.match(method_or_environ, path or "/")
+
+    def show_routes(self) -> list[dict[str, Any]]:
+        """Describe every route: method, rule, name, callback and plugin names."""
+        out = []
+        for r in self.routes:
+            cb = r.get_undecorated_callback()
+            out.append(
+                {
+                    "method": r.method,
+                    "rule": r.rule,
+                    "name": r.name,
+                    "callback": getattr(cb, "__qualname__", repr(cb)),
+                    "plugins": [getattr(p, "name", type(p).__name__) for p in r.all_plugins()],
+                }
+            )
+        return out
+
+    def merge(self, routes: Any) -> None:
+        """Add the routes of another app (or a list of routes) to this one."""
+        if isinstance(routes, Lcore):
+            routes = routes.routes
+        for route in routes:
+            self.add_route(route)
+
+    # -- mounting -------------------------------------------------------------------------
+    def mount(self, prefix: str, app: Any, **options: Any) -> None:
+        """Serve ``app`` below ``prefix``: an Lcore app, a WSGI app, or an ASGI app.
+
+        An Lcore child keeps its own routes, hooks, plugins, middleware and error
+        handlers; the parent's middleware also wrap it. A foreign WSGI app works under
+        both protocols (in a worker thread under ASGI); a foreign ASGI app works under
+        both too (on the persistent event loop under WSGI).
+        """
+        segments = [p for p in prefix.split("/") if p]
+        if not segments:
+            raise ValueError("Empty path prefix.")
+        norm = "/" + "/".join(segments) + "/"
+        depth = len(segments)
+        if isinstance(app, Lcore):
+            kind = "lcore"
+            self.trigger_hook("on_module_mount", norm, app)
+        elif is_async_callable(app):
+            kind = "asgi"
+        elif callable(app):
+            kind = "wsgi"
+        else:
+            raise TypeError(f"cannot mount {app!r}: not an Lcore, WSGI or ASGI application")
+        self._mounts.append((norm, app))
+        method = options.pop("method", "ANY")
+        name = options.pop("name", None)
+        skip = makelist(options.pop("skip", None))
+        for rule in ("/" + "/".join(segments) + "/<:re:.*>", "/" + "/".join(segments)):
+            r = Route(self, rule, method, _mount_placeholder, name=name if rule.endswith(">") else None,
+                      skiplist=skip, **options)
+            r._mount = (kind, app, norm, depth)
+            self.add_route(r)
+
+    def _dispatch_mount(self, mode: int, c: RequestContext, mount: tuple[Any, ...]) -> Any:
+        """Pipeline step for a mount route (a generator, run by the current driver)."""
+        kind, child, prefix, depth = mount
+        req = c.request
+        if self._module_hooks and (prefix, "on_module_request") in self._module_hooks:
+            yield from dispatch._call(mode, False, self.trigger_module_hooks, prefix, "on_module_request", c)
+        if "on_module_request" in self._hooks:
+            for fn in self._hooks["on_module_request"]:
+                yield from dispatch._call(mode, is_async_callable(fn), fn, prefix, c)
+        sub = req.copy()
+        try:
+            sub.path_shift(depth)
+        except AssertionError:
+            sub.script_name = req.script_name.rstrip("/") + prefix.rstrip("/")
+            sub._path = "/"
+        if kind == "lcore":
+            sub.app = child
+            sc = RequestContext(sub, BaseResponse(), child)
+            sc.state = c.state
+            sc.user = c.user
+            sc.request_id = c.request_id
+            sc._module_chain = c._module_chain + ((self, prefix, c),)
+            token = _current.set(sc)
+            try:
+                out = yield from dispatch.pipeline(child, mode, sc)
+            finally:
+                _current.reset(token)
+            c.user = sc.user
+            return _outgoing_to_response(out)
+        runner = _adapter("wsgi" if kind == "wsgi" else "asgi")
+        if kind == "wsgi":
+            return (yield from dispatch._call(mode, False, runner.call_wsgi_app, child, sub))
+        return (yield dispatch._Await(runner.call_asgi_app(child, sub)))
+
+    def _route_is_async(self, req: BaseRequest) -> bool:
+        """Whether the request's handler is async (decides the ASGI execution mode)."""
+        try:
+            route, args = self.router.match(req.method, req._path)
+        except HTTPResponse:
+            return True  # error pages are cheap; render them on the loop
+        req._cache["peek"] = (req.method, req._path, route, args)
+        mount = route._mount
+        if mount is None:
+            return route.is_async
+        kind, child, _prefix, depth = mount
+        if kind == "asgi":
+            return True
+        if kind == "wsgi":
+            return False
+        sub = req.copy()
+        try:
+            sub.path_shift(depth)
+        except AssertionError:
+            sub._path = "/"
+        return child._route_is_async(sub)
+
+    # -- after-response work -----------------------------------------------------------
+    def _run_after_response_sync(self, c: RequestContext, tasks: list[Any]) -> None:
+        from ._bridge import resolve_sync
+
+        for fn, args, kwargs in tasks:
+            try:
+                resolve_sync(fn(*args, **kwargs))
+            except Exception:
+                _log.exception("after-response task %r failed", fn)
+
+    async def _run_after_response_async(self, c: RequestContext, tasks: list[Any]) -> None:
+        from . import _bridge
+
+        for fn, args, kwargs in tasks:
+            try:
+                if is_async_callable(fn):
+                    await fn(*args, **kwargs)
+                else:
+                    rv = await _bridge.run_sync(c, functools.partial(fn, *args, **kwargs))
+                    if inspect.isawaitable(rv):
+                        await rv
+            except Exception:
+                _log.exception("after-response task %r failed", fn)
+
+    # -- docs -------------------------------------------------------------------------------
+    def api_docs(self) -> dict[str, Any]:
+        """Describe the routes (method, rule, name, docstring, parameters, return type)."""
+        from .apidocs import api_docs
+
+        return api_docs(self)
+
+    def api_docs_json(self) -> str:
+        """:meth:`api_docs` as a JSON string."""
+        from ._utils import json_dumps
+
+        return json_dumps(self.api_docs(), indent=2)
+
+    def enable_docs(self, path: str = "/docs") -> None:
+        """Serve an HTML page of the API at ``path`` and its JSON at ``path/json``."""
+        from .apidocs import enable_docs
+
+        enable_docs(self, path)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def run(self, **kwargs: Any) -> None:
+        """Run the app on a server (``server=`` name; the embedded ASGI server by default)."""
+        from .server import run
+
+        run(self, **kwargs)
+
+    def close(self) -> None:
+        """Close plugins and singleton dependencies."""
+        for plugin in self.plugins:
+            if hasattr(plugin, "close"):
+                plugin.close()
+        self._container.close()
+
+    def __enter__(self) -> Lcore:
+        default_app.push(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        default_app.pop()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "config" and "config" in self.__dict__:
+            raise AttributeError("Attribute 'config' is read-only; use app.config.update().")
+        object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {len(self.routes)} routes>"
+
+
+def _mount_placeholder(*_a: Any, **_k: Any) -> None:  # pragma: no cover - never called
+    raise RuntimeError("mount routes are dispatched by the pipeline")
+
+
+def _outgoing_to_response(out: dispatch.Outgoing) -> HTTPResponse:
+    res = HTTPResponse(status=out.status_line)
+    for k, v in out.headers:
+        if k == "Set-Cookie":
+            if res._cookies is None:
+                res._cookies = []
+            res._cookies.append(v)
+        else:
+            res.add_header(k, v)
+    if out.kind == dispatch.BYTES:
+        res.body = out.body
+    else:
+        res.body = out.body
+        # The child's scoped objects close when the parent's response is closed.
+        out._closed = True
+        c = _current_or_none()
+        if c is not None and out.ctx is not None and out.ctx._scoped:
+            pending = c._after_response or []
+            pending.append((out.ctx.app._container.close_scoped, (out.ctx,), {}))
+            c._after_response = pending
+    return res
+
+
+def _norm_prefix(prefix: str) -> str:
+    segments = [p for p in prefix.split("/") if p]
+    return "/" + "/".join(segments) + "/" if segments else "/"
+
+
+def yieldroutes(func: Callable[..., Any]) -> Iterator[str]:
+    """Yield rules for a function with no explicit path: ``/name/<arg>/...``.
+
+    Arguments with defaults give shorter rules too.
+    """
+    path = "/" + func.__name__.replace("__", "/").lstrip("/")
+    spec = inspect.signature(func)
+    argc = 0
+    defaults = 0
+    for p in spec.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        argc += 1
+        if p.default is not p.empty:
+            defaults += 1
+    names = [p.name for p in spec.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    path += ("/<%s>" * (argc - defaults)) % tuple(names[: argc - defaults])
+    yield path
+    for arg in names[argc - defaults :]:
+        path += "/<%s>" % arg
+        yield path
+
+
+def _resource_manager() -> Any:
+    from .resources import ResourceManager
+
+    return ResourceManager()
+
+
+class AppStack(list):  # type: ignore[type-arg]
+    """A stack of apps; ``default_app()`` returns the top one (made on first use)."""
+
+    def __call__(self) -> Lcore:
+        """Return the current default app."""
+        if not self:
+            self.push()
+        return self[-1]
+
+    def push(self, value: Lcore | None = None) -> Lcore:
+        """Push a new (or the given) app onto the stack and return it."""
+        if not isinstance(value, Lcore):
+            value = Lcore()
+        self.append(value)
+        return value
+
+    new_app = push
+
+    @property
+    def default(self) -> Lcore:
+        return self()
+
+
+app = default_app = AppStack()
+default = default_app
+
+
+def _unused() -> None:  # pragma: no cover
+    sys.modules  # noqa: B018

@@ -1,0 +1,144 @@
+"""Every hop between event loops and threads goes through this module.
+
+- ``run_async(ctx, fn, *args)``: from blocking code, run a coroutine function and wait.
+  In a worker thread started from an event loop (ASGI) it goes back to that loop; in
+  any other thread (a WSGI server's request thread) it goes to the *persistent* event
+  loop of the process: one anyio blocking portal, started on first use and started
+  again in a forked child. Loop-bound objects (an ``httpx.AsyncClient``, a
+  ``redis.asyncio`` pool) made there keep working across requests and threads.
+- ``run_sync(ctx, fn, *args)``: from async code, run a blocking function in a worker
+  thread (anyio's, bounded by a capacity limiter: ``set_thread_limit``).
+
+Both carry the request context across, so ``ctx``/``request``/``response`` stay right.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
+
+from . import _bridge
+from .context import _current
+
+__all__ = ["run_async", "run_sync", "set_thread_limit", "get_thread_limit", "portal", "shutdown_portal"]
+
+_tl = threading.local()
+_lock = threading.Lock()
+_portal: Any = None
+_portal_cm: Any = None
+_portal_pid: int | None = None
+_portal_thread_ident: int | None = None
+
+_thread_limit = int(os.environ.get("LCORE_THREAD_LIMIT", "64") or 64)
+_limiter_set: anyio.lowlevel.RunVar[bool] = anyio.lowlevel.RunVar("lcore_limiter_set", default=False)
+
+
+def set_thread_limit(n: int) -> None:
+    """Set how many blocking calls may run in worker threads at once, per event loop."""
+    global _thread_limit
+    if n < 1:
+        raise ValueError("thread limit must be at least 1")
+    _thread_limit = int(n)
+
+
+def get_thread_limit() -> int:
+    """The worker-thread limit (default 64, or ``LCORE_THREAD_LIMIT``)."""
+    return _thread_limit
+
+
+def portal() -> Any:
+    """The process's persistent event loop portal (started on first use)."""
+    global _portal, _portal_cm, _portal_pid, _portal_thread_ident
+    p = _portal
+    if p is not None and _portal_pid == os.getpid():
+        return p
+    with _lock:
+        if _portal is None or _portal_pid != os.getpid():
+            cm = anyio.from_thread.start_blocking_portal("asyncio")
+            _portal = cm.__enter__()
+            _portal_cm = cm
+            _portal_pid = os.getpid()
+            _portal_thread_ident = _portal.call(_loop_thread_ident)
+        return _portal
+
+
+async def _loop_thread_ident() -> int:
+    return threading.get_ident()
+
+
+def shutdown_portal() -> None:
+    """Stop the persistent loop (at interpreter exit; safe to call more than once)."""
+    global _portal, _portal_cm, _portal_pid
+    with _lock:
+        cm, pid = _portal_cm, _portal_pid
+        _portal = _portal_cm = _portal_pid = None
+    if cm is not None and pid == os.getpid():
+        try:
+            cm.__exit__(None, None, None)
+        except Exception:  # pragma: no cover - best effort at exit
+            pass
+
+
+def _after_fork_in_child() -> None:
+    global _portal, _portal_cm, _portal_pid, _lock
+    # The loop thread did not survive the fork; forget it (a new one starts on demand).
+    _portal = _portal_cm = _portal_pid = None
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(shutdown_portal)
+
+
+async def _with_ctx(ctx: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    if ctx is not None:
+        _current.set(ctx)  # this runs in its own task: the change stays local to it
+    return await fn(*args)
+
+
+def run_async(ctx: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """From blocking code, run ``await fn(*args)`` on an event loop and return its result."""
+    if getattr(_tl, "loop_worker", False):
+        return anyio.from_thread.run(_with_ctx, ctx, fn, args)
+    p = portal()
+    if threading.get_ident() == _portal_thread_ident:
+        raise RuntimeError(
+            "lcore cannot block on the event loop from the event loop's own thread; "
+            "call this from async code with await instead"
+        )
+    return p.call(_with_ctx, ctx, fn, args)
+
+
+def _in_worker(ctx: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    _tl.loop_worker = True
+    token = _current.set(ctx) if ctx is not None else None
+    try:
+        return fn(*args)
+    finally:
+        if token is not None:
+            _current.reset(token)
+
+
+async def run_sync(ctx: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """From async code, run blocking ``fn(*args)`` in a worker thread and return its result."""
+    if not _limiter_set.get():
+        anyio.to_thread.current_default_thread_limiter().total_tokens = _thread_limit
+        _limiter_set.set(True)
+    return await anyio.to_thread.run_sync(_in_worker, ctx, fn, args)
+
+
+def iterate_in_thread_marker() -> None:
+    """Mark the current thread as a worker of an event loop (used by adapters)."""
+    _tl.loop_worker = True
+
+
+_bridge.install(run_async, run_sync)

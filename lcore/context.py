@@ -1,0 +1,215 @@
+"""The per-request context: ``ctx``, ``request`` and ``response`` proxies.
+
+They are backed by one context variable, so they are right in threads, in asyncio
+tasks, and in a worker thread a sync handler is sent to (the context travels with it).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .request import BaseRequest
+    from .response import BaseResponse
+
+__all__ = ["RequestContext", "ctx", "request", "response", "LocalRequest", "LocalResponse"]
+
+_current: ContextVar[RequestContext] = ContextVar("lcore.ctx")
+
+_MISSING = object()
+
+
+class RequestContext:
+    """State carried through one request: request, response, app, route, user, state.
+
+    Any other attribute set on it lives in ``state``; injected dependencies are
+    resolved by name (``ctx.db``) and ``lazy(name, factory)`` values are computed on
+    first access.
+    """
+
+    __slots__ = (
+        "request",
+        "response",
+        "app",
+        "route",
+        "request_id",
+        "user",
+        "state",
+        "_lazy",
+        "_scoped",
+        "_module_chain",
+        "_after_response",
+        "__weakref__",
+    )
+
+    def __init__(self, req: Any = None, resp: Any = None, app: Any = None) -> None:
+        self.request = req
+        self.response = resp
+        self.app = app
+        self.route = None
+        self.request_id: str | None = None
+        self.user: Any = None
+        self.state: dict[str, Any] = {}
+        self._lazy: dict[str, Any] | None = None
+        self._scoped: dict[str, Any] | None = None
+        self._module_chain: tuple[Any, ...] = ()
+        self._after_response: list[Any] | None = None
+
+    def lazy(self, name: str, factory: Any) -> None:
+        """Register ``factory`` to compute attribute ``name`` once, on first access."""
+        if self._lazy is None:
+            self._lazy = {}
+        self._lazy[name] = factory
+        self.state.pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: state, lazy values, then dependencies.
+        state = self.state
+        if name in state:
+            return state[name]
+        lazy = self._lazy
+        if lazy and name in lazy:
+            value = state[name] = lazy.pop(name)()
+            return value
+        app = self.app
+        if app is not None:
+            container = app._container
+            if name in container:
+                return container.resolve(name, self)
+        raise AttributeError(f"RequestContext has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SLOTS:
+            object.__setattr__(self, name, value)
+        else:
+            self.state[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        if name in _SLOTS:
+            object.__delattr__(self, name)
+        else:
+            try:
+                del self.state[name]
+            except KeyError:
+                raise AttributeError(f"RequestContext has no attribute {name!r}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.state
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return ``ctx.<name>`` or ``default`` when it is not set."""
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            return default
+
+    def __repr__(self) -> str:
+        req = self.request
+        where = f"{req.method} {req.path}" if req is not None else "no request"
+        return f"<RequestContext {where}>"
+
+
+_SLOTS = frozenset(RequestContext.__slots__)
+
+
+def _get_ctx() -> RequestContext:
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError(
+            "Working outside of a request: `ctx`, `request` and `response` are only "
+            "available while a request is being handled."
+        ) from None
+
+
+def _set_ctx(c: RequestContext) -> Any:
+    return _current.set(c)
+
+
+def _reset_ctx(token: Any) -> None:
+    try:
+        _current.reset(token)
+    except ValueError:
+        # The token was made in another context (e.g. a generator resumed elsewhere).
+        pass
+
+
+def _current_or_none() -> RequestContext | None:
+    return _current.get(None)
+
+
+class _Proxy:
+    """Forward attribute and item access to an object found through the context var."""
+
+    __slots__ = ("_target_attr",)
+
+    def __init__(self, attr: str | None) -> None:
+        object.__setattr__(self, "_target_attr", attr)
+
+    def _lc_target(self) -> Any:
+        c = _current.get(None)
+        if c is None:
+            _get_ctx()  # raises the helpful error
+        attr = object.__getattribute__(self, "_target_attr")
+        return c if attr is None else getattr(c, attr)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lc_target(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._lc_target(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._lc_target(), name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._lc_target()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._lc_target()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._lc_target()[key]
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._lc_target()
+
+    def __iter__(self) -> Any:
+        return iter(self._lc_target())
+
+    def __len__(self) -> int:
+        return len(self._lc_target())
+
+    def __bool__(self) -> bool:
+        return _current.get(None) is not None
+
+    def __repr__(self) -> str:
+        c = _current.get(None)
+        if c is None:
+            return f"<unbound {type(self).__name__}>"
+        return repr(self._lc_target())
+
+
+class LocalRequest(_Proxy):
+    """The ``request`` proxy: the current request's :class:`BaseRequest`."""
+
+    __slots__ = ()
+
+
+class LocalResponse(_Proxy):
+    """The ``response`` proxy: the current request's :class:`BaseResponse`."""
+
+    __slots__ = ()
+
+
+class _CtxProxy(_Proxy):
+    __slots__ = ()
+
+
+#: The current :class:`RequestContext`.
+ctx: RequestContext = _CtxProxy(None)  # type: ignore[assignment]
+#: The current request.
+request: BaseRequest = LocalRequest("request")  # type: ignore[assignment]
+#: The current response.
+response: BaseResponse = LocalResponse("response")  # type: ignore[assignment]

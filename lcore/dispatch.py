@@ -1,0 +1,623 @@
+"""The request pipeline, written once and run by two drivers.
+
+:func:`pipeline` is a generator holding the whole request logic: hooks in their
+documented order, pre-routing middleware, routing, post-routing middleware, plugins,
+the handler, error mapping and casting the result to an :class:`Outgoing` response.
+Wherever that logic must wait for something it *yields an effect* instead of blocking:
+
+- ``_Await(awaitable)``: a coroutine to run (an ``async def`` handler, hook, ...);
+- ``_Thread(fn, args)``: a blocking function to run off the event loop.
+
+:func:`drive_sync` runs the generator from blocking code (the WSGI adapter, or a worker
+thread under ASGI): it calls sync things inline and sends coroutines to the event loop.
+:func:`drive_async` runs it on an event loop (the ASGI adapter): it awaits coroutines and
+sends blocking functions to worker threads. The logic never forks into two copies.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import traceback
+from collections.abc import AsyncIterator, Generator, Iterator
+from typing import Any
+
+from . import _bridge
+from ._utils import html_escape, json_dumps
+from .context import RequestContext, _current
+from .response import BaseResponse, HTTPError, HTTPResponse
+
+__all__ = ["Outgoing", "pipeline", "drive_sync", "drive_async", "handle_sync", "handle_async"]
+
+_log = logging.getLogger("lcore.error")
+
+SYNC = 0
+ASYNC = 1
+
+#: Body kinds of an :class:`Outgoing`.
+BYTES, ITER, AITER, FILE = 0, 1, 2, 3
+
+_NO_BODY_STATUS = frozenset((204, 304))
+
+
+class _Await:
+    __slots__ = ("aw",)
+
+    def __init__(self, aw: Any) -> None:
+        self.aw = aw
+
+
+class _Thread:
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn: Any, args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+
+
+Effects = Generator[Any, Any, Any]
+
+
+class Outgoing:
+    """The neutral response an adapter sends: status, header list and a body.
+
+    ``kind`` says what ``body`` is: ``BYTES`` (bytes), ``ITER`` (a sync iterator of
+    bytes), ``AITER`` (an async iterator of bytes) or ``FILE`` (a binary file object).
+    Adapters call ``close_sync()`` or ``await aclose()`` when done sending.
+    """
+
+    __slots__ = ("status_code", "status_line", "headers", "body", "kind", "ctx", "_closed")
+
+    def __init__(
+        self, status_code: int, status_line: str, headers: list[tuple[str, str]], body: Any, kind: int, ctx: Any
+    ) -> None:
+        self.status_code = status_code
+        self.status_line = status_line
+        self.headers = headers
+        self.body = body
+        self.kind = kind
+        self.ctx = ctx
+        self._closed = False
+
+    @property
+    def streaming(self) -> bool:
+        return self.kind != BYTES
+
+    def close_sync(self) -> None:
+        """Close the body and the request's scoped dependencies (blocking code)."""
+        if self._closed:
+            return
+        self._closed = True
+        body = self.body
+        try:
+            if self.kind in (ITER, FILE) and hasattr(body, "close"):
+                body.close()
+            elif self.kind == AITER and hasattr(body, "aclose"):
+                _bridge.run_async(self.ctx, body.aclose)
+        finally:
+            _teardown_sync(self.ctx)
+
+    async def aclose(self) -> None:
+        """Close the body and the request's scoped dependencies (async code)."""
+        if self._closed:
+            return
+        self._closed = True
+        body = self.body
+        try:
+            if self.kind == AITER and hasattr(body, "aclose"):
+                await body.aclose()
+            elif self.kind in (ITER, FILE) and hasattr(body, "close"):
+                await _bridge.run_sync(self.ctx, body.close)
+        finally:
+            await _teardown_async(self.ctx)
+
+
+def _teardown_sync(c: Any) -> None:
+    if c is None:
+        return
+    app = c.app
+    if c._scoped:
+        app._container.close_scoped(c)
+    after = c._after_response
+    if after:
+        c._after_response = None
+        app._run_after_response_sync(c, after)
+
+
+async def _teardown_async(c: Any) -> None:
+    if c is None:
+        return
+    app = c.app
+    if c._scoped:
+        await app._container.aclose_scoped(c)
+    after = c._after_response
+    if after:
+        c._after_response = None
+        await app._run_after_response_async(c, after)
+
+
+# -- drivers -------------------------------------------------------------------------
+
+
+def drive_sync(gen: Effects) -> Any:
+    """Run a pipeline generator from blocking code; coroutines go to the event loop."""
+    value: Any = None
+    exc: BaseException | None = None
+    send = gen.send
+    while True:
+        try:
+            if exc is not None:
+                eff, exc = gen.throw(exc), None
+            else:
+                eff = send(value)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            if type(eff) is _Await:
+                value = _bridge.run_async(_current.get(None), _await, eff.aw)
+            else:  # a _Thread effect in sync mode: we may block, so just call it
+                value = eff.fn(*eff.args)
+                if inspect.isawaitable(value):
+                    value = _bridge.run_async(_current.get(None), _await, value)
+        except BaseException as e:  # noqa: BLE001 - thrown back into the pipeline
+            exc, value = e, None
+
+
+async def drive_async(gen: Effects) -> Any:
+    """Run a pipeline generator on an event loop; blocking calls go to worker threads."""
+    value: Any = None
+    exc: BaseException | None = None
+    send = gen.send
+    while True:
+        try:
+            if exc is not None:
+                eff, exc = gen.throw(exc), None
+            else:
+                eff = send(value)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            if type(eff) is _Await:
+                value = await eff.aw
+            else:
+                value = await _bridge.run_sync(_current.get(None), eff.fn, *eff.args)
+                if inspect.isawaitable(value):
+                    value = await value
+        except BaseException as e:  # noqa: BLE001 - thrown back into the pipeline
+            exc, value = e, None
+
+
+async def _await(aw: Any) -> Any:
+    return await aw
+
+
+def _call(mode: int, is_async: bool, fn: Any, *args: Any) -> Effects:
+    """Call a user callable the way the current mode requires."""
+    if is_async:
+        return (yield _Await(fn(*args)))
+    if mode == ASYNC:
+        rv = yield _Thread(fn, args)
+    else:
+        rv = fn(*args)
+        if inspect.isawaitable(rv):
+            rv = yield _Await(rv)
+    return rv
+
+
+def _hooks(app: Any, mode: int, c: Any, name: str) -> Effects:
+    for fn, is_async in app._hook_plan.get(name, ()):
+        yield from _call(mode, is_async, fn)
+    if c._module_chain:
+        for parent, prefix, _pctx in c._module_chain:
+            for fn, is_async in parent._module_hook_plan.get((prefix, name), ()):
+                yield from _call(mode, is_async, fn)
+
+
+# -- the pipeline ------------------------------------------------------------------
+
+
+def pipeline(app: Any, mode: int, c: RequestContext) -> Effects:
+    """The whole request: returns an :class:`Outgoing`."""
+    req = c.request
+    out: Any = None
+    hp = app._hook_plan
+    try:
+        try:
+            if hp:
+                if "on_request_start" in hp or c._module_chain:
+                    yield from _hooks(app, mode, c, "on_request_start")
+                if "before_request" in hp or c._module_chain:
+                    yield from _hooks(app, mode, c, "before_request")
+            mw = app.middleware
+            pre = mw.pre_for(req.path) if mw.pre else ()
+            if pre:
+                out = yield from _chain(app, mode, c, pre, 0, _routed)
+            else:
+                out = yield from _routed(app, mode, c)
+        except HTTPResponse as e:
+            out = e
+        return (yield from _finish(app, mode, c, out))
+    except (KeyboardInterrupt, SystemExit, MemoryError, GeneratorExit):
+        raise
+    except Exception as e:
+        if not app.catchall:
+            raise
+        return (yield from _finish_exception(app, mode, c, e))
+
+
+def _finish_exception(app: Any, mode: int, c: Any, e: Exception) -> Effects:
+    """Turn an unexpected exception into a 500 (logged; traceback shown only in debug)."""
+    tb = traceback.format_exc()
+    req = c.request
+    _log.error("Unhandled error in %s %s\n%s", req.method, req.path, tb)
+    c.response = BaseResponse()
+    req._cache["exc"] = e
+    err = HTTPError(500, "Internal Server Error", e, tb)
+    try:
+        return (yield from _finish(app, mode, c, err, run_hooks=False))
+    except Exception:
+        _log.exception("error while rendering the 500 page")
+        body = b"Internal Server Error"
+        return Outgoing(500, "500 Internal Server Error",
+                        [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))],
+                        body, BYTES, c)
+
+
+def _routed(app: Any, mode: int, c: Any) -> Effects:
+    """Routing, auth/enter hooks, post-middleware + handler, exit hook."""
+    req = c.request
+    peek = req._cache.get("peek")
+    if peek is not None and peek[0] == req.method and peek[1] == req._path:
+        route, args = peek[2], peek[3]
+    else:
+        route, args = app.router.match(req.method, req._path)
+    c.route = route
+    req.route = route
+    req.url_args = args
+    hp = app._hook_plan
+    if hp or c._module_chain:
+        yield from _hooks(app, mode, c, "on_auth_resolved")
+        yield from _hooks(app, mode, c, "on_handler_enter")
+    if app._container.has_async:
+        yield _Await(app._container.aprepare(c))
+    if mode == ASYNC and req._body_needed and route._mount is None:
+        # Async code cannot block on the body later, so read it now (after pre-routing
+        # middleware, which may have set a body limit). Spooled to disk above MEMFILE_MAX.
+        yield _Await(req._aread_body())
+    try:
+        mw = app.middleware
+        post = mw.post_for(route, req._path) if mw.post else ()
+        if post:
+            out = yield from _chain(app, mode, c, post, 0, _handler)
+        else:
+            out = yield from _handler(app, mode, c)
+    except HTTPResponse as e:
+        out = e
+    if hp or c._module_chain:
+        try:
+            yield from _hooks(app, mode, c, "on_handler_exit")
+        except HTTPResponse as e:
+            out = e
+    return out
+
+
+def _handler(app: Any, mode: int, c: Any) -> Effects:
+    route = c.route
+    mount = route._mount
+    if mount is not None:
+        return (yield from app._dispatch_mount(mode, c, mount))
+    args = c.request.url_args
+    call = route.call
+    if route.is_async:
+        rv = call(**args)
+        if inspect.isawaitable(rv):
+            rv = yield _Await(rv)
+        return rv
+    if mode == ASYNC:
+        rv = yield _Thread(functools.partial(call, **args) if args else call, ())
+    else:
+        rv = call(**args)
+        if inspect.isawaitable(rv):
+            rv = yield _Await(rv)
+    return rv
+
+
+def _chain(app: Any, mode: int, c: Any, entries: tuple[Any, ...], i: int, terminal: Any) -> Effects:
+    """Run middleware ``entries[i:]`` around ``terminal``."""
+    if i == len(entries):
+        return (yield from terminal(app, mode, c))
+    e = entries[i]
+    mw = e.mw
+    if e.is_hook:
+        hmode = SYNC if e.inline else mode
+        early = yield from _call(hmode, e.pre_async, mw.pre, c)
+        if early is not None:
+            result = early
+        else:
+            try:
+                result = yield from _chain(app, mode, c, entries, i + 1, terminal)
+            except HTTPResponse as err:
+                result = err
+        return (yield from _call(hmode, e.post_async, mw.post, c, result))
+    if e.is_async:
+
+        async def next_async(c2: Any = c) -> Any:
+            return await drive_async(_chain(app, ASYNC, c2, entries, i + 1, terminal))
+
+        return (yield _Await(mw(c, next_async)))
+
+    def next_sync(c2: Any = c) -> Any:
+        return drive_sync(_chain(app, SYNC, c2, entries, i + 1, terminal))
+
+    if mode == ASYNC:
+        # A sync wrapping middleware runs, with the rest of the chain, in a worker thread.
+        return (yield _Thread(mw, (c, next_sync)))
+    rv = mw(c, next_sync)
+    if inspect.isawaitable(rv):
+        rv = yield _Await(rv)
+    return rv
+
+
+# -- results to responses ----------------------------------------------------------
+
+
+def _finish(app: Any, mode: int, c: Any, out: Any, run_hooks: bool = True) -> Effects:
+    resp = c.response
+    if isinstance(out, HTTPResponse):
+        out.apply(resp)
+        body = out.body
+        if isinstance(out, HTTPError):
+            body = yield from _error_body(app, mode, c, out)
+    else:
+        body = out
+    hp = app._hook_plan
+    if run_hooks and (hp or c._module_chain):
+        try:
+            yield from _hooks(app, mode, c, "on_response_build")
+            yield from _hooks(app, mode, c, "after_request")
+            yield from _hooks(app, mode, c, "on_response_send")
+        except HTTPResponse as e:
+            e.apply(resp)
+            body = e.body
+            if isinstance(e, HTTPError):
+                body = yield from _error_body(app, mode, c, e)
+    return (yield from _cast(app, mode, c, body))
+
+
+def _error_body(app: Any, mode: int, c: Any, err: HTTPError) -> Effects:
+    handler = app.error_handler.get(err.status_code)
+    if handler is not None:
+        try:
+            rv = yield from _call(mode, _bridge.is_async_callable(handler), handler, err)
+            if isinstance(rv, HTTPResponse):
+                rv.apply(c.response)
+                rv = rv.body
+            return rv
+        except HTTPResponse as e:
+            e.apply(c.response)
+            return e.body
+        except Exception:
+            _log.exception("error handler for %s failed", err.status_code)
+    return default_error_body(app, c, err)
+
+
+def default_error_body(app: Any, c: Any, err: HTTPError) -> Any:
+    """The built-in error page: JSON (``error.format = 'json'``) or HTML."""
+    resp = c.response
+    fmt = app.config.get("error.format", "html")
+    debug = app.config.get("debug", False)
+    text = err.body if isinstance(err.body, str) and err.body else err.reason
+    if fmt == "json":
+        resp._headers["Content-Type"] = ["application/json"]
+        doc: dict[str, Any] = {"error": text, "status": err.status_code}
+        if debug and err.exception is not None:
+            doc["exception"] = repr(err.exception)
+            doc["traceback"] = err.traceback
+        return json_dumps(doc)
+    if "Content-Type" not in resp._headers or resp._headers["Content-Type"][-1].startswith("text/html"):
+        resp._headers["Content-Type"] = ["text/html; charset=UTF-8"]
+    parts = [
+        "<!DOCTYPE html>\n<html><head><title>Error: ", html_escape(err.status_line),
+        "</title><style>html{background:#eee;font-family:sans-serif}"
+        "body{background:#fff;border:1px solid #ddd;padding:15px;margin:15px}"
+        "pre{background:#eee;border:1px solid #ddd;padding:5px}</style></head><body>",
+        "<h1>Error: ", html_escape(err.status_line), "</h1>",
+        "<p>Sorry, the requested URL <tt>", html_escape(repr(c.request.url)),
+        "</tt> caused an error:</p><pre>", html_escape(text), "</pre>",
+    ]
+    if debug and err.exception is not None:
+        parts += ["<h2>Exception:</h2><pre>", html_escape(repr(err.exception)), "</pre>"]
+        if err.traceback:
+            parts += ["<h2>Traceback:</h2><pre>", html_escape(err.traceback), "</pre>"]
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+_END = object()
+
+
+def _cast(app: Any, mode: int, c: Any, body: Any) -> Effects:
+    """Turn a handler result into an :class:`Outgoing` (status and headers from response)."""
+    resp = c.response
+    t = type(body)
+    kind = BYTES
+    if t is str:
+        payload: Any = body.encode(resp.charset) if body else b""
+    elif t is bytes:
+        payload = body
+    elif body is None or body is False:
+        payload = b""
+    elif isinstance(body, (dict, list)):
+        if "Content-Type" not in resp._headers or resp.get_header("Content-Type", "").startswith("text/html"):
+            resp._headers["Content-Type"] = ["application/json"]
+        payload = json_dumps(body).encode("utf8")
+    elif isinstance(body, (bytes, bytearray, memoryview)):
+        payload = bytes(body)
+    elif isinstance(body, HTTPResponse):
+        body.apply(resp)
+        if isinstance(body, HTTPError):
+            inner = yield from _error_body(app, mode, c, body)
+        else:
+            inner = body.body
+        return (yield from _cast(app, mode, c, inner))
+    elif hasattr(body, "read"):
+        payload, kind = body, FILE
+    elif hasattr(body, "__aiter__"):
+        payload, kind = _aiter_bytes(body, resp.charset), AITER
+    elif hasattr(body, "__iter__"):
+        it = iter(body)
+        # Peek at the first chunk so errors raised before any output become error pages.
+        try:
+            if mode == ASYNC:
+                first = yield _Thread(next, (it, _END))
+            else:
+                first = next(it, _END)
+        except HTTPResponse as e:
+            _close(it)
+            return (yield from _finish(app, mode, c, e, run_hooks=False))
+        except Exception:
+            _close(it)
+            raise
+        if first is _END:
+            _close(it)
+            payload = b""
+        else:
+            payload, kind = _iter_bytes(first, it, resp.charset), ITER
+    else:
+        raise TypeError(f"Unsupported response type: {type(body).__name__}")
+    status = resp._status_code
+    headers = resp.headerlist
+    if kind == BYTES:
+        if status in _NO_BODY_STATUS or status < 200:
+            payload = b""
+        elif "Content-Length" not in resp._headers:
+            headers.append(("Content-Length", str(len(payload))))
+        if c.request.method == "HEAD":
+            payload = b""
+    elif c.request.method == "HEAD" or status in _NO_BODY_STATUS or status < 200:
+        _close(payload)
+        payload, kind = b"", BYTES
+    return Outgoing(status, resp._status_line, headers, payload, kind, c)
+
+
+def _close(obj: Any) -> None:
+    close = getattr(obj, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:
+            _log.exception("closing a response body failed")
+
+
+class _iter_bytes:  # noqa: N801 - iterator class used like a function
+    """Chunks of a sync iterable as bytes (str encoded), first chunk already taken.
+
+    The request's context is set around each step, so generator bodies still see
+    ``ctx``/``request``/``response`` when the server iterates them later.
+    """
+
+    __slots__ = ("first", "it", "charset", "ctx")
+
+    def __init__(self, first: Any, it: Iterator[Any], charset: str) -> None:
+        self.first = first
+        self.it = it
+        self.charset = charset
+        self.ctx = _current.get(None)
+
+    def __iter__(self) -> _iter_bytes:
+        return self
+
+    def __next__(self) -> bytes:
+        first = self.first
+        if first is not _END:
+            self.first = _END
+            chunk = first
+        else:
+            token = _current.set(self.ctx) if self.ctx is not None else None
+            try:
+                chunk = next(self.it)
+            finally:
+                if token is not None:
+                    _current.reset(token)
+        if type(chunk) is bytes:
+            return chunk
+        if isinstance(chunk, str):
+            return chunk.encode(self.charset)
+        if isinstance(chunk, (bytearray, memoryview)):
+            return bytes(chunk)
+        raise TypeError(f"response chunks must be str or bytes, not {type(chunk).__name__}")
+
+    def close(self) -> None:
+        _close(self.it)
+
+
+async def _aiter_bytes(body: Any, charset: str) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in body:
+            if type(chunk) is bytes:
+                yield chunk
+            elif isinstance(chunk, str):
+                yield chunk.encode(charset)
+            elif isinstance(chunk, (bytearray, memoryview)):
+                yield bytes(chunk)
+            else:
+                raise TypeError(f"response chunks must be str or bytes, not {type(chunk).__name__}")
+    finally:
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+# -- entry points for adapters ------------------------------------------------------
+
+
+def _new_ctx(app: Any, req: Any) -> RequestContext:
+    req.app = app
+    return RequestContext(req, BaseResponse(), app)
+
+
+def handle_sync(app: Any, req: Any) -> Outgoing:
+    """Handle a request from blocking code (WSGI); the caller sends the Outgoing."""
+    c = _new_ctx(app, req)
+    token = _current.set(c)
+    try:
+        return _run_sync_pipeline(app, c)
+    finally:
+        _current.reset(token)
+
+
+def _run_sync_pipeline(app: Any, c: Any) -> Outgoing:
+    try:
+        out = drive_sync(pipeline(app, SYNC, c))
+    except BaseException:
+        _teardown_sync(c)
+        raise
+    if out.kind == BYTES:
+        out._closed = True
+        _teardown_sync(c)
+    return out
+
+
+async def handle_async(app: Any, req: Any) -> Outgoing:
+    """Handle a request on an event loop (ASGI).
+
+    A request for a sync handler runs, whole, in one worker thread (hooks, middleware,
+    handler and scoped dependencies together); one for an async handler runs on the loop.
+    """
+    c = _new_ctx(app, req)
+    token = _current.set(c)
+    try:
+        if not app._route_is_async(req):
+            return await _bridge.run_sync(c, _run_sync_pipeline, app, c)
+        try:
+            out = await drive_async(pipeline(app, ASYNC, c))
+        except BaseException:
+            await _teardown_async(c)
+            raise
+        if out.kind == BYTES:
+            out._closed = True
+            await _teardown_async(c)
+        return out
+    finally:
+        _current.reset(token)

@@ -1,0 +1,178 @@
+"""Middleware: ``Middleware`` (wraps the rest of the request), ``MiddlewareHook``
+(pre/post callbacks) and the ordered ``MiddlewarePipeline`` of an app."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any
+
+from .._bridge import is_async_callable
+
+__all__ = ["Middleware", "MiddlewareHook", "MiddlewarePipeline"]
+
+
+class Middleware:
+    """Base class for middleware: ``__call__(ctx, next_handler)`` returns the result.
+
+    ``name`` identifies it (routes can ``skip=`` it), ``order`` sorts it (lower runs
+    earlier, equal orders keep insertion order), ``phase`` is ``'pre'`` (before routing)
+    or ``'post'`` (around the handler). ``__call__`` may be ``async def``; then
+    ``await next_handler(ctx)``. Subclasses need not call ``super().__init__()``.
+    """
+
+    name: str = "middleware"
+    order: int = 50
+    phase: str = "post"
+
+    def __call__(self, ctx: Any, next_handler: Any) -> Any:
+        return next_handler(ctx)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} order={self.order} phase={self.phase!r}>"
+
+
+class MiddlewareHook(Middleware):
+    """Middleware as two callbacks: ``pre(ctx)`` and ``post(ctx, result)``.
+
+    ``pre`` may return a response (anything a handler may return) to answer at once;
+    ``post`` returns the result to send (usually the one it was given). Either may be
+    ``async def``. Being non-wrapping, hooks need no thread hop for the rest of the chain.
+    """
+
+    name = "middleware_hook"
+
+    def pre(self, ctx: Any) -> Any:
+        return None
+
+    def post(self, ctx: Any, result: Any) -> Any:
+        return result
+
+
+class _Entry:
+    __slots__ = ("mw", "order", "seq", "matcher", "is_async", "is_hook", "pre_async", "post_async", "inline")
+
+    def __init__(self, mw: Any, order: int, seq: int, matcher: Any) -> None:
+        self.mw = mw
+        self.order = order
+        self.seq = seq
+        self.matcher = matcher
+        self.is_hook = isinstance(mw, MiddlewareHook)
+        self.is_async = (not self.is_hook) and is_async_callable(mw)
+        self.pre_async = self.is_hook and is_async_callable(mw.pre)
+        self.post_async = self.is_hook and is_async_callable(mw.post)
+        # Built-in middleware that never blocks may run on the event loop directly.
+        self.inline = bool(getattr(mw, "_lcore_nonblocking", False))
+
+
+def _make_matcher(routes: Any) -> Any:
+    """Turn ``routes=`` (glob string, list of globs, or compiled regex) into a predicate."""
+    if routes is None:
+        return None
+    if isinstance(routes, re.Pattern):
+        return lambda path: routes.match(path) is not None
+    if isinstance(routes, str):
+        routes = [routes]
+    pats = []
+    for r in routes:
+        if isinstance(r, re.Pattern):
+            pats.append(r)
+        elif any(ch in r for ch in "*?["):
+            pats.append(re.compile(fnmatch.translate(r)))
+        elif r.endswith("/"):
+            pats.append(re.compile(re.escape(r) + ".*"))
+        else:
+            pats.append(re.compile(re.escape(r) + r"\Z"))
+    return lambda path: any(p.match(path) for p in pats)
+
+
+class MiddlewarePipeline:
+    """The app's middleware, sorted by ``order`` (insertion order breaks ties)."""
+
+    def __init__(self, app: Any = None) -> None:
+        self.app = app
+        self._entries: list[_Entry] = []
+        self._seq = 0
+        self.pre: tuple[_Entry, ...] = ()
+        self.post: tuple[_Entry, ...] = ()
+        self.pre_filtered = False
+
+    def add(self, mw: Any, routes: Any = None, order: int | None = None) -> Any:
+        """Add middleware (a Middleware or any ``callable(ctx, next_handler)``)."""
+        if not callable(mw) and not isinstance(mw, MiddlewareHook):
+            raise TypeError(f"middleware must be callable, got {mw!r}")
+        if order is None:
+            order = getattr(mw, "order", 50)
+        self._seq += 1
+        self._entries.append(_Entry(mw, int(order), self._seq, _make_matcher(routes)))
+        self._rebuild()
+        return mw
+
+    def remove(self, mw: Any) -> bool:
+        """Remove middleware by object, type or name; True when something was removed."""
+        before = len(self._entries)
+        self._entries = [
+            e for e in self._entries
+            if not (e.mw is mw or (isinstance(mw, type) and isinstance(e.mw, mw))
+                    or (isinstance(mw, str) and getattr(e.mw, "name", None) == mw))
+        ]
+        self._rebuild()
+        return len(self._entries) != before
+
+    def _rebuild(self) -> None:
+        entries = sorted(self._entries, key=lambda e: (e.order, e.seq))
+        self.pre = tuple(e for e in entries if getattr(e.mw, "phase", "post") == "pre")
+        self.post = tuple(e for e in entries if getattr(e.mw, "phase", "post") != "pre")
+        self.pre_filtered = any(e.matcher is not None for e in self.pre)
+        app = self.app
+        if app is not None:
+            for route in app.routes:
+                route._post_mw = None
+
+    def pre_for(self, path: str) -> tuple[_Entry, ...]:
+        """The pre-routing middleware that apply to ``path``."""
+        if not self.pre_filtered:
+            return self.pre
+        return tuple(e for e in self.pre if e.matcher is None or e.matcher(path))
+
+    def post_for(self, route: Any, path: str) -> tuple[_Entry, ...]:
+        """The post-routing middleware for a request (route ``skip=``, ``routes=`` applied)."""
+        cached = route._post_mw
+        if cached is None:
+            cached = route._post_mw = self._post_for_route(route)
+        entries, filtered = cached
+        if not filtered:
+            return entries
+        return tuple(e for e in entries if e.matcher is None or e.matcher(path))
+
+    def _post_for_route(self, route: Any) -> tuple[tuple[_Entry, ...], bool]:
+        skip = route.skiplist
+        if True in skip:
+            return (), False
+        out = []
+        for e in self.post:
+            name = getattr(e.mw, "name", None)
+            if skip and (name in skip or e.mw in skip or type(e.mw) in skip):
+                continue
+            out.append(e)
+        return tuple(out), any(e.matcher is not None for e in out)
+
+    def __iter__(self) -> Any:
+        return iter(e.mw for e in sorted(self._entries, key=lambda e: (e.order, e.seq)))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def show(self) -> list[dict[str, Any]]:
+        """Describe the middleware in run order (name, type, order, phase, routes)."""
+        return [
+            {
+                "name": getattr(e.mw, "name", type(e.mw).__name__),
+                "type": type(e.mw).__name__,
+                "order": e.order,
+                "phase": getattr(e.mw, "phase", "post"),
+                "routes": e.matcher is not None,
+                "async": e.is_async or e.pre_async or e.post_async,
+            }
+            for e in sorted(self._entries, key=lambda e: (e.order, e.seq))
+        ]

@@ -1,0 +1,703 @@
+"""The request: a protocol-neutral view of one HTTP request.
+
+Adapters build a :class:`BaseRequest` from their protocol's input (a WSGI environ, an
+ASGI scope); the core reads only the neutral fields. ``request.environ`` stays available
+for compatibility: under WSGI it is the real environ, under ASGI it is built on first
+access.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import SplitResult, quote, unquote, urlunsplit
+
+from ._utils import _cookie_unsign, json_loads, parse_auth, parse_qsl, touni
+from .datastructures import FormsDict, WSGIHeaderDict
+from .exceptions import MultipartError
+
+__all__ = ["BaseRequest", "BodySource"]
+
+#: Most form fields accepted in one request (query strings are not limited).
+MAX_FORM_FIELDS = 1000
+
+
+class BodySource:
+    """Where a request body comes from; adapters subclass it.
+
+    ``iter_sync()`` yields chunks from blocking code; ``iter_async()`` from async code.
+    ``length`` is the declared Content-Length or None (chunked / unknown).
+    """
+
+    length: int | None = None
+
+    def iter_sync(self) -> Iterator[bytes]:
+        return iter(())
+
+    async def iter_async(self) -> AsyncIterator[bytes]:
+        for chunk in self.iter_sync():
+            yield chunk
+
+
+class _EmptyBody(BodySource):
+    length = 0
+
+
+_EMPTY_BODY = _EmptyBody()
+
+
+def _http_error(status: int, text: str) -> Exception:
+    from .response import HTTPError
+
+    return HTTPError(status, text)
+
+
+class BaseRequest:
+    """A view of one request: headers, query, forms, files, JSON, cookies, body.
+
+    Values are parsed on first access and cached for the rest of the request.
+    """
+
+    __slots__ = (
+        "method",
+        "_path",
+        "raw_path",
+        "query_string",
+        "_raw_headers",
+        "client",
+        "server",
+        "scheme",
+        "http_version",
+        "script_name",
+        "_source",
+        "_environ",
+        "_cache",
+        "app",
+        "route",
+        "url_args",
+        "max_body",
+        "_scope",
+        "_receive",
+        "__weakref__",
+    )
+
+    #: Bodies larger than this are spooled to a temporary file instead of memory.
+    MEMFILE_MAX = 102400
+
+    def __init__(self, environ: dict[str, Any] | None = None) -> None:
+        self._cache: dict[str, Any] = {}
+        self.app = None
+        self.route = None
+        self.url_args: dict[str, Any] = {}
+        self.max_body: int | None = None
+        self._scope = None
+        self._receive = None
+        if environ is None:
+            environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "127.0.0.1",
+                       "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
+        self._bind_environ(environ)
+
+    # -- construction from a WSGI environ (the WSGI adapter uses this) --------------
+    def _bind_environ(self, environ: dict[str, Any]) -> None:
+        from ._wsgi_body import WSGIBody  # local: pure helper, no protocol imports
+
+        self._environ = environ
+        self.method = environ.get("REQUEST_METHOD", "GET").upper()
+        raw = environ.get("PATH_INFO", "") or "/"
+        try:
+            path = raw.encode("latin1").decode("utf8")
+        except UnicodeError:
+            path = raw
+            self._cache["bad_path"] = True
+        self._path = path if path.startswith("/") else "/" + path
+        self.raw_path = None
+        self.query_string = environ.get("QUERY_STRING", "")
+        self._raw_headers = None
+        addr = environ.get("REMOTE_ADDR")
+        self.client = (addr, int(environ.get("REMOTE_PORT") or 0)) if addr else None
+        self.server = (environ.get("SERVER_NAME", ""), int(environ.get("SERVER_PORT") or 0))
+        self.scheme = environ.get("wsgi.url_scheme", "http")
+        proto = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
+        self.http_version = proto[5:] if proto.startswith("HTTP/") else "1.1"
+        self.script_name = environ.get("SCRIPT_NAME", "")
+        self._source = WSGIBody(environ) if "wsgi.input" in environ else _EMPTY_BODY
+
+    @classmethod
+    def _from_parts(
+        cls,
+        *,
+        method: str,
+        path: str,
+        raw_path: bytes | None,
+        query_string: str,
+        headers: list[tuple[bytes, bytes]],
+        client: tuple[str, int] | None,
+        server: tuple[str, int] | None,
+        scheme: str,
+        http_version: str,
+        root_path: str = "",
+        body: BodySource | None = None,
+    ) -> BaseRequest:
+        """Build a request from neutral parts (the ASGI adapter uses this)."""
+        self = cls.__new__(cls)
+        self._cache = {}
+        self.app = None
+        self.route = None
+        self.url_args = {}
+        self.max_body = None
+        self._scope = None
+        self._receive = None
+        self._environ = None
+        self.method = method
+        self._path = path or "/"
+        self.raw_path = raw_path
+        self.query_string = query_string
+        self._raw_headers = headers
+        self.client = client
+        self.server = server or ("", 0)
+        self.scheme = scheme
+        self.http_version = http_version
+        self.script_name = root_path
+        self._source = body or _EMPTY_BODY
+        return self
+
+    # -- basics ----------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        """The path below the mount point (``/`` at least), percent-decoded."""
+        return self._path
+
+    @path.setter
+    def path(self, value: str) -> None:
+        self._path = "/" + value.lstrip("/")
+        self._cache.pop("urlparts", None)
+
+    @property
+    def headers(self) -> WSGIHeaderDict:
+        """Request headers: a read-only, case-insensitive dict."""
+        h = self._cache.get("headers")
+        if h is None:
+            raw = self._raw_headers
+            h = self._cache["headers"] = WSGIHeaderDict(raw if raw is not None else self._environ)
+        return h
+
+    def get_header(self, name: str, default: Any = None) -> Any:
+        """Return a request header value or ``default``."""
+        return self.headers.get(name, default)
+
+    @property
+    def environ(self) -> dict[str, Any]:
+        """The WSGI environ (real under WSGI; built on first access under ASGI)."""
+        env = self._environ
+        if env is None:
+            env = self._environ = self._build_environ()
+        return env
+
+    def _build_environ(self) -> dict[str, Any]:
+        path = self._path
+        env: dict[str, Any] = {
+            "REQUEST_METHOD": self.method,
+            "SCRIPT_NAME": self.script_name,
+            "PATH_INFO": path.encode("utf8").decode("latin1"),
+            "QUERY_STRING": self.query_string,
+            "SERVER_NAME": self.server[0],
+            "SERVER_PORT": str(self.server[1]),
+            "SERVER_PROTOCOL": "HTTP/" + self.http_version,
+            "wsgi.url_scheme": self.scheme,
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "wsgi.errors": _ErrorStream(),
+            "lcore.request": self,
+        }
+        if self.client:
+            env["REMOTE_ADDR"] = self.client[0]
+            env["REMOTE_PORT"] = str(self.client[1])
+        for k, v in self._raw_headers or ():
+            key = k.decode("latin1").upper().replace("-", "_")
+            val = v.decode("latin1")
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                key = "HTTP_" + key
+            if key in env:
+                val = env[key] + ("; " if key == "HTTP_COOKIE" else ",") + val
+            env[key] = val
+        return env
+
+    @property
+    def content_type(self) -> str:
+        """The Content-Type header, lower-cased ('' when absent)."""
+        return self.headers.get("Content-Type", "").lower()
+
+    @property
+    def content_length(self) -> int:
+        """The Content-Length as int: 0 when absent or empty, -1 when not a number."""
+        value = self.headers.get("Content-Length", "")
+        if not value:
+            return 0
+        try:
+            return int(value)
+        except ValueError:
+            return -1
+
+    @property
+    def chunked(self) -> bool:
+        """True when the body uses chunked transfer encoding."""
+        return "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+
+    @property
+    def is_xhr(self) -> bool:
+        """True for requests sent with ``X-Requested-With: XMLHttpRequest``."""
+        return self.headers.get("X-Requested-With", "").lower() == "xmlhttprequest"
+
+    is_ajax = is_xhr
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        """``(user, password)`` from Basic auth, else None."""
+        header = self.headers.get("Authorization", "")
+        return parse_auth(header) if header else None
+
+    # -- addresses ---------------------------------------------------------------
+    def _trusted_proxies(self) -> frozenset[str]:
+        app = self.app
+        if app is None:
+            return frozenset()
+        trusted = app.config.get("proxy.trusted")
+        if not trusted:
+            return frozenset()
+        if isinstance(trusted, str):
+            trusted = [t for t in (x.strip() for x in trusted.split(",")) if t]
+        return frozenset(trusted)
+
+    @property
+    def remote_route(self) -> list[str]:
+        """Client addresses: X-Forwarded-For entries (when trusted) then the peer."""
+        peer = self.client[0] if self.client else None
+        trusted = self._trusted_proxies()
+        if peer and peer in trusted:
+            fwd = self.headers.get("X-Forwarded-For")
+            if fwd:
+                return [ip.strip() for ip in fwd.split(",") if ip.strip()] + [peer]
+        return [peer] if peer else []
+
+    @property
+    def remote_addr(self) -> str | None:
+        """The client's IP address.
+
+        With ``proxy.trusted`` set, X-Forwarded-For is walked from the right, skipping
+        trusted proxies; an untrusted peer's forwarded headers are ignored.
+        """
+        cached = self._cache.get("remote_addr", False)
+        if cached is not False:
+            return cached
+        peer = self.client[0] if self.client else None
+        addr = peer
+        trusted = self._trusted_proxies()
+        if peer and trusted and peer in trusted:
+            fwd = self.headers.get("X-Forwarded-For")
+            if fwd:
+                for ip in reversed([p.strip() for p in fwd.split(",")]):
+                    if ip and ip not in trusted:
+                        addr = ip
+                        break
+        self._cache["remote_addr"] = addr
+        return addr
+
+    @remote_addr.setter
+    def remote_addr(self, value: str | None) -> None:
+        self._cache["remote_addr"] = value
+
+    # -- URL ---------------------------------------------------------------------
+    @property
+    def urlparts(self) -> SplitResult:
+        """The full URL as a SplitResult (scheme, host, path, query, fragment)."""
+        parts = self._cache.get("urlparts")
+        if parts is not None:
+            return parts
+        h = self.headers
+        scheme = self.scheme
+        host = h.get("X-Forwarded-Host") if self.client and self.client[0] in self._trusted_proxies() else None
+        if self.client and self.client[0] in self._trusted_proxies():
+            scheme = h.get("X-Forwarded-Proto", scheme)
+        host = host or h.get("Host")
+        if not host:
+            name, port = self.server
+            host = name or "127.0.0.1"
+            if port and str(port) != ("80" if scheme == "http" else "443"):
+                host += ":%s" % port
+        path = quote(self.fullpath)
+        parts = self._cache["urlparts"] = SplitResult(scheme, host, path, self.query_string, "")
+        return parts
+
+    @property
+    def url(self) -> str:
+        """The full request URL including scheme, host and query string."""
+        return urlunsplit(self.urlparts)
+
+    @property
+    def fullpath(self) -> str:
+        """``script_name`` + ``path``: the path as the client sent it (decoded)."""
+        return self.script_name.rstrip("/") + self._path
+
+    def path_shift(self, shift: int = 1) -> None:
+        """Move ``shift`` path segments from ``path`` to ``script_name`` (negative: back)."""
+        script = self.script_name.strip("/").split("/") if self.script_name.strip("/") else []
+        path = self._path.strip("/").split("/") if self._path.strip("/") else []
+        if shift > 0 and shift <= len(path):
+            moved = path[:shift]
+            script, path = script + moved, path[shift:]
+        elif shift < 0 and -shift <= len(script):
+            moved = script[shift:]
+            script, path = script[:shift], moved + path
+        else:
+            raise AssertionError("Cannot shift. Nothing left from %s" % ("path" if shift > 0 else "script_name"))
+        trail = "/" if self._path.endswith("/") and path else ""
+        self.script_name = "/" + "/".join(script) if script else ""
+        self._path = "/" + "/".join(path) + trail
+        self._cache.pop("urlparts", None)
+        if self._environ is not None:
+            self._environ["SCRIPT_NAME"] = self.script_name
+            self._environ["PATH_INFO"] = self._path.encode("utf8").decode("latin1")
+
+    # -- query, cookies -----------------------------------------------------------
+    @property
+    def query(self) -> FormsDict:
+        """Query string values (str); ``getall()`` gives repeated keys."""
+        q = self._cache.get("query")
+        if q is None:
+            q = self._cache["query"] = FormsDict()
+            if self.query_string:
+                for k, v in parse_qsl(self.query_string):
+                    q.append(k, v)
+        return q
+
+    GET = query
+
+    @property
+    def cookies(self) -> FormsDict:
+        """Cookies sent by the client (raw values; see ``get_cookie`` for signed ones)."""
+        c = self._cache.get("cookies")
+        if c is None:
+            c = self._cache["cookies"] = FormsDict()
+            header = self.headers.get("Cookie", "")
+            for part in header.split(";"):
+                name, sep, value = part.partition("=")
+                name = name.strip()
+                if not sep or not name:
+                    continue
+                value = value.strip()
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+                c.append(name, value)
+        return c
+
+    def get_cookie(self, key: str, default: Any = None, secret: Any = None, digestmod: Any = None) -> Any:
+        """Return a cookie value, or ``default``.
+
+        With ``secret``, the cookie must be a value signed by ``response.set_cookie`` with
+        the same secret; tampered, truncated or unsigned values read as ``default``.
+        """
+        value = self.cookies.get(key)
+        if value is None:
+            return default
+        if secret:
+            decoded = _cookie_unsign(value, secret, digestmod)
+            return default if decoded is None else decoded
+        return value
+
+    # -- body ------------------------------------------------------------------------
+    def _body_limit(self) -> int | None:
+        limit = self.max_body
+        if limit is None and self.app is not None:
+            limit = self.app.config.get("request.max_body")
+        return int(limit) if limit else None
+
+    def _check_declared_length(self) -> None:
+        limit = self._body_limit()
+        length = self.content_length
+        if length < 0:
+            raise _http_error(400, "Invalid Content-Length header.")
+        if limit is not None and length > limit:
+            raise _http_error(413, "Request body too large.")
+
+    def _new_spool(self) -> tuple[Any, list[int]]:
+        return io.BytesIO(), [0]
+
+    def _spool_add(self, buf: Any, chunk: bytes, size: list[int], limit: int | None) -> Any:
+        size[0] += len(chunk)
+        if limit is not None and size[0] > limit:
+            raise _http_error(413, "Request body too large.")
+        if isinstance(buf, io.BytesIO) and size[0] > self.MEMFILE_MAX:
+            tmp = tempfile.TemporaryFile(mode="w+b")
+            tmp.write(buf.getvalue())
+            buf = tmp
+        buf.write(chunk)
+        return buf
+
+    def _read_body_sync(self) -> Any:
+        self._check_declared_length()
+        limit = self._body_limit()
+        buf, size = self._new_spool()
+        for chunk in self._source.iter_sync():
+            buf = self._spool_add(buf, chunk, size, limit)
+        buf.seek(0)
+        return buf
+
+    async def _aread_body(self) -> Any:
+        """Read the whole body from async code (the ASGI driver calls this)."""
+        body = self._cache.get("body")
+        if body is not None:
+            return body
+        self._check_declared_length()
+        limit = self._body_limit()
+        buf, size = self._new_spool()
+        async for chunk in self._source.iter_async():
+            buf = self._spool_add(buf, chunk, size, limit)
+        buf.seek(0)
+        self._cache["body"] = buf
+        return buf
+
+    @property
+    def _body_needed(self) -> bool:
+        return "body" not in self._cache and self._source is not _EMPTY_BODY and (
+            self.content_length != 0 or self.chunked
+        )
+
+    @property
+    def body(self) -> Any:
+        """The request body as a seekable file-like object (spooled above MEMFILE_MAX)."""
+        body = self._cache.get("body")
+        if body is None:
+            body = self._cache["body"] = self._read_body_sync()
+        body.seek(0)
+        return body
+
+    def _body_bytes(self) -> bytes:
+        b = self.body
+        data = b.read()
+        b.seek(0)
+        return data
+
+    def stream(self) -> Any:
+        """Iterate the body in chunks (``for`` in sync code, ``async for`` in async code).
+
+        If the body was already read, the stored copy is replayed.
+        """
+        return _BodyStream(self)
+
+    @property
+    def json(self) -> Any:
+        """The parsed JSON body, or None when the Content-Type is not JSON.
+
+        Invalid JSON with a JSON Content-Type is a 400.
+        """
+        if "json" in self._cache:
+            return self._cache["json"]
+        ctype = self.content_type.split(";", 1)[0].strip()
+        if ctype != "application/json" and not (ctype.startswith("application/") and ctype.endswith("+json")):
+            value = None
+        else:
+            raw = self._body_bytes()
+            if not raw:
+                value = None
+            else:
+                try:
+                    value = json_loads(raw)
+                except (ValueError, UnicodeDecodeError):
+                    raise _http_error(400, "Invalid JSON body.") from None
+        self._cache["json"] = value
+        return value
+
+    def _parse_post(self) -> FormsDict:
+        post = self._cache.get("post")
+        if post is not None:
+            return post
+        post = FormsDict()
+        ctype = self.content_type
+        if ctype.startswith("multipart/"):
+            self._parse_multipart(post)
+        elif ctype.startswith("application/x-www-form-urlencoded") or (
+            not ctype and self.method in ("POST", "PUT", "PATCH") and self._body_needed
+        ):
+            raw = self._body_bytes()
+            try:
+                text = raw.decode("utf8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin1")
+            try:
+                pairs = parse_qsl(text, max_fields=MAX_FORM_FIELDS)
+            except ValueError:
+                raise _http_error(400, f"Too many form fields (at most {MAX_FORM_FIELDS}).") from None
+            for k, v in pairs:
+                post.append(k, v)
+        self._cache["post"] = post
+        return post
+
+    def _parse_multipart(self, post: FormsDict) -> None:
+        from .multipart import FileUpload, MultipartParser, parse_options_header
+
+        _, options = parse_options_header(self.headers.get("Content-Type", ""))
+        boundary = options.get("boundary")
+        if not boundary:
+            raise _http_error(400, "multipart body without a boundary.")
+        charset = options.get("charset", "utf8")
+        parser = MultipartParser(
+            boundary.encode("latin1"), charset=charset, max_fields=MAX_FORM_FIELDS,
+            memfile_limit=self.MEMFILE_MAX,
+        )
+        try:
+            body = self.body
+            while True:
+                chunk = body.read(65536)
+                if not chunk:
+                    break
+                parser.feed(chunk)
+            parts = parser.close()
+        except MultipartError as e:
+            raise _http_error(getattr(e, "status", 400), f"Malformed multipart body: {e}") from None
+        finally:
+            self.body.seek(0)
+        for part in parts:
+            if part.filename is not None:
+                post.append(part.name, FileUpload(part.file, part.name, part.filename, part.headers))
+            else:
+                post.append(part.name, part.value)
+
+    @property
+    def POST(self) -> FormsDict:  # noqa: N802 - historic name
+        """Form fields and file uploads from a urlencoded or multipart body."""
+        return self._parse_post()
+
+    @property
+    def forms(self) -> FormsDict:
+        """Form fields (not files) from the body."""
+        f = self._cache.get("forms")
+        if f is None:
+            from .multipart import FileUpload
+
+            f = self._cache["forms"] = FormsDict()
+            for k, v in self._parse_post().allitems():
+                if not isinstance(v, FileUpload):
+                    f.append(k, v)
+        return f
+
+    @property
+    def files(self) -> FormsDict:
+        """File uploads (:class:`FileUpload`) from a multipart body."""
+        f = self._cache.get("files")
+        if f is None:
+            from .multipart import FileUpload
+
+            f = self._cache["files"] = FormsDict()
+            for k, v in self._parse_post().allitems():
+                if isinstance(v, FileUpload):
+                    f.append(k, v)
+        return f
+
+    @property
+    def params(self) -> FormsDict:
+        """Query values and form fields together (form fields win)."""
+        p = self._cache.get("params")
+        if p is None:
+            p = self._cache["params"] = FormsDict()
+            for k, v in self.query.allitems():
+                p.append(k, v)
+            for k, v in self.forms.allitems():
+                p.append(k, v)
+        return p
+
+    # -- misc -----------------------------------------------------------------------
+    async def is_disconnected(self) -> bool:
+        """True when the client has gone away (ASGI; always False under WSGI)."""
+        probe = self._cache.get("disconnect_probe")
+        if probe is None:
+            return False
+        return bool(await probe())
+
+    def copy(self) -> BaseRequest:
+        """Return a shallow copy sharing the body source."""
+        new = BaseRequest.__new__(type(self))
+        for slot in BaseRequest.__slots__:
+            if slot == "__weakref__":
+                continue
+            try:
+                object.__setattr__(new, slot, getattr(self, slot))
+            except AttributeError:
+                pass
+        new._cache = {k: v for k, v in self._cache.items() if k not in ("urlparts",)}
+        if self._environ is not None:
+            new._environ = dict(self._environ)
+        return new
+
+    def __getitem__(self, key: str) -> Any:
+        return self.environ[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Read an environ key (compatibility)."""
+        return self.environ.get(key, default)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.method} {self.url}>"
+
+
+class _BodyStream:
+    __slots__ = ("_req",)
+
+    def __init__(self, req: BaseRequest) -> None:
+        self._req = req
+
+    def __iter__(self) -> Iterator[bytes]:
+        req = self._req
+        body = req._cache.get("body")
+        if body is not None:
+            body.seek(0)
+            yield from iter(lambda: body.read(65536), b"")
+            return
+        req._check_declared_length()
+        limit, total = req._body_limit(), 0
+        for chunk in req._source.iter_sync():
+            total += len(chunk)
+            if limit is not None and total > limit:
+                raise _http_error(413, "Request body too large.")
+            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        req = self._req
+        body = req._cache.get("body")
+        if body is not None:
+            body.seek(0)
+            while chunk := body.read(65536):
+                yield chunk
+            return
+        req._check_declared_length()
+        limit, total = req._body_limit(), 0
+        async for chunk in req._source.iter_async():
+            total += len(chunk)
+            if limit is not None and total > limit:
+                raise _http_error(413, "Request body too large.")
+            yield chunk
+
+
+class _ErrorStream:
+    """A ``wsgi.errors`` stand-in that writes to the ``lcore.error`` logger."""
+
+    def write(self, s: str) -> None:
+        import logging
+
+        if s.strip():
+            logging.getLogger("lcore.error").error(s.rstrip())
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+
+def _unused() -> None:  # keep imports used by type checkers honest
+    touni(b"")
+    unquote("")

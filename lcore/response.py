@@ -1,0 +1,351 @@
+"""The response: status, headers, cookies and body, plus HTTPResponse/HTTPError."""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Iterator
+from datetime import date as _date
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from ._utils import _cookie_sign, http_date, tob
+from .datastructures import HeaderDict, HeaderProperty, _hkey, _hval
+
+__all__ = ["BaseResponse", "HTTPResponse", "HTTPError", "abort", "redirect", "HTTP_CODES"]
+
+HTTP_CODES: dict[int, str] = {int(k): v for k, v in http.client.responses.items()}
+HTTP_CODES[418] = "I'm a teapot"
+HTTP_CODES[428] = "Precondition Required"
+HTTP_CODES[429] = "Too Many Requests"
+HTTP_CODES[431] = "Request Header Fields Too Large"
+HTTP_CODES[451] = "Unavailable For Legal Reasons"
+HTTP_CODES[511] = "Network Authentication Required"
+_STATUS_LINES = {k: "%d %s" % (k, v) for k, v in HTTP_CODES.items()}
+
+_SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+
+
+class BaseResponse:
+    """Status, headers, cookies and body of the response being built.
+
+    ``status`` accepts an int (``404``) or a status line (``'404 Brain not found'``).
+    """
+
+    default_status = 200
+    default_content_type = "text/html; charset=UTF-8"
+
+    #: Headers that must not be sent with these status codes.
+    bad_headers = {
+        204: frozenset(("Content-Type", "Content-Length")),
+        304: frozenset(
+            ("Allow", "Content-Encoding", "Content-Language", "Content-Length",
+             "Content-Range", "Content-Type", "Content-Md5", "Last-Modified")
+        ),
+    }
+
+    def __init__(self, body: Any = "", status: Any = None, headers: Any = None, **more_headers: Any) -> None:
+        self._cookies: list[str] | None = None
+        self._headers: dict[str, list[str]] = {}
+        self.body = body
+        self._status_code = 200
+        self._status_line = "200 OK"
+        self.status = status or self.default_status
+        if headers:
+            items = headers.items() if hasattr(headers, "items") else headers
+            for name, value in items:
+                self.add_header(name, value)
+        if more_headers:
+            for name, value in more_headers.items():
+                self.add_header(name, value)
+
+    def copy(self, cls: type | None = None) -> Any:
+        """Return a copy (optionally as another BaseResponse subclass)."""
+        cls = cls or BaseResponse
+        copy = cls.__new__(cls)
+        copy._status_code = self._status_code
+        copy._status_line = self._status_line
+        copy._headers = {k: v[:] for k, v in self._headers.items()}
+        copy._cookies = list(self._cookies) if self._cookies else None
+        copy.body = self.body
+        return copy
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.body)
+
+    def close(self) -> None:
+        """Close the body if it has ``close()``."""
+        if hasattr(self.body, "close"):
+            self.body.close()
+
+    # -- status ------------------------------------------------------------------
+    @property
+    def status_line(self) -> str:
+        """The status line, e.g. ``'200 OK'``."""
+        return self._status_line
+
+    @property
+    def status_code(self) -> int:
+        """The status as an int, e.g. ``200``."""
+        return self._status_code
+
+    def _set_status(self, status: Any) -> None:
+        if isinstance(status, int):
+            code = status
+            line = _STATUS_LINES.get(code) or "%d Unknown" % code
+        elif isinstance(status, str) and " " in status.strip():
+            status = status.strip()
+            code = int(status.split()[0])
+            line = status
+        elif isinstance(status, str) and status.strip().isdigit():
+            code = int(status)
+            line = _STATUS_LINES.get(code) or "%d Unknown" % code
+        else:
+            raise ValueError(f"String status line without a reason phrase: {status!r}")
+        if not 100 <= code <= 999:
+            raise ValueError("Status code out of range.")
+        if "\n" in line or "\r" in line:
+            raise ValueError("Status line must not contain control characters.")
+        self._status_code = code
+        self._status_line = line
+
+    def _get_status(self) -> str:
+        return self._status_line
+
+    status = property(_get_status, _set_status, doc="The status (set: int or 'NNN Reason'; get: line).")
+
+    # -- headers -------------------------------------------------------------------
+    @property
+    def headers(self) -> HeaderDict:
+        """The response headers as a case-insensitive, writable dict."""
+        hdict = HeaderDict()
+        hdict.dict = self._headers
+        return hdict
+
+    def __contains__(self, name: str) -> bool:
+        return _hkey(name) in self._headers
+
+    def __delitem__(self, name: str) -> None:
+        del self._headers[_hkey(name)]
+
+    def __getitem__(self, name: str) -> str:
+        return self._headers[_hkey(name)][-1]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._headers[_hkey(name)] = [_hval(value)]
+
+    def get_header(self, name: str, default: Any = None) -> Any:
+        """Return the last value of a header, or ``default``."""
+        values = self._headers.get(_hkey(name))
+        return values[-1] if values else default
+
+    def set_header(self, name: str, value: Any) -> None:
+        """Set a header, replacing previous values."""
+        self._headers[_hkey(name)] = [_hval(value)]
+
+    def add_header(self, name: str, value: Any) -> None:
+        """Add a header value (keeps previous values)."""
+        self._headers.setdefault(_hkey(name), []).append(_hval(value))
+
+    def iter_headers(self) -> Iterator[tuple[str, str]]:
+        """Yield ``(name, value)`` pairs as they will be sent."""
+        return iter(self.headerlist)
+
+    @property
+    def headerlist(self) -> list[tuple[str, str]]:
+        """Headers as a list of ``(name, value)`` (Content-Type defaulted, cookies added)."""
+        out: list[tuple[str, str]] = []
+        headers = self._headers
+        if "Content-Type" not in headers and self._status_code not in (204, 304):
+            out.append(("Content-Type", self.default_content_type))
+        bad = self.bad_headers.get(self._status_code)
+        for name, vals in headers.items():
+            if bad and name in bad:
+                continue
+            for v in vals:
+                out.append((name, v))
+        if self._cookies:
+            for c in self._cookies:
+                out.append(("Set-Cookie", c))
+        return out
+
+    content_type = HeaderProperty("Content-Type")
+    content_length = HeaderProperty("Content-Length", reader=int, default=-1)
+    expires = HeaderProperty(
+        "Expires", reader=lambda x: datetime.utcfromtimestamp(_parse_date_or_0(x)), writer=lambda x: http_date(x)
+    )
+
+    @property
+    def charset(self) -> str:
+        """The charset from Content-Type (default UTF-8)."""
+        ct = self.get_header("Content-Type", self.default_content_type)
+        if "charset=" in ct:
+            return ct.split("charset=")[-1].split(";")[0].strip()
+        return "UTF-8"
+
+    # -- cookies --------------------------------------------------------------------
+    def set_cookie(
+        self,
+        name: str,
+        value: Any,
+        secret: Any = None,
+        digestmod: Any = None,
+        max_age: Any = None,
+        expires: Any = None,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = True,
+        samesite: str | None = "Lax",
+        partitioned: bool = False,
+    ) -> None:
+        """Add a Set-Cookie header (secure defaults: HttpOnly, SameSite=Lax, path /).
+
+        With ``secret``, any JSON-serialisable value is signed (HMAC-SHA256) and can be
+        read back with ``request.get_cookie(name, secret=...)``. Without it the value
+        must be a string. Control characters and ``;`` in names or values are refused.
+        """
+        if not name or not isinstance(name, str) or any(c in name for c in '()<>@,;:\\"/[]?={} \t\r\n'):
+            raise ValueError(f"Invalid cookie name {name!r}")
+        if secret:
+            value = _cookie_sign(value, secret, digestmod).decode("ascii")
+        elif not isinstance(value, str):
+            raise TypeError("Secret key required for non-string cookies.")
+        if len(value) > 4096:
+            raise ValueError("Cookie value too long (more than 4096 bytes).")
+        if any(c in value for c in ";\r\n\0") or any(ord(c) < 32 for c in value):
+            raise ValueError("Cookie value must not contain control characters or ';'.")
+        if any(c in value for c in ' ",\\'):
+            value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        parts = [f"{name}={value}"]
+        if max_age is not None:
+            if isinstance(max_age, timedelta):
+                max_age = max_age.seconds + max_age.days * 24 * 3600
+            parts.append(f"Max-Age={int(max_age)}")
+        if expires is not None:
+            if isinstance(expires, (int, float, datetime, _date)):
+                expires = http_date(expires)
+            parts.append(f"Expires={expires}")
+        for key, val in (("Path", path), ("Domain", domain)):
+            if val:
+                if any(c in str(val) for c in ";\r\n"):
+                    raise ValueError(f"Invalid cookie {key}")
+                parts.append(f"{key}={val}")
+        if samesite:
+            ss = _SAMESITE.get(str(samesite).lower())
+            if ss is None:
+                raise ValueError("samesite must be 'lax', 'strict' or 'none'")
+            parts.append(f"SameSite={ss}")
+            if ss == "None":
+                secure = True
+        if secure:
+            parts.append("Secure")
+        if httponly:
+            parts.append("HttpOnly")
+        if partitioned:
+            parts.append("Partitioned")
+        cookies = self._cookies
+        if cookies is None:
+            cookies = self._cookies = []
+        prefix = name + "="
+        cookies[:] = [c for c in cookies if not c.startswith(prefix)]
+        cookies.append("; ".join(parts))
+
+    def delete_cookie(self, key: str, **kwargs: Any) -> None:
+        """Tell the client to delete a cookie (same path/domain as when it was set)."""
+        kwargs["max_age"] = -1
+        kwargs["expires"] = 0
+        kwargs.pop("secret", None)
+        self.set_cookie(key, "", **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._status_line}>"
+
+
+def _parse_date_or_0(value: str) -> float:
+    from ._utils import parse_date
+
+    return parse_date(value) or 0
+
+
+class HTTPResponse(BaseResponse, Exception):
+    """A response that can be returned or raised; its status and headers win."""
+
+    def __init__(self, body: Any = "", status: Any = None, headers: Any = None, **more_headers: Any) -> None:
+        BaseResponse.__init__(self, body, status, headers, **more_headers)
+
+    def apply(self, other: BaseResponse) -> None:
+        """Copy status, headers and cookies onto ``other`` (headers set here win)."""
+        other._status_code = self._status_code
+        other._status_line = self._status_line
+        for name, values in self._headers.items():
+            other._headers[name] = values[:]
+        if self._cookies:
+            if other._cookies is None:
+                other._cookies = []
+            other._cookies.extend(self._cookies)
+        other.body = self.body
+
+    def __str__(self) -> str:
+        return self._status_line
+
+
+class HTTPError(HTTPResponse):
+    """An error response, rendered by ``@app.error(code)`` handlers or the error page."""
+
+    default_status = 500
+
+    def __init__(
+        self,
+        status: Any = None,
+        body: Any = None,
+        exception: BaseException | None = None,
+        traceback: str | None = None,
+        content_type: str | None = None,
+        **more_headers: Any,
+    ) -> None:
+        HTTPResponse.__init__(self, body, status, **more_headers)
+        if content_type:
+            self.set_header("Content-Type", content_type)
+        #: The exception that caused a 500, if any.
+        self.exception = exception
+        #: The formatted traceback of ``exception`` (shown only in debug mode).
+        self.traceback = traceback
+
+    @property
+    def reason(self) -> str:
+        """The reason phrase of the status line."""
+        return self._status_line.split(" ", 1)[1] if " " in self._status_line else ""
+
+
+def abort(code: int = 500, text: str = "Unknown Error.") -> NoReturn:
+    """Stop the request and answer with an HTTP error."""
+    raise HTTPError(code, text)
+
+
+def redirect(url: str, code: int | None = None) -> NoReturn:
+    """Stop the request and redirect to ``url`` (303 for HTTP/1.1, 302 for 1.0).
+
+    Relative URLs are resolved against the current request URL.
+    """
+    from urllib.parse import urljoin
+
+    from .context import _current_or_none
+
+    c = _current_or_none()
+    req = c.request if c is not None else None
+    if not code:
+        code = 303 if req is None or req.http_version != "1.0" else 302
+    if any(ch in url for ch in "\r\n\0"):
+        raise ValueError("Redirect URL must not contain control characters.")
+    res = HTTPResponse("", status=code)
+    if c is not None and c.response is not None:
+        res = c.response.copy(cls=HTTPResponse)
+        res.status = code
+        res.body = ""
+    location = urljoin(req.url, url) if req is not None else url
+    res.set_header("Location", location)
+    raise res
+
+
+def _body_to_bytes(body: Any) -> bytes:
+    return tob(body)

@@ -1,0 +1,428 @@
+"""URL routing: rule syntax, filters, a compiled matcher, URL building.
+
+Static rules are found by one dict lookup. Dynamic rules are compiled, per method and per
+first path segment, into one combined regular expression whose ``lastindex`` names the
+route, so the cost of a match does not grow with the number of unrelated routes.
+Registration order decides between rules that match the same path.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from .exceptions import RouteBuildError, RouteSyntaxError, RouterUnknownModeError
+
+__all__ = ["Router", "Route", "RouteSyntaxError", "RouteBuildError"]
+
+# A rule token: ``<name>``, ``<name:filter>``, ``<name:filter:config>`` (``\<`` escapes).
+_TOKEN = re.compile(
+    r"(\\*)<([a-zA-Z_][a-zA-Z_0-9]*)?(?::([a-zA-Z_]*)(?::((?:\\.|[^\\>])+)?)?)?>"
+)
+_UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def _flatten(pattern: str) -> str:
+    """Turn every capturing group of a user regex into a non-capturing one."""
+    if "(" not in pattern:
+        return pattern
+    out, i, n = [], 0, len(pattern)
+    in_class = False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            if pattern.startswith("(?P<", i):
+                end = pattern.index(">", i)
+                out.append("(?:")
+                i = end + 1
+                continue
+            if not pattern.startswith("(?", i):
+                out.append("(?:")
+                i += 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _default_filters() -> dict[str, Callable[[str | None], tuple[str, Any, Any]]]:
+    return {
+        "re": lambda conf: (_flatten(conf or r"[^/]+"), None, None),
+        "int": lambda conf: (r"-?\d+", int, lambda x: str(int(x))),
+        "float": lambda conf: (r"-?[\d.]+", float, lambda x: str(float(x))),
+        "path": lambda conf: (r".+?", None, None),
+        "uuid": lambda conf: (_UUID_RE, None, lambda x: str(uuid.UUID(str(x)))),
+    }
+
+
+class Route:
+    """One route: a rule, a method and a callback, with its config and plugins.
+
+    ``call`` is the callback with every applicable plugin applied, built once and cached
+    until ``reset()``.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        rule: str,
+        method: str,
+        callback: Callable[..., Any],
+        name: str | None = None,
+        plugins: Any = None,
+        skiplist: Any = None,
+        **config: Any,
+    ) -> None:
+        self.app = app
+        self.rule = rule
+        self.method = method
+        self.callback = callback
+        self.name = name or None
+        self.plugins = list(plugins or [])
+        self.skiplist = list(skiplist or [])
+        self.config = dict(config)
+        self._call: Callable[..., Any] | None = None
+        self._post_mw: Any = None
+        self._is_async: bool | None = None
+        #: For mount routes: (kind, app, prefix, depth); None for handlers.
+        self._mount: tuple[Any, ...] | None = None
+
+    @property
+    def call(self) -> Callable[..., Any]:
+        """The plugin-wrapped callback (built on first use)."""
+        c = self._call
+        if c is None:
+            c = self._call = self._make_callback()
+        return c
+
+    @property
+    def is_async(self) -> bool:
+        """True when the handler is an ``async def`` function."""
+        v = self._is_async
+        if v is None:
+            from ._bridge import is_async_callable
+
+            v = self._is_async = is_async_callable(self.get_undecorated_callback()) or is_async_callable(self.callback)
+        return v
+
+    def reset(self) -> None:
+        """Forget the cached callback and middleware chain; rebuilt on next use."""
+        self._call = None
+        self._post_mw = None
+        self._is_async = None
+
+    def prepare(self) -> None:
+        """Build the cached callback now."""
+        self.call  # noqa: B018
+
+    def all_plugins(self) -> list[Any]:
+        """The plugins that apply to this route (app plugins + route plugins - skips)."""
+        unique = set()
+        result: list[Any] = []
+        if self._mount is not None:
+            return result
+        for p in reversed(list(self.app.plugins) + self.plugins):
+            if True in self.skiplist:
+                break
+            name = getattr(p, "name", False)
+            if name and (name in self.skiplist or name in unique):
+                continue
+            if p in self.skiplist or type(p) in self.skiplist:
+                continue
+            if name:
+                unique.add(name)
+            result.append(p)
+        return result
+
+    def _make_callback(self) -> Callable[..., Any]:
+        from .exceptions import RouteReset
+
+        callback = self.callback
+        for plugin in self.all_plugins():
+            try:
+                if hasattr(plugin, "apply"):
+                    callback = plugin.apply(callback, self)
+                else:
+                    callback = plugin(callback)
+            except RouteReset:
+                return self._make_callback()
+            if callback is not self.callback:
+                try:
+                    callback.__wrapped__ = getattr(callback, "__wrapped__", self.callback)  # type: ignore[attr-defined]
+                except (AttributeError, TypeError):
+                    pass
+        return callback
+
+    def get_undecorated_callback(self) -> Callable[..., Any]:
+        """The original handler, looking through decorators that set ``__wrapped__``."""
+        func = self.callback
+        seen = 0
+        while hasattr(func, "__wrapped__") and seen < 50:
+            func = func.__wrapped__
+            seen += 1
+        return func
+
+    def get_callback_args(self) -> list[str]:
+        """Names of the handler's positional parameters."""
+        import inspect
+
+        try:
+            return list(inspect.signature(self.get_undecorated_callback()).parameters)
+        except (TypeError, ValueError):
+            return []
+
+    def get_config(self, key: str, default: Any = None) -> Any:
+        """Route config value, falling back to the app config."""
+        if key in self.config:
+            return self.config[key]
+        return self.app.config.get(key, default)
+
+    def __repr__(self) -> str:
+        cb = self.get_undecorated_callback()
+        return f"<{self.method} {self.rule!r} {getattr(cb, '__qualname__', cb)!r}>"
+
+
+class _Compiled:
+    """A compiled rule: static path or regex with argument extractors and a builder."""
+
+    __slots__ = ("route", "static", "regex", "args", "builder", "first", "order", "argnames")
+
+    def __init__(self) -> None:
+        self.route: Route
+        self.static: str | None = None
+        self.regex = ""
+        self.args: list[tuple[str | None, Any]] = []
+        self.builder: list[tuple[str | None, Any]] = []
+        self.first: str | None = None
+        self.order = 0
+        self.argnames: list[str] = []
+
+
+class _Bucket:
+    """Dynamic routes of one method sharing a first segment, compiled into one regex."""
+
+    __slots__ = ("entries", "_regex", "_index")
+
+    def __init__(self) -> None:
+        self.entries: list[_Compiled] = []
+        self._regex: Any = None
+        self._index: dict[int, _Compiled] = {}
+
+    def add(self, c: _Compiled) -> None:
+        self.entries.append(c)
+        self._regex = None
+
+    def _compile(self) -> Any:
+        parts, index, group = [], {}, 1
+        for c in self.entries:
+            parts.append("(" + c.regex + ")")
+            index[group] = c
+            group += 1 + len(c.args)
+        self._index = index
+        self._regex = re.compile("^(?:%s)$" % "|".join(parts), re.DOTALL)
+        return self._regex
+
+    def match(self, path: str) -> tuple[_Compiled, tuple[Any, ...]] | None:
+        regex = self._regex or self._compile()
+        m = regex.match(path)
+        if m is None:
+            return None
+        # PERF: lastindex is the route's outer group (closed last), no scan over routes.
+        c = self._index[m.lastindex]  # type: ignore[index]
+        return c, m.groups()[m.lastindex : m.lastindex + len(c.args)]  # type: ignore[operator]
+
+
+class Router:
+    """Maps (method, path) to a route and its URL arguments; builds URLs by name."""
+
+    def __init__(self, strict: bool = False) -> None:
+        self.filters = _default_filters()
+        self.rules: list[_Compiled] = []
+        self.builder: dict[str, _Compiled] = {}
+        self.static: dict[str, dict[str, _Compiled]] = {}
+        self.dynamic: dict[str, dict[str | None, _Bucket]] = {}
+        self.strict_order = strict
+
+    def add_filter(self, name: str, func: Callable[[str | None], tuple[str, Any, Any]]) -> None:
+        """Add a filter: ``func(config) -> (regex, to_python, to_url)``."""
+        self.filters[name] = func
+
+    def _parse(self, rule: str) -> list[tuple[str, str | None, str | None]]:
+        """Split a rule into (text, name, mode, conf) pieces."""
+        offset, prefix = 0, ""
+        out = []
+        for m in _TOKEN.finditer(rule):
+            prefix += rule[offset : m.start()]
+            g = m.groups()
+            if len(g[0]) % 2:  # escaped '<'
+                prefix += m.group(0)[len(g[0]) :]
+                offset = m.end()
+                continue
+            if prefix:
+                out.append((prefix, None, None, None))
+            out.append(("", g[1], g[2] if g[2] is not None else "default", g[3]))
+            offset, prefix = m.end(), ""
+        if offset <= len(rule) or prefix:
+            prefix += rule[offset:]
+            if prefix:
+                out.append((prefix, None, None, None))
+        return out  # type: ignore[return-value]
+
+    def add(self, rule: str, method: str, target: Route, name: str | None = None) -> None:
+        """Add a route for ``method`` (``'ANY'`` matches every method)."""
+        c = _Compiled()
+        c.route = target
+        c.order = len(self.rules)
+        pattern, is_static = "", True
+        anons = 0
+        for text, key, mode, conf in self._parse(rule):
+            if key is None and mode is None:
+                text = text.replace("\\<", "<")
+                pattern += re.escape(text)
+                c.builder.append((None, text))
+                continue
+            is_static = False
+            if mode == "default":
+                mask, in_filter, out_filter = r"[^/]+", None, None
+            else:
+                if mode not in self.filters:
+                    raise RouterUnknownModeError(f"Unknown route filter {mode!r} in rule {rule!r}")
+                try:
+                    mask, in_filter, out_filter = self.filters[mode](conf)
+                except re.error as e:
+                    raise RouteSyntaxError(f"Bad regex in rule {rule!r}: {e}") from None
+            if not key:
+                key = None
+                anons += 1
+                pattern += "(?:%s)" % mask
+                c.builder.append(("anon%d" % anons, out_filter))
+                continue
+            pattern += "(%s)" % mask
+            c.args.append((key, in_filter))
+            c.argnames.append(key)
+            c.builder.append((key, out_filter))
+        try:
+            re.compile("^%s$" % pattern)
+        except re.error as e:
+            raise RouteSyntaxError(f"Could not add route {rule!r}: {e}") from None
+        if "<" in rule.replace("\\<", "") and is_static and _TOKEN.search(rule) is None:
+            raise RouteSyntaxError(f"Unbalanced '<' in rule {rule!r}")
+        if name:
+            self.builder[name] = c
+        self.rules.append(c)
+        method = method.upper()
+        if is_static:
+            c.static = self.build_static(c)
+            self.static.setdefault(method, {})
+            # First registration wins for identical static rules, as for dynamic ones.
+            if c.static in self.static[method] and not getattr(target, "_replace", False):
+                self.static[method][c.static] = c  # later definition replaces (Bottle)
+            else:
+                self.static[method][c.static] = c
+            return
+        c.regex = pattern
+        first = None
+        if rule.startswith("/"):
+            seg = rule[1:].split("/", 1)[0]
+            if seg and "<" not in seg and "\\" not in seg and len(rule) > len(seg) + 1:
+                first = seg
+        c.first = first
+        buckets = self.dynamic.setdefault(method, {})
+        buckets.setdefault(first, _Bucket()).add(c)
+
+    @staticmethod
+    def build_static(c: _Compiled) -> str:
+        return "".join(text for _k, text in c.builder)
+
+    def _match_method(self, method: str, path: str) -> tuple[_Compiled, tuple[Any, ...]] | None:
+        st = self.static.get(method)
+        if st is not None:
+            hit = st.get(path)
+            if hit is not None:
+                return hit, ()
+        buckets = self.dynamic.get(method)
+        if not buckets:
+            return None
+        found = None
+        slash = path.find("/", 1)
+        seg = path[1:slash] if slash > 0 else None
+        if seg is not None:
+            b = buckets.get(seg)
+            if b is not None:
+                found = b.match(path)
+        wild = buckets.get(None)
+        if wild is not None:
+            other = wild.match(path)
+            if other is not None and (found is None or other[0].order < found[0].order):
+                found = other
+        return found
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
+        """Return ``(route, url_args)``; raise HTTPError 404, or 405 with ``Allow``."""
+        from .response import HTTPError
+
+        method = method.upper()
+        methods = (method, "ANY") if method != "HEAD" else ("HEAD", "GET", "ANY")
+        for m in methods:
+            hit = self._match_method(m, path)
+            if hit is not None:
+                c, groups = hit
+                args: dict[str, Any] = {}
+                if groups:
+                    for (key, conv), value in zip(c.args, groups):
+                        if conv is not None:
+                            try:
+                                value = conv(value)
+                            except ValueError:
+                                raise HTTPError(400, "Path has wrong format.") from None
+                        args[key] = value  # type: ignore[index]
+                return c.route, args
+        allowed = set()
+        for m in set(self.static) | set(self.dynamic):
+            if m in methods:
+                continue
+            if self._match_method(m, path) is not None:
+                allowed.add(m)
+        if allowed:
+            if "GET" in allowed:
+                allowed.add("HEAD")
+            allow = ",".join(sorted(allowed))
+            raise HTTPError(405, "Method Not Allowed", Allow=allow)
+        raise HTTPError(404, "Not Found")
+
+    def build(self, _name: str, *anons: Any, **query: Any) -> str:
+        """Build a URL path for a named route; extra keywords become the query string."""
+        c = self.builder.get(_name)
+        if c is None:
+            raise RouteBuildError(f"No route with the name {_name!r}.")
+        try:
+            for i, value in enumerate(anons):
+                query["anon%d" % (i + 1)] = value
+            parts = []
+            for key, val in c.builder:
+                if key is None:
+                    parts.append(val)
+                    continue
+                value = query.pop(key)
+                text = val(value) if val else str(value)
+                parts.append(quote(text, safe="/" if _is_path_filter(c, key) else ""))
+            url = "".join(parts)
+            return url + ("?" + urlencode(query) if query else "")
+        except KeyError as e:
+            raise RouteBuildError(f"Missing URL argument: {e.args[0]!r}") from None
+
+
+def _is_path_filter(c: _Compiled, key: str) -> bool:
+    return c.route.rule.find("<%s:path" % key) >= 0 or c.route.rule.find("<%s:re" % key) >= 0

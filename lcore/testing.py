@@ -1,0 +1,329 @@
+"""TestClient: call an app in-process, through its WSGI or its ASGI side, with httpx.
+
+``TestClient(app)`` keeps the Lcore interface (``get/post/...`` returning a
+``TestResponse`` with ``status``, ``status_code``, ``headers``, ``body``, ``text``,
+``json``) and adds ``protocol='wsgi'|'asgi'``. A handler's exception is reported as a
+500 response, never raised into the test.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import queue
+import threading
+import traceback
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["TestClient", "TestResponse"]
+
+_BASE_URL = "http://localhost"
+
+
+class TestResponse:
+    """A finished response: status line, code, headers and body."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, response: Any) -> None:
+        self._r = response
+        self.status_code: int = response.status_code
+        reason = response.reason_phrase or ""
+        self.status: str = f"{self.status_code} {reason}".strip()
+        self.headers = response.headers
+        self.body: bytes = response.content
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8 (invalid bytes replaced)."""
+        return self.body.decode("utf8", "replace")
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (None when empty)."""
+        return _json.loads(self.body) if self.body else None
+
+    @property
+    def cookies(self) -> Any:
+        """Cookies set by this response."""
+        return self._r.cookies
+
+    def __repr__(self) -> str:
+        return f"<TestResponse {self.status}>"
+
+
+def _wsgi_transport(app: Any, client: tuple[str, int]) -> Any:
+    import httpx
+
+    def safe_app(environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            return app(environ, start_response)
+        except Exception:  # the app's own catchall was off: still answer, as a server would
+            body = traceback.format_exc().encode()
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain"),
+                                                         ("Content-Length", str(len(body)))])
+            return [body]
+
+    return httpx.WSGITransport(app=safe_app, remote_addr=client[0], raise_app_exceptions=False)
+
+
+class _ASGITransport:
+    """A sync httpx transport that runs an ASGI app on a private event loop thread.
+
+    Response bodies stream: chunks reach the client as the app sends them.
+    """
+
+    def __init__(self, app: Any, client: tuple[str, int], root_path: str = "") -> None:
+        import anyio.from_thread
+
+        self.app = app
+        self.client = client
+        self.root_path = root_path
+        self._cm = anyio.from_thread.start_blocking_portal("asyncio")
+        self.portal = self._cm.__enter__()
+        self._open: set[threading.Event] = set()
+
+    def close(self) -> None:
+        for ev in list(self._open):
+            ev.set()
+        cm, self._cm = self._cm, None
+        if cm is not None:
+            cm.__exit__(None, None, None)
+
+    def handle_request(self, request: Any) -> Any:
+        import anyio
+        import httpx
+
+        url = request.url
+        body = request.read()
+        path = url.path
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": url.scheme,
+            "path": self.root_path + path,
+            "raw_path": (self.root_path + path).encode("utf8") if False else url.raw_path.split(b"?")[0],
+            "root_path": self.root_path,
+            "query_string": url.query,
+            "headers": [(k.lower(), v) for k, v in request.headers.raw],
+            "client": self.client,
+            "server": (url.host, url.port or (443 if url.scheme == "https" else 80)),
+            "state": {},
+        }
+        out: queue.Queue[Any] = queue.Queue()
+        disconnect = threading.Event()
+        self._open.add(disconnect)
+        state = {"sent_body": False}
+
+        async def receive() -> dict[str, Any]:
+            if not state["sent_body"]:
+                state["sent_body"] = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            while not disconnect.is_set():
+                await anyio.sleep(0.01)
+            return {"type": "http.disconnect"}
+
+        async def send(msg: dict[str, Any]) -> None:
+            out.put(msg)
+
+        async def run() -> None:
+            try:
+                await self.app(scope, receive, send)
+            except BaseException as e:  # noqa: BLE001 - reported to the client side
+                out.put({"type": "lcore.error", "exc": e, "tb": traceback.format_exc()})
+            finally:
+                out.put({"type": "lcore.done"})
+                self._open.discard(disconnect)
+
+        future = self.portal.start_task_soon(run)
+        msg = out.get()
+        if msg["type"] != "http.response.start":
+            disconnect.set()
+            text = msg.get("tb", "app finished without sending a response").encode()
+            return httpx.Response(500, headers=[("content-type", "text/plain")], content=text)
+        headers = [(k, v) for k, v in msg.get("headers", [])]
+        stream = _QueueStream(out, disconnect, future, request.method == "HEAD")
+        return httpx.Response(int(msg["status"]), headers=headers, stream=stream)
+
+
+import httpx as _httpx  # noqa: E402 - httpx is needed by the client anyway
+
+
+class _QueueStream(_httpx.SyncByteStream):
+    def __init__(self, out: queue.Queue[Any], disconnect: threading.Event, future: Any, head: bool) -> None:
+        self.out = out
+        self.disconnect = disconnect
+        self.future = future
+        self.done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        while not self.done:
+            msg = self.out.get()
+            t = msg["type"]
+            if t == "http.response.body":
+                chunk = msg.get("body", b"")
+                if chunk:
+                    yield chunk
+                if not msg.get("more_body", False):
+                    self.done = True
+            elif t == "lcore.error":
+                self.done = True
+                raise RuntimeError(f"the app failed while streaming:\n{msg.get('tb', '')}")
+            elif t == "lcore.done":
+                self.done = True
+
+    def close(self) -> None:
+        self.disconnect.set()
+        try:
+            self.future.result(timeout=10)
+        except Exception:  # noqa: BLE001 - the app's error was already reported
+            pass
+
+
+class TestClient:
+    """Send requests to an app in-process; ``protocol`` picks its WSGI or ASGI side.
+
+    Cookies set by responses are kept and sent back, like a browser.
+    """
+
+    __test__ = False
+
+    def __init__(self, app: Any, protocol: str = "wsgi", base_url: str = _BASE_URL,
+                 client: tuple[str, int] = ("127.0.0.1", 50000)) -> None:
+        import httpx
+
+        if protocol not in ("wsgi", "asgi"):
+            raise ValueError("protocol must be 'wsgi' or 'asgi'")
+        self.app = app
+        self.protocol = protocol
+        if protocol == "wsgi":
+            transport: Any = _wsgi_transport(app, client)
+            self._asgi: _ASGITransport | None = None
+        else:
+            self._asgi = _ASGITransport(app, client, root_path="")
+            transport = _SyncAdapter(self._asgi)
+        self._http = httpx.Client(transport=transport, base_url=base_url, follow_redirects=False,
+                                  timeout=30.0)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str = b"",
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+        query_string: str | dict[str, Any] = "",
+        content_type: str | None = None,
+        json: Any = None,
+        **kwargs: Any,
+    ) -> TestResponse:
+        """Send one request and return the finished :class:`TestResponse`."""
+        with self.stream(method, path, body, headers, query_string, content_type, json, **kwargs) as r:
+            r.read()
+            return TestResponse(r)
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str = b"",
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+        query_string: str | dict[str, Any] = "",
+        content_type: str | None = None,
+        json: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Send a request and stream the response (an httpx streaming context manager)."""
+        import httpx
+
+        hdrs = httpx.Headers(headers or {})
+        if json is not None:
+            body = _json.dumps(json).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        if content_type:
+            hdrs["Content-Type"] = content_type
+        if isinstance(body, str):
+            body = body.encode("utf8")
+        url = path
+        if query_string:
+            if isinstance(query_string, dict):
+                from urllib.parse import urlencode
+
+                query_string = urlencode(query_string, doseq=True)
+            url = path + ("&" if "?" in path else "?") + query_string.lstrip("?")
+        parts = urlsplit(url)
+        if parts.scheme:
+            url = parts.path + ("?" + parts.query if parts.query else "")
+        content = body if body or method.upper() not in ("GET", "HEAD", "OPTIONS") else None
+        return self._http.stream(method.upper(), url, content=content, headers=hdrs, **kwargs)
+
+    def get(self, path: str, **kw: Any) -> TestResponse:
+        """Send a GET request."""
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, json: Any = None, body: bytes | str = b"", **kw: Any) -> TestResponse:
+        """Send a POST request (``json=`` sets the body and Content-Type)."""
+        return self.request("POST", path, body=body, json=json, **kw)
+
+    def put(self, path: str, json: Any = None, body: bytes | str = b"", **kw: Any) -> TestResponse:
+        """Send a PUT request."""
+        return self.request("PUT", path, body=body, json=json, **kw)
+
+    def patch(self, path: str, json: Any = None, body: bytes | str = b"", **kw: Any) -> TestResponse:
+        """Send a PATCH request."""
+        return self.request("PATCH", path, body=body, json=json, **kw)
+
+    def delete(self, path: str, **kw: Any) -> TestResponse:
+        """Send a DELETE request."""
+        return self.request("DELETE", path, **kw)
+
+    def head(self, path: str, **kw: Any) -> TestResponse:
+        """Send a HEAD request."""
+        return self.request("HEAD", path, **kw)
+
+    def options(self, path: str, **kw: Any) -> TestResponse:
+        """Send an OPTIONS request."""
+        return self.request("OPTIONS", path, **kw)
+
+    @property
+    def cookies(self) -> Any:
+        """The client's cookie jar."""
+        return self._http.cookies
+
+    def close(self) -> None:
+        """Close the client (and the ASGI side's event loop thread)."""
+        self._http.close()
+        if self._asgi is not None:
+            self._asgi.close()
+            self._asgi = None
+
+    def __enter__(self) -> TestClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if self._asgi is not None:
+                self._asgi.close()
+        except Exception:  # noqa: BLE001 - best effort at garbage collection
+            pass
+
+
+class _SyncAdapter:
+    """Make :class:`_ASGITransport` an ``httpx.BaseTransport``."""
+
+    def __new__(cls, inner: _ASGITransport) -> Any:
+        import httpx
+
+        class _T(httpx.BaseTransport):
+            def handle_request(self, request: httpx.Request) -> httpx.Response:
+                return inner.handle_request(request)
+
+            def close(self) -> None:
+                pass
+
+        return _T()

@@ -1,0 +1,373 @@
+"""The ASGI 3 adapter: ``http`` and ``lifespan`` scopes in, the core's Outgoing out.
+
+The request body is read lazily: a sync handler (run in a worker thread) pulls it from
+``receive`` through the event loop; for an async handler the pipeline reads it before
+the handler runs. Streamed bodies stop when the client disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import anyio.from_thread
+
+from lcore import concurrency  # noqa: F401 - installs the loop/thread bridge
+from lcore._bridge import run_sync
+from lcore.dispatch import AITER, BYTES, FILE, ITER, Outgoing, handle_async
+from lcore.request import BaseRequest, BodySource
+from lcore.response import HTTPError, HTTPResponse
+
+__all__ = ["ASGIAdapter", "ASGIBody", "ClientDisconnect", "call_asgi_app"]
+
+_log = logging.getLogger("lcore.error")
+_CHUNK = 65536
+
+
+class ClientDisconnect(HTTPError):
+    """The client went away while the request body was being read."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "Client disconnected.")
+
+
+class ASGIBody(BodySource):
+    """Body chunks from ASGI ``http.request`` messages."""
+
+    __slots__ = ("receive", "length", "complete", "disconnected")
+
+    def __init__(self, receive: Any, length: int | None) -> None:
+        self.receive = receive
+        self.length = length
+        self.complete = False
+        self.disconnected = False
+
+    async def iter_async(self) -> AsyncIterator[bytes]:
+        if self.complete:
+            raise RuntimeError("The request body was already read (use request.body).")
+        receive = self.receive
+        while True:
+            msg = await receive()
+            t = msg["type"]
+            if t == "http.request":
+                chunk = msg.get("body", b"")
+                more = msg.get("more_body", False)
+                if not more:
+                    self.complete = True
+                if chunk:
+                    yield chunk
+                if not more:
+                    return
+            elif t == "http.disconnect":
+                self.disconnected = True
+                self.complete = True
+                raise ClientDisconnect()
+
+    def iter_sync(self) -> Iterator[bytes]:
+        # Called from a worker thread: each message comes from the loop.
+        agen = self.iter_async()
+        try:
+            while True:
+                chunk = anyio.from_thread.run(_anext, agen)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            anyio.from_thread.run(agen.aclose)
+
+
+async def _anext(agen: Any) -> Any:
+    try:
+        return await agen.__anext__()
+    except StopAsyncIteration:
+        return None
+
+
+def _request_from_scope(scope: dict[str, Any], receive: Any) -> BaseRequest:
+    headers = scope.get("headers") or []
+    length: int | None = None
+    for k, v in headers:
+        if k == b"content-length":
+            try:
+                length = int(v)
+            except ValueError:
+                length = None
+    root = scope.get("root_path", "") or ""
+    path = scope.get("path", "/") or "/"
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    req = BaseRequest._from_parts(
+        method=scope.get("method", "GET"),
+        path=path,
+        raw_path=scope.get("raw_path"),
+        query_string=(scope.get("query_string") or b"").decode("latin1"),
+        headers=list(headers),
+        client=tuple(scope["client"]) if scope.get("client") else None,  # type: ignore[arg-type]
+        server=tuple(scope["server"]) if scope.get("server") else None,  # type: ignore[arg-type]
+        scheme=scope.get("scheme", "http"),
+        http_version=scope.get("http_version", "1.1"),
+        root_path=root,
+        body=ASGIBody(receive, length),
+    )
+    req._scope = scope
+    req._receive = receive
+    source = req._source
+
+    async def probe() -> bool:
+        if source.disconnected:  # type: ignore[attr-defined]
+            return True
+        if not source.complete:  # type: ignore[attr-defined]
+            return False
+        with anyio.CancelScope() as cs:
+            cs.cancel()
+            msg = await receive()
+            if msg.get("type") == "http.disconnect":
+                source.disconnected = True  # type: ignore[attr-defined]
+                return True
+        return False
+
+    req._cache["disconnect_probe"] = probe
+    return req
+
+
+def _headers_out(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin1"), v.encode("latin1")) for k, v in headers]
+
+
+class ASGIAdapter:
+    """Serve an Lcore app to an ASGI server (``http`` and ``lifespan``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._started = False
+        self._start_lock: asyncio.Lock | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        t = scope["type"]
+        if t == "http":
+            await self.http(scope, receive, send)
+        elif t == "lifespan":
+            await self.lifespan(scope, receive, send)
+        elif t == "websocket":
+            await self.websocket(scope, receive, send)
+        else:
+            raise ValueError(f"lcore cannot handle ASGI scope type {t!r}")
+
+    async def websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Refuse the handshake: this app has no WebSocket route for the path."""
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1008, "reason": "no WebSocket route"})
+
+    async def _ensure_started(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        await self._run_hooks("startup")
+
+    async def _run_hooks(self, name: str) -> None:
+        from lcore._bridge import is_async_callable
+
+        for fn in list(self.app._hooks.get(name, ())):
+            if is_async_callable(fn):
+                await fn()
+            else:
+                await run_sync(None, fn)
+
+    async def lifespan(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """ASGI lifespan: ``startup`` hooks; on shutdown ``shutdown`` hooks and ``on_shutdown``."""
+        from lcore.lifecycle import run_shutdown
+
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                try:
+                    await self._ensure_started()
+                except Exception as e:
+                    _log.exception("startup failed")
+                    await send(
+                        {"type": "lifespan.startup.failed", "message": f"{type(e).__name__}: {e}"}
+                    )
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                try:
+                    await self._run_hooks("shutdown")
+                    await run_sync(None, run_shutdown)
+                    await run_sync(None, self.app._container.close)
+                except Exception as e:
+                    _log.exception("shutdown failed")
+                    await send(
+                        {"type": "lifespan.shutdown.failed", "message": f"{type(e).__name__}: {e}"}
+                    )
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Handle one HTTP request."""
+        if not self._started:
+            await self._ensure_started()
+        req = _request_from_scope(scope, receive)
+        out = await handle_async(self.app, req)
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": out.status_code,
+                    "headers": _headers_out(out.headers),
+                }
+            )
+            kind = out.kind
+            if kind == BYTES:
+                await send({"type": "http.response.body", "body": out.body})
+                return
+            await self._stream(out, req, send)
+        finally:
+            await out.aclose()
+
+    async def _stream(self, out: Outgoing, req: BaseRequest, send: Any) -> None:
+        source = req._source
+        watch = isinstance(source, ASGIBody) and source.complete
+
+        async def pump() -> None:
+            kind = out.kind
+            if kind == AITER:
+                async for chunk in out.body:
+                    if chunk:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            elif kind == ITER:
+                it = out.body
+                while True:
+                    chunk = await run_sync(out.ctx, next, it, None)
+                    if chunk is None:
+                        break
+                    if chunk:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            elif kind == FILE:
+                read = out.body.read
+                while True:
+                    chunk = await run_sync(None, read, _CHUNK)
+                    if not chunk:
+                        break
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        if not watch:
+            await pump()
+            return
+        async with anyio.create_task_group() as tg:
+
+            async def watcher() -> None:
+                while True:
+                    msg = await req._receive()  # type: ignore[misc]
+                    if msg.get("type") == "http.disconnect":
+                        source.disconnected = True  # type: ignore[attr-defined]
+                        tg.cancel_scope.cancel()
+                        return
+
+            tg.start_soon(watcher)
+            await pump()
+            tg.cancel_scope.cancel()
+
+
+async def call_asgi_app(asgi_app: Any, req: BaseRequest) -> HTTPResponse:
+    """Call a foreign ASGI app with the (path-shifted) request; return its response.
+
+    The app runs as a task on the current event loop (under WSGI: the persistent one);
+    its body is streamed through as it is sent.
+    """
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": req.http_version,
+        "method": req.method,
+        "scheme": req.scheme,
+        "path": req.script_name.rstrip("/") + req.path,
+        "raw_path": (req.script_name.rstrip("/") + req.path).encode("utf8"),
+        "root_path": req.script_name,
+        "query_string": req.query_string.encode("latin1"),
+        "headers": list(req._raw_headers)
+        if req._raw_headers is not None
+        else [(k.lower().encode("latin1"), v.encode("latin1")) for k, v in req.headers.items()],
+        "client": req.client,
+        "server": req.server,
+        "state": {},
+    }
+    body_cached = req._cache.get("body")
+    source = req._source
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    done = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal body_cached
+        if body_cached is not None:
+            data = body_cached.read() if hasattr(body_cached, "read") else body_cached
+            body_cached = None
+            return {"type": "http.request", "body": data, "more_body": False}
+        if not getattr(source, "complete", True) and not done.is_set():
+            agen = receive_agen
+            try:
+                chunk = await agen.__anext__()
+                return {"type": "http.request", "body": chunk, "more_body": True}
+            except StopAsyncIteration:
+                return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    receive_agen = source.iter_async()
+
+    async def send(msg: dict[str, Any]) -> None:
+        await queue.put(msg)
+
+    async def run() -> None:
+        try:
+            await asgi_app(scope, receive, send)
+        except Exception as e:  # reported as a 500 if nothing was sent yet
+            await queue.put({"type": "lcore.error", "exc": e})
+        finally:
+            await queue.put({"type": "lcore.done"})
+
+    task = asyncio.ensure_future(run())
+    msg = await queue.get()
+    if msg["type"] == "lcore.error":
+        raise msg["exc"]
+    if msg["type"] != "http.response.start":
+        raise RuntimeError("mounted ASGI app finished without a response")
+    res = HTTPResponse(status=int(msg["status"]))
+    for k, v in msg.get("headers", []):
+        name = k.decode("latin1")
+        if name.lower() == "set-cookie":
+            if res._cookies is None:
+                res._cookies = []
+            res._cookies.append(v.decode("latin1"))
+        else:
+            res.add_header(name, v.decode("latin1"))
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                m = await queue.get()
+                t = m["type"]
+                if t == "http.response.body":
+                    if m.get("body"):
+                        yield m["body"]
+                    if not m.get("more_body", False):
+                        return
+                elif t == "lcore.error":
+                    raise m["exc"]
+                elif t == "lcore.done":
+                    return
+        finally:
+            done.set()
+            if not task.done():
+                task.cancel()
+                try:
+                    await task
+                except BaseException:  # noqa: BLE001 - the child's cancellation is expected
+                    pass
+
+    res.body = body()
+    return res

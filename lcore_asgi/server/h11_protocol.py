@@ -9,10 +9,11 @@ from typing import Any
 
 import anyio
 import h11
+import h11._writers
 
 from ._date import http_date
 from ._state import ServerState
-from ._status import STATUS_LINES, reason_phrase
+from ._status import REASONS, STATUS_LINES, reason_phrase
 from .streams import ClientDisconnected, HTTPStream, RequestError, build_scope, error_response_body
 
 __all__ = ["H11Connection", "UpgradeHandler"]
@@ -38,6 +39,35 @@ _Data = h11.Data
 _EndOfMessage = h11.EndOfMessage
 _NEED_DATA = h11.NEED_DATA
 _PAUSED = h11.PAUSED
+
+
+def _write_response(response: Any, write: Callable[[bytes], Any]) -> None:
+    """Write a response head with the status line taken from the prebuilt table."""
+    line = STATUS_LINES.get(response.status_code)
+    if line is None or response.reason != REASONS.get(response.status_code):
+        _H11_RESPONSE_WRITER(response, write)
+        return
+    write(line)
+    write(
+        b"".join([b"%s: %s\r\n" % (raw, value) for raw, _, value in response.headers._full_items])
+    )
+    write(b"\r\n")
+
+
+_H11_RESPONSE_WRITER: Any = getattr(h11._writers, "write_any_response", None)
+
+
+class _Connection(h11.Connection):
+    """h11's server connection, writing status lines from :data:`STATUS_LINES`."""
+
+    # PERF: status lines are built once at import instead of formatted per response.
+    # This swaps h11's response writer through its private ``_get_io_object`` hook; if a
+    # future h11 drops the hook or the writer, h11's own writer is simply used.
+    def _get_io_object(self, role: Any, event: Any, io_dict: Any) -> Any:
+        writer = super()._get_io_object(role, event, io_dict)
+        if writer is _H11_RESPONSE_WRITER and writer is not None:
+            return _write_response
+        return writer
 
 
 class _Reject(Exception):
@@ -100,7 +130,7 @@ class H11Connection:
         self.upgrade_handlers = (
             config.upgrade_handlers if upgrade_handlers is None else upgrade_handlers
         )
-        self.conn = h11.Connection(
+        self.conn = _Connection(
             h11.SERVER, max_incomplete_event_size=config.h11_max_incomplete_event_size
         )
         self._config = config

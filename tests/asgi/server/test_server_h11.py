@@ -493,3 +493,13 @@ async def test_receive_while_streaming_waits_for_disconnect() -> None:
             await done.wait()
     assert early == []
     assert late == [{"type": "http.disconnect"}]
+
+
+async def test_status_line_comes_from_the_prebuilt_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lcore_asgi.server import _status
+
+    monkeypatch.setitem(_status.STATUS_LINES, 200, b"HTTP/1.1 200 OK\r\nx-from-table: 1\r\n")
+    async with connection(hello_app) as client:
+        await client.send(get())
+        data = await read_until(client, b"hello")
+    assert data.startswith(b"HTTP/1.1 200 OK\r\nx-from-table: 1\r\n")

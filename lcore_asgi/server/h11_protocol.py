@@ -29,6 +29,9 @@ _HEAD_END_RE = re.compile(rb"\n\r?\n")
 _CTL_SEARCH = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]").search
 _TOKEN_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _GOOD_NAMES: set[bytes] = set()
+_FRAMING = frozenset((b"content-length", b"transfer-encoding"))
+#: Statuses whose responses never carry a Content-Length we could add.
+_NO_LENGTH = frozenset((204, 304))
 _VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
 _METHODS: dict[bytes, str] = {}
 _READ_SIZE = 65536
@@ -84,13 +87,12 @@ def _header_list(headers: Any) -> list[tuple[bytes, bytes]]:
     return [(name, value) for _, name, value in headers._full_items]
 
 
-def _response_headers(
-    head: list[tuple[bytes, bytes]], app_headers: Any
-) -> list[tuple[bytes, bytes]]:
-    """Validate the app's response headers and append them to ``head``."""
+def _response_headers(head: list[tuple[bytes, bytes]], app_headers: Any) -> bool:
+    """Validate the app's response headers, append them to ``head``; True if they frame."""
     # PERF: h11 runs two regexes per header (ours included, which are known good);
     # names seen valid are remembered and values get one control-character search.
     good = _GOOD_NAMES
+    framed = False
     for name, value in app_headers:
         if name not in good:
             if type(name) is not bytes or _TOKEN_RE.fullmatch(name) is None:
@@ -99,8 +101,10 @@ def _response_headers(
                 good.add(name)
         if type(value) is not bytes or _CTL_SEARCH(value):
             raise h11.LocalProtocolError(f"illegal header value {value!r}")
+        if len(name) in (14, 17) and name.lower() in _FRAMING:
+            framed = True
         head.append((name, value))
-    return head
+    return framed
 
 
 def _obs_fold_in_head(buf: bytes) -> bool:
@@ -464,7 +468,15 @@ class H11Connection:
         conn = self.conn
         if type(status) is not int:
             status = int(status)
-        head = _response_headers(self.state.default_headers(http_date()), headers)
+        head = self.state.default_headers(http_date())
+        if (
+            not _response_headers(head, headers)
+            and end
+            and status not in _NO_LENGTH
+            and not (self._request is not None and self._request.method == b"HEAD")
+        ):
+            # The whole body is known: a Content-Length beats one-chunk chunked encoding.
+            head.append((b"content-length", b"%d" % len(body)))
         if self._must_close:
             head.append((b"connection", b"close"))
         # PERF: _parsed=True skips h11's two regexes per header; _response_headers has

@@ -503,3 +503,23 @@ async def test_status_line_comes_from_the_prebuilt_table(monkeypatch: pytest.Mon
         await client.send(get())
         data = await read_until(client, b"hello")
     assert data.startswith(b"HTTP/1.1 200 OK\r\nx-from-table: 1\r\n")
+
+
+async def test_single_body_gets_content_length_not_chunked() -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        status = 204 if scope["path"] == "/empty" else 200
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b"" if status == 204 else b"abc"})
+
+    async with connection(app) as client:
+        await client.send(get(b"/one") + get(b"/empty") + b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = await read_until(client, b"HTTP/1.1 204 No Content")
+        data += await read_until(client, b"\r\n\r\n")
+        with anyio.move_on_after(0.3):
+            while True:
+                data += await client.receive()
+    one, empty, head = data.split(b"HTTP/1.1 ")[1:]
+    assert b"content-length: 3\r\n" in one and b"chunked" not in one.lower()
+    assert one.endswith(b"\r\n\r\nabc")
+    assert b"content-length" not in empty.lower()
+    assert b"content-length" not in head.lower()

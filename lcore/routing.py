@@ -417,11 +417,16 @@ class Router:
                     continue
                 value = query.pop(key)
                 text = val(value) if val else str(value)
-                parts.append(quote(text, safe="/" if _is_path_filter(c, key) else ""))
+                safe = _PCHAR_SAFE + "/" if _is_path_filter(c, key) else _PCHAR_SAFE
+                parts.append(quote(text, safe=safe))
             url = "".join(parts)
             return url + ("?" + urlencode(query) if query else "")
         except KeyError as e:
             raise RouteBuildError(f"Missing URL argument: {e.args[0]!r}") from None
+
+
+#: Characters legal unescaped in a path segment (RFC 3986 ``pchar`` minus unreserved).
+_PCHAR_SAFE = "!$&'()*+,;=:@"
 
 
 def _is_path_filter(c: _Compiled, key: str) -> bool:

@@ -57,6 +57,9 @@ def _wsgi_transport(app: Any, client: tuple[str, int]) -> Any:
     import httpx
 
     def safe_app(environ: dict[str, Any], start_response: Any) -> Any:
+        # httpx puts the *decoded* path in PATH_INFO; PEP 3333 wants the raw bytes as
+        # latin-1, which is what real servers give (and what the app decodes as UTF-8).
+        environ["PATH_INFO"] = environ["PATH_INFO"].encode("utf8").decode("latin1")
         try:
             return app(environ, start_response)
         except Exception:  # the app's own catchall was off: still answer, as a server would

@@ -60,6 +60,7 @@ class Server:
         self._exit: anyio.Event | None = None
         self._force_exit = False
         self._ssl: ssl.SSLContext | None = None
+        self._handlers: dict[bytes, Any] = {}
         #: Signals that start a graceful shutdown (a second one forces it).
         self.shutdown_signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 
@@ -85,6 +86,7 @@ class Server:
         app = config.load_app()
         self.state = state = ServerState(app, config)
         self._ssl = config.ssl_context()
+        self._handlers = self._upgrade_handlers()
         lifespan = Lifespan(app, config.lifespan, state.lifespan_state)
         failure: LifespanFailure | None = None
         try:
@@ -230,9 +232,9 @@ class Server:
 
                 await H2Connection(state, byte_stream, scheme, client, server).run(initial)
             else:
-                await H11Connection(
-                    state, byte_stream, scheme, client, server, self._upgrade_handlers()
-                ).run(initial)
+                await H11Connection(state, byte_stream, scheme, client, server, self._handlers).run(
+                    initial
+                )
         except (
             anyio.BrokenResourceError,
             anyio.ClosedResourceError,

@@ -21,6 +21,7 @@ from ._fast_stream import open_fast_stream
 from ._state import ServerState, error_logger
 from .config import Config
 from .h11_protocol import H11Connection
+from .h2_protocol import H2Connection, upgrade_h2c
 from .lifespan import Lifespan, LifespanFailure
 
 __all__ = ["Server", "bind_socket", "serve"]
@@ -228,8 +229,6 @@ class Server:
                     initial = sniffed
                     use_h2 = initial.startswith(_H2_PREFACE)
             if use_h2:
-                from .h2_protocol import H2Connection
-
                 await H2Connection(state, byte_stream, scheme, client, server).run(initial)
             else:
                 await H11Connection(state, byte_stream, scheme, client, server, self._handlers).run(
@@ -266,8 +265,6 @@ class Server:
     def _upgrade_handlers(self) -> dict[bytes, Any]:
         handlers = dict(self.config.upgrade_handlers)
         if self.config.http2 and self._ssl is None:
-            from .h2_protocol import upgrade_h2c
-
             handlers.setdefault(b"h2c", upgrade_h2c)
         return handlers
 

@@ -20,8 +20,8 @@ from anyio.streams.tls import TLSAttribute, TLSStream
 from ._fast_stream import open_fast_stream
 from ._state import ServerState, error_logger
 from .config import Config
-from .h11_protocol import H11Connection
 from .h2_protocol import H2Connection, upgrade_h2c
+from .h11_protocol import H11Connection
 from .lifespan import Lifespan, LifespanFailure
 
 __all__ = ["Server", "bind_socket", "serve"]

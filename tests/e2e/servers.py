@@ -1,0 +1,111 @@
+"""Start real servers (gunicorn, uvicorn, hypercorn, lcore's own) on 127.0.0.1 for tests.
+
+Every process is started in its own session and stopped by its pid (SIGTERM, then
+SIGKILL after a bound), so nothing outlives the test that started it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = Path(__file__).resolve().parent / "apps"
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_command(kind: str, spec: str, port: int, *, workers: int = 1, threads: int = 16) -> list[str]:
+    """The command line that serves ``spec`` (``module:attr``) with the named server."""
+    py = sys.executable
+    bind = f"127.0.0.1:{port}"
+    if kind == "gunicorn-sync":
+        return [py, "-m", "gunicorn", "-w", str(workers), "-k", "sync", "-b", bind, "--graceful-timeout", "5", spec]
+    if kind == "gunicorn-gthread":
+        return [py, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
+                "-b", bind, "--graceful-timeout", "5", spec]
+    if kind == "uvicorn":
+        return [py, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                "--log-level", "warning", "--timeout-graceful-shutdown", "5", spec]
+    if kind == "hypercorn":
+        return [py, "-m", "hypercorn", "-b", bind, "-w", str(workers), "--graceful-timeout", "5", spec]
+    if kind == "lcore":
+        return [py, "-m", "lcore_asgi", spec, "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+    raise ValueError(kind)
+
+
+class Running:
+    """A started server process and its base URL."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+        self.proc = proc
+        self.url = url
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int | None:
+    """Stop a process we started: SIGTERM to its pid, SIGKILL to its group if it lingers."""
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # the session we created for it
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=5)
+    return proc.returncode
+
+
+@contextmanager
+def serve(kind: str, spec: str, tmp_path: Path, *, env: dict[str, str] | None = None, ready_path: str = "/health",
+          startup_timeout: float = 20.0, **kw: int) -> Iterator[Running]:
+    """Run a server for ``spec`` until the block ends; waits until it answers."""
+    port = free_port()
+    cmd = server_command(kind, spec, port, **kw)
+    log = tmp_path / f"{kind}-{port}.log"
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = os.pathsep.join([str(APPS), str(ROOT), full_env.get("PYTHONPATH", "")])
+    full_env.update(env or {})
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=str(tmp_path),
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    running = Running(proc, url, log)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{kind} exited with {proc.returncode}:\n{running.output()}")
+            try:
+                httpx.get(url + ready_path, timeout=1.0)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{kind} did not answer within {startup_timeout}s:\n{running.output()}") from None
+                time.sleep(0.1)
+        yield running
+    finally:
+        stop(proc)

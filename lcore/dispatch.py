@@ -117,6 +117,8 @@ def _teardown_sync(c: Any) -> None:
     if c is None:
         return
     app = c.app
+    if c.request._cache:
+        c.request._close_files()
     if c._scoped:
         app._container.close_scoped(c)
     after = c._after_response
@@ -129,6 +131,8 @@ async def _teardown_async(c: Any) -> None:
     if c is None:
         return
     app = c.app
+    if c.request._cache:
+        c.request._close_files()
     if c._scoped:
         await app._container.aclose_scoped(c)
     after = c._after_response

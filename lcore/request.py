@@ -609,6 +609,20 @@ class BaseRequest:
                 p.append(k, v)
         return p
 
+    def _close_files(self) -> None:
+        """Close a body spooled to disk and uploaded files (at the end of the request)."""
+        cache = self._cache
+        body = cache.get("body")
+        if body is not None and not isinstance(body, io.BytesIO):
+            body.close()
+        post = cache.get("post")
+        if post:
+            from .multipart import FileUpload
+
+            for _k, v in post.allitems():
+                if isinstance(v, FileUpload):
+                    v.close()
+
     # -- misc -----------------------------------------------------------------------
     async def is_disconnected(self) -> bool:
         """True when the client has gone away (ASGI; always False under WSGI)."""

@@ -56,19 +56,36 @@ class TestResponse:
 def _wsgi_transport(app: Any, client: tuple[str, int]) -> Any:
     import httpx
 
+    # httpx drops the WSGI reason phrase; keep it (per thread: the transport runs the
+    # app in the calling thread) so ``TestResponse.status`` is the line the app sent.
+    last = threading.local()
+
     def safe_app(environ: dict[str, Any], start_response: Any) -> Any:
         # httpx puts the *decoded* path in PATH_INFO; PEP 3333 wants the raw bytes as
         # latin-1, which is what real servers give (and what the app decodes as UTF-8).
         environ["PATH_INFO"] = environ["PATH_INFO"].encode("utf8").decode("latin1")
+
+        def keep_reason(status: str, headers: Any, exc_info: Any = None) -> Any:
+            last.reason = status.partition(" ")[2]
+            return start_response(status, headers, exc_info)
+
         try:
-            return app(environ, start_response)
+            return app(environ, keep_reason)
         except Exception:  # the app's own catchall was off: still answer, as a server would
             body = traceback.format_exc().encode()
-            start_response("500 Internal Server Error", [("Content-Type", "text/plain"),
-                                                         ("Content-Length", str(len(body)))])
+            keep_reason("500 Internal Server Error", [("Content-Type", "text/plain"),
+                                                      ("Content-Length", str(len(body)))])
             return [body]
 
-    return httpx.WSGITransport(app=safe_app, remote_addr=client[0], raise_app_exceptions=False)
+    class _Transport(httpx.WSGITransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            last.reason = ""
+            response = super().handle_request(request)
+            if last.reason:
+                response.extensions["reason_phrase"] = last.reason.encode("latin1")
+            return response
+
+    return _Transport(app=safe_app, remote_addr=client[0], raise_app_exceptions=False)
 
 
 class _ASGITransport:
@@ -231,14 +248,17 @@ class TestClient:
         self,
         method: str,
         path: str,
-        body: bytes | str = b"",
+        body: Any = b"",
         headers: dict[str, str] | list[tuple[str, str]] | None = None,
         query_string: str | dict[str, Any] = "",
         content_type: str | None = None,
         json: Any = None,
         **kwargs: Any,
     ) -> Any:
-        """Send a request and stream the response (an httpx streaming context manager)."""
+        """Send a request and stream the response (an httpx streaming context manager).
+
+        ``body`` is bytes, str, or an iterable of bytes (sent with chunked encoding).
+        """
         import httpx
 
         hdrs = httpx.Headers(headers or {})
@@ -259,7 +279,10 @@ class TestClient:
         parts = urlsplit(url)
         if parts.scheme:
             url = parts.path + ("?" + parts.query if parts.query else "")
-        content = body if body or method.upper() not in ("GET", "HEAD", "OPTIONS") else None
+        if not isinstance(body, (bytes, bytearray)):
+            content: Any = body  # an iterable of bytes: sent chunked
+        else:
+            content = body if body or method.upper() not in ("GET", "HEAD", "OPTIONS") else None
         return self._http.stream(method.upper(), url, content=content, headers=hdrs, **kwargs)
 
     def get(self, path: str, **kw: Any) -> TestResponse:

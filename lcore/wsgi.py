@@ -55,7 +55,9 @@ class WSGIAdapter:
         if kind == FILE:
             wrapper = environ.get("wsgi.file_wrapper")
             c = out.ctx
-            if wrapper is not None and not (c is not None and (c._scoped or c._after_response)):
+            if wrapper is not None and not (c is not None and (
+                c._scoped or c._after_response or "body" in c.request._cache or "post" in c.request._cache
+            )):
                 out._closed = True
                 return wrapper(out.body, 65536)
             return _FileIter(out)

@@ -1,0 +1,449 @@
+"""Return types, response object, HTTPResponse, abort and redirect."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from lcore import HTTPError, HTTPResponse, Lcore, abort, redirect, response
+
+
+def _app_returning(value):
+    app = Lcore()
+    app.route("/", callback=lambda: value() if callable(value) else value)
+    return app
+
+
+def test_return_str(make_client):
+    r = make_client(_app_returning("h\u00e9llo")).get("/")
+    assert r.status_code == 200
+    assert r.body == "h\u00e9llo".encode()
+    assert r.headers["content-type"] == "text/html; charset=UTF-8"
+    assert r.headers["content-length"] == str(len("h\u00e9llo".encode()))
+
+
+def test_return_bytes(make_client):
+    r = make_client(_app_returning(b"\x00\x01raw")).get("/")
+    assert r.body == b"\x00\x01raw"
+    assert r.headers["content-length"] == "5"
+
+
+def test_return_dict_and_list(make_client):
+    app = Lcore()
+    app.route("/d", callback=lambda: {"a": 1, "b": [1, 2]})
+    app.route("/l", callback=lambda: [1, "two", None])
+    c = make_client(app)
+    r = c.get("/d")
+    assert r.headers["content-type"] == "application/json"
+    assert r.json == {"a": 1, "b": [1, 2]}
+    r = c.get("/l")
+    assert r.headers["content-type"] == "application/json"
+    assert r.json == [1, "two", None]
+
+
+def test_return_none(make_client):
+    app = Lcore()
+    app.route("/", callback=lambda: None)
+    r = make_client(app).get("/")
+    assert (r.status_code, r.body) == (200, b"")
+    assert r.headers["content-length"] == "0"
+
+
+def test_return_and_raise_httpresponse(make_client):
+    app = Lcore()
+
+    @app.route("/ret")
+    def ret():
+        response.set_header("X-Before", "kept")
+        return HTTPResponse("created", status=201, headers={"X-A": "1"}, X_B="2")
+
+    @app.route("/raise")
+    def rais():
+        raise HTTPResponse("teapot", status=418, X_C="3")
+
+    @app.route("/json")
+    def js():
+        return HTTPResponse({"k": "v"}, status=202)
+
+    c = make_client(app)
+    r = c.get("/ret")
+    assert (r.status_code, r.text) == (201, "created")
+    assert r.headers["x-a"] == "1"
+    assert r.headers["x-b"] == "2"
+    assert r.headers["x-before"] == "kept"
+    r = c.get("/raise")
+    assert (r.status_code, r.text, r.headers["x-c"]) == (418, "teapot", "3")
+    r = c.get("/json")
+    assert r.status_code == 202
+    assert r.json == {"k": "v"}
+    assert r.headers["content-type"] == "application/json"
+
+
+def test_return_file_object(make_client, tmp_path):
+    p = tmp_path / "f.bin"
+    p.write_bytes(b"x" * 200000)
+    app = Lcore()
+
+    @app.route("/f")
+    def f():
+        response.content_type = "application/octet-stream"
+        return open(p, "rb")
+
+    app.route("/bio", callback=lambda: io.BytesIO(b"from bytesio"))
+    c = make_client(app)
+    r = c.get("/f")
+    assert r.status_code == 200
+    assert r.body == b"x" * 200000
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert c.get("/bio").body == b"from bytesio"
+
+
+def test_return_generator_and_iterables(make_client):
+    app = Lcore()
+
+    @app.route("/gen")
+    def gen():
+        yield "a"
+        yield b"b"
+        yield ""
+        yield "\u00e9"
+
+    app.route("/list-of-str", callback=lambda: iter(["x", "y", "z"]))
+    app.route("/tuple", callback=lambda: ("p", "q"))
+    app.route("/empty", callback=lambda: iter([]))
+    c = make_client(app)
+    r = c.get("/gen")
+    assert r.body == "ab\u00e9".encode()
+    assert "content-length" not in r.headers
+    assert c.get("/list-of-str").text == "xyz"
+    assert c.get("/tuple").text == "pq"
+    r = c.get("/empty")
+    assert (r.status_code, r.body) == (200, b"")
+
+
+def test_return_async_generator(make_client):
+    app = Lcore()
+
+    @app.route("/agen")
+    async def agen():
+        async def chunks():
+            yield "one,"
+            yield b"two"
+
+        return chunks()
+
+    @app.route("/sync-returns-agen")
+    def sync_agen():
+        async def chunks():
+            for i in range(3):
+                yield str(i)
+
+        return chunks()
+
+    c = make_client(app)
+    assert c.get("/agen").text == "one,two"
+    assert c.get("/sync-returns-agen").text == "012"
+
+
+def test_generator_sees_request_context(make_client):
+    app = Lcore()
+
+    @app.route("/g")
+    def g():
+        from lcore import request
+
+        yield "start "
+        yield request.path
+
+    assert make_client(app).get("/g").text == "start /g"
+
+
+def test_generator_raising_http_error_before_output(make_client):
+    app = Lcore()
+
+    @app.route("/g")
+    def g():
+        abort(403, "nope")
+        yield "never"
+
+    r = make_client(app).get("/g")
+    assert r.status_code == 403
+    assert "nope" in r.text
+
+
+def test_generator_raising_before_output_gives_500(make_client):
+    app = Lcore()
+
+    @app.route("/g")
+    def g():
+        raise RuntimeError("boom")
+        yield "never"
+
+    r = make_client(app).get("/g")
+    assert r.status_code == 500
+
+
+def test_streaming_chunks_are_not_buffered(make_client):
+    import threading
+
+    app = Lcore()
+    gate = threading.Event()
+
+    @app.route("/s")
+    def s():
+        yield "first"
+        assert gate.wait(5)
+        yield "second"
+
+    c = make_client(app)
+    with c.stream("GET", "/s") as r:
+        it = r.iter_raw()
+        assert next(it) == b"first"
+        gate.set()
+        assert b"".join(it) == b"second"
+
+
+def test_unsupported_return_type_is_500(make_client):
+    app = Lcore()
+    app.route("/", callback=lambda: object())
+    assert make_client(app).get("/").status_code == 500
+
+
+@pytest.mark.parametrize("status,line", [(201, "201 Created"), ("299 Custom Thing", "299 Custom Thing"),
+                                         ("404", "404 Not Found")])
+def test_status_int_and_string(make_client, status, line):
+    app = Lcore()
+
+    @app.route("/")
+    def h():
+        response.status = status
+        return {"line": response.status_line, "code": response.status_code, "status": response.status}
+
+    r = make_client(app).get("/")
+    assert r.status_code == int(line.split()[0])
+    assert r.json == {"line": line, "code": int(line.split()[0]), "status": line}
+
+
+def test_status_reason_reaches_wsgi_client(proto, make_client):
+    app = Lcore()
+
+    @app.route("/")
+    def h():
+        response.status = "299 Custom Thing"
+        return ""
+
+    r = make_client(app).get("/")
+    # ASGI carries only the code; the reason phrase is the server's business.
+    assert r.status == ("299 Custom Thing" if proto == "wsgi" else "299")
+
+
+def test_bad_status_rejected():
+    from lcore import BaseResponse
+
+    r = BaseResponse()
+    with pytest.raises(ValueError):
+        r.status = 1000
+    with pytest.raises(ValueError):
+        r.status = "abc"
+
+
+def test_headers(make_client):
+    app = Lcore()
+
+    @app.route("/")
+    def h():
+        response.set_header("X-One", "1")
+        response.set_header("x-one", "one")
+        response.add_header("X-Multi", "a")
+        response.add_header("X-Multi", "b")
+        response["X-Item"] = "item"
+        response.headers["X-Dict"] = "d"
+        assert response.get_header("x-ONE") == "one"
+        assert "x-item" in response
+        return "ok"
+
+    r = make_client(app).get("/")
+    assert r.headers["x-one"] == "one"
+    assert r.headers.get_list("x-multi") == ["a", "b"]
+    assert r.headers["x-item"] == "item"
+    assert r.headers["x-dict"] == "d"
+
+
+def test_wsgi_header_names_title_case(proto):
+    app = Lcore()
+
+    @app.route("/")
+    def h():
+        response.set_header("x-xss-protection", "0")
+        return "ok"
+
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["headers"] = headers
+
+    env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "x", "SERVER_PORT": "80",
+           "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO()}
+    b"".join(app(env, start_response))
+    names = [k for k, _ in seen["headers"]]
+    assert "X-Xss-Protection" in names and "Content-Type" in names and "Content-Length" in names
+
+
+def test_content_type_and_charset(make_client):
+    app = Lcore()
+
+    @app.route("/")
+    def h():
+        response.content_type = "text/plain; charset=latin-1"
+        return "caf\u00e9"
+
+    @app.route("/json-ct")
+    def j():
+        response.content_type = "application/vnd.api+json"
+        return {"a": 1}
+
+    c = make_client(app)
+    r = c.get("/")
+    assert r.headers["content-type"] == "text/plain; charset=latin-1"
+    assert r.body == "caf\u00e9".encode("latin-1")
+    r = c.get("/json-ct")
+    assert r.headers["content-type"] == "application/json"
+    assert r.json == {"a": 1}
+
+
+def test_204_and_304_have_no_body(make_client):
+    app = Lcore()
+
+    @app.route("/204")
+    def h204():
+        response.status = 204
+        return "ignored"
+
+    @app.route("/304")
+    def h304():
+        response.status = 304
+        return "ignored"
+
+    c = make_client(app)
+    r = c.get("/204")
+    assert (r.status_code, r.body) == (204, b"")
+    assert "content-type" not in r.headers
+    r = c.get("/304")
+    assert (r.status_code, r.body) == (304, b"")
+
+
+def test_abort(make_client):
+    app = Lcore()
+
+    @app.route("/")
+    def h():
+        response.set_header("X-Kept", "yes")
+        abort(401, "Who are you?")
+
+    r = make_client(app).get("/")
+    assert r.status_code == 401
+    assert "Who are you?" in r.text
+    assert r.headers["x-kept"] == "yes"
+
+
+def test_abort_json_format(make_client):
+    app = Lcore()
+    app.config["error.format"] = "json"
+    app.route("/", callback=lambda: abort(409, "Conflict here"))
+    r = make_client(app).get("/")
+    assert r.status_code == 409
+    assert r.json == {"error": "Conflict here", "status": 409}
+
+
+def test_http_error_with_headers_and_content_type(make_client):
+    app = Lcore()
+
+    @app.route("/")
+    def h():
+        raise HTTPError(429, "slow down", Retry_After="30")
+
+    r = make_client(app).get("/")
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "30"
+
+
+def test_redirect(make_client):
+    app = Lcore()
+    app.route("/old", callback=lambda: redirect("/new"))
+    app.route("/rel/x", callback=lambda: redirect("y"))
+    app.route("/abs", callback=lambda: redirect("https://example.org/z", 301))
+
+    @app.route("/keep")
+    def keep():
+        response.set_cookie("k", "v")
+        redirect("/there")
+
+    c = make_client(app)
+    r = c.get("/old")
+    assert r.status_code == 303
+    assert r.headers["location"] == "http://localhost/new"
+    assert r.body == b""
+    assert c.get("/rel/x").headers["location"] == "http://localhost/rel/y"
+    r = c.get("/abs")
+    assert (r.status_code, r.headers["location"]) == (301, "https://example.org/z")
+    r = c.get("/keep")
+    assert r.headers["set-cookie"].startswith("k=v")
+
+
+def test_redirect_http10_is_302():
+    app = Lcore()
+    app.route("/old", callback=lambda: redirect("/new"))
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"] = status
+        seen["headers"] = dict(headers)
+
+    env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/old", "SERVER_NAME": "h", "SERVER_PORT": "80",
+           "SERVER_PROTOCOL": "HTTP/1.0", "HTTP_HOST": "h", "wsgi.url_scheme": "http",
+           "wsgi.input": io.BytesIO()}
+    b"".join(app(env, start_response))
+    assert seen["status"] == "302 Found"
+    assert seen["headers"]["Location"] == "http://h/new"
+
+
+def test_redirect_http10_is_302_asgi():
+    import anyio
+
+    app = Lcore()
+    app.route("/old", callback=lambda: redirect("/new"))
+    sent = []
+
+    async def main():
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.0", "method": "GET",
+                 "scheme": "http", "path": "/old", "raw_path": b"/old", "root_path": "",
+                 "query_string": b"", "headers": [(b"host", b"h")], "client": ("1.2.3.4", 5),
+                 "server": ("h", 80)}
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(msg):
+            sent.append(msg)
+
+        await app(scope, receive, send)
+
+    anyio.run(main)
+    assert sent[0]["status"] == 302
+    assert (b"location", b"http://h/new") in sent[0]["headers"]
+
+
+def test_response_copy_and_expires():
+    from datetime import datetime, timezone
+
+    from lcore import BaseResponse
+
+    r = BaseResponse("body", 202, {"X-A": "1"})
+    r.set_cookie("a", "b")
+    c = r.copy()
+    assert c.status_code == 202 and c.get_header("X-A") == "1"
+    c.set_header("X-A", "2")
+    assert r.get_header("X-A") == "1"
+    r.expires = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert r.get_header("Expires") == "Wed, 02 Jan 2030 03:04:05 GMT"

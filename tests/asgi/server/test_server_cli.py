@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -39,6 +40,7 @@ APP = textwrap.dedent(
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["path"] == "/slow":
+            print("slow-started", flush=True)
             await anyio.sleep(1.0)
         body = str(os.getpid()).encode()
         await send({"type": "http.response.start", "status": 200,
@@ -95,6 +97,17 @@ def wait_port(process: subprocess.Popen, timeout: float = 15.0) -> int:
         if match:
             return int(match.group(1))
     raise AssertionError("server did not start in time")
+
+
+def wait_line(process: subprocess.Popen, expected: str, timeout: float = 15.0) -> None:
+    """Read the server's stdout until ``expected`` appears (the request reached the app)."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        if ready and process.stdout.readline().strip() == expected:
+            return
+    raise AssertionError(f"{expected!r} never printed")
 
 
 def stop(
@@ -156,7 +169,7 @@ def test_sigterm_finishes_in_flight_request(app_dir: Path) -> None:
 
         thread = threading.Thread(target=slow_request)
         thread.start()
-        time.sleep(0.3)
+        wait_line(process, "slow-started")
         process.send_signal(signal.SIGTERM)
         thread.join(15)
     finally:
@@ -366,9 +379,10 @@ def test_ctrl_c_on_workers_is_graceful(app_dir: Path) -> None:
         ],
         cwd=app_dir,
         env=environment,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 20
@@ -385,7 +399,7 @@ def test_ctrl_c_on_workers_is_graceful(app_dir: Path) -> None:
             )
         )
         thread.start()
-        time.sleep(0.3)
+        wait_line(process, "slow-started")
         os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         thread.join(15)
         code = process.wait(timeout=30)
@@ -393,5 +407,7 @@ def test_ctrl_c_on_workers_is_graceful(app_dir: Path) -> None:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)  # the session we started, workers included
             process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
     assert code == 0
     assert result and result[0].startswith(b"HTTP/1.1 200 OK")

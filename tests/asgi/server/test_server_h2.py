@@ -201,6 +201,11 @@ async def test_outbound_flow_control_waits_for_window() -> None:
         sid = client.request()
         await client.flush()
         received = 0
+        with anyio.fail_after(5):
+            while received < 1000:
+                for event in await client.pump():
+                    if isinstance(event, h2.events.DataReceived):
+                        received += len(event.data)
         with anyio.move_on_after(0.3):
             while True:
                 for event in await client.pump():

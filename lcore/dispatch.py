@@ -258,8 +258,11 @@ def _finish_exception(app: Any, mode: int, c: Any, e: Exception) -> Effects:
     c.response = BaseResponse()
     req._cache["exc"] = e
     err = HTTPError(500, "Internal Server Error", e, tb)
+    # The response hooks still run for a crash (Bottle ran ``after_request`` in a
+    # ``finally``: cleanup hooks must not be skipped), unless they are what failed.
+    run_hooks = not req._cache.get("post_hooks")
     try:
-        return (yield from _finish(app, mode, c, err, run_hooks=False))
+        return (yield from _finish(app, mode, c, err, run_hooks=run_hooks))
     except Exception:
         _log.exception("error while rendering the 500 page")
         body = b"Internal Server Error"
@@ -377,6 +380,7 @@ def _finish(app: Any, mode: int, c: Any, out: Any, run_hooks: bool = True) -> Ef
         body = out
     hp = app._hook_plan
     if run_hooks and (hp or c._module_chain):
+        c.request._cache["post_hooks"] = True
         try:
             yield from _hooks(app, mode, c, "on_response_build")
             yield from _hooks(app, mode, c, "after_request")

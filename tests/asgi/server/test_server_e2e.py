@@ -322,3 +322,24 @@ def test_h2_garbage_after_preface_logs_no_errors(caplog: pytest.LogCaptureFixtur
         assert raw_exchange(srv.port, NORMAL, wait_close=False).startswith(b"HTTP/1.1 200")
     assert b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" in answer  # a GOAWAY frame came back
     assert not [r for r in caplog.records if r.levelno >= 40], caplog.text
+
+
+@pytest.mark.parametrize("version", ["h2c", "h2-tls", "http/1.1"])
+def test_large_bodies_both_ways(version: str, tls_files: tuple[str, str]) -> None:
+    payload = bytes(range(256)) * 20_000  # ~5 MB: many flow-control windows
+    certfile, keyfile = tls_files
+    options: dict[str, Any] = {"max_body_size": 10_000_000}
+    if version == "h2-tls":
+        options.update(certfile=certfile, keyfile=keyfile)
+    with running_server(echo_app, **options) as srv:
+        scheme = "https" if version == "h2-tls" else "http"
+        client = httpx.Client(
+            http1=version == "http/1.1",
+            http2=version != "http/1.1",
+            verify=ssl.create_default_context(cafile=certfile),
+            timeout=30,
+        )
+        with client:
+            response = client.post(f"{scheme}://127.0.0.1:{srv.port}/big", content=payload)
+    assert response.http_version == ("HTTP/1.1" if version == "http/1.1" else "HTTP/2")
+    assert response.content == payload

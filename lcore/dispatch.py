@@ -347,12 +347,15 @@ def _chain(app: Any, mode: int, c: Any, entries: tuple[Any, ...], i: int, termin
             except HTTPResponse as err:
                 result = err
         return (yield from _call(hmode, e.post_async, mw.post, c, result))
-    if e.is_async:
+    if e.is_async or (e.dual and (mode == ASYNC or (c.route is not None and c.route.is_async))):
+        # A middleware with both ``__call__`` and ``async def acall`` uses ``acall`` when
+        # the handler is async (or the request runs on the loop): no thread hop either way.
+        call = mw.acall if e.dual else mw
 
         async def next_async(c2: Any = c) -> Any:
             return await drive_async(_chain(app, ASYNC, c2, entries, i + 1, terminal))
 
-        return (yield _Await(mw(c, next_async)))
+        return (yield _Await(call(c, next_async)))
 
     def next_sync(c2: Any = c) -> Any:
         return drive_sync(_chain(app, SYNC, c2, entries, i + 1, terminal))

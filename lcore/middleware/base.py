@@ -19,6 +19,10 @@ class Middleware:
     earlier, equal orders keep insertion order), ``phase`` is ``'pre'`` (before routing)
     or ``'post'`` (around the handler). ``__call__`` may be ``async def``; then
     ``await next_handler(ctx)``. Subclasses need not call ``super().__init__()``.
+
+    A middleware may have both a sync ``__call__`` and an ``async def acall(ctx,
+    next_handler)``: requests whose handler is async (or that run on the event loop)
+    use ``acall``, the others ``__call__``, so neither kind pays a thread hop.
     """
 
     name: str = "middleware"
@@ -50,7 +54,9 @@ class MiddlewareHook(Middleware):
 
 
 class _Entry:
-    __slots__ = ("mw", "order", "seq", "matcher", "is_async", "is_hook", "pre_async", "post_async", "inline")
+    __slots__ = (
+        "mw", "order", "seq", "matcher", "is_async", "is_hook", "pre_async", "post_async", "inline", "dual",
+    )
 
     def __init__(self, mw: Any, order: int, seq: int, matcher: Any) -> None:
         self.mw = mw
@@ -59,6 +65,8 @@ class _Entry:
         self.matcher = matcher
         self.is_hook = isinstance(mw, MiddlewareHook)
         self.is_async = (not self.is_hook) and is_async_callable(mw)
+        # A sync ``__call__`` plus an ``async def acall``: the pipeline picks per request.
+        self.dual = (not self.is_hook) and (not self.is_async) and is_async_callable(getattr(mw, "acall", None))
         self.pre_async = self.is_hook and is_async_callable(mw.pre)
         self.post_async = self.is_hook and is_async_callable(mw.post)
         # Built-in middleware that never blocks may run on the event loop directly.

@@ -44,17 +44,14 @@ class RequestContext:
     )
 
     def __init__(self, req: Any = None, resp: Any = None, app: Any = None) -> None:
-        self.request = req
-        self.response = resp
-        self.app = app
-        self.route = None
-        self.request_id: str | None = None
-        self.user: Any = None
-        self.state: dict[str, Any] = {}
-        self._lazy: dict[str, Any] | None = None
-        self._scoped: dict[str, Any] | None = None
-        self._module_chain: tuple[Any, ...] = ()
-        self._after_response: list[Any] | None = None
+        # PERF: only three slots are set per request; the others read as their
+        # defaults (see _DEFAULTS) until something assigns them.
+        _osa(self, "request", req)
+        _osa(self, "response", resp)
+        _osa(self, "app", app)
+        _osa(self, "_scoped", None)
+        _osa(self, "_module_chain", ())
+        _osa(self, "_after_response", None)
 
     def lazy(self, name: str, factory: Any) -> None:
         """Register ``factory`` to compute attribute ``name`` once, on first access."""
@@ -64,7 +61,14 @@ class RequestContext:
         self.state.pop(name, None)
 
     def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup fails: state, lazy values, then dependencies.
+        # Only called when normal lookup fails: unset slots, state, lazy values, then
+        # dependencies (own app, then the apps this one is mounted in).
+        if name in _DEFAULTS:
+            value = _DEFAULTS[name]
+            if value is dict:
+                value = {}
+                _osa(self, name, value)
+            return value
         state = self.state
         if name in state:
             return state[name]
@@ -77,11 +81,14 @@ class RequestContext:
             container = app._container
             if name in container:
                 return container.resolve(name, self)
+        for parent, _prefix, pctx in self._module_chain:
+            if name in parent._container:
+                return parent._container.resolve(name, pctx)
         raise AttributeError(f"RequestContext has no attribute {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SLOTS:
-            object.__setattr__(self, name, value)
+            _osa(self, name, value)
         else:
             self.state[name] = value
 
@@ -111,6 +118,17 @@ class RequestContext:
 
 
 _SLOTS = frozenset(RequestContext.__slots__)
+_osa = object.__setattr__
+_DEFAULTS: dict[str, Any] = {
+    "route": None,
+    "request_id": None,
+    "user": None,
+    "state": dict,
+    "_lazy": None,
+    "_scoped": None,
+    "_module_chain": (),
+    "_after_response": None,
+}
 
 
 def _get_ctx() -> RequestContext:

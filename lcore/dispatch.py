@@ -31,6 +31,7 @@ from .response import BaseResponse, HTTPError, HTTPResponse
 __all__ = ["Outgoing", "pipeline", "drive_sync", "drive_async", "handle_sync", "handle_async"]
 
 _log = logging.getLogger("lcore.error")
+_osa = object.__setattr__
 
 SYNC = 0
 ASYNC = 1
@@ -39,6 +40,12 @@ ASYNC = 1
 BYTES, ITER, AITER, FILE = 0, 1, 2, 3
 
 _NO_BODY_STATUS = frozenset((204, 304))
+# PERF: results of these types are never awaitable; skip inspect.isawaitable for them.
+_PLAIN = frozenset((str, bytes, dict, list, type(None), bool, int, float, tuple))
+
+
+def _isawaitable(value: Any) -> bool:
+    return type(value) not in _PLAIN and inspect.isawaitable(value)
 
 
 class _Await:
@@ -241,6 +248,11 @@ def pipeline(app: Any, mode: int, c: RequestContext) -> Effects:
                 out = yield from _routed(app, mode, c)
         except HTTPResponse as e:
             out = e
+        if not hp and not c._module_chain:
+            # PERF: no after-hooks to run and a plain result: cast it directly.
+            done = _cast_plain(c, out)
+            if done is not None:
+                return done
         return (yield from _finish(app, mode, c, out))
     except (KeyboardInterrupt, SystemExit, MemoryError, GeneratorExit):
         raise
@@ -279,7 +291,7 @@ def _routed(app: Any, mode: int, c: Any) -> Effects:
         route, args = peek[2], peek[3]
     else:
         route, args = app.router.match(req.method, req._path)
-    c.route = route
+    _osa(c, "route", route)
     req.route = route
     req.url_args = args
     hp = app._hook_plan
@@ -298,7 +310,14 @@ def _routed(app: Any, mode: int, c: Any) -> Effects:
         if post:
             out = yield from _chain(app, mode, c, post, 0, _handler)
         else:
-            out = yield from _handler(app, mode, c)
+            # PERF: the handler is called without a generator frame; only an effect
+            # (a coroutine to await, a call to send to a thread) goes to the driver.
+            out = _call_handler(app, mode, c)
+            t = type(out)
+            if t is _Await or t is _Thread:
+                out = yield out
+            elif t is _Mount:
+                out = yield from app._dispatch_mount(mode, c, out.mount)
     except HTTPResponse as e:
         out = e
     if hp or c._module_chain:
@@ -309,25 +328,38 @@ def _routed(app: Any, mode: int, c: Any) -> Effects:
     return out
 
 
-def _handler(app: Any, mode: int, c: Any) -> Effects:
+class _Mount:
+    __slots__ = ("mount",)
+
+    def __init__(self, mount: Any) -> None:
+        self.mount = mount
+
+
+def _call_handler(app: Any, mode: int, c: Any) -> Any:
+    """Call the route's handler; returns its result, or an effect / _Mount to resolve."""
     route = c.route
     mount = route._mount
     if mount is not None:
-        return (yield from app._dispatch_mount(mode, c, mount))
+        return _Mount(mount)
     args = c.request.url_args
     call = route.call
-    if route.is_async:
-        rv = call(**args)
-        if inspect.isawaitable(rv):
-            rv = yield _Await(rv)
-        return rv
-    if mode == ASYNC:
-        rv = yield _Thread(functools.partial(call, **args) if args else call, ())
-    else:
-        rv = call(**args)
-        if inspect.isawaitable(rv):
-            rv = yield _Await(rv)
+    if mode == ASYNC and not route.is_async:
+        return _Thread(functools.partial(call, **args) if args else call, ())
+    rv = call(**args)
+    if _isawaitable(rv):
+        return _Await(rv)
     return rv
+
+
+def _handler(app: Any, mode: int, c: Any) -> Effects:
+    """The handler as a generator step (the innermost link of a middleware chain)."""
+    out = _call_handler(app, mode, c)
+    t = type(out)
+    if t is _Await or t is _Thread:
+        out = yield out
+    elif t is _Mount:
+        out = yield from app._dispatch_mount(mode, c, out.mount)
+    return out
 
 
 def _chain(app: Any, mode: int, c: Any, entries: tuple[Any, ...], i: int, terminal: Any) -> Effects:
@@ -448,24 +480,49 @@ def default_error_body(app: Any, c: Any, err: HTTPError) -> Any:
 _END = object()
 
 
-def _cast(app: Any, mode: int, c: Any, body: Any) -> Effects:
-    """Turn a handler result into an :class:`Outgoing` (status and headers from response)."""
+def _cast_plain(c: Any, body: Any) -> Outgoing | None:
+    """Cast the common result types (str, bytes, None, dict, list) without a generator.
+
+    Returns None for everything else (responses, files, iterators), which
+    :func:`_cast` handles.
+    """
     resp = c.response
     t = type(body)
-    kind = BYTES
     if t is str:
-        payload: Any = body.encode(resp.charset) if body else b""
+        payload = (body.encode(resp.charset) if "Content-Type" in resp._headers else body.encode()) if body else b""
     elif t is bytes:
         payload = body
     elif body is None or body is False:
         payload = b""
-    elif isinstance(body, (dict, list)):
+    elif t is dict or t is list:
         if "Content-Type" not in resp._headers or resp.get_header("Content-Type", "").startswith("text/html"):
             resp._headers["Content-Type"] = ["application/json"]
         payload = json_dumps(body).encode("utf8")
-    elif isinstance(body, (bytes, bytearray, memoryview)):
+    elif t is bytearray or t is memoryview:
         payload = bytes(body)
-    elif isinstance(body, HTTPResponse):
+    else:
+        return None
+    status = resp._status_code
+    headers = resp.headerlist
+    if status in _NO_BODY_STATUS or status < 200:
+        payload = b""
+    elif "Content-Length" not in resp._headers:
+        headers.append(("Content-Length", str(len(payload))))
+    if c.request.method == "HEAD":
+        payload = b""
+    return Outgoing(status, resp._status_line, headers, payload, BYTES, c)
+
+
+def _cast(app: Any, mode: int, c: Any, body: Any) -> Effects:
+    """Turn a handler result into an :class:`Outgoing` (status and headers from response)."""
+    done = _cast_plain(c, body)
+    if done is not None:
+        return done
+    resp = c.response
+    if isinstance(body, (dict, list, str, bytes, bytearray, memoryview)):  # subclasses
+        return _cast_plain(c, type(body).__mro__[-2](body) if not isinstance(body, (dict, list)) else (dict(body) if isinstance(body, dict) else list(body)))
+    kind = BYTES
+    if isinstance(body, HTTPResponse):
         body.apply(resp)
         if isinstance(body, HTTPError):
             inner = yield from _error_body(app, mode, c, body)
@@ -492,21 +549,13 @@ def _cast(app: Any, mode: int, c: Any, body: Any) -> Effects:
             raise
         if first is _END:
             _close(it)
-            payload = b""
-        else:
-            payload, kind = _iter_bytes(first, it, resp.charset), ITER
+            return _cast_plain(c, b"")
+        payload, kind = _iter_bytes(first, it, resp.charset), ITER
     else:
         raise TypeError(f"Unsupported response type: {type(body).__name__}")
     status = resp._status_code
     headers = resp.headerlist
-    if kind == BYTES:
-        if status in _NO_BODY_STATUS or status < 200:
-            payload = b""
-        elif "Content-Length" not in resp._headers:
-            headers.append(("Content-Length", str(len(payload))))
-        if c.request.method == "HEAD":
-            payload = b""
-    elif c.request.method == "HEAD" or status in _NO_BODY_STATUS or status < 200:
+    if c.request.method == "HEAD" or status in _NO_BODY_STATUS or status < 200:
         _close(payload)
         payload, kind = b"", BYTES
     return Outgoing(status, resp._status_line, headers, payload, kind, c)

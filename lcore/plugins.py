@@ -15,6 +15,7 @@ from typing import Any
 from ._bridge import is_async_callable
 from ._utils import json_dumps
 from .context import _current
+from .response import HTTPResponse
 
 __all__ = ["JSONPlugin", "TemplatePlugin"]
 
@@ -49,22 +50,23 @@ class JSONPlugin:
         @functools.wraps(callback)
         def wrapper(*a: Any, **ka: Any) -> Any:
             rv = callback(*a, **ka)
-            if inspect.isawaitable(rv):
-                return _finish(rv, convert, dumps)
-            # PERF: the common case (a dict from a sync handler) handled inline.
-            if type(rv) is dict:
+            # PERF: the common cases (str, or a dict from a sync handler) handled inline.
+            t = type(rv)
+            if t is str or t is bytes:
+                return rv
+            if t is dict:
                 c = _current.get(None)
                 if c is not None:
                     c.response._headers["Content-Type"] = ["application/json"]
                 return dumps(rv)
+            if inspect.isawaitable(rv):
+                return _finish(rv, convert, dumps)
             return convert(rv, dumps)
 
         return wrapper
 
     @staticmethod
     def _convert(rv: Any, dumps: Any) -> Any:
-        from .response import HTTPResponse
-
         if isinstance(rv, (dict, list)):
             c = _current.get(None)
             if c is not None:

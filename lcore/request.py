@@ -41,6 +41,47 @@ class BodySource:
             yield chunk
 
 
+_UNSET: Any = object()
+
+
+class WSGIBody(BodySource):
+    """Body chunks from a WSGI ``wsgi.input``: exactly Content-Length bytes, or until EOF
+    when the server says the input is terminated (it de-chunked a chunked body)."""
+
+    __slots__ = ("environ",)
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.environ = environ
+
+    @property
+    def length(self) -> int | None:  # type: ignore[override]
+        cl = self.environ.get("CONTENT_LENGTH", "")
+        try:
+            return int(cl) if cl else None
+        except ValueError:
+            return None
+
+    def iter_sync(self) -> Iterator[bytes]:
+        env = self.environ
+        read = env["wsgi.input"].read
+        remaining = self.length
+        if remaining is not None:
+            while remaining > 0:
+                chunk = read(min(65536, remaining))
+                if not chunk:
+                    raise _http_error(400, "Request body shorter than Content-Length.")
+                remaining -= len(chunk)
+                yield chunk
+            return
+        te = env.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if env.get("wsgi.input_terminated") or "chunked" in te:
+            while True:
+                chunk = read(65536)
+                if not chunk:
+                    return
+                yield chunk
+
+
 class _EmptyBody(BodySource):
     length = 0
 
@@ -66,8 +107,8 @@ class BaseRequest:
         "raw_path",
         "query_string",
         "_raw_headers",
-        "client",
-        "server",
+        "_client",
+        "_server",
         "scheme",
         "http_version",
         "script_name",
@@ -101,28 +142,65 @@ class BaseRequest:
 
     # -- construction from a WSGI environ (the WSGI adapter uses this) --------------
     def _bind_environ(self, environ: dict[str, Any]) -> None:
-        from ._wsgi_body import WSGIBody  # local: pure helper, no protocol imports
-
+        # PERF: only what routing needs is read now; addresses are parsed on first use.
         self._environ = environ
         self.method = environ.get("REQUEST_METHOD", "GET").upper()
-        raw = environ.get("PATH_INFO", "") or "/"
-        try:
-            path = raw.encode("latin1").decode("utf8")
-        except UnicodeError:
+        raw = environ.get("PATH_INFO") or "/"
+        if raw.isascii():
             path = raw
-            self._cache["bad_path"] = True
-        self._path = path if path.startswith("/") else "/" + path
+        else:
+            try:
+                path = raw.encode("latin1").decode("utf8")
+            except UnicodeError:
+                path = raw
+                self._cache["bad_path"] = True
+        self._path = path if path[:1] == "/" else "/" + path
         self.raw_path = None
         self.query_string = environ.get("QUERY_STRING", "")
         self._raw_headers = None
-        addr = environ.get("REMOTE_ADDR")
-        self.client = (addr, int(environ.get("REMOTE_PORT") or 0)) if addr else None
-        self.server = (environ.get("SERVER_NAME", ""), int(environ.get("SERVER_PORT") or 0))
+        self._client = _UNSET
+        self._server = _UNSET
         self.scheme = environ.get("wsgi.url_scheme", "http")
         proto = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
-        self.http_version = proto[5:] if proto.startswith("HTTP/") else "1.1"
+        self.http_version = proto[5:] if proto[:5] == "HTTP/" else "1.1"
         self.script_name = environ.get("SCRIPT_NAME", "")
         self._source = WSGIBody(environ) if "wsgi.input" in environ else _EMPTY_BODY
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """The peer address ``(host, port)``, or None when unknown."""
+        c = self._client
+        if c is _UNSET:
+            env = self._environ or {}
+            addr = env.get("REMOTE_ADDR")
+            try:
+                port = int(env.get("REMOTE_PORT") or 0)
+            except ValueError:
+                port = 0
+            c = self._client = (addr, port) if addr else None
+        return c  # type: ignore[return-value]
+
+    @client.setter
+    def client(self, value: tuple[str, int] | None) -> None:
+        self._client = value
+        self._cache.pop("remote_addr", None)
+
+    @property
+    def server(self) -> tuple[str, int]:
+        """The server address ``(host, port)`` the request came to."""
+        srv = self._server
+        if srv is _UNSET:
+            env = self._environ or {}
+            try:
+                port = int(env.get("SERVER_PORT") or 0)
+            except ValueError:
+                port = 0
+            srv = self._server = (env.get("SERVER_NAME", ""), port)
+        return srv  # type: ignore[return-value]
+
+    @server.setter
+    def server(self, value: tuple[str, int]) -> None:
+        self._server = value
 
     @classmethod
     def _from_parts(
@@ -155,8 +233,8 @@ class BaseRequest:
         self.raw_path = raw_path
         self.query_string = query_string
         self._raw_headers = headers
-        self.client = client
-        self.server = server or ("", 0)
+        self._client = client
+        self._server = server or ("", 0)
         self.scheme = scheme
         self.http_version = http_version
         self.script_name = root_path

@@ -371,10 +371,10 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
         """Return ``(route, url_args)``; raise HTTPError 404, or 405 with ``Allow``."""
-        from .response import HTTPError
-
-        method = method.upper()
-        methods = (method, "ANY") if method != "HEAD" else ("HEAD", "GET", "ANY")
+        methods = _METHOD_ORDER.get(method)
+        if methods is None:
+            method = method.upper()
+            methods = (method, "ANY") if method != "HEAD" else ("HEAD", "GET", "ANY")
         for m in methods:
             hit = self._match_method(m, path)
             if hit is not None:
@@ -386,9 +386,13 @@ class Router:
                             try:
                                 value = conv(value)
                             except ValueError:
+                                from .response import HTTPError
+
                                 raise HTTPError(400, "Path has wrong format.") from None
                         args[key] = value  # type: ignore[index]
                 return c.route, args
+        from .response import HTTPError
+
         allowed = set()
         for m in set(self.static) | set(self.dynamic):
             if m in methods:
@@ -427,6 +431,12 @@ class Router:
 
 #: Characters legal unescaped in a path segment (RFC 3986 ``pchar`` minus unreserved).
 _PCHAR_SAFE = "!$&'()*+,;=:@"
+
+
+_METHOD_ORDER = {
+    m: ((m, "ANY") if m != "HEAD" else ("HEAD", "GET", "ANY"))
+    for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+}
 
 
 def _is_path_filter(c: _Compiled, key: str) -> bool:

@@ -21,6 +21,11 @@ from .response import HTTPResponse
 
 __all__ = ["WSGIAdapter", "call_wsgi_app"]
 
+# PERF: the process id, refreshed after fork, instead of a getpid() call per request.
+_PID = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
 
 class WSGIAdapter:
     """Serve an Lcore app to a WSGI server."""
@@ -31,7 +36,7 @@ class WSGIAdapter:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         app = self.app
-        if self._started_pid != os.getpid():
+        if self._started_pid != _PID[0]:
             self._startup()
         req = BaseRequest(environ)
         if req._cache.get("bad_path"):
@@ -68,7 +73,7 @@ class WSGIAdapter:
         raise AssertionError(f"unknown body kind {kind}")  # pragma: no cover
 
     def _startup(self) -> None:
-        self._started_pid = os.getpid()
+        self._started_pid = _PID[0] = os.getpid()
         app = self.app
         if app._hooks.get("startup"):
             app.trigger_hook("startup")

@@ -486,3 +486,49 @@ async def test_unread_bodies_do_not_leak_the_connection_window() -> None:
             await client.flush()
             headers, _ = await client.response(sid)
             assert headers[b":status"] == b"200"
+
+
+async def test_h2c_upgrade_from_http11() -> None:
+    from lcore_asgi.server.h2_protocol import upgrade_h2c
+    from lcore_asgi.server.h11_protocol import H11Connection
+
+    scopes: list[dict] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await hello_app(scope, receive, send)
+
+    config = Config(app=app, access_log=False)
+    state = ServerState(app, config)
+    server_end, client_end = memory_pipe()
+    driver = H11Connection(state, server_end, "http", None, None, {b"h2c": upgrade_h2c})
+    conn = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding=None)
+    )
+    settings = conn.initiate_upgrade_connection()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(driver.run)
+        await client_end.send(
+            b"GET /up HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+            b"Upgrade: h2c\r\nHTTP2-Settings: " + settings + b"\r\n\r\n"
+        )
+        data = b""
+        with anyio.fail_after(5):
+            while b"\r\n\r\n" not in data:
+                data += await client_end.receive()
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 Switching Protocols")
+        await client_end.send(conn.data_to_send())
+        events = conn.receive_data(rest) if rest else []
+        body = b""
+        with anyio.fail_after(5):
+            while not any(isinstance(e, h2.events.StreamEnded) for e in events):
+                body += b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived))
+                events = conn.receive_data(await client_end.receive())
+                await client_end.send(conn.data_to_send() or b"")
+        body += b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived))
+        tg.cancel_scope.cancel()
+    await client_end.aclose()
+    assert body == b"hello"
+    assert scopes[0]["http_version"] == "2"
+    assert scopes[0]["path"] == "/up"

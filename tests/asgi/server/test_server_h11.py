@@ -523,3 +523,13 @@ async def test_single_body_gets_content_length_not_chunked() -> None:
     assert one.endswith(b"\r\n\r\nabc")
     assert b"content-length" not in empty.lower()
     assert b"content-length" not in head.lower()
+
+
+async def test_expect_100_continue_with_oversized_body_gets_413_not_100() -> None:
+    async with connection(echo_app, max_body_size=1000) as client:
+        await client.send(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n"
+        )
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 413 Content Too Large")
+    assert b"100 Continue" not in data

@@ -48,14 +48,37 @@ from .exceptions import (
     TemplateError,
 )
 from .lifecycle import BackgroundTaskPool, on_shutdown
-from .middleware import Middleware, MiddlewareHook, MiddlewarePipeline
+from .middleware import (
+    BodyLimitMiddleware,
+    CompressionMiddleware,
+    CORSMiddleware,
+    CSRFMiddleware,
+    Middleware,
+    MiddlewareHook,
+    MiddlewarePipeline,
+    ProxyFixMiddleware,
+    RequestIDMiddleware,
+    RequestLoggerMiddleware,
+    SecurityHeadersMiddleware,
+    TimeoutMiddleware,
+)
 from .multipart import FileUpload
 from .plugins import JSONPlugin, TemplatePlugin
 from .request import BaseRequest
 from .resources import ResourceManager
 from .response import HTTP_CODES, BaseResponse, HTTPError, HTTPResponse, abort, redirect
 from .routing import Route, Router
-from .security.passwords import hash_password, verify_password
+from .security import (
+    MemoryRateLimitBackend,
+    RateLimitBackend,
+    RedisRateLimitBackend,
+    ValidationError,
+    auth_basic,
+    hash_password,
+    rate_limit,
+    validate_request,
+    verify_password,
+)
 from .static import static_file
 from .templates import (
     TEMPLATE_PATH,
@@ -85,6 +108,10 @@ __all__ = [
     "MultiDict", "FormsDict", "HeaderDict", "WSGIHeaderDict", "FileUpload", "ResourceManager",
     "static_file", "TestClient", "TestResponse", "BackgroundTaskPool", "on_shutdown",
     "hash_password", "verify_password",
+    "ProxyFixMiddleware", "TimeoutMiddleware", "BodyLimitMiddleware", "RequestIDMiddleware",
+    "RequestLoggerMiddleware", "CORSMiddleware", "SecurityHeadersMiddleware", "CSRFMiddleware",
+    "CompressionMiddleware", "auth_basic", "rate_limit", "RateLimitBackend",
+    "MemoryRateLimitBackend", "RedisRateLimitBackend", "validate_request", "ValidationError",
     "template", "view", "TEMPLATE_PATH", "TEMPLATES", "BaseTemplate", "SimpleTemplate",
     "jinja2_template", "jinja2_view", "mako_template", "mako_view", "cheetah_template", "cheetah_view",
     "LcoreException", "RouteError", "RouteReset", "RouteSyntaxError", "RouteBuildError",

@@ -55,7 +55,16 @@ class MiddlewareHook(Middleware):
 
 class _Entry:
     __slots__ = (
-        "mw", "order", "seq", "matcher", "is_async", "is_hook", "pre_async", "post_async", "inline", "dual",
+        "mw",
+        "order",
+        "seq",
+        "matcher",
+        "is_async",
+        "is_hook",
+        "pre_async",
+        "post_async",
+        "inline",
+        "dual",
     )
 
     def __init__(self, mw: Any, order: int, seq: int, matcher: Any) -> None:
@@ -66,7 +75,11 @@ class _Entry:
         self.is_hook = isinstance(mw, MiddlewareHook)
         self.is_async = (not self.is_hook) and is_async_callable(mw)
         # A sync ``__call__`` plus an ``async def acall``: the pipeline picks per request.
-        self.dual = (not self.is_hook) and (not self.is_async) and is_async_callable(getattr(mw, "acall", None))
+        self.dual = (
+            (not self.is_hook)
+            and (not self.is_async)
+            and is_async_callable(getattr(mw, "acall", None))
+        )
         self.pre_async = self.is_hook and is_async_callable(mw.pre)
         self.post_async = self.is_hook and is_async_callable(mw.post)
         # Built-in middleware that never blocks may run on the event loop directly.
@@ -120,9 +133,13 @@ class MiddlewarePipeline:
         """Remove middleware by object, type or name; True when something was removed."""
         before = len(self._entries)
         self._entries = [
-            e for e in self._entries
-            if not (e.mw is mw or (isinstance(mw, type) and isinstance(e.mw, mw))
-                    or (isinstance(mw, str) and getattr(e.mw, "name", None) == mw))
+            e
+            for e in self._entries
+            if not (
+                e.mw is mw
+                or (isinstance(mw, type) and isinstance(e.mw, mw))
+                or (isinstance(mw, str) and getattr(e.mw, "name", None) == mw)
+            )
         ]
         self._rebuild()
         return len(self._entries) != before

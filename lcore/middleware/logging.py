@@ -1,0 +1,95 @@
+"""RequestLoggerMiddleware: one JSON access-log line per request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from ..response import HTTPResponse
+from ._util import status_of
+from .base import Middleware
+
+__all__ = ["RequestLoggerMiddleware"]
+
+
+class RequestLoggerMiddleware(Middleware):
+    """Log one JSON object per request on ``logger`` (default ``lcore.access``, INFO).
+
+    Keys: ``timestamp`` (UTC, ISO 8601), ``request_id``, ``method``, ``path``,
+    ``status``, ``duration_ms`` and ``remote_addr``. Errors are logged too: an
+    ``HTTPError`` with its status, an unhandled exception as 500, a request answered 503
+    by :class:`TimeoutMiddleware` as 503. ``duration_ms`` is the time to produce the
+    response (a streamed body may take longer to send). ``logger`` may be a
+    ``logging.Logger`` or a logger name.
+    """
+
+    name = "request_logger"
+    order = 2
+    phase = "post"
+
+    def __init__(self, logger: logging.Logger | str | None = None) -> None:
+        if logger is None or isinstance(logger, str):
+            logger = logging.getLogger(logger or "lcore.access")
+        self.logger = logger
+
+    def _status(self, ctx: Any, result: Any) -> int:
+        if ctx.get("timed_out"):
+            return 503
+        return status_of(ctx, result)
+
+    def _emit(self, ctx: Any, status: int, start: float) -> None:
+        req = ctx.request
+        record = {
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "request_id": ctx.request_id,
+            "method": req.method,
+            "path": req.fullpath,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - start) * 1000.0, 3),
+            "remote_addr": req.remote_addr,
+        }
+        self.logger.info(json.dumps(record, separators=(",", ":")))
+
+    def _cancelled_status(self, ctx: Any) -> int:
+        deadline = ctx.get("timeout_deadline")
+        # Cancelled at a TimeoutMiddleware deadline: answered 503; otherwise the client
+        # or the server went away (499, as nginx logs it).
+        return 503 if deadline is not None and time.monotonic() >= deadline else 499
+
+    def __call__(self, ctx: Any, next_handler: Any) -> Any:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return next_handler(ctx)
+        start = time.perf_counter()
+        status = 500
+        try:
+            result = next_handler(ctx)
+            status = self._status(ctx, result)
+            return result
+        except HTTPResponse as e:
+            status = e.status_code
+            raise
+        finally:
+            self._emit(ctx, status, start)
+
+    async def acall(self, ctx: Any, next_handler: Any) -> Any:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return await next_handler(ctx)
+        start = time.perf_counter()
+        status = 500
+        try:
+            result = await next_handler(ctx)
+            status = self._status(ctx, result)
+            return result
+        except HTTPResponse as e:
+            status = e.status_code
+            raise
+        except Exception:
+            raise
+        except BaseException:
+            status = self._cancelled_status(ctx)
+            raise
+        finally:
+            self._emit(ctx, status, start)

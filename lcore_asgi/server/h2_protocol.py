@@ -27,6 +27,8 @@ __all__ = ["H2Connection", "upgrade_h2c"]
 
 _READ_SIZE = 65536
 _INF = float("inf")
+#: Client resets tolerated before the share of reset streams is checked.
+_RESET_FLOOD = 200
 #: Outbound bytes queued in h2 beyond which a sending stream waits for the socket.
 _HIGH_WATER = 256 * 1024
 _HOP_BY_HOP = frozenset(
@@ -80,6 +82,8 @@ class H2Connection:
         self._extra = b""
         self._stopping = False
         self._unparsed = 0
+        self._client_resets = 0
+        self._completed = 0
         self._unparsed_limit = config.h2_max_frame_size + config.h2_max_header_list_size + 1024
         #: When the pending write times out (see ``ServerState.run_watchdog``).
         self.deadline = _INF
@@ -194,15 +198,10 @@ class H2Connection:
                 if self._unparsed > self._unparsed_limit:
                     raise h2.exceptions.FrameTooLargeError("frame larger than advertised")
         except h2.exceptions.ProtocolError as exc:
+            # Stream-level errors are treated as connection errors too (RFC 9113 §5.4.1
+            # allows it): h2 raises them from receive_data without saying which stream.
             error_logger.debug("HTTP/2 protocol error from client: %s", exc)
-            code = getattr(exc, "error_code", None) or ErrorCodes.PROTOCOL_ERROR
-            try:
-                conn.close_connection(error_code=code)
-            except h2.exceptions.ProtocolError:
-                pass
-            self._closing = self._closed = True
-            for victim in list(self.streams.values()):
-                victim.on_reset()
+            self._abort_connection(getattr(exc, "error_code", None) or ErrorCodes.PROTOCOL_ERROR)
             return
         streams = self.streams
         stream: H2Stream | None
@@ -225,6 +224,14 @@ class H2Connection:
                 stream = streams.get(event.stream_id)
                 if stream is not None:
                     stream.on_reset()
+                    self._client_resets += 1
+                    if self._client_resets > _RESET_FLOOD and (
+                        self._client_resets > 2 * self._completed
+                    ):
+                        # "Rapid reset": streams opened only to be cancelled cost us a
+                        # task each; a client doing mostly that is told to calm down.
+                        self._abort_connection(ErrorCodes.ENHANCE_YOUR_CALM)
+                        return
             elif kind is _WindowUpdated:
                 if event.stream_id == 0:
                     for stream in streams.values():
@@ -242,6 +249,17 @@ class H2Connection:
                 for stream in list(streams.values()):
                     stream.on_reset()
             # PING is answered by h2 itself; trailers and priority need nothing.
+        self._schedule_write()
+
+    def _abort_connection(self, code: int) -> None:
+        """Send a final GOAWAY with ``code`` and stop every stream."""
+        try:
+            self.conn.close_connection(error_code=code)
+        except h2.exceptions.ProtocolError:
+            pass
+        self._closing = self._closed = True
+        for victim in list(self.streams.values()):
+            victim.on_reset()
         self._schedule_write()
 
     def _start_stream(self, event: h2.events.RequestReceived) -> None:
@@ -347,9 +365,11 @@ class H2Connection:
         if self._queued > _HIGH_WATER and not self._broken:
             await self._drained.wait()
 
-    def stream_done(self, stream_id: int) -> None:
+    def stream_done(self, stream_id: int, completed: bool = False) -> None:
         """Forget a finished stream."""
         self.streams.pop(stream_id, None)
+        if completed:
+            self._completed += 1
         self._maybe_finish()
 
 
@@ -414,7 +434,7 @@ class H2Stream:
                 self.chunks.clear()
                 connection.conn.acknowledge_received_data(unread, self.stream_id)
                 connection._schedule_write()
-            connection.stream_done(self.stream_id)
+            connection.stream_done(self.stream_id, completed=self.complete and not self.reset)
 
     # -- events from the connection --------------------------------------------------
 

@@ -532,3 +532,30 @@ async def test_h2c_upgrade_from_http11() -> None:
     assert body == b"hello"
     assert scopes[0]["http_version"] == "2"
     assert scopes[0]["path"] == "/up"
+
+
+async def test_rapid_reset_flood_gets_enhance_your_calm() -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await anyio.sleep_forever()
+
+    def terminated() -> Any:
+        return next(
+            (e for e in client.events if isinstance(e, h2.events.ConnectionTerminated)), None
+        )
+
+    async with h2_client(app, h2_max_concurrent_streams=1000) as client:
+        await client.wait_for(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+        with anyio.fail_after(10):
+            for _ in range(400):
+                if terminated() or client.closed:
+                    break
+                sid = client.request()
+                client.conn.reset_stream(sid, ErrorCodes.CANCEL)
+                await client.flush()
+                with anyio.move_on_after(0.001):
+                    await client.pump()
+            while terminated() is None and not client.closed:
+                await client.pump()
+        event = terminated()
+    assert event is not None
+    assert event.error_code == ErrorCodes.ENHANCE_YOUR_CALM

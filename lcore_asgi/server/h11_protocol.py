@@ -107,6 +107,18 @@ def _response_headers(head: list[tuple[bytes, bytes]], app_headers: Any) -> bool
     return framed
 
 
+def _origin_form(target: bytes) -> bytes:
+    """Turn an absolute-form target (``http://host/p?q``) into origin form (``/p?q``)."""
+    scheme, sep, rest = target.partition(b"://")
+    if not sep or scheme.lower() not in (b"http", b"https"):
+        return target
+    slash = rest.find(b"/")
+    question = rest.find(b"?")
+    if slash == -1 or (question != -1 and question < slash):
+        return b"/" + rest[question:] if question != -1 else b"/"
+    return rest[slash:]
+
+
 def _obs_fold_in_head(buf: bytes) -> bool:
     match = _HEAD_END_RE.search(buf)
     head = buf[: match.start() + 1] if match else buf
@@ -223,11 +235,14 @@ class H11Connection:
                 method = request.method.decode("ascii")
                 if len(_METHODS) < 64:
                     _METHODS[request.method] = method
+            target = request.target
+            if target[:1] != b"/" and target[:4].lower() == b"http":
+                target = _origin_form(target)
             scope = build_scope(
                 state,
                 method,
                 self.scheme,
-                request.target,
+                target,
                 _header_list(request.headers),
                 _VERSIONS[request.http_version],
                 self.client,

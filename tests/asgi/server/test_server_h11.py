@@ -533,3 +533,27 @@ async def test_expect_100_continue_with_oversized_body_gets_413_not_100() -> Non
         data = await read_until_closed(client)
     assert data.startswith(b"HTTP/1.1 413 Content Too Large")
     assert b"100 Continue" not in data
+
+
+@pytest.mark.parametrize(
+    ("target", "path", "query"),
+    [
+        (b"http://example.com/a/b?x=1", "/a/b", b"x=1"),
+        (b"https://example.com", "/", b""),
+        (b"http://example.com?q", "/", b"q"),
+        (b"*", "*", b""),
+    ],
+)
+async def test_absolute_form_targets(target: bytes, path: str, query: bytes) -> None:
+    scopes: list[dict] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await hello_app(scope, receive, send)
+
+    method = b"OPTIONS" if target == b"*" else b"GET"
+    async with connection(app) as client:
+        await client.send(method + b" " + target + b" HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        await read_until(client, b"hello")
+    assert scopes[0]["path"] == path
+    assert scopes[0]["query_string"] == query

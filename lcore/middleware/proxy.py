@@ -118,6 +118,8 @@ class ProxyFixMiddleware(MiddlewareHook):
         ip = _clean_ip(client) if client else None
         if ip:
             req.remote_addr = ip
+            # The client is now the forwarded one (a mounted WSGI app sees it as well).
+            req.client = (ip, req.client[1] if req.client else 0)
             if req._environ is not None:
                 req._environ["REMOTE_ADDR"] = ip
         proto = self._pick(headers.get("X-Forwarded-Proto"))

@@ -1,0 +1,36 @@
+"""Fixtures for the batteries tests: a real Redis server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from redis_server import RedisServer, redis_binary
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a real redis-server started for this test session."""
+    if redis_binary() is None:
+        pytest.skip(
+            "redis-server is not installed (apt-get install redis-server, or set REDIS_SERVER)"
+        )
+    server = RedisServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server for one test (which may stop it)."""
+    if redis_binary() is None:
+        pytest.skip(
+            "redis-server is not installed (apt-get install redis-server, or set REDIS_SERVER)"
+        )
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

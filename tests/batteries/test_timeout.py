@@ -1,0 +1,170 @@
+"""TimeoutMiddleware: 503 at the deadline; async handlers cancelled; bounded threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from lcore import HTTPError, Lcore, TimeoutMiddleware, abort, ctx
+
+
+def _app(timeout=0.2, **kw):
+    app = Lcore()
+    mw = app.use(TimeoutMiddleware(timeout, **kw))
+    return app, mw
+
+
+def test_fast_sync_and_async_handlers_pass(make_client):
+    app, _ = _app(timeout=5)
+    app.route("/s", callback=lambda: "sync")
+
+    @app.route("/a")
+    async def a():
+        return "async"
+
+    c = make_client(app)
+    assert c.get("/s").text == "sync"
+    assert c.get("/a").text == "async"
+
+
+def test_slow_sync_handler_gets_503_at_the_deadline(make_client):
+    app, _ = _app(timeout=0.2)
+    release = threading.Event()
+    seen = {}
+
+    @app.route("/slow")
+    def slow():
+        release.wait(5)
+        seen["timed_out"] = ctx.get("timed_out")
+        return "late"
+
+    c = make_client(app)
+    t0 = time.monotonic()
+    r = c.get("/slow")
+    elapsed = time.monotonic() - t0
+    release.set()
+    assert r.status_code == 503
+    assert elapsed < 3  # generous: the answer does not wait for the handler
+    deadline = time.monotonic() + 5
+    while "timed_out" not in seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen["timed_out"] is True  # the handler can see that it was abandoned
+
+
+def test_slow_async_handler_is_cancelled(make_client):
+    app, _ = _app(timeout=0.2)
+    state = {"finished": False, "cancelled": False}
+
+    @app.route("/slow")
+    async def slow():
+        try:
+            await asyncio.sleep(3)
+        except BaseException:
+            state["cancelled"] = True
+            raise
+        state["finished"] = True
+        return "late"
+
+    c = make_client(app)
+    t0 = time.monotonic()
+    r = c.get("/slow")
+    assert r.status_code == 503
+    assert time.monotonic() - t0 < 2.5
+    assert state == {"finished": False, "cancelled": True}
+
+
+def test_error_handler_and_json_format_apply_to_the_503(make_client):
+    app, _ = _app(timeout=0.1)
+    app.config["error.format"] = "json"
+    ev = threading.Event()
+    app.route("/slow", callback=lambda: ev.wait(2) and "late")
+    r = make_client(app).get("/slow")
+    ev.set()
+    assert r.status_code == 503
+    assert r.json == {"error": "Request timed out.", "status": 503}
+
+
+def test_http_errors_and_exceptions_pass_through(make_client):
+    app, _ = _app(timeout=5)
+
+    @app.route("/abort")
+    def aborted():
+        abort(418, "teapot")
+
+    @app.route("/own-timeout")
+    def own():
+        raise TimeoutError("from the handler, not the middleware")
+
+    @app.route("/aabort")
+    async def aaborted():
+        raise HTTPError(409, "conflict")
+
+    c = make_client(app)
+    assert c.get("/abort").status_code == 418
+    assert c.get("/own-timeout").status_code == 500
+    assert c.get("/aabort").status_code == 409
+
+
+def test_no_thread_leak_after_many_timeouts(make_client):
+    app, mw = _app(timeout=0.05, max_workers=3)
+    release = threading.Event()
+    app.route("/hang", callback=lambda: release.wait(10) and "late")
+    c = make_client(app)
+    c.get("/hang")  # warm up the server side (ASGI: its loop and worker threads)
+    before = threading.active_count()
+    try:
+        for _ in range(25):
+            assert c.get("/hang").status_code == 503
+        assert mw._pool.size <= 3
+        # The pool never grows past max_workers, whatever the number of timeouts.
+        assert threading.active_count() <= before + 3 + 2
+    finally:
+        release.set()
+
+
+def test_queued_requests_never_start_when_the_pool_is_busy(make_client):
+    app, _ = _app(timeout=0.1, max_workers=1)
+    release = threading.Event()
+    started = []
+
+    @app.route("/hang/<n:int>")
+    def hang(n):
+        started.append(n)
+        release.wait(5)
+        return "late"
+
+    c = make_client(app)
+    assert c.get("/hang/1").status_code == 503
+    assert c.get("/hang/2").status_code == 503  # waited behind /hang/1, cancelled in the queue
+    release.set()
+    time.sleep(0.3)
+    assert started == [1]
+
+
+def test_pool_threads_are_reused(make_client):
+    app, mw = _app(timeout=5, max_workers=4)
+    app.route("/", callback=lambda: "ok")
+    c = make_client(app)
+    for _ in range(30):
+        assert c.get("/").text == "ok"
+    assert mw._pool.size == 1
+
+
+def test_request_context_reaches_the_pool_thread(make_client):
+    app, _ = _app(timeout=5)
+    from lcore import request
+
+    app.route("/<name>", callback=lambda name: f"{name}:{request.path}")
+    assert make_client(app).get("/x").text == "x:/x"
+
+
+def test_invalid_arguments():
+    with pytest.raises(ValueError):
+        TimeoutMiddleware(0)
+    with pytest.raises(ValueError):
+        TimeoutMiddleware(-1)
+    with pytest.raises(ValueError):
+        TimeoutMiddleware(1, max_workers=0)

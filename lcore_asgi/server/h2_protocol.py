@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from time import monotonic as _monotonic
 from typing import Any
@@ -18,10 +17,9 @@ import h11
 from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
-from ._date import http_date
 from ._state import ServerState, error_logger
-from ._status import H2_STATUS
-from .streams import ClientDisconnected, HTTPStream, RequestError, build_scope, error_response_body
+from .h2_stream import H2Stream
+from .streams import build_scope
 
 __all__ = ["H2Connection", "upgrade_h2c"]
 
@@ -31,9 +29,6 @@ _INF = float("inf")
 _RESET_FLOOD = 200
 #: Outbound bytes queued in h2 beyond which a sending stream waits for the socket.
 _HIGH_WATER = 256 * 1024
-_HOP_BY_HOP = frozenset(
-    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
-)
 _RequestReceived = h2.events.RequestReceived
 _DataReceived = h2.events.DataReceived
 _StreamEnded = h2.events.StreamEnded
@@ -77,8 +72,8 @@ class H2Connection:
         self._drained = self.new_event()
         self._queued = 0
         self._closing = False
-        self._closed = False  # h2 sent or received a final GOAWAY: no more frames
-        self._broken = False  # the socket failed
+        self.closed = False  # h2 sent or received a final GOAWAY: no more frames
+        self.broken = False  # the socket failed
         self._extra = b""
         self._stopping = False
         self._unparsed = 0
@@ -124,21 +119,21 @@ class H2Connection:
         """Cancel what is left, queue the final GOAWAY, let the writer flush and stop."""
         for stream in list(self.streams.values()):
             stream.on_reset()
-        if not self._closed and not self._broken:
-            self._closed = True
+        if not self.closed and not self.broken:
+            self.closed = True
             try:
                 self.conn.close_connection()
             except h2.exceptions.ProtocolError:
                 pass
         self._stopping = True
-        self._schedule_write()
+        self.schedule_write()
         # Bound the final flush: a peer that stopped reading must not hold us here.
         tg.cancel_scope.deadline = anyio.current_time() + min(5.0, self.state.config.timeout_write)
 
     def expire(self) -> None:
         """A write ran past its deadline: the peer stopped reading; drop the connection."""
         self.deadline = _INF
-        self._broken = True
+        self.broken = True
         for stream in list(self.streams.values()):
             stream.on_reset()
         if self._tg is not None:
@@ -149,13 +144,13 @@ class H2Connection:
         if self._closing:
             return
         self._closing = True
-        if not self._closed:
+        if not self.closed:
             # h2 refuses all traffic after its own close_connection(), so the graceful
             # GOAWAY (RFC 9113 §6.8) is written by hand; h2's final one follows at close.
             frame = GoAwayFrame(0)
             frame.last_stream_id = self.conn.highest_inbound_stream_id
             self._extra += frame.serialize()
-            self._schedule_write()
+            self.schedule_write()
         self._maybe_finish()
 
     def _maybe_finish(self) -> None:
@@ -182,7 +177,7 @@ class H2Connection:
                     return
                 continue
             self._receive_data(data)
-            if self._closed or self._broken:
+            if self.closed or self.broken:
                 return
 
     def _receive_data(self, data: bytes) -> None:
@@ -245,11 +240,11 @@ class H2Connection:
                     stream.wake_sender()
             elif kind is h2.events.ConnectionTerminated:
                 # h2 allows no further frames after a GOAWAY from the peer.
-                self._closing = self._closed = True
+                self._closing = self.closed = True
                 for stream in list(streams.values()):
                     stream.on_reset()
             # PING is answered by h2 itself; trailers and priority need nothing.
-        self._schedule_write()
+        self.schedule_write()
 
     def _abort_connection(self, code: int) -> None:
         """Send a final GOAWAY with ``code`` and stop every stream."""
@@ -257,10 +252,10 @@ class H2Connection:
             self.conn.close_connection(error_code=code)
         except h2.exceptions.ProtocolError:
             pass
-        self._closing = self._closed = True
+        self._closing = self.closed = True
         for victim in list(self.streams.values()):
             victim.on_reset()
-        self._schedule_write()
+        self.schedule_write()
 
     def _start_stream(self, event: h2.events.RequestReceived) -> None:
         stream_id = event.stream_id
@@ -323,7 +318,7 @@ class H2Connection:
 
     # -- writing ---------------------------------------------------------------------
 
-    def _schedule_write(self) -> None:
+    def schedule_write(self) -> None:
         if not self._write_needed.is_set():
             self._write_needed.set()
 
@@ -345,7 +340,7 @@ class H2Connection:
                 try:
                     await self.stream.send(data)
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    self._broken = True
+                    self.broken = True
                     for stream in list(self.streams.values()):
                         stream.on_reset()
                     if self._read_scope is not None:
@@ -361,8 +356,8 @@ class H2Connection:
     async def wait_writable(self, nbytes: int) -> None:
         """Queue accounting: wait for the socket when too much output is pending."""
         self._queued += nbytes
-        self._schedule_write()
-        if self._queued > _HIGH_WATER and not self._broken:
+        self.schedule_write()
+        if self._queued > _HIGH_WATER and not self.broken:
             await self._drained.wait()
 
     def stream_done(self, stream_id: int, completed: bool = False) -> None:
@@ -371,225 +366,6 @@ class H2Connection:
         if completed:
             self._completed += 1
         self._maybe_finish()
-
-
-class H2Stream:
-    """One HTTP/2 stream as a :class:`StreamTransport`."""
-
-    __slots__ = (
-        "connection",
-        "stream_id",
-        "chunks",
-        "ended",
-        "reset",
-        "complete",
-        "refuse",
-        "received",
-        "_event",
-        "_window",
-        "_scope",
-    )
-
-    def __init__(self, connection: H2Connection, stream_id: int) -> None:
-        self.connection = connection
-        self.stream_id = stream_id
-        self.chunks: deque[tuple[bytes, int]] = deque()
-        self.ended = False
-        self.reset = False
-        self.complete = False
-        self.refuse = 0
-        self.received = 0
-        self._event: anyio.Event | None = None
-        self._window: anyio.Event | None = None
-        self._scope: anyio.CancelScope | None = None
-
-    async def run(self, scope: dict[str, Any]) -> None:
-        """Run the app for this stream; a reset cancels it."""
-        connection = self.connection
-        try:
-            with anyio.CancelScope() as cancel_scope:
-                self._scope = cancel_scope
-                if self.reset:
-                    return
-                if self.refuse:
-                    await self.send_error(self.refuse)
-                    return
-                await HTTPStream(connection.state, scope, self).run()
-        finally:
-            self._scope = None
-            if not self.reset and not connection._broken:
-                conn = connection.conn
-                try:
-                    if not self.complete:
-                        conn.reset_stream(self.stream_id, ErrorCodes.INTERNAL_ERROR)
-                    elif not self.ended:
-                        # Response complete before the request body: ask the client to stop.
-                        conn.reset_stream(self.stream_id, ErrorCodes.NO_ERROR)
-                except h2.exceptions.ProtocolError:
-                    pass
-                connection._schedule_write()
-            if self.chunks and not connection._closed:
-                # Body the app never read still counts against the connection window.
-                unread = sum(c[1] for c in self.chunks)
-                self.chunks.clear()
-                connection.conn.acknowledge_received_data(unread, self.stream_id)
-                connection._schedule_write()
-            connection.stream_done(self.stream_id, completed=self.complete and not self.reset)
-
-    # -- events from the connection --------------------------------------------------
-
-    def feed(self, data: bytes, flow_controlled_length: int) -> None:
-        """Buffer request body bytes (bounded by our advertised window)."""
-        self.chunks.append((data, flow_controlled_length))
-        self._wake()
-
-    def on_end(self) -> None:
-        """The client finished the request body."""
-        self.ended = True
-        self._wake()
-
-    def on_reset(self) -> None:
-        """The client reset the stream (or the connection died): cancel the handler."""
-        self.reset = True
-        self._wake()
-        self.wake_sender()
-        if self._scope is not None:
-            self._scope.cancel()
-
-    def _wake(self) -> None:
-        if self._event is not None:
-            self._event.set()
-            self._event = None
-
-    def wake_sender(self) -> None:
-        """Flow-control window grew (or stream died): let a waiting send continue."""
-        if self._window is not None:
-            self._window.set()
-            self._window = None
-
-    # -- StreamTransport ---------------------------------------------------------------
-
-    async def read_body(self) -> tuple[bytes, bool] | None:
-        """Return buffered request body; acknowledge it so the client may send more."""
-        if not self.chunks and not self.ended and not self.reset:
-            with anyio.move_on_after(self.connection.state.config.timeout_body):
-                while not self.chunks and not self.ended and not self.reset:
-                    self._event = event = self.connection.new_event()
-                    await event.wait()
-            if not self.chunks and not self.ended and not self.reset:
-                # The client stalled mid-body: cancel the stream, the app sees a disconnect.
-                self._cancel_stream(ErrorCodes.CANCEL)
-        if self.reset:
-            return None
-        chunks = self.chunks
-        if not chunks:
-            return b"", False
-        if len(chunks) == 1:
-            body, acked = chunks.popleft()
-        else:
-            body = b"".join(c[0] for c in chunks)
-            acked = sum(c[1] for c in chunks)
-            chunks.clear()
-        connection = self.connection
-        limit = connection.state.config.max_body_size
-        self.received += len(body)
-        if limit is not None and self.received > limit:
-            raise RequestError(413)
-        if acked:
-            connection.conn.acknowledge_received_data(acked, self.stream_id)
-            connection._schedule_write()
-        return body, not self.ended
-
-    async def wait_disconnect(self) -> None:
-        """Wait until the stream is reset (or the handler is cancelled)."""
-        while not self.reset and not self.complete:
-            self._event = event = self.connection.new_event()
-            await event.wait()
-
-    async def send_head(self, status: int, headers: Any, body: bytes, end: bool) -> None:
-        """Send HEADERS (and DATA) for the response."""
-        connection = self.connection
-        if self.reset:
-            raise ClientDisconnected
-        out = [(b":status", H2_STATUS.get(status) or str(status).encode())]
-        out += connection.state.default_headers(http_date())
-        for name, value in headers:
-            name = name.lower()
-            if name not in _HOP_BY_HOP:
-                out.append((name, value))
-        end_now = end and not body
-        try:
-            connection.conn.send_headers(self.stream_id, out, end_stream=end_now)
-        except h2.exceptions.StreamClosedError:
-            raise ClientDisconnected from None
-        if end_now:
-            self._finish()
-        if body:
-            await self.send_body(body, end)
-        else:
-            await connection.wait_writable(0)
-
-    async def send_body(self, body: bytes, end: bool) -> None:
-        """Send DATA frames as the flow-control windows allow."""
-        connection = self.connection
-        conn = connection.conn
-        stream_id = self.stream_id
-        while body:
-            if self.reset or connection._broken:
-                raise ClientDisconnected
-            window = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
-            if window <= 0:
-                self._window = event = connection.new_event()
-                await event.wait()
-                continue
-            chunk, body = body[:window], body[window:]
-            try:
-                conn.send_data(stream_id, chunk, end_stream=end and not body)
-            except h2.exceptions.StreamClosedError:
-                raise ClientDisconnected from None
-            if end and not body:
-                self._finish()
-            await connection.wait_writable(len(chunk))
-        if end and not self.complete:
-            if self.reset:
-                raise ClientDisconnected
-            try:
-                conn.end_stream(stream_id)
-            except h2.exceptions.StreamClosedError:
-                raise ClientDisconnected from None
-            self._finish()
-            await connection.wait_writable(0)
-
-    def _finish(self) -> None:
-        self.complete = True
-        self._wake()
-
-    async def send_error(self, status: int) -> None:
-        """Answer a server-generated error response."""
-        body = error_response_body(status)
-        await self.send_head(
-            status,
-            [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", b"%d" % len(body)),
-            ],
-            body,
-            True,
-        )
-
-    async def abort(self) -> None:
-        """Reset the stream with INTERNAL_ERROR."""
-        if not self.reset and not self.complete:
-            self._cancel_stream(ErrorCodes.INTERNAL_ERROR)
-
-    def _cancel_stream(self, code: int) -> None:
-        self.complete = True
-        self.reset = True
-        try:
-            self.connection.conn.reset_stream(self.stream_id, code)
-        except h2.exceptions.ProtocolError:
-            pass
-        self.connection._schedule_write()
 
 
 async def upgrade_h2c(connection: Any, request: h11.Request) -> bool:

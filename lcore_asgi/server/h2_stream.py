@@ -1,0 +1,242 @@
+"""One HTTP/2 stream as the shared ASGI layer sees it (a :class:`StreamTransport`)."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import h2.exceptions
+from h2.errors import ErrorCodes
+
+from ._date import http_date
+from ._status import H2_STATUS
+from .streams import ClientDisconnected, HTTPStream, RequestError, error_response_body
+
+if TYPE_CHECKING:
+    from .h2_protocol import H2Connection
+
+__all__ = ["H2Stream"]
+
+_HOP_BY_HOP = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
+)
+
+
+class H2Stream:
+    """One HTTP/2 stream as a :class:`StreamTransport`."""
+
+    __slots__ = (
+        "connection",
+        "stream_id",
+        "chunks",
+        "ended",
+        "reset",
+        "complete",
+        "refuse",
+        "received",
+        "_event",
+        "_window",
+        "_scope",
+    )
+
+    def __init__(self, connection: H2Connection, stream_id: int) -> None:
+        self.connection = connection
+        self.stream_id = stream_id
+        self.chunks: deque[tuple[bytes, int]] = deque()
+        self.ended = False
+        self.reset = False
+        self.complete = False
+        self.refuse = 0
+        self.received = 0
+        self._event: anyio.Event | None = None
+        self._window: anyio.Event | None = None
+        self._scope: anyio.CancelScope | None = None
+
+    async def run(self, scope: dict[str, Any]) -> None:
+        """Run the app for this stream; a reset cancels it."""
+        connection = self.connection
+        try:
+            with anyio.CancelScope() as cancel_scope:
+                self._scope = cancel_scope
+                if self.reset:
+                    return
+                if self.refuse:
+                    await self.send_error(self.refuse)
+                    return
+                await HTTPStream(connection.state, scope, self).run()
+        finally:
+            self._scope = None
+            if not self.reset and not connection.broken:
+                conn = connection.conn
+                try:
+                    if not self.complete:
+                        conn.reset_stream(self.stream_id, ErrorCodes.INTERNAL_ERROR)
+                    elif not self.ended:
+                        # Response complete before the request body: ask the client to stop.
+                        conn.reset_stream(self.stream_id, ErrorCodes.NO_ERROR)
+                except h2.exceptions.ProtocolError:
+                    pass
+                connection.schedule_write()
+            if self.chunks and not connection.closed:
+                # Body the app never read still counts against the connection window.
+                unread = sum(c[1] for c in self.chunks)
+                self.chunks.clear()
+                connection.conn.acknowledge_received_data(unread, self.stream_id)
+                connection.schedule_write()
+            connection.stream_done(self.stream_id, completed=self.complete and not self.reset)
+
+    # -- events from the connection --------------------------------------------------
+
+    def feed(self, data: bytes, flow_controlled_length: int) -> None:
+        """Buffer request body bytes (bounded by our advertised window)."""
+        self.chunks.append((data, flow_controlled_length))
+        self._wake()
+
+    def on_end(self) -> None:
+        """The client finished the request body."""
+        self.ended = True
+        self._wake()
+
+    def on_reset(self) -> None:
+        """The client reset the stream (or the connection died): cancel the handler."""
+        self.reset = True
+        self._wake()
+        self.wake_sender()
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def _wake(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+    def wake_sender(self) -> None:
+        """Flow-control window grew (or stream died): let a waiting send continue."""
+        if self._window is not None:
+            self._window.set()
+            self._window = None
+
+    # -- StreamTransport ---------------------------------------------------------------
+
+    async def read_body(self) -> tuple[bytes, bool] | None:
+        """Return buffered request body; acknowledge it so the client may send more."""
+        if not self.chunks and not self.ended and not self.reset:
+            with anyio.move_on_after(self.connection.state.config.timeout_body):
+                while not self.chunks and not self.ended and not self.reset:
+                    self._event = event = self.connection.new_event()
+                    await event.wait()
+            if not self.chunks and not self.ended and not self.reset:
+                # The client stalled mid-body: cancel the stream, the app sees a disconnect.
+                self._cancel_stream(ErrorCodes.CANCEL)
+        if self.reset:
+            return None
+        chunks = self.chunks
+        if not chunks:
+            return b"", False
+        if len(chunks) == 1:
+            body, acked = chunks.popleft()
+        else:
+            body = b"".join(c[0] for c in chunks)
+            acked = sum(c[1] for c in chunks)
+            chunks.clear()
+        connection = self.connection
+        limit = connection.state.config.max_body_size
+        self.received += len(body)
+        if limit is not None and self.received > limit:
+            raise RequestError(413)
+        if acked:
+            connection.conn.acknowledge_received_data(acked, self.stream_id)
+            connection.schedule_write()
+        return body, not self.ended
+
+    async def wait_disconnect(self) -> None:
+        """Wait until the stream is reset (or the handler is cancelled)."""
+        while not self.reset and not self.complete:
+            self._event = event = self.connection.new_event()
+            await event.wait()
+
+    async def send_head(self, status: int, headers: Any, body: bytes, end: bool) -> None:
+        """Send HEADERS (and DATA) for the response."""
+        connection = self.connection
+        if self.reset:
+            raise ClientDisconnected
+        out = [(b":status", H2_STATUS.get(status) or str(status).encode())]
+        out += connection.state.default_headers(http_date())
+        for name, value in headers:
+            name = name.lower()
+            if name not in _HOP_BY_HOP:
+                out.append((name, value))
+        end_now = end and not body
+        try:
+            connection.conn.send_headers(self.stream_id, out, end_stream=end_now)
+        except h2.exceptions.StreamClosedError:
+            raise ClientDisconnected from None
+        if end_now:
+            self._finish()
+        if body:
+            await self.send_body(body, end)
+        else:
+            await connection.wait_writable(0)
+
+    async def send_body(self, body: bytes, end: bool) -> None:
+        """Send DATA frames as the flow-control windows allow."""
+        connection = self.connection
+        conn = connection.conn
+        stream_id = self.stream_id
+        while body:
+            if self.reset or connection.broken:
+                raise ClientDisconnected
+            window = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
+            if window <= 0:
+                self._window = event = connection.new_event()
+                await event.wait()
+                continue
+            chunk, body = body[:window], body[window:]
+            try:
+                conn.send_data(stream_id, chunk, end_stream=end and not body)
+            except h2.exceptions.StreamClosedError:
+                raise ClientDisconnected from None
+            if end and not body:
+                self._finish()
+            await connection.wait_writable(len(chunk))
+        if end and not self.complete:
+            if self.reset:
+                raise ClientDisconnected
+            try:
+                conn.end_stream(stream_id)
+            except h2.exceptions.StreamClosedError:
+                raise ClientDisconnected from None
+            self._finish()
+            await connection.wait_writable(0)
+
+    def _finish(self) -> None:
+        self.complete = True
+        self._wake()
+
+    async def send_error(self, status: int) -> None:
+        """Answer a server-generated error response."""
+        body = error_response_body(status)
+        await self.send_head(
+            status,
+            [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+            body,
+            True,
+        )
+
+    async def abort(self) -> None:
+        """Reset the stream with INTERNAL_ERROR."""
+        if not self.reset and not self.complete:
+            self._cancel_stream(ErrorCodes.INTERNAL_ERROR)
+
+    def _cancel_stream(self, code: int) -> None:
+        self.complete = True
+        self.reset = True
+        try:
+            self.connection.conn.reset_stream(self.stream_id, code)
+        except h2.exceptions.ProtocolError:
+            pass
+        self.connection.schedule_write()

@@ -486,6 +486,9 @@ class Lcore:
             c.user = sc.user
             return _outgoing_to_response(out)
         runner = _adapter("wsgi" if kind == "wsgi" else "asgi")
+        if kind == "asgi" and mode == dispatch.SYNC and sub._body_needed:
+            # Under WSGI the body can only be read by blocking: do it here, not on the loop.
+            sub.body  # noqa: B018
         if kind == "wsgi":
             return (yield from dispatch._call(mode, False, runner.call_wsgi_app, child, sub))
         return (yield dispatch._Await(runner.call_asgi_app(child, sub)))
@@ -598,17 +601,17 @@ def _outgoing_to_response(out: dispatch.Outgoing) -> HTTPResponse:
             res._cookies.append(v)
         else:
             res.add_header(k, v)
-    if out.kind == dispatch.BYTES:
-        res.body = out.body
-    else:
-        res.body = out.body
-        # The child's scoped objects close when the parent's response is closed.
-        out._closed = True
-        c = _current_or_none()
-        if c is not None and out.ctx is not None and out.ctx._scoped:
-            pending = c._after_response or []
-            pending.append((out.ctx.app._container.close_scoped, (out.ctx,), {}))
-            c._after_response = pending
+    res.body = out.body
+    # The child's request ends with the parent's: its scoped objects, spooled body and
+    # after-response work are torn down when the parent's response is closed (after
+    # streaming, for a streamed body).
+    out._closed = True
+    c = _current_or_none()
+    child = out.ctx
+    if c is not None and child is not None and (child._scoped or child._after_response or child.request._cache):
+        pending = c._after_response or []
+        pending.append((dispatch._teardown_sync, (child,), {}))
+        c._after_response = pending
     return res
 
 

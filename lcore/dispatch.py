@@ -235,7 +235,7 @@ def pipeline(app: Any, mode: int, c: RequestContext) -> Effects:
     hp = app._hook_plan
     try:
         try:
-            if hp:
+            if hp or c._module_chain:
                 if "on_request_start" in hp or c._module_chain:
                     yield from _hooks(app, mode, c, "on_request_start")
                 if "before_request" in hp or c._module_chain:

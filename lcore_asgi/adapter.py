@@ -37,13 +37,28 @@ class ClientDisconnect(HTTPError):
 class ASGIBody(BodySource):
     """Body chunks from ASGI ``http.request`` messages."""
 
-    __slots__ = ("receive", "length", "complete", "disconnected")
+    __slots__ = ("receive", "length", "complete", "disconnected", "may_have_body")
 
-    def __init__(self, receive: Any, length: int | None) -> None:
+    def __init__(self, receive: Any, length: int | None, may_have_body: bool) -> None:
         self.receive = receive
         self.length = length
         self.complete = False
         self.disconnected = False
+        self.may_have_body = may_have_body
+
+    async def probe(self) -> bool:
+        """True when the client has disconnected (checked without waiting)."""
+        if self.disconnected:
+            return True
+        if not self.complete:
+            return False
+        with anyio.CancelScope() as cs:
+            cs.cancel()
+            msg = await self.receive()
+            if msg.get("type") == "http.disconnect":
+                self.disconnected = True
+                return True
+        return False
 
     async def iter_async(self) -> AsyncIterator[bytes]:
         if self.complete:
@@ -86,50 +101,50 @@ async def _anext(agen: Any) -> Any:
         return None
 
 
+_BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
+
+
 def _request_from_scope(scope: dict[str, Any], receive: Any) -> BaseRequest:
     headers = scope.get("headers") or []
     length: int | None = None
+    chunked = False
     for k, v in headers:
         if k == b"content-length":
             try:
                 length = int(v)
             except ValueError:
-                length = None
+                length = -1
+        elif k == b"transfer-encoding":
+            chunked = b"chunked" in v.lower()
+    method = scope.get("method", "GET")
+    if length is not None:
+        may_have_body = length != 0
+    else:
+        # HTTP/1.1 frames a body by Content-Length or chunked; HTTP/2 needs neither.
+        may_have_body = chunked or (scope.get("http_version") == "2" and method not in _BODYLESS)
     root = scope.get("root_path", "") or ""
     path = scope.get("path", "/") or "/"
     if root and path.startswith(root):
         path = path[len(root) :] or "/"
+    source = ASGIBody(receive, length, may_have_body)
+    client = scope.get("client")
+    server = scope.get("server")
     req = BaseRequest._from_parts(
-        method=scope.get("method", "GET"),
+        method=method,
         path=path,
         raw_path=scope.get("raw_path"),
         query_string=(scope.get("query_string") or b"").decode("latin1"),
-        headers=list(headers),
-        client=tuple(scope["client"]) if scope.get("client") else None,  # type: ignore[arg-type]
-        server=tuple(scope["server"]) if scope.get("server") else None,  # type: ignore[arg-type]
+        headers=headers if type(headers) is list else list(headers),
+        client=(client[0], client[1]) if client else None,
+        server=(server[0], server[1] or 0) if server else None,
         scheme=scope.get("scheme", "http"),
         http_version=scope.get("http_version", "1.1"),
         root_path=root,
-        body=ASGIBody(receive, length),
+        body=source,
     )
     req._scope = scope
     req._receive = receive
-    source = req._source
-
-    async def probe() -> bool:
-        if source.disconnected:  # type: ignore[attr-defined]
-            return True
-        if not source.complete:  # type: ignore[attr-defined]
-            return False
-        with anyio.CancelScope() as cs:
-            cs.cancel()
-            msg = await receive()
-            if msg.get("type") == "http.disconnect":
-                source.disconnected = True  # type: ignore[attr-defined]
-                return True
-        return False
-
-    req._cache["disconnect_probe"] = probe
+    req._cache["disconnect_probe"] = source.probe
     return req
 
 
@@ -301,19 +316,26 @@ async def call_asgi_app(asgi_app: Any, req: BaseRequest) -> HTTPResponse:
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     done = asyncio.Event()
 
+    body_done = False
+
     async def receive() -> dict[str, Any]:
-        nonlocal body_cached
+        nonlocal body_cached, body_done
         if body_cached is not None:
             data = body_cached.read() if hasattr(body_cached, "read") else body_cached
             body_cached = None
+            body_done = True
             return {"type": "http.request", "body": data, "more_body": False}
-        if not getattr(source, "complete", True) and not done.is_set():
-            agen = receive_agen
+        if not body_done and isinstance(source, ASGIBody) and not source.complete and not done.is_set():
             try:
-                chunk = await agen.__anext__()
+                chunk = await receive_agen.__anext__()
                 return {"type": "http.request", "body": chunk, "more_body": True}
             except StopAsyncIteration:
+                body_done = True
                 return {"type": "http.request", "body": b"", "more_body": False}
+        if not body_done:
+            # No body to stream (or it was read already): the app still gets one message.
+            body_done = True
+            return {"type": "http.request", "body": b"", "more_body": False}
         await done.wait()
         return {"type": "http.disconnect"}
 

@@ -108,9 +108,10 @@ class FormsDict(MultiDict):
         return self.copy()  # type: ignore[return-value]
 
     def getunicode(self, name: str, default: Any = None, encoding: str | None = None) -> Any:
-        """Return the value as text, or ``default``."""
+        """Return the value as text, or ``default`` (non-text values, e.g. uploads, as is)."""
         try:
-            return touni(self[name])
+            value = self[name]
+            return touni(value) if isinstance(value, (str, bytes)) else value
         except (KeyError, UnicodeError):
             return default
 

@@ -32,6 +32,8 @@ class BodySource:
     """
 
     length: int | None = None
+    #: True/False when the adapter knows whether a body follows; None: look at headers.
+    may_have_body: bool | None = None
 
     def iter_sync(self) -> Iterator[bytes]:
         return iter(())
@@ -540,9 +542,15 @@ class BaseRequest:
 
     @property
     def _body_needed(self) -> bool:
-        return "body" not in self._cache and self._source is not _EMPTY_BODY and (
-            self.content_length != 0 or self.chunked
-        )
+        src = self._source
+        if src is _EMPTY_BODY or "body" in self._cache:
+            return False
+        # PERF: adapters that know the framing say so (``may_have_body``); otherwise
+        # fall back to the headers.
+        hint = src.may_have_body
+        if hint is not None:
+            return hint
+        return self.content_length != 0 or self.chunked
 
     @property
     def body(self) -> Any:
@@ -635,6 +643,9 @@ class BaseRequest:
                 parser.feed(chunk)
             parts = parser.close()
         except MultipartError as e:
+            if "too many multipart fields" in str(e):
+                # The same rule answers the same way for every form encoding.
+                raise _http_error(400, f"Too many form fields (at most {MAX_FORM_FIELDS}).") from None
             raise _http_error(getattr(e, "status", 400), f"Malformed multipart body: {e}") from None
         finally:
             self.body.seek(0)

@@ -26,8 +26,8 @@ __all__ = [
 _ASGI = {"version": "3.0", "spec_version": "2.4"}
 
 
-class ClientDisconnected(Exception):
-    """The peer went away (or stopped reading) while the server was writing."""
+class ClientDisconnected(OSError):
+    """The peer went away (or stopped reading); raised by ``send()`` from then on."""
 
 
 class RequestError(Exception):
@@ -137,6 +137,8 @@ class HTTPStream:
         state.active_requests += 1
         try:
             await state.app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            self.disconnected = True  # ours, re-raised by the app: not an error
         except Exception:
             error_logger.exception("Exception in ASGI application")
             await self._fail()
@@ -197,21 +199,23 @@ class HTTPStream:
         await self.transport.abort()
 
     async def send(self, message: dict[str, Any]) -> None:
-        """ASGI send: ``http.response.start`` then ``http.response.body`` messages."""
+        """ASGI send: ``http.response.start`` then ``http.response.body`` messages.
+
+        Once the client is gone this raises :class:`ClientDisconnected` (an ``OSError``,
+        ASGI spec 2.4), so a streaming app stops instead of sending into the void.
+        """
+        if self.disconnected:
+            raise ClientDisconnected("the client disconnected")
         kind = message["type"]
         if kind == "http.response.body":
             if not self.started:
                 raise RuntimeError("http.response.body sent before http.response.start")
             if self.complete:
-                if self.disconnected:
-                    return
                 raise RuntimeError("http.response.body sent after the response completed")
             body = message.get("body", b"")
             end = not message.get("more_body", False)
             if end:
                 self.complete = True
-            if self.disconnected:
-                return
             if self.head_only:
                 body = b""
             try:
@@ -227,14 +231,13 @@ class HTTPStream:
             except ClientDisconnected:
                 self.head_sent = True
                 self.disconnected = True
+                raise
         elif kind == "http.response.start":
             if self.started:
                 raise RuntimeError("http.response.start sent twice")
             self.started = True
             self.status = message["status"]
             self.headers = message.get("headers", ())
-        elif self.disconnected:
-            return
         else:
             raise RuntimeError(f"unexpected ASGI message {kind!r} on an http stream")
 

@@ -343,3 +343,30 @@ def test_large_bodies_both_ways(version: str, tls_files: tuple[str, str]) -> Non
             response = client.post(f"{scheme}://127.0.0.1:{srv.port}/big", content=payload)
     assert response.http_version == ("HTTP/1.1" if version == "http/1.1" else "HTTP/2")
     assert response.content == payload
+
+
+def test_send_after_disconnect_raises_oserror_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    raised: list[BaseException] = []
+    done = threading.Event()
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            while True:  # an endless stream that never looks at receive()
+                await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
+        except OSError as exc:
+            raised.append(exc)
+            raise
+        finally:
+            done.set()
+
+    with running_server(app) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+            sock.sendall(NORMAL)
+            assert sock.recv(1000).startswith(b"HTTP/1.1 200")
+        assert done.wait(10), "the app kept streaming to a closed connection"
+        assert raw_exchange(srv.port, NORMAL, wait_close=False).startswith(b"HTTP/1.1 200")
+    assert raised and isinstance(raised[0], OSError)
+    assert not [r for r in caplog.records if r.levelno >= 40], caplog.text

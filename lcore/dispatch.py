@@ -532,7 +532,7 @@ def _cast(app: Any, mode: int, c: Any, body: Any) -> Effects:
     elif hasattr(body, "read"):
         payload, kind = body, FILE
     elif hasattr(body, "__aiter__"):
-        payload, kind = _aiter_bytes(body, resp.charset), AITER
+        payload, kind = _aiter_bytes(body, resp.charset, c), AITER
     elif hasattr(body, "__iter__"):
         it = iter(body)
         # Peek at the first chunk so errors raised before any output become error pages.
@@ -612,9 +612,22 @@ class _iter_bytes:  # noqa: N801 - iterator class used like a function
         _close(self.it)
 
 
-async def _aiter_bytes(body: Any, charset: str) -> AsyncIterator[bytes]:
+async def _aiter_bytes(body: Any, charset: str, c: Any) -> AsyncIterator[bytes]:
+    """Chunks of an async iterable as bytes, with the request's context set around each step.
+
+    The server iterates the body after the pipeline has returned and reset the context.
+    """
+    ait = body.__aiter__()
     try:
-        async for chunk in body:
+        while True:
+            token = _current.set(c) if c is not None else None
+            try:
+                chunk = await ait.__anext__()
+            except StopAsyncIteration:
+                return
+            finally:
+                if token is not None:
+                    _current.reset(token)
             if type(chunk) is bytes:
                 yield chunk
             elif isinstance(chunk, str):

@@ -14,8 +14,9 @@ from __future__ import annotations
 from .config import Config
 from .lifespan import LifespanFailure
 from .serving import Server, serve
+from .streams import ClientDisconnected
 
-__all__ = ["Config", "LifespanFailure", "Server", "main", "serve"]
+__all__ = ["ClientDisconnected", "Config", "LifespanFailure", "Server", "main", "serve"]
 
 
 def main(argv: list[str] | None = None) -> None:

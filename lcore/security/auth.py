@@ -27,7 +27,9 @@ def auth_basic(check: Any, realm: str = "private", text: str = "Access denied") 
     check_is_async = _bridge.is_async_callable(check)
 
     def deny() -> HTTPError:
-        return HTTPError(401, text, **{"WWW-Authenticate": challenge})
+        err = HTTPError(401, text)
+        err.set_header("WWW-Authenticate", challenge)
+        return err
 
     def decorator(func: Any) -> Any:
         if _bridge.is_async_callable(func):

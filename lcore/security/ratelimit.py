@@ -252,7 +252,9 @@ def _client_key(endpoint: str) -> str:
 
 def _refuse(retry_after: float) -> HTTPError:
     seconds = max(1, math.ceil(retry_after))
-    return HTTPError(429, "Too Many Requests", **{"Retry-After": str(seconds)})
+    err = HTTPError(429, "Too Many Requests")
+    err.set_header("Retry-After", str(seconds))
+    return err
 
 
 def rate_limit(

@@ -181,3 +181,41 @@ def test_import_lcore_does_not_import_redis():
         timeout=60,
     )
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_one_script_call_per_request(redis_server):
+    backend = RedisRateLimitBackend(redis_server.url, prefix=_prefix())
+    backend.consume("warm", 5, 60)  # loads the script once
+    r = redis.Redis.from_url(redis_server.url)
+    r.config_resetstat()
+    for _ in range(7):
+        backend.consume("k", 5, 60)
+    stats = r.info("commandstats")
+    calls = {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()}
+    assert calls.get("evalsha") == 7  # one round trip each: INCR/PEXPIRE run inside it
+    assert "eval" not in calls and "multi" not in calls
+    r.close()
+    backend.close()
+
+
+def test_async_handler_calls_redis_off_the_event_loop(redis_url, make_client, proto):
+    backend = RedisRateLimitBackend(redis_url, prefix=_prefix())
+    threads = {}
+    real_hit = backend.hit
+
+    def spy(*a):
+        threads["redis"] = threading.get_ident()
+        return real_hit(*a)
+
+    backend.hit = spy
+    app = Lcore()
+
+    @app.route("/a")
+    @rate_limit(5, backend=backend)
+    async def a():
+        threads["handler"] = threading.get_ident()
+        return "a"
+
+    assert make_client(app).get("/a").text == "a"
+    assert threads["redis"] != threads["handler"]
+    backend.close()

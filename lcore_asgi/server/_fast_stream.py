@@ -109,6 +109,7 @@ class FastSocketStream(anyio.abc.ByteStream):
         self._streak = 0
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
+        """Return buffered bytes, waiting for some if none are there."""
         protocol = self._protocol
         chunks = protocol.chunks
         if chunks:
@@ -150,6 +151,7 @@ class FastSocketStream(anyio.abc.ByteStream):
         raise anyio.EndOfStream
 
     async def send(self, item: bytes) -> None:
+        """Write ``item``; wait only while the transport is over its high-water mark."""
         if self._closed:
             raise anyio.ClosedResourceError
         protocol = self._protocol
@@ -168,11 +170,13 @@ class FastSocketStream(anyio.abc.ByteStream):
             raise anyio.BrokenResourceError from protocol.error
 
     async def send_eof(self) -> None:
+        """Half-close: no more bytes will be sent."""
         transport = self._transport
         if not transport.is_closing() and transport.can_write_eof():
             transport.write_eof()
 
     async def aclose(self) -> None:
+        """Close the transport (pending output is still flushed, within a limit)."""
         if self._closed:
             return
         self._closed = True
@@ -186,6 +190,7 @@ class FastSocketStream(anyio.abc.ByteStream):
 
     @property
     def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        """Socket addresses and family, as anyio's socket streams provide them."""
         transport = self._transport
         sock = transport.get_extra_info("socket")
         attributes: dict[Any, Callable[[], Any]] = {

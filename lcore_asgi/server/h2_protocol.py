@@ -319,6 +319,7 @@ class H2Connection:
     # -- writing ---------------------------------------------------------------------
 
     def schedule_write(self) -> None:
+        """Have the writer task send whatever h2 has queued."""
         if not self._write_needed.is_set():
             self._write_needed.set()
 

@@ -92,7 +92,9 @@ class TimeoutMiddleware(Middleware):
     pool slot until it returns (its result is discarded); ``ctx.timed_out`` becomes True,
     which a long handler can check to stop early. When every slot is taken, new requests
     wait in the queue and are answered 503 at their own deadline without ever starting.
-    The deadline covers producing the response, not streaming a generator body.
+    The deadline covers producing the response, not streaming a generator body. (In the
+    pool thread, ``async def`` hooks or middleware further down the chain of a ``def``
+    handler run on lcore's persistent event loop.)
     """
 
     name = "timeout"

@@ -7,6 +7,7 @@ import types
 import typing
 from typing import Any
 
+from .. import _bridge
 from .._utils import json_dumps
 from ..context import _current_or_none, request
 from ..response import HTTPError, HTTPResponse
@@ -268,13 +269,16 @@ def validate_request(
     spec = {"body": body, "query": query}
 
     def decorator(func: Any) -> Any:
-        from .._bridge import is_async_callable
-
-        if is_async_callable(func):
+        if _bridge.is_async_callable(func):
 
             @functools.wraps(func)
             async def async_wrapper(*a: Any, **ka: Any) -> Any:
-                refused = _run_checks(body, query)
+                if body is not None and request._body_needed:
+                    # Not read yet (under ASGI it is, before the handler): reading may
+                    # block, so check in a worker thread rather than on the event loop.
+                    refused = await _bridge.run_sync(_current_or_none(), _run_checks, body, query)
+                else:
+                    refused = _run_checks(body, query)
                 if refused is not None:
                     return refused
                 return await func(*a, **ka)

@@ -220,8 +220,15 @@ class _Bucket:
         self._regex: Any = None
         self._index: dict[int, _Compiled] = {}
 
-    def add(self, c: _Compiled) -> None:
-        self.entries.append(c)
+    def add(self, c: _Compiled, rule: str) -> None:
+        # The same rule again takes the earlier one's place (and its priority).
+        for i, old in enumerate(self.entries):
+            if old.route.rule == rule:
+                c.order = old.order
+                self.entries[i] = c
+                break
+        else:
+            self.entries.append(c)
         self._regex = None
 
     def _compile(self) -> Any:
@@ -325,12 +332,8 @@ class Router:
         method = method.upper()
         if is_static:
             c.static = self.build_static(c)
-            self.static.setdefault(method, {})
-            # First registration wins for identical static rules, as for dynamic ones.
-            if c.static in self.static[method] and not getattr(target, "_replace", False):
-                self.static[method][c.static] = c  # later definition replaces (Bottle)
-            else:
-                self.static[method][c.static] = c
+            # An identical rule added again replaces the earlier one (Bottle), as below.
+            self.static.setdefault(method, {})[c.static] = c
             return
         c.regex = pattern
         first = None
@@ -340,7 +343,7 @@ class Router:
                 first = seg
         c.first = first
         buckets = self.dynamic.setdefault(method, {})
-        buckets.setdefault(first, _Bucket()).add(c)
+        buckets.setdefault(first, _Bucket()).add(c, rule)
 
     @staticmethod
     def build_static(c: _Compiled) -> str:

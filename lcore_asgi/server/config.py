@@ -66,6 +66,27 @@ class Config:
     #: Extra HTTP/1.1 ``Upgrade`` handlers by lower-case token (the WebSocket seam).
     upgrade_handlers: Mapping[bytes, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.lifespan not in ("auto", "on", "off"):
+            raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {self.lifespan!r}")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.keyfile and not self.certfile:
+            raise ValueError("keyfile given without certfile")
+        for name in (
+            "max_request_line_size",
+            "h11_max_incomplete_event_size",
+            "max_header_count",
+            "h2_max_concurrent_streams",
+            "h2_initial_window_size",
+            "h2_max_frame_size",
+            "h2_max_header_list_size",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if not 16384 <= self.h2_max_frame_size <= 16777215:
+            raise ValueError("h2_max_frame_size must be within 16384..16777215 (RFC 9113)")
+
     def load_app(self) -> Any:
         """Return the ASGI callable, importing it if ``app`` is a string."""
         if isinstance(self.app, str):

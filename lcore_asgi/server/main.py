@@ -86,7 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     if options["max_body_size"] == 0:
         options["max_body_size"] = None
     _configure_logging(options["log_level"])
-    config = Config(**options)
+    try:
+        config = Config(**options)
+    except ValueError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(2)
     try:
         if config.reload:
             raw = [item for item in raw if item != "--reload"]

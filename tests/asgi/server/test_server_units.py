@@ -183,3 +183,18 @@ def test_serve_function_blocks_until_signalled(tmp_path: Path) -> None:
             process.kill()
             code = process.wait()
     assert code == 0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"lifespan": "sometimes"},
+        {"workers": 0},
+        {"keyfile": "key.pem"},
+        {"max_header_count": 0},
+        {"h2_max_frame_size": 1000},
+    ],
+)
+def test_config_rejects_nonsense(options: dict) -> None:
+    with pytest.raises(ValueError):
+        Config(app=None, **options)

@@ -242,6 +242,13 @@ class CompressionMiddleware(MiddlewareHook):
         return None
 
     def post(self, ctx: Any, result: Any) -> Any:
+        t = type(result)
+        # PERF: small plain bodies (most API answers) leave at once; a str encodes to at
+        # most 4 bytes per character.
+        if (t is bytes and len(result) < self.min_size) or (
+            t is str and len(result) * 4 < self.min_size
+        ):
+            return result
         if isinstance(result, HTTPError) or result is None or result is False:
             return result  # error pages are rendered later; nothing to compress
         status = status_of(ctx, result)

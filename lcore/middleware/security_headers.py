@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._util import get_header, target
+from ..datastructures import _hkey, _hval
+from ..response import HTTPResponse
+from ._util import get_header
 from .base import MiddlewareHook
 
 __all__ = ["SecurityHeadersMiddleware"]
@@ -58,10 +60,18 @@ class SecurityHeadersMiddleware(MiddlewareHook):
         self.headers: tuple[tuple[str, str], ...] = tuple(
             (k, v) for k, v in headers.items() if v is not None
         )
+        self._items = tuple((_hkey(k), _hval(v)) for k, v in self.headers)
 
     def post(self, ctx: Any, result: Any) -> Any:
-        resp = target(ctx, result)
-        for name, value in self.headers:
-            if get_header(ctx, result, name) is None:
-                resp.set_header(name, value)
+        if isinstance(result, HTTPResponse):
+            for name, value in self.headers:
+                if get_header(ctx, result, name) is None:
+                    result.set_header(name, value)
+            return result
+        # PERF: the usual case writes the response's header dict directly (keys are
+        # already in its canonical form); this runs on every request.
+        headers = ctx.response._headers
+        for key, value in self._items:
+            if key not in headers:
+                headers[key] = [value]
         return result

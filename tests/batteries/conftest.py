@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from redis_server import RedisServer, redis_binary
+
+try:
+    from redis_server import RedisServer, redis_binary
+except ImportError:  # pytest's importlib mode does not put tests/ on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from redis_server import RedisServer, redis_binary
 
 
 @pytest.fixture(scope="session")

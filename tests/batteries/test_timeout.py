@@ -168,3 +168,29 @@ def test_invalid_arguments():
         TimeoutMiddleware(-1)
     with pytest.raises(ValueError):
         TimeoutMiddleware(1, max_workers=0)
+
+
+def test_concurrent_requests_share_the_bounded_pool(make_client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    app, mw = _app(timeout=3, max_workers=4)
+    running = []
+    peak = [0]
+    lock = threading.Lock()
+
+    @app.route("/work")
+    def work():
+        with lock:
+            running.append(1)
+            peak[0] = max(peak[0], len(running))
+        time.sleep(0.05)
+        with lock:
+            running.pop()
+        return "done"
+
+    c = make_client(app)
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda _: c.get("/work").status_code, range(32)))
+    assert statuses == [200] * 32
+    assert peak[0] <= 4
+    assert mw._pool.size <= 4

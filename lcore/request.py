@@ -518,6 +518,10 @@ class BaseRequest:
         return buf
 
     def _read_body_sync(self) -> Any:
+        if not self._body_needed:
+            # Nothing follows the headers: never touch the source (under ASGI that would
+            # mean blocking on the event loop from async code).
+            return io.BytesIO()
         self._check_declared_length()
         limit = self._body_limit()
         buf, size = self._new_spool()

@@ -50,14 +50,23 @@ class ASGIBody(BodySource):
         """True when the client has disconnected (checked without waiting)."""
         if self.disconnected:
             return True
-        if not self.complete:
-            return False
+        if not self.complete and self.may_have_body is not False:
+            return False  # body messages are still to come: they belong to the reader
         with anyio.CancelScope() as cs:
             cs.cancel()
             msg = await self.receive()
-            if msg.get("type") == "http.disconnect":
-                self.disconnected = True
+            if self._seen(msg):
                 return True
+        return False
+
+    def _seen(self, msg: dict[str, Any]) -> bool:
+        """Account for a message read outside the body reader; True on disconnect."""
+        t = msg.get("type")
+        if t == "http.disconnect":
+            self.disconnected = self.complete = True
+            return True
+        if t == "http.request" and not msg.get("more_body", False):
+            self.complete = True  # the (empty) body of a request that has none
         return False
 
     async def iter_async(self) -> AsyncIterator[bytes]:
@@ -245,7 +254,8 @@ class ASGIAdapter:
 
     async def _stream(self, out: Outgoing, req: BaseRequest, send: Any) -> None:
         source = req._source
-        watch = isinstance(source, ASGIBody) and source.complete
+        # Watch for a disconnect once no body message can be left for the app to read.
+        watch = isinstance(source, ASGIBody) and (source.complete or source.may_have_body is False)
 
         async def pump() -> None:
             kind = out.kind
@@ -278,8 +288,7 @@ class ASGIAdapter:
             async def watcher() -> None:
                 while True:
                     msg = await req._receive()  # type: ignore[misc]
-                    if msg.get("type") == "http.disconnect":
-                        source.disconnected = True  # type: ignore[attr-defined]
+                    if source._seen(msg):  # type: ignore[attr-defined]
                         tg.cancel_scope.cancel()
                         return
 
@@ -325,7 +334,12 @@ async def call_asgi_app(asgi_app: Any, req: BaseRequest) -> HTTPResponse:
             body_cached = None
             body_done = True
             return {"type": "http.request", "body": data, "more_body": False}
-        if not body_done and isinstance(source, ASGIBody) and not source.complete and not done.is_set():
+        if (
+            not body_done
+            and isinstance(source, ASGIBody)
+            and not source.complete
+            and not done.is_set()
+        ):
             try:
                 chunk = await receive_agen.__anext__()
                 return {"type": "http.request", "body": chunk, "more_body": True}

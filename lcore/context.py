@@ -81,7 +81,8 @@ class RequestContext:
             container = app._container
             if name in container:
                 return container.resolve(name, self)
-        for parent, _prefix, pctx in self._module_chain:
+        # Closest enclosing app first (the chain is stored outermost first).
+        for parent, _prefix, pctx in reversed(self._module_chain):
             if name in parent._container:
                 return parent._container.resolve(name, pctx)
         raise AttributeError(f"RequestContext has no attribute {name!r}")

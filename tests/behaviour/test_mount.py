@@ -314,3 +314,52 @@ def test_mount_raises_http_response_from_child_hook(make_client):
     app.mount("/c", child)
     r = make_client(app).get("/c/x")
     assert (r.status_code, r.text) == (403, "child says no")
+
+
+def test_child_sees_parent_dependencies(make_client):
+    app, child = Lcore(), Lcore()
+    log = []
+
+    class Db:
+        def close(self):
+            log.append("closed")
+
+    app.inject("db", Db, lifetime="scoped")
+    app.inject("cache", dict)
+
+    @app.hook("before_request")
+    def before():
+        ctx.state["parent_db"] = id(ctx.db)
+
+    @child.route("/x")
+    def x():
+        return {"same_db": id(ctx.db) == ctx.state["parent_db"], "cache": ctx.cache}
+
+    app.mount("/c", child)
+    assert make_client(app).get("/c/x").json == {"same_db": True, "cache": {}}
+    assert log == ["closed"]
+
+
+def test_child_dependency_shadows_parent(make_client):
+    app, child = Lcore(), Lcore()
+    app.inject("name", lambda: "parent")
+    child.inject("name", lambda: "child")
+    child.route("/n", callback=lambda: ctx.name)
+    app.route("/n", callback=lambda: ctx.name)
+    app.mount("/c", child)
+    c = make_client(app)
+    assert (c.get("/c/n").text, c.get("/n").text) == ("child", "parent")
+
+
+def test_nested_mounts(make_client):
+    outer, middle, inner = Lcore(), Lcore(), Lcore()
+    outer.inject("v", lambda: "outer")
+    middle.inject("v", lambda: "middle")
+    inner.route("/leaf", name="leaf", callback=lambda: {"v": ctx.v, "path": request.path,
+                                                        "script": request.script_name,
+                                                        "url": inner.get_url("leaf")})
+    middle.mount("/b", inner)
+    outer.mount("/a", middle)
+    # The closest enclosing app's dependency wins.
+    assert make_client(outer).get("/a/b/leaf").json == {"v": "middle", "path": "/leaf", "script": "/a/b",
+                                                        "url": "/a/b/leaf"}

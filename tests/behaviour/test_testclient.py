@@ -1,0 +1,71 @@
+"""The TestClient interface itself, under both protocols."""
+
+from __future__ import annotations
+
+from lcore import Lcore, request, response
+
+
+def _echo_app():
+    app = Lcore()
+
+    @app.route("/echo", method="ANY")
+    def echo():
+        return {"method": request.method, "query": dict(request.query), "ctype": request.content_type,
+                "body": request.body.read().decode(), "hdr": request.get_header("X-T")}
+
+    @app.route("/set")
+    def set_():
+        response.set_cookie("sid", "1")
+        return "set"
+
+    app.route("/cookie", callback=lambda: request.get_cookie("sid", "none"))
+    return app
+
+
+def test_request_arguments(make_client):
+    c = make_client(_echo_app())
+    r = c.request("PUT", "/echo", body="raw", headers={"X-T": "t"}, query_string="a=1",
+                  content_type="text/plain")
+    assert r.status == "200 OK"
+    assert r.status_code == 200
+    assert r.json == {"method": "PUT", "query": {"a": "1"}, "ctype": "text/plain", "body": "raw", "hdr": "t"}
+    assert c.get("/echo", query_string={"x": ["1", "2"]}).json["query"] == {"x": "2"}
+    assert c.get("/echo?a=1", query_string="b=2").json["query"] == {"a": "1", "b": "2"}
+    assert c.post("/echo", json={"k": 1}).json["ctype"] == "application/json"
+    assert c.options("/echo").json["method"] == "OPTIONS"
+    assert c.delete("/echo").json["method"] == "DELETE"
+    assert c.patch("/echo", body=b"p").json["body"] == "p"
+    assert c.head("/echo").body == b""
+
+
+def test_response_fields(make_client):
+    r = make_client(_echo_app()).get("/missing")
+    assert r.status == "404 Not Found"
+    assert isinstance(r.body, bytes) and "Not Found" in r.text
+    assert r.headers["Content-Type"] == "text/html; charset=UTF-8"
+    assert repr(r) == "<TestResponse 404 Not Found>"
+
+
+def test_cookie_jar(make_client):
+    c = make_client(_echo_app())
+    assert c.get("/cookie").text == "none"
+    r = c.get("/set")
+    assert r.cookies["sid"] == "1"
+    assert c.cookies["sid"] == "1"
+    assert c.get("/cookie").text == "1"
+
+
+def test_context_manager(proto):
+    from lcore import TestClient
+
+    with TestClient(_echo_app(), protocol=proto) as c:
+        assert c.get("/echo").status_code == 200
+
+
+def test_bad_protocol():
+    import pytest
+
+    from lcore import TestClient
+
+    with pytest.raises(ValueError):
+        TestClient(Lcore(), protocol="cgi")

@@ -94,7 +94,6 @@ from .templates import (
     template,
     view,
 )
-from .testing import TestClient, TestResponse
 
 __version__ = "1.0.0.dev0"
 DEBUG = False
@@ -122,6 +121,24 @@ __all__ = [
     "route", "get", "post", "put", "delete", "patch", "error", "mount", "hook", "install",
     "uninstall", "url", "use", "run", "debug",
 ]
+
+
+_LAZY = {
+    # Loaded on first use so that ``import lcore`` does not import httpx.
+    "TestClient": ("lcore.testing", "TestClient"),
+    "TestResponse": ("lcore.testing", "TestResponse"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'lcore' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(target[0]), target[1])
+    globals()[name] = value
+    return value
 
 
 def _make_shortcut(name: str) -> Any:

@@ -55,7 +55,7 @@ _PER_REQUEST_HOOKS = frozenset(
 )
 
 #: Where the protocol adapters live; loaded on first use (the seam between core and edge).
-_ADAPTERS = {"wsgi": "lcore.wsgi", "asgi": "lcore_asgi.adapter"}
+_ADAPTERS = {"wsgi": "lcore.wsgi", "asgi": "lcore_asgi.adapter", "server": "lcore.server"}
 
 
 def _adapter(kind: str) -> Any:
@@ -561,9 +561,7 @@ class Lcore:
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self, **kwargs: Any) -> None:
         """Run the app on a server (``server=`` name; the embedded ASGI server by default)."""
-        from .server import run
-
-        run(self, **kwargs)
+        _adapter("server").run(self, **kwargs)
 
     def close(self) -> None:
         """Close plugins and singleton dependencies."""

@@ -25,11 +25,33 @@ run_async: Callable[..., Any] = _not_installed
 run_sync: Callable[..., Awaitable[Any]] = _not_installed
 
 
-def install(run_async_impl: Callable[..., Any], run_sync_impl: Callable[..., Any]) -> None:
+#: ``await with_timeout(seconds, async_fn, *args)`` -> ``(finished, result)``: cancel the
+#: call at the deadline (``finished`` is False then).
+with_timeout: Callable[..., Awaitable[tuple[bool, Any]]] = _not_installed
+
+
+def _default_thread_limit() -> int:
+    return 64
+
+
+#: ``thread_limit()``: how many blocking calls may run in worker threads at once.
+thread_limit: Callable[[], int] = _default_thread_limit
+
+
+def install(
+    run_async_impl: Callable[..., Any],
+    run_sync_impl: Callable[..., Any],
+    with_timeout_impl: Callable[..., Any] | None = None,
+    thread_limit_impl: Callable[[], int] | None = None,
+) -> None:
     """Install the concurrency implementations (called by ``lcore.concurrency``)."""
-    global run_async, run_sync
+    global run_async, run_sync, with_timeout, thread_limit
     run_async = run_async_impl
     run_sync = run_sync_impl
+    if with_timeout_impl is not None:
+        with_timeout = with_timeout_impl
+    if thread_limit_impl is not None:
+        thread_limit = thread_limit_impl
 
 
 def is_async_callable(obj: Any) -> bool:

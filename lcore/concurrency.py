@@ -141,4 +141,12 @@ def iterate_in_thread_marker() -> None:
     _tl.loop_worker = True
 
 
-_bridge.install(run_async, run_sync)
+async def with_timeout(seconds: float, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+    """Await ``fn(*args)``, cancelling it after ``seconds``; ``(finished, result)``."""
+    result = None
+    with anyio.move_on_after(seconds) as scope:
+        result = await fn(*args)
+    return (not scope.cancelled_caught, result)
+
+
+_bridge.install(run_async, run_sync, with_timeout, get_thread_limit)

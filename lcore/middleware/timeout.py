@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as _FutureTimeout
 from typing import Any
 
+from .. import _bridge
 from ..response import HTTPError
 from .base import Middleware
 
@@ -119,9 +120,7 @@ class TimeoutMiddleware(Middleware):
             self._pool_lock = threading.Lock()
         with self._pool_lock:
             if self._pool is None or self._pool.pid != os.getpid():
-                from ..concurrency import get_thread_limit
-
-                size = self.max_workers or get_thread_limit()
+                size = self.max_workers or _bridge.thread_limit()
                 self._pool = _Pool(size, "lcore-timeout")
             return self._pool
 
@@ -145,13 +144,10 @@ class TimeoutMiddleware(Middleware):
             return self._expired(ctx)
 
     async def acall(self, ctx: Any, next_handler: Any) -> Any:
-        # anyio cancel scopes work under asyncio and trio; imported here so that the
-        # middleware package does not import anyio for apps that never use this.
-        import anyio
-
         ctx.timeout_deadline = time.monotonic() + self.timeout
-        with anyio.move_on_after(self.timeout):
-            return await next_handler(ctx)
+        finished, result = await _bridge.with_timeout(self.timeout, next_handler, ctx)
+        if finished:
+            return result
         return self._expired(ctx)
 
     def close(self) -> None:

@@ -634,11 +634,11 @@ class BaseRequest:
         if not boundary:
             raise _http_error(400, "multipart body without a boundary.")
         charset = options.get("charset", "utf8")
-        parser = MultipartParser(
-            boundary.encode("latin1"), charset=charset, max_fields=MAX_FORM_FIELDS,
-            memfile_limit=self.MEMFILE_MAX,
-        )
         try:
+            parser = MultipartParser(
+                boundary.encode("latin1", "replace"), charset=charset, max_fields=MAX_FORM_FIELDS,
+                memfile_limit=self.MEMFILE_MAX, max_total_size=self._body_limit(),
+            )
             body = self.body
             while True:
                 chunk = body.read(65536)
@@ -656,8 +656,14 @@ class BaseRequest:
         for part in parts:
             if part.filename is not None:
                 post.append(part.name, FileUpload(part.file, part.name, part.filename, part.headers))
-            else:
+                continue
+            try:
                 post.append(part.name, part.value)
+            except MultipartError as e:
+                for p in parts:
+                    p.close()
+                raise _http_error(getattr(e, "status", 400), f"Malformed multipart body: {e}") from None
+            part.close()
 
     @property
     def POST(self) -> FormsDict:  # noqa: N802 - historic name

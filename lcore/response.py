@@ -280,9 +280,15 @@ class HTTPResponse(BaseResponse, Exception):
         for name, values in self._headers.items():
             other._headers[name] = values[:]
         if self._cookies:
-            if other._cookies is None:
-                other._cookies = []
-            other._cookies.extend(self._cookies)
+            cookies = other._cookies
+            if cookies is None:
+                cookies = other._cookies = []
+            for cookie in self._cookies:
+                # One Set-Cookie per name, as set_cookie() keeps it (a redirect copies
+                # the response's cookies: they must not be sent twice).
+                prefix = cookie.split("=", 1)[0] + "="
+                cookies[:] = [c for c in cookies if not c.startswith(prefix)]
+                cookies.append(cookie)
         other.body = self.body
 
     def __str__(self) -> str:

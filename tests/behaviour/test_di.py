@@ -285,3 +285,44 @@ def test_container_api():
     app = Lcore()
     app.inject("x", lambda: 2)
     assert app.dependencies.resolve("x") == 2
+
+
+def test_factory_failure_is_500_and_others_closed(make_client):
+    app = Lcore()
+    log = []
+
+    def broken():
+        raise RuntimeError("factory broke")
+
+    app.inject("bad", broken, lifetime="scoped")
+    app.inject("ok", lambda: Resource(log), lifetime="scoped")
+
+    @app.route("/")
+    def h():
+        ctx.ok  # noqa: B018
+        return ctx.bad
+
+    assert make_client(app).get("/").status_code == 500
+    assert [e[0] for e in log] == ["close"]
+
+
+def test_app_close_awaits_async_singleton_aclose(make_client):
+    app = Lcore()
+    log = []
+
+    class Pool:
+        async def aclose(self):
+            log.append("aclosed")
+
+    async def make_pool():
+        return Pool()
+
+    app.inject("pool", make_pool)
+
+    @app.route("/")
+    async def h():
+        return type(ctx.pool).__name__
+
+    assert make_client(app).get("/").text == "Pool"
+    app.close()
+    assert log == ["aclosed"]

@@ -306,3 +306,21 @@ def test_request_outside_context_raises():
 
     with pytest.raises(RuntimeError, match="outside of a request"):
         request.method  # noqa: B018
+
+
+def test_chunked_body(make_client):
+    app = Lcore()
+    app.post("/", callback=lambda: {"chunked": request.chunked, "cl": request.content_length,
+                                    "body": request.body.read().decode()})
+
+    @app.post("/a")
+    async def a():
+        return {"chunked": request.chunked, "body": request.body.read().decode()}
+
+    def gen():
+        yield b"hello "
+        yield b"world"
+
+    c = make_client(app)
+    assert c.request("POST", "/", body=gen()).json == {"chunked": True, "cl": 0, "body": "hello world"}
+    assert c.request("POST", "/a", body=gen()).json == {"chunked": True, "body": "hello world"}

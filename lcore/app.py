@@ -55,7 +55,10 @@ _PER_REQUEST_HOOKS = frozenset(
 )
 
 #: Where the protocol adapters live; loaded on first use (the seam between core and edge).
-_ADAPTERS = {"wsgi": "lcore.wsgi", "asgi": "lcore_asgi.adapter", "server": "lcore.server"}
+_ADAPTERS = {"wsgi": "lcore.wsgi", "asgi": "lcore_asgi.adapter", "server": "lcore.server", "ws": "lcore_ws.endpoint"}
+
+
+_NO_ARG: Any = object()
 
 
 def _adapter(kind: str) -> Any:
@@ -99,19 +102,14 @@ class Lcore:
         self.__call__ = self._asgi_entry  # type: ignore[method-assign]
 
     # -- protocol entry points ------------------------------------------------------
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, environ_or_scope: Any, start_response_or_receive: Any, send: Any = _NO_ARG) -> Any:
         """WSGI with two arguments, ASGI (returns a coroutine) with three."""
-        if len(args) == 2:
+        if send is _NO_ARG:
             adapter = self._wsgi_adapter
             if adapter is None:
                 adapter = self._wsgi_adapter = _adapter("wsgi").WSGIAdapter(self)
-            return adapter(*args)
-        if len(args) == 3:
-            return self._asgi_entry(*args)
-        raise TypeError(
-            "Lcore apps are called as WSGI app(environ, start_response) or "
-            f"ASGI app(scope, receive, send); got {len(args)} arguments"
-        )
+            return adapter(environ_or_scope, start_response_or_receive)
+        return self._asgi_entry(environ_or_scope, start_response_or_receive, send)
 
     async def _asgi_entry(self, scope: Any, receive: Any, send: Any) -> None:
         adapter = self._asgi_adapter
@@ -354,6 +352,16 @@ class Lcore:
         """Shorthand for ``route(method='PATCH')``."""
         return self.route(path, method, **options)
 
+    def websocket(
+        self, path: str, callback: Callable[..., Any] | None = None, name: str | None = None, **config: Any
+    ) -> Any:
+        """Register a WebSocket handler ``handler(ws, **url_args)`` (decorator or direct).
+
+        Same rule syntax and filters as :meth:`route`; routes live in ``app.ws_router``.
+        See ``lcore_ws`` and docs/websockets.md.
+        """
+        return _adapter("ws").register(self, path, callback, name, **config)
+
     def error(self, code: int = 500, callback: Callable[..., Any] | None = None) -> Any:
         """Register an error handler for a status code (decorator or direct)."""
 
@@ -552,8 +560,16 @@ class Lcore:
 
         return json_dumps(self.api_docs(), indent=2)
 
+    def openapi(self, title: str | None = None, version: str | None = None,
+                description: str | None = None) -> dict[str, Any]:
+        """An OpenAPI 3.1 document of the routes (also served at ``<docs path>/openapi.json``)."""
+        from .apidocs import openapi
+
+        return openapi(self, title, version, description)
+
     def enable_docs(self, path: str = "/docs") -> None:
-        """Serve an HTML page of the API at ``path`` and its JSON at ``path/json``."""
+        """Serve an HTML page of the API at ``path``, its JSON at ``path/json`` and
+        OpenAPI 3.1 at ``path/openapi.json``."""
         from .apidocs import enable_docs
 
         enable_docs(self, path)

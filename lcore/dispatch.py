@@ -308,9 +308,10 @@ def _routed(app: Any, mode: int, c: Any) -> Effects:
         yield from _hooks(app, mode, c, "on_handler_enter")
     if app._container.has_async:
         yield _Await(app._container.aprepare(c))
-    if mode == ASYNC and req._body_needed and route._mount is None:
+    if mode == ASYNC and req._body_needed and route._mount is None and not route.config.get("stream_body"):
         # Async code cannot block on the body later, so read it now (after pre-routing
         # middleware, which may have set a body limit). Spooled to disk above MEMFILE_MAX.
+        # A route with ``stream_body=True`` reads it itself: ``async for c in request.stream()``.
         yield _Await(req._aread_body())
     try:
         mw = app.middleware
@@ -668,6 +669,10 @@ def handle_sync(app: Any, req: Any) -> Outgoing:
         _current.reset(token)
 
 
+def _has_files(cache: dict[str, Any]) -> bool:
+    return "body" in cache or "post" in cache
+
+
 def _plain(app: Any) -> bool:
     """True when the app has no request hooks, no middleware and no async dependencies."""
     mw = app.middleware
@@ -729,7 +734,7 @@ async def _fast_async(app: Any, c: Any, route: Any, args: dict[str, Any]) -> Out
     req.route = route
     req.url_args = args
     try:
-        if req._body_needed:
+        if req._body_needed and not route.config.get("stream_body"):
             await req._aread_body()
         rv = route.call(**args)
         if _isawaitable(rv):
@@ -761,7 +766,7 @@ def _run_sync_pipeline(app: Any, c: Any) -> Outgoing:
     # Work scheduled for after the response waits for the adapter to close ``out``.
     if out.kind == BYTES and not c._after_response:
         out._closed = True
-        if c._scoped or c._after_response or c.request._cache:
+        if c._scoped or c._after_response or _has_files(c.request._cache):
             _teardown_sync(c)
     return out
 
@@ -790,7 +795,7 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
             raise
         if out.kind == BYTES and not c._after_response:
             out._closed = True
-            if c._scoped or c._after_response or c.request._cache:
+            if c._scoped or c._after_response or _has_files(c.request._cache):
                 await _teardown_async(c)
         return out
     finally:

@@ -47,9 +47,14 @@ class BaseResponse:
         self._cookies: list[str] | None = None
         self._headers: dict[str, list[str]] = {}
         self.body = body
-        self._status_code = 200
-        self._status_line = "200 OK"
-        self.status = status or self.default_status
+        if status is None and self.default_status == 200:
+            # PERF: the default status needs no parsing.
+            self._status_code = 200
+            self._status_line = "200 OK"
+        else:
+            self._status_code = 200
+            self._status_line = "200 OK"
+            self.status = status or self.default_status
         if headers:
             items = headers.items() if hasattr(headers, "items") else headers
             for name, value in items:

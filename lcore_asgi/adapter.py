@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -20,6 +22,7 @@ from lcore._bridge import run_sync
 from lcore.dispatch import AITER, BYTES, FILE, ITER, Outgoing, handle_async
 from lcore.request import BaseRequest, BodySource
 from lcore.response import HTTPError, HTTPResponse
+from lcore.sse import _reopen_streams, close_streams
 
 __all__ = ["ASGIAdapter", "ASGIBody", "ClientDisconnect", "call_asgi_app"]
 
@@ -168,6 +171,7 @@ class ASGIAdapter:
         self.app = app
         self._started = False
         self._start_lock: asyncio.Lock | None = None
+        self._signals_chained = False
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         t = scope["type"]
@@ -181,9 +185,12 @@ class ASGIAdapter:
             raise ValueError(f"lcore cannot handle ASGI scope type {t!r}")
 
     async def websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """Refuse the handshake: this app has no WebSocket route for the path."""
-        await receive()  # websocket.connect
-        await send({"type": "websocket.close", "code": 1008, "reason": "no WebSocket route"})
+        """Serve a WebSocket connection with the app's ``@app.websocket`` routes (lcore_ws)."""
+        if not self._started:
+            await self._ensure_started()
+        from lcore_ws.endpoint import handle
+
+        await handle(self.app, scope, receive, send)
 
     async def _ensure_started(self) -> None:
         if self._started:
@@ -217,6 +224,7 @@ class ASGIAdapter:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
+                close_streams(self.app)
                 try:
                     await self._run_hooks("shutdown")
                     await run_sync(None, run_shutdown)
@@ -234,6 +242,9 @@ class ASGIAdapter:
         """Handle one HTTP request."""
         if not self._started:
             await self._ensure_started()
+        if not self._signals_chained:
+            self._signals_chained = True
+            _end_streams_on_signal(self.app)
         req = _request_from_scope(scope, receive)
         out = await handle_async(self.app, req)
         try:
@@ -250,7 +261,8 @@ class ASGIAdapter:
                 return
             await self._stream(out, req, send)
         finally:
-            await out.aclose()
+            if not out._closed:
+                await out.aclose()
 
     async def _stream(self, out: Outgoing, req: BaseRequest, send: Any) -> None:
         source = req._source
@@ -295,6 +307,36 @@ class ASGIAdapter:
             tg.start_soon(watcher)
             await pump()
             tg.cancel_scope.cancel()
+
+
+def _end_streams_on_signal(app: Any) -> None:
+    """Chain the server's SIGTERM/SIGINT handlers so that ``app``'s event streams end.
+
+    uvicorn, hypercorn and lcore's server wait for open responses before they send the
+    lifespan shutdown, so an endless SSE stream would hold a graceful shutdown open
+    until its timeout (or forever). The server's own handler still runs, after ours;
+    signals the server does not handle are left alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _reopen_streams(app)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            prev = signal.getsignal(sig)
+        except ValueError:  # pragma: no cover - not a valid signal here
+            continue
+        if not callable(prev) or getattr(prev, "_lcore_streams", None) is app:
+            continue
+
+        def on_signal(signum: int, frame: Any, _prev: Any = prev) -> Any:
+            close_streams(app)
+            return _prev(signum, frame)
+
+        on_signal._lcore_streams = app  # type: ignore[attr-defined]
+        try:
+            signal.signal(sig, on_signal)
+        except (ValueError, OSError):  # pragma: no cover - not allowed here
+            return
 
 
 async def call_asgi_app(asgi_app: Any, req: BaseRequest) -> HTTPResponse:

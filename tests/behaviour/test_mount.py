@@ -363,3 +363,48 @@ def test_nested_mounts(make_client):
     # The closest enclosing app's dependency wins.
     assert make_client(outer).get("/a/b/leaf").json == {"v": "middle", "path": "/leaf", "script": "/a/b",
                                                         "url": "/a/b/leaf"}
+
+
+def test_parent_and_child_hook_and_middleware_order(make_client):
+    import asyncio
+
+    log = []
+    app, child = Lcore(), Lcore()
+
+    @app.hook("before_request")
+    async def parent_before():
+        log.append("p-before")
+
+    @child.hook("before_request")
+    def child_before():
+        log.append("c-before")
+
+    @child.hook("after_request")
+    async def child_after():
+        log.append("c-after")
+
+    @app.hook("after_request")
+    def parent_after():
+        log.append("p-after")
+
+    class AsyncMw(Middleware):
+        async def __call__(self, c, n):
+            log.append("p-mw")
+            return await n(c)
+
+    app.use(AsyncMw())
+    child.use(lambda c, n: (log.append("c-mw"), n(c))[1])
+
+    @child.route("/a")
+    async def a():
+        await asyncio.sleep(0)
+        log.append("handler")
+        return {"path": request.path}
+
+    child.route("/s", callback=lambda: log.append("handler") or {"path": request.path})
+    app.mount("/c", child)
+    c = make_client(app)
+    for path in ("/a", "/s"):
+        log.clear()
+        assert c.get("/c" + path).json == {"path": path}
+        assert log == ["p-before", "p-mw", "c-before", "c-mw", "handler", "c-after", "p-after"]

@@ -79,6 +79,7 @@ from .security import (
     validate_request,
     verify_password,
 )
+from .sse import EventStream, ServerSentEvent, sse
 from .static import static_file
 from .templates import (
     TEMPLATE_PATH,
@@ -120,6 +121,7 @@ __all__ = [
     "cookie_encode", "cookie_decode", "cookie_is_encoded",
     "route", "get", "post", "put", "delete", "patch", "error", "mount", "hook", "install",
     "uninstall", "url", "use", "run", "debug",
+    "EventStream", "ServerSentEvent", "sse",
 ]
 
 

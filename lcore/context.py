@@ -53,6 +53,19 @@ class RequestContext:
         _osa(self, "_module_chain", ())
         _osa(self, "_after_response", None)
 
+    def after_response(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        """Run ``fn(*args, **kwargs)`` (sync or async) once the response has been sent.
+
+        Tasks run in the order they were added, after the last byte of the body (also
+        of a streamed body) has gone to the server, under WSGI and ASGI alike. A task
+        that fails is logged to ``lcore.error``; the client never sees it.
+        """
+        tasks = self._after_response
+        if tasks is None:
+            tasks = []
+            _osa(self, "_after_response", tasks)
+        tasks.append((fn, args, kwargs))
+
     def lazy(self, name: str, factory: Any) -> None:
         """Register ``factory`` to compute attribute ``name`` once, on first access."""
         if self._lazy is None:

@@ -83,6 +83,18 @@ class WSGIBody(BodySource):
                     return
                 yield chunk
 
+    async def iter_async(self) -> AsyncIterator[bytes]:
+        # An async handler under WSGI runs on the shared event loop: each blocking read
+        # of ``wsgi.input`` goes to a worker thread instead of stalling the loop.
+        from ._bridge import run_sync
+
+        it = self.iter_sync()
+        while True:
+            chunk = await run_sync(None, next, it, None)
+            if chunk is None:
+                return
+            yield chunk
+
 
 class _EmptyBody(BodySource):
     length = 0
@@ -626,6 +638,36 @@ class BaseRequest:
         self._cache["post"] = post
         return post
 
+    def _multipart_chunks(self) -> Iterator[bytes]:
+        """The body for the multipart parser: the stored copy, or straight from the client.
+
+        Read from the client, parts are parsed as the body arrives (uploads are spooled
+        to disk once, by the parser). The raw body is kept only while it is small
+        (``MEMFILE_MAX``); after a larger one, ``request.body`` raises RuntimeError.
+        """
+        if "body" in self._cache or not self._body_needed:
+            body = self.body
+            while chunk := body.read(65536):
+                yield chunk
+            return
+        self._check_declared_length()
+        limit, total, small = self._body_limit(), 0, self.MEMFILE_MAX
+        keep: io.BytesIO | None = io.BytesIO()
+        self._cache["body"] = _CONSUMED  # partly read from here on, whatever happens
+        for chunk in self._source.iter_sync():
+            total += len(chunk)
+            if limit is not None and total > limit:
+                raise _http_error(413, "Request body too large.")
+            if keep is not None:
+                if total <= small:
+                    keep.write(chunk)
+                else:
+                    keep = None
+            yield chunk
+        if keep is not None:
+            keep.seek(0)
+            self._cache["body"] = keep
+
     def _parse_multipart(self, post: FormsDict) -> None:
         from .multipart import FileUpload, MultipartParser, parse_options_header
 
@@ -639,11 +681,7 @@ class BaseRequest:
                 boundary.encode("latin1", "replace"), charset=charset, max_fields=MAX_FORM_FIELDS,
                 memfile_limit=self.MEMFILE_MAX, max_total_size=self._body_limit(),
             )
-            body = self.body
-            while True:
-                chunk = body.read(65536)
-                if not chunk:
-                    break
+            for chunk in self._multipart_chunks():
                 parser.feed(chunk)
             parts = parser.close()
         except MultipartError as e:
@@ -723,6 +761,11 @@ class BaseRequest:
                     v.close()
 
     # -- misc -----------------------------------------------------------------------
+    @property
+    def last_event_id(self) -> str | None:
+        """The ``Last-Event-ID`` header an ``EventSource`` sends when it reconnects, or None."""
+        return self.headers.get("Last-Event-ID")
+
     async def is_disconnected(self) -> bool:
         """True when the client has gone away (ASGI; always False under WSGI)."""
         probe = self._cache.get("disconnect_probe")
@@ -754,6 +797,29 @@ class BaseRequest:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.method} {self.url}>"
+
+
+class _ConsumedBody:
+    """``request.body`` after a large multipart body was parsed as it streamed in."""
+
+    closed = False
+
+    def read(self, *_a: Any) -> bytes:
+        raise RuntimeError(
+            "the multipart body was parsed while it streamed in and was too large to keep; "
+            "read request.body before request.forms/files to keep a copy"
+        )
+
+    readline = read
+
+    def seek(self, *_a: Any) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+_CONSUMED: Any = _ConsumedBody()
 
 
 class _BodyStream:

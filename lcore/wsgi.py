@@ -55,7 +55,9 @@ class WSGIAdapter:
             start_response(out.status_line, out.headers, exc_info) if exc_info else start_response(
                 out.status_line, out.headers
             )
-            return [out.body]
+            if out._closed:
+                return [out.body]
+            return _ClosingBytes(out)  # after-response work runs when the server closes it
         start_response(out.status_line, out.headers)
         if kind == FILE:
             wrapper = environ.get("wsgi.file_wrapper")
@@ -91,6 +93,17 @@ class _ClosingIter:
 
     def close(self) -> None:
         self.out.close_sync()
+
+
+class _ClosingBytes(_ClosingIter):
+    __slots__ = ()
+
+    def __init__(self, out: Outgoing) -> None:
+        self.out = out
+        self.it = iter((out.body,))
+
+    def __len__(self) -> int:  # one chunk: lets servers set Content-Length as for a list
+        return 1
 
 
 class _FileIter(_ClosingIter):

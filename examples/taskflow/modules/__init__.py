@@ -1,0 +1,1 @@
+"""TaskFlow's sub-applications, plugins and custom middleware."""

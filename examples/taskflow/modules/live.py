@@ -1,0 +1,119 @@
+"""Live updates: task events fanned out to the clients watching a project (SSE).
+
+In one process a small in-memory hub delivers each event to every subscriber's queue.
+With ``TASKFLOW_REDIS_URL`` set, events go through Redis pub/sub instead, so a client
+connected to one worker (or machine) sees changes made through any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator
+
+HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
+
+
+def channel(project_id: int) -> str:
+    return f"taskflow:project:{project_id}"
+
+
+class LiveHub:
+    """Publish task events; subscribe to a project's events as an async iterator."""
+
+    def __init__(self, redis_url: str = '', heartbeat: float = HEARTBEAT):
+        self.redis_url = redis_url
+        self.heartbeat = heartbeat
+        self._subscribers: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = {}
+        self._lock = threading.Lock()
+        self._redis = None
+
+    @property
+    def backend(self) -> str:
+        return 'redis' if self.redis_url else 'memory'
+
+    def publish(self, project_id: int, kind: str, **data) -> dict:
+        """Send an event to the project's watchers; callable from any thread."""
+        event = {'type': kind, 'project_id': project_id, 'at': time.time(), **data}
+        message = json.dumps(event, default=str)
+        if self.redis_url:
+            self._sync_redis().publish(channel(project_id), message)
+        else:
+            self._deliver(project_id, message)
+        return event
+
+    def _sync_redis(self):
+        if self._redis is None:
+            import redis
+
+            self._redis = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
+        return self._redis
+
+    def _deliver(self, project_id: int, message: str) -> None:
+        with self._lock:
+            targets = list(self._subscribers.get(project_id, ()))
+        for loop, queue in targets:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, message)
+            except RuntimeError:  # that subscriber's loop is gone
+                pass
+
+    def subscriber_count(self, project_id: int) -> int:
+        with self._lock:
+            return len(self._subscribers.get(project_id, ()))
+
+    async def subscribe(self, project_id: int) -> AsyncIterator[str | None]:
+        """Yield ``''`` once subscribed, then each event (JSON), or None on idle heartbeats."""
+        if self.redis_url:
+            async for item in self._subscribe_redis(project_id):
+                yield item
+            return
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        entry = (loop, queue)
+        with self._lock:
+            self._subscribers.setdefault(project_id, set()).add(entry)
+        try:
+            yield ''
+            while True:
+                try:
+                    yield await asyncio.wait_for(queue.get(), self.heartbeat)
+                except asyncio.TimeoutError:
+                    yield None
+        finally:
+            with self._lock:
+                self._subscribers.get(project_id, set()).discard(entry)
+
+    async def _subscribe_redis(self, project_id: int) -> AsyncIterator[str | None]:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(channel(project_id))
+            yield ''
+            while True:
+                msg = await pubsub.get_message(timeout=self.heartbeat)
+                if msg is None:
+                    yield None
+                elif msg.get('type') == 'message':
+                    data = msg['data']
+                    yield data.decode() if isinstance(data, bytes) else data
+        finally:
+            await pubsub.aclose()
+            await client.aclose()
+
+
+def sse_format(data: str, event: str = 'task', id: str | None = None) -> str:
+    """One Server-Sent Events message."""
+    lines = [f"event: {event}"]
+    if id is not None:
+        lines.append(f"id: {id}")
+    lines.extend(f"data: {line}" for line in data.splitlines() or [''])
+    return "\n".join(lines) + "\n\n"
+
+
+# The process-wide hub; app.py sets its Redis URL from the config.
+hub = LiveHub()

@@ -1,0 +1,23 @@
+<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>TaskFlow - Live updates</title>
+  <link rel="stylesheet" href="/static/style.css">
+  <script src="/static/live.js" defer></script>
+</head>
+<body class="page">
+<div class="container">
+  <h1>Live updates</h1>
+  <p class="subtitle">Task changes in a project, pushed by the server as they happen
+    (Server-Sent Events; fan-out backend: <b id="backend">{{backend}}</b>).</p>
+  <form id="watch-form" class="row">
+    <label>Project <input id="project-id" type="number" min="1" value="{{project_id}}"></label>
+    <button class="btn" type="submit">Watch</button>
+    <span id="state" class="muted">not connected</span>
+  </form>
+  <p class="muted">Sign in on <a href="/frontend">the TaskFlow app</a> first: this page uses the same token.</p>
+  <ul id="events" class="events"></ul>
+</div>
+</body>
+</html>

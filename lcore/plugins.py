@@ -57,7 +57,7 @@ class JSONPlugin:
             if t is dict:
                 c = _current.get(None)
                 if c is not None:
-                    c.response._headers["Content-Type"] = ["application/json"]
+                    _json_type(c.response._headers)
                 return dumps(rv)
             if inspect.isawaitable(rv):
                 return _finish(rv, convert, dumps)
@@ -70,12 +70,19 @@ class JSONPlugin:
         if isinstance(rv, (dict, list)):
             c = _current.get(None)
             if c is not None:
-                c.response._headers["Content-Type"] = ["application/json"]
+                _json_type(c.response._headers)
             return dumps(rv)
         if isinstance(rv, HTTPResponse) and isinstance(rv.body, (dict, list)):
             rv.body = dumps(rv.body)
-            rv.set_header("Content-Type", "application/json")
+            _json_type(rv._headers)
         return rv
+
+
+def _json_type(headers: dict[str, list[str]]) -> None:
+    """Mark the response as JSON unless the handler chose a type (``application/problem+json``)."""
+    ct = headers.get("Content-Type")
+    if ct is None or ct[-1].startswith("text/html"):
+        headers["Content-Type"] = ["application/json"]
 
 
 async def _finish(rv: Any, convert: Any, dumps: Any) -> Any:

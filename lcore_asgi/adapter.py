@@ -23,7 +23,6 @@ from lcore.dispatch import AITER, BYTES, FILE, ITER, Outgoing, handle_async
 from lcore.request import BaseRequest, BodySource
 from lcore.response import HTTPError, HTTPResponse
 from lcore.sse import _reopen_streams, close_streams
-from lcore.sse import _reopen_streams, close_streams
 
 __all__ = ["ASGIAdapter", "ASGIBody", "ClientDisconnect", "call_asgi_app"]
 
@@ -173,7 +172,6 @@ class ASGIAdapter:
         self._started = False
         self._start_lock: asyncio.Lock | None = None
         self._signals_chained = False
-        self._signals_chained = False
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         t = scope["type"]
@@ -247,9 +245,6 @@ class ASGIAdapter:
         if not self._signals_chained:
             self._signals_chained = True
             _end_streams_on_signal(self.app)
-        if not self._signals_chained:
-            self._signals_chained = True
-            _end_streams_on_signal(self.app)
         req = _request_from_scope(scope, receive)
         out = await handle_async(self.app, req)
         try:
@@ -312,36 +307,6 @@ class ASGIAdapter:
             tg.start_soon(watcher)
             await pump()
             tg.cancel_scope.cancel()
-
-
-def _end_streams_on_signal(app: Any) -> None:
-    """Chain the server's SIGTERM/SIGINT handlers so that ``app``'s event streams end.
-
-    uvicorn, hypercorn and lcore's server wait for open responses before they send the
-    lifespan shutdown, so an endless SSE stream would hold a graceful shutdown open
-    until its timeout (or forever). The server's own handler still runs, after ours;
-    signals the server does not handle are left alone.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    _reopen_streams(app)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            prev = signal.getsignal(sig)
-        except ValueError:  # pragma: no cover - not a valid signal here
-            continue
-        if not callable(prev) or getattr(prev, "_lcore_streams", None) is app:
-            continue
-
-        def on_signal(signum: int, frame: Any, _prev: Any = prev) -> Any:
-            close_streams(app)
-            return _prev(signum, frame)
-
-        on_signal._lcore_streams = app  # type: ignore[attr-defined]
-        try:
-            signal.signal(sig, on_signal)
-        except (ValueError, OSError):  # pragma: no cover - not allowed here
-            return
 
 
 def _end_streams_on_signal(app: Any) -> None:

@@ -303,13 +303,26 @@ def test_content_type_and_charset(make_client):
         response.content_type = "application/vnd.api+json"
         return {"a": 1}
 
+    @app.route("/json-list-ct")
+    def jl():
+        response.content_type = "application/problem+json"
+        return [1]
+
+    @app.route("/json-html-default")
+    def jh():
+        response.content_type = "text/html; charset=UTF-8"
+        return {"b": 2}
+
     c = make_client(app)
     r = c.get("/")
     assert r.headers["content-type"] == "text/plain; charset=latin-1"
     assert r.body == "caf\u00e9".encode("latin-1")
+    # An explicit JSON flavour chosen by the handler is kept.
     r = c.get("/json-ct")
-    assert r.headers["content-type"] == "application/json"
+    assert r.headers["content-type"] == "application/vnd.api+json"
     assert r.json == {"a": 1}
+    assert c.get("/json-list-ct").headers["content-type"] == "application/problem+json"
+    assert c.get("/json-html-default").headers["content-type"] == "application/json"
 
 
 def test_204_and_304_have_no_body(make_client):

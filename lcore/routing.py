@@ -93,35 +93,30 @@ class Route:
         self.plugins = list(plugins or [])
         self.skiplist = list(skiplist or [])
         self.config = dict(config)
-        self._call: Callable[..., Any] | None = None
         self._post_mw: Any = None
-        self._is_async: bool | None = None
         #: For mount routes: (kind, app, prefix, depth); None for handlers.
         self._mount: tuple[Any, ...] | None = None
 
-    @property
-    def call(self) -> Callable[..., Any]:
-        """The plugin-wrapped callback (built on first use)."""
-        c = self._call
-        if c is None:
-            c = self._call = self._make_callback()
-        return c
-
-    @property
-    def is_async(self) -> bool:
-        """True when the handler is an ``async def`` function."""
-        v = self._is_async
-        if v is None:
+    # PERF: ``call`` and ``is_async`` are plain instance attributes once computed (no
+    # property call per request); ``__getattr__`` computes them on first use and
+    # ``reset()`` deletes them.
+    def __getattr__(self, name: str) -> Any:
+        if name == "call":
+            value: Any = self._make_callback()
+        elif name == "is_async":
             from ._bridge import is_async_callable
 
-            v = self._is_async = is_async_callable(self.get_undecorated_callback()) or is_async_callable(self.callback)
-        return v
+            value = is_async_callable(self.get_undecorated_callback()) or is_async_callable(self.callback)
+        else:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.__dict__[name] = value
+        return value
 
     def reset(self) -> None:
         """Forget the cached callback and middleware chain; rebuilt on next use."""
-        self._call = None
+        self.__dict__.pop("call", None)
+        self.__dict__.pop("is_async", None)
         self._post_mw = None
-        self._is_async = None
 
     def prepare(self) -> None:
         """Build the cached callback now."""

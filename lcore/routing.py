@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .exceptions import RouteBuildError, RouteSyntaxError, RouterUnknownModeError
+from .exceptions import RouteBuildError, RouterUnknownModeError, RouteSyntaxError
 
 __all__ = ["Router", "Route", "RouteSyntaxError", "RouteBuildError"]
 
@@ -233,7 +233,7 @@ class _Bucket:
             index[group] = c
             group += 1 + len(c.args)
         self._index = index
-        self._regex = re.compile("^(?:%s)$" % "|".join(parts), re.DOTALL)
+        self._regex = re.compile("^(?:" + "|".join(parts) + ")$", re.DOTALL)
         return self._regex
 
     def match(self, path: str) -> tuple[_Compiled, tuple[Any, ...]] | None:
@@ -308,15 +308,15 @@ class Router:
             if not key:
                 key = None
                 anons += 1
-                pattern += "(?:%s)" % mask
-                c.builder.append(("anon%d" % anons, out_filter))
+                pattern += f"(?:{mask})"
+                c.builder.append((f"anon{anons}", out_filter))
                 continue
-            pattern += "(%s)" % mask
+            pattern += f"({mask})"
             c.args.append((key, in_filter))
             c.argnames.append(key)
             c.builder.append((key, out_filter))
         try:
-            re.compile("^%s$" % pattern)
+            re.compile(f"^{pattern}$")
         except re.error as e:
             raise RouteSyntaxError(f"Could not add route {rule!r}: {e}") from None
         if "<" in rule.replace("\\<", "") and is_static and _TOKEN.search(rule) is None:
@@ -379,7 +379,7 @@ class Router:
                 c, groups = hit
                 args: dict[str, Any] = {}
                 if groups:
-                    for (key, conv), value in zip(c.args, groups):
+                    for (key, conv), value in zip(c.args, groups, strict=False):
                         if conv is not None:
                             try:
                                 value = conv(value)
@@ -411,7 +411,7 @@ class Router:
             raise RouteBuildError(f"No route with the name {_name!r}.")
         try:
             for i, value in enumerate(anons):
-                query["anon%d" % (i + 1)] = value
+                query[f"anon{i + 1}"] = value
             parts = []
             for key, val in c.builder:
                 if key is None:
@@ -438,4 +438,4 @@ _METHOD_ORDER = {
 
 
 def _is_path_filter(c: _Compiled, key: str) -> bool:
-    return c.route.rule.find("<%s:path" % key) >= 0 or c.route.rule.find("<%s:re" % key) >= 0
+    return f"<{key}:path" in c.route.rule or f"<{key}:re" in c.route.rule

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from lcore import HTTPError, Lcore, RouteBuildError, RouteError, RouterUnknownModeError, RouteSyntaxError
+from lcore import (
+    HTTPError,
+    Lcore,
+    RouteBuildError,
+    RouteError,
+    RouterUnknownModeError,
+    RouteSyntaxError,
+)
 from lcore.routing import Route, Router
 
 

@@ -202,3 +202,54 @@ def test_wsgi_is_disconnected_false():
         return str(await request.is_disconnected())
 
     assert call_wsgi(app)[2] == b"False"
+
+
+def test_wsgi_early_close_runs_generator_cleanup_and_teardown():
+    app = Lcore()
+    log = []
+
+    class Res:
+        def close(self):
+            log.append("scoped closed")
+
+    app.inject("res", Res, lifetime="scoped")
+
+    @app.route("/sync")
+    def sync_gen():
+        from lcore import ctx
+
+        ctx.res  # noqa: B018
+
+        def gen():
+            try:
+                for i in range(100):
+                    yield str(i)
+            finally:
+                log.append("sync gen closed")
+
+        return gen()
+
+    @app.route("/async")
+    async def async_gen():
+        from lcore import ctx
+
+        ctx.res  # noqa: B018
+
+        async def gen():
+            try:
+                for i in range(100):
+                    yield str(i)
+            finally:
+                log.append("async gen closed")
+
+        return gen()
+
+    env = {"REQUEST_METHOD": "GET", "SERVER_NAME": "x", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+           "wsgi.input": io.BytesIO()}
+    for path, name in (("/sync", "sync gen closed"), ("/async", "async gen closed")):
+        log.clear()
+        result = app(dict(env, PATH_INFO=path), lambda *a: None)
+        it = iter(result)
+        assert next(it) == b"0"
+        result.close()  # the server gives up after one chunk
+        assert log == [name, "scoped closed"]

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from redis_server import RedisServer, redis_binary
 
 from .servers import serve

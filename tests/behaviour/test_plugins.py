@@ -242,3 +242,24 @@ def test_app_close_closes_plugins():
     p = app.install(Upper())
     app.close()
     assert p.closed is True
+
+
+def test_async_plugin_wrapping_sync_handler(make_client):
+    import asyncio
+
+    app = Lcore()
+
+    class AsyncWrap:
+        name = "awrap"
+        api = 2
+
+        def apply(self, callback, route):
+            async def wrapper(*a, **ka):
+                await asyncio.sleep(0)
+                return "<" + callback(*a, **ka) + ">"
+
+            return wrapper
+
+    app.install(AsyncWrap())
+    app.route("/<x>", callback=lambda x: x)
+    assert make_client(app).get("/v").text == "<v>"

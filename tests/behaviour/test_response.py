@@ -404,7 +404,7 @@ def test_redirect(make_client):
     assert r.headers.get_list("set-cookie") == ["k=v; Path=/; SameSite=Lax; HttpOnly"]
 
 
-def test_redirect_http10_is_302():
+def test_redirect_http10_is_302_wsgi():
     app = Lcore()
     app.route("/old", callback=lambda: redirect("/new"))
     seen = {}

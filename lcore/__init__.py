@@ -122,6 +122,7 @@ __all__ = [
     "route", "get", "post", "put", "delete", "patch", "error", "mount", "hook", "install",
     "uninstall", "url", "use", "run", "debug",
     "EventStream", "ServerSentEvent", "sse",
+    "WebSocket", "WebSocketDisconnect", "WebSocketState",
 ]
 
 
@@ -129,6 +130,10 @@ _LAZY = {
     # Loaded on first use so that ``import lcore`` does not import httpx.
     "TestClient": ("lcore.testing", "TestClient"),
     "TestResponse": ("lcore.testing", "TestResponse"),
+    # WebSockets live in lcore_ws (``import lcore`` never imports ``websockets``).
+    "WebSocket": ("lcore_ws.websocket", "WebSocket"),
+    "WebSocketDisconnect": ("lcore_ws.websocket", "WebSocketDisconnect"),
+    "WebSocketState": ("lcore_ws.websocket", "WebSocketState"),
 }
 
 

@@ -313,6 +313,17 @@ class TestClient:
         """Send an OPTIONS request."""
         return self.request("OPTIONS", path, **kw)
 
+    def websocket_connect(self, path: str, headers: Any = None, subprotocols: list[str] | None = None,
+                          **kw: Any) -> Any:
+        """Open a WebSocket session to the app (``with client.websocket_connect('/ws') as ws:``).
+
+        Under ``asgi`` it drives the ASGI ``websocket`` scope; under ``wsgi`` the
+        side-by-side WebSocket runtime. See ``lcore_ws.testing``.
+        """
+        from lcore_ws.testing import connect
+
+        return connect(self, path, headers=headers, subprotocols=subprotocols, **kw)
+
     @property
     def cookies(self) -> Any:
         """The client's cookie jar."""

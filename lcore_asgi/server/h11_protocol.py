@@ -167,6 +167,9 @@ class H11Connection:
         self._request: h11.Request | None = None
         self._upgrade: bytes | None = None
         self._initial = b""
+        #: Set by an upgrade handler that took the connection over (e.g. a WebSocket
+        #: session); its ``shutdown()`` is called on graceful server shutdown.
+        self.upgraded: Any = None
 
     # -- connection loop -------------------------------------------------------------
 
@@ -201,7 +204,9 @@ class H11Connection:
     def shutdown(self) -> None:
         """Finish the current request then close; close now if idle."""
         self._must_close = True
-        if self._idle and not self._head_started and self._scope is not None:
+        if self.upgraded is not None:
+            self.upgraded.shutdown()
+        elif self._idle and not self._head_started and self._scope is not None:
             self._scope.cancel()
 
     async def _serve(self) -> bool:

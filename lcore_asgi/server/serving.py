@@ -266,6 +266,13 @@ class Server:
         handlers = dict(self.config.upgrade_handlers)
         if self.config.http2 and self._ssl is None:
             handlers.setdefault(b"h2c", upgrade_h2c)
+        if b"websocket" not in handlers:
+            try:  # WebSockets need the optional ``websockets`` package (lcore[ws])
+                from lcore_ws.protocol import upgrade_handler
+            except ImportError:
+                pass
+            else:
+                handlers[b"websocket"] = upgrade_handler()
         return handlers
 
     @contextmanager

@@ -1,0 +1,202 @@
+"""WebSocket routes on an Lcore app, and the handshake run through the app's pipeline.
+
+``app.websocket(rule)`` registers into ``app.ws_router`` (the same rule syntax and
+filters as HTTP routes, custom filters included). A connection is dispatched by
+:func:`handle`, which takes ASGI ``websocket`` messages from any transport and runs the
+app's ordinary request pipeline (``lcore.dispatch``) with the session as the handler:
+hooks, pre/post middleware, DI and ``ctx`` all apply, and anything that answers before
+the handler accepts (``abort(401)`` in an auth hook, say) rejects the handshake with
+that HTTP status.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from lcore import _bridge, dispatch
+from lcore._bridge import is_async_callable
+from lcore.context import _current
+from lcore.request import BaseRequest
+from lcore.response import HTTPResponse
+from lcore.routing import Route, Router
+
+from .websocket import SyncWebSocket, WebSocket, WebSocketDisconnect, WebSocketState, _offered
+
+__all__ = ["register", "handle", "ws_router"]
+
+_log = logging.getLogger("lcore.ws")
+
+
+def ws_router(app: Any) -> Router:
+    """The app's WebSocket router (made on first use; shares the HTTP router's filters)."""
+    router = app.__dict__.get("ws_router")
+    if router is None:
+        router = Router()
+        router.filters = app.router.filters  # one filter table: add_route_filter covers both
+        app.__dict__["ws_router"] = router
+        app.__dict__["ws_routes"] = []
+    return router  # type: ignore[no-any-return]
+
+
+def register(
+    app: Any,
+    path: str,
+    callback: Callable[..., Any] | None = None,
+    name: str | None = None,
+    apply: Any = None,
+    skip: Any = None,
+    **config: Any,
+) -> Any:
+    """Implement ``Lcore.websocket`` (decorator, or direct call with ``callback``).
+
+    ``apply``/``skip`` and route config work as for HTTP routes: plugins see the
+    handler's signature (a plugin injecting a keyword argument works), and ``skip``
+    opts the route out of plugins or post-routing middleware by name.
+    """
+    from lcore._utils import makelist
+
+    def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+        if not callable(handler):
+            raise TypeError(f"websocket handler must be callable, got {handler!r}")
+        router = ws_router(app)
+        prefix = app._group_stack[-1][0] if app._group_stack else ""
+        rule = path
+        if prefix:
+            rule = prefix.rstrip("/") + "/" + path.lstrip("/")
+        route = Route(app, rule, "GET", _entry(handler), name=name, plugins=makelist(apply),
+                      skiplist=makelist(skip), **config)
+        route.websocket = True  # type: ignore[attr-defined]
+        router.add(rule, "GET", route, name=name)
+        app.__dict__["ws_routes"].append(route)
+        return handler
+
+    return decorator(callback) if callback is not None else decorator
+
+
+def _entry(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """The route callback: hands the connection's WebSocket to ``handler``."""
+    if is_async_callable(handler):
+
+        async def entry(**args: Any) -> Any:
+            ws = _current.get().state["websocket"]
+            try:
+                return await handler(ws, **args)
+            except WebSocketDisconnect:
+                return None
+
+    else:
+
+        def entry(**args: Any) -> Any:  # type: ignore[misc]
+            ws = SyncWebSocket(_current.get().state["websocket"])
+            try:
+                return handler(ws, **args)
+            except WebSocketDisconnect:
+                return None
+
+    entry.__wrapped__ = handler  # type: ignore[attr-defined]
+    entry.__name__ = getattr(handler, "__name__", "websocket")
+    entry.__doc__ = handler.__doc__
+    return entry
+
+
+def request_from_scope(scope: dict[str, Any]) -> BaseRequest:
+    """The handshake request of an ASGI ``websocket`` scope (it has no body)."""
+    headers = scope.get("headers") or []
+    root = scope.get("root_path", "") or ""
+    path = scope.get("path", "/") or "/"
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    client = scope.get("client")
+    server = scope.get("server")
+    req = BaseRequest._from_parts(
+        method="GET",
+        path=path,
+        raw_path=scope.get("raw_path"),
+        query_string=(scope.get("query_string") or b"").decode("latin1"),
+        headers=headers if type(headers) is list else list(headers),
+        client=(client[0], client[1]) if client else None,
+        server=(server[0], server[1] or 0) if server else None,
+        scheme=scope.get("scheme", "ws"),
+        http_version=scope.get("http_version", "1.1"),
+        root_path=root,
+    )
+    req._scope = scope
+    return req
+
+
+def _sync_pipeline(app: Any, c: Any) -> dispatch.Outgoing:
+    return dispatch.drive_sync(dispatch.pipeline(app, dispatch.SYNC, c))  # type: ignore[no-any-return]
+
+
+async def handle(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Serve one ASGI ``websocket`` connection with the app's WebSocket routes."""
+    first = await receive()
+    if first.get("type") != "websocket.connect":
+        return  # the client left before the handshake reached us
+    if "subprotocols" not in scope:
+        scope = dict(scope)
+        scope["subprotocols"] = _offered([v for k, v in scope.get("headers") or () if k == b"sec-websocket-protocol"])
+    req = request_from_scope(scope)
+    ws = WebSocket(scope, receive, send, req)
+    router = app.__dict__.get("ws_router")
+    try:
+        if router is None:
+            raise HTTPResponse(status=404)
+        route, args = router.match("GET", req._path)
+    except HTTPResponse as e:
+        await _reject(ws, e.status_code, [("Content-Type", "text/plain; charset=UTF-8")],
+                      b"No WebSocket route for this path.\n")
+        return
+    # The pipeline routes by the request's peeked match: the WebSocket route, never an
+    # HTTP route that happens to share the path.
+    req._cache["peek"] = ("GET", req._path, route, args)
+    c = dispatch._new_ctx(app, req)
+    c.state["websocket"] = ws
+    token = _current.set(c)
+    out: dispatch.Outgoing | None = None
+    try:
+        if route.is_async:
+            out = await dispatch.drive_async(dispatch.pipeline(app, dispatch.ASYNC, c))
+        else:
+            # A ``def`` handler runs, with its hooks and middleware, in one worker thread;
+            # its SyncWebSocket calls hop back to this loop.
+            out = await _bridge.run_sync(c, _sync_pipeline, app, c)
+    except BaseException:
+        if ws.state is WebSocketState.CONNECTED:
+            await ws.close(1011, "internal error")
+        elif ws.state is WebSocketState.CONNECTING:
+            await _reject(ws, 500, [], b"")
+        await dispatch._teardown_async(c)
+        raise
+    finally:
+        _current.reset(token)
+    try:
+        if ws.state is WebSocketState.CONNECTING:
+            body = out.body if out.kind == dispatch.BYTES else b""
+            status = out.status_code if out.status_code >= 400 else 403
+            await _reject(ws, status, out.headers, body)
+        elif ws.state is WebSocketState.CONNECTED:
+            failed = out.status_code >= 500
+            await ws.close(1011 if failed else 1000, "internal error" if failed else "")
+    finally:
+        await out.aclose()
+
+
+async def _reject(ws: WebSocket, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    """Refuse the handshake: an HTTP response if the server can send one, else a 403 close."""
+    ws.state = WebSocketState.DISCONNECTED
+    ws.close_code = 1008
+    extensions = ws.scope.get("extensions") or {}
+    try:
+        if "websocket.http.response" in extensions:
+            hdrs = [(k.lower().encode("latin1"), v.encode("latin1")) for k, v in headers
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection")]
+            hdrs.append((b"content-length", str(len(body)).encode()))
+            await ws._send({"type": "websocket.http.response.start", "status": status, "headers": hdrs})
+            await ws._send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+        else:
+            await ws._send({"type": "websocket.close", "code": 1008, "reason": ""})
+    except OSError:
+        pass

@@ -1,0 +1,551 @@
+"""The WebSocket driver: the ``websockets`` package's sans-I/O ``ServerProtocol`` on a byte stream.
+
+The protocol object parses the handshake and frames and produces the bytes to write; this
+module is the I/O around it. It turns one connection into the ASGI ``websocket`` scope
+and messages (``websocket.http.response`` included) and runs an ASGI app on them, so
+the embedded server, the side-by-side server and ``TestClient(protocol='wsgi')`` all
+serve WebSockets through this one code path.
+
+Limits (all in :class:`WebSocketOptions`, each with a safe default):
+
+- ``max_size`` caps a *message* after reassembly and decompression (1 MiB): a client
+  cannot get past it by fragmenting, nor by sending a small compressed frame. Over it:
+  close 1009. ``max_fragments`` caps how many frames one message may take (1009 too), so
+  a flood of empty continuation frames cannot keep a reassembly going forever.
+- ``max_queue`` received messages are buffered for the app; beyond that the driver stops
+  reading the socket, which pushes back on the client (TCP flow control).
+- Sends wait until the socket took the bytes (backpressure on a slow reader), at most
+  ``write_timeout`` seconds; then the connection is dropped.
+- A ping every ``ping_interval`` seconds; no pong within ``ping_timeout``: close 1011.
+  ``idle_timeout`` (off by default) closes with 1001 when no message went either way.
+- Malformed frames close with 1002, invalid UTF-8 with 1007 (the protocol object and
+  this driver decide; the app never sees them), an app error with 1011.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from time import monotonic
+from typing import Any
+from urllib.parse import unquote
+
+import anyio
+import anyio.abc
+from websockets.datastructures import Headers
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.frames import Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import CLOSED, CONNECTING, OPEN
+from websockets.server import ServerProtocol
+
+from .websocket import _offered
+
+__all__ = ["WebSocketOptions", "ConnectionClosedError", "serve_stream", "upgrade_handler"]
+
+_log = logging.getLogger("lcore.ws")
+_proto_log = logging.getLogger("lcore.ws.protocol")
+_proto_log.setLevel(logging.WARNING)  # websockets logs every open/close at INFO
+_READ = 65536
+_ASGI = {"version": "3.0", "spec_version": "2.4"}
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+@dataclass
+class WebSocketOptions:
+    """Limits and timers of the sans-I/O driver (sizes in bytes, times in seconds)."""
+
+    #: Largest message accepted, after reassembly and decompression; None: no limit.
+    max_size: int | None = 1024 * 1024
+    #: Most frames one fragmented message may take.
+    max_fragments: int = 1024
+    #: Received messages buffered for the app before reading pauses.
+    max_queue: int = 16
+    #: Seconds between keepalive pings (None: no pings).
+    ping_interval: float | None = 20.0
+    #: Seconds to wait for the pong (None: do not wait).
+    ping_timeout: float | None = 20.0
+    #: Close with 1001 after this many seconds without a message either way (None: never).
+    idle_timeout: float | None = None
+    #: Seconds to wait for the client's part of the closing handshake.
+    close_timeout: float = 10.0
+    #: Seconds allowed for the handshake request to arrive.
+    handshake_timeout: float = 10.0
+    #: Seconds a send may wait for a slow reader before the connection is dropped.
+    write_timeout: float = 30.0
+    #: Negotiate permessage-deflate (RFC 7692) when the client offers it.
+    compression: bool = True
+    #: Accepted ``Origin`` values (None: any); see websockets' ``origins``.
+    origins: Sequence[Any] | None = None
+
+
+class ConnectionClosedError(OSError):
+    """The WebSocket is closed; sends fail with this (an OSError, as ASGI 2.4 asks)."""
+
+
+def _extensions(options: WebSocketOptions) -> list[Any] | None:
+    if not options.compression:
+        return None
+    # Small windows: a compressed connection costs ~ tens of KiB, not hundreds.
+    return [ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=12,
+                                           compress_settings={"memLevel": 5})]
+
+
+class _Session:
+    """One connection: handshake, reader, timers, and the ASGI receive/send of the app."""
+
+    def __init__(
+        self,
+        app: Any,
+        stream: anyio.abc.ByteStream,
+        base_scope: dict[str, Any],
+        options: WebSocketOptions,
+    ) -> None:
+        self.app = app
+        self.stream = stream
+        self.base_scope = base_scope
+        self.options = options
+        self._subprotocol: str | None = None
+        self.proto = ServerProtocol(
+            origins=options.origins,
+            extensions=_extensions(options),
+            select_subprotocol=lambda _proto, offered: self._select_subprotocol(offered),
+            max_size=options.max_size,
+            logger=_proto_log,
+        )
+        self._write_lock = anyio.Lock()
+        self._in_send, self._in_recv = anyio.create_memory_object_stream[dict[str, Any]](options.max_queue)
+        self._request: Request | None = None
+        self._connected_sent = False
+        self._reject_head: tuple[int, list[tuple[bytes, bytes]]] | None = None
+        self._reject_body = b""
+        self._done = False  # no more frames go out (closed, rejected or broken)
+        self._reader_done = anyio.Event()
+        self._wake = anyio.Event()
+        self._shutdown = False
+        self._last_activity = monotonic()
+        self._ping: tuple[bytes, float] | None = None
+        self._frag_op: Opcode | None = None
+        self._frag = bytearray()
+        self._frag_count = 0
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    def _select_subprotocol(self, offered: Sequence[str]) -> str | None:
+        chosen = self._subprotocol
+        return chosen if chosen is not None and chosen in offered else None
+
+    # -- writing -----------------------------------------------------------------------
+    async def _flush(self) -> None:
+        async with self._write_lock:
+            for data in self.proto.data_to_send():
+                try:
+                    if data:
+                        with anyio.fail_after(self.options.write_timeout):
+                            await self.stream.send(data)
+                    else:
+                        self._done = True
+                        try:
+                            await self.stream.send_eof()
+                        except (NotImplementedError, AttributeError):
+                            pass  # TLS cannot half-close; the stream is closed at the end
+                except TimeoutError:
+                    self._abort()
+                    raise ConnectionClosedError("the client stopped reading") from None
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    self._abort()
+                    raise ConnectionClosedError("the client disconnected") from None
+
+    def _abort(self) -> None:
+        self._done = True
+        if self.proto.state is not CLOSED:
+            self.proto.receive_eof()  # state CLOSED, close code 1006
+            self.proto.data_to_send()
+        self._in_send.close()
+        if self._tg is not None:
+            self._wake.set()
+
+    # -- handshake -----------------------------------------------------------------------
+    async def _read_request(self, initial: bytes) -> Request | None:
+        proto = self.proto
+        data = initial
+        with anyio.move_on_after(self.options.handshake_timeout):
+            if not data:
+                data = await self._receive_or_eof()
+            while True:
+                if data:
+                    proto.receive_data(data)
+                else:
+                    proto.receive_eof()
+                for event in proto.events_received():
+                    if isinstance(event, Request):
+                        return event
+                if proto.data_to_send() or not data or proto.state is not CONNECTING:
+                    # websockets refused the request line/headers and wrote a response.
+                    await self._flush_quietly()
+                    return None
+                data = await self._receive_or_eof()
+        return None
+
+    async def _receive_or_eof(self) -> bytes:
+        try:
+            return await self.stream.receive(_READ)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            return b""
+
+    async def _flush_quietly(self) -> None:
+        try:
+            await self._flush()
+        except ConnectionClosedError:
+            pass
+
+    def _scope(self, request: Request) -> dict[str, Any]:
+        target = request.path
+        path, _, query = target.partition("?")
+        root = self.base_scope.get("root_path", "")
+        raw_path = path.encode("latin1")
+        path = unquote(path) if "%" in path else path
+        if root:
+            path, raw_path = root + path, root.encode() + raw_path
+        headers = [(k.lower().encode("latin1"), v.encode("latin1", "replace"))
+                   for k, v in request.headers.raw_items()]
+        scope = dict(self.base_scope)
+        scope.update({
+            "type": "websocket",
+            "asgi": _ASGI,
+            "http_version": "1.1",
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query.encode("latin1"),
+            "headers": headers,
+            "subprotocols": _offered([v for k, v in headers if k == b"sec-websocket-protocol"]),
+            "extensions": {"websocket.http.response": {}},
+        })
+        return scope
+
+    # -- run ---------------------------------------------------------------------------
+    async def run(self, initial: bytes = b"") -> None:
+        try:
+            request = await self._read_request(initial)
+            if request is None:
+                return
+            # Validate the handshake before the app sees it (bad key/version, origin, ...).
+            response = self.proto.accept(request)
+            if response.status_code != 101:
+                self.proto.send_response(response)
+                await self._flush_quietly()
+                return
+            self._request = request
+            scope = self._scope(request)
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                failed = False
+                try:
+                    await self.app(scope, self.receive, self.send)
+                except Exception:
+                    _log.exception("Exception in WebSocket application")
+                    failed = True
+                await self._app_finished(failed)
+                with anyio.move_on_after(self.options.close_timeout):
+                    await self._reader_done.wait()
+                tg.cancel_scope.cancel()
+        except ConnectionClosedError:
+            pass
+        finally:
+            self._in_send.close()
+            self._in_recv.close()
+            with anyio.CancelScope(shield=True):
+                await anyio.aclose_forcefully(self.stream)
+
+    async def _app_finished(self, failed: bool) -> None:
+        proto = self.proto
+        if proto.state is CONNECTING and not self._done:
+            if failed:
+                await self._send_response(500, [], b"Internal Server Error\n")
+            else:  # the app returned without accepting: ASGI says 403
+                await self._send_response(403, [], b"Forbidden\n")
+        elif proto.state is OPEN:
+            proto.send_close(1011 if failed else 1000, "internal error" if failed else "")
+            await self._flush_quietly()
+        if proto.state is CONNECTING or self._reject_head is not None:
+            self._reader_done.set()
+
+    def shutdown(self) -> None:
+        """The server is stopping: close with 1001 (called from the server's drain)."""
+        self._shutdown = True
+        self._wake.set()
+
+    # -- ASGI receive / send -----------------------------------------------------------
+    async def receive(self) -> dict[str, Any]:
+        if not self._connected_sent:
+            self._connected_sent = True
+            return {"type": "websocket.connect"}
+        if self.proto.state is CONNECTING and self._tg is not None and not self._done:
+            raise RuntimeError("receive() before websocket.accept")
+        try:
+            return await self._in_recv.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            return self._disconnect_message()
+
+    def _disconnect_message(self) -> dict[str, Any]:
+        rcvd = self.proto.close_rcvd
+        if rcvd is not None:
+            return {"type": "websocket.disconnect", "code": rcvd.code, "reason": rcvd.reason}
+        sent = self.proto.close_sent
+        if sent is not None and self.proto.state is not OPEN:
+            return {"type": "websocket.disconnect", "code": sent.code, "reason": sent.reason}
+        return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        t = message["type"]
+        proto = self.proto
+        if t == "websocket.send":
+            if proto.state is not OPEN or self._done:
+                raise ConnectionClosedError("the WebSocket is closed")
+            text = message.get("text")
+            if text is not None:
+                proto.send_text(text.encode("utf8"))
+            else:
+                proto.send_binary(message.get("bytes") or b"")
+            self._last_activity = monotonic()
+            await self._flush()
+        elif t == "websocket.accept":
+            if proto.state is not CONNECTING or self._done:
+                raise RuntimeError("websocket.accept sent twice or after close")
+            assert self._request is not None
+            self._subprotocol = message.get("subprotocol")
+            response = proto.accept(self._request)
+            for k, v in message.get("headers") or ():
+                name = k.decode("latin1") if isinstance(k, bytes) else k
+                if name.lower() not in ("sec-websocket-protocol", "sec-websocket-accept", "upgrade", "connection"):
+                    response.headers[name] = v.decode("latin1") if isinstance(v, bytes) else v
+            proto.send_response(response)
+            await self._flush()
+            assert self._tg is not None
+            self._tg.start_soon(self._reader)
+            if self.options.ping_interval or self.options.idle_timeout:
+                self._tg.start_soon(self._timer)
+        elif t == "websocket.close":
+            if proto.state is CONNECTING and not self._done:
+                await self._send_response(403, [], b"Forbidden\n")
+            elif proto.state is OPEN and not self._done:
+                proto.send_close(int(message.get("code") or 1000), message.get("reason") or "")
+                await self._flush_quietly()
+        elif t == "websocket.http.response.start":
+            if proto.state is not CONNECTING or self._reject_head is not None:
+                raise RuntimeError("websocket.http.response.start after the handshake")
+            self._reject_head = (int(message["status"]), list(message.get("headers") or ()))
+        elif t == "websocket.http.response.body":
+            if self._reject_head is None:
+                raise RuntimeError("websocket.http.response.body before its start")
+            self._reject_body += message.get("body", b"")
+            if not message.get("more_body", False):
+                status, headers = self._reject_head
+                await self._send_response(status, headers, self._reject_body)
+        else:
+            raise RuntimeError(f"unexpected ASGI message {t!r} on a websocket")
+
+    async def _send_response(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        hdrs = Headers()
+        for k, v in headers:
+            name = k.decode("latin1")
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                hdrs[name] = v.decode("latin1")
+        hdrs["Content-Length"] = str(len(body))
+        hdrs["Connection"] = "close"
+        self.proto.send_response(Response(status, _REASONS.get(status, "Error"), hdrs, body))
+        await self._flush_quietly()
+        self._done = True
+        self._reject_head = self._reject_head or (status, [])
+
+    # -- reading -----------------------------------------------------------------------
+    async def _reader(self) -> None:
+        proto = self.proto
+        try:
+            while True:
+                closing = proto.state is not OPEN
+                try:
+                    with anyio.fail_after(self.options.close_timeout if closing else None):
+                        data = await self.stream.receive(_READ)
+                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    data = b""
+                except TimeoutError:
+                    break
+                if data:
+                    proto.receive_data(data)
+                else:
+                    proto.receive_eof()
+                await self._flush()
+                await self._dispatch()
+                if proto.state is not OPEN:
+                    self._in_send.close()  # the app sees the disconnect now
+                if not data or proto.state is CLOSED:
+                    break
+        except ConnectionClosedError:
+            pass
+        finally:
+            self._in_send.close()
+            self._done = True
+            self._reader_done.set()
+
+    async def _dispatch(self) -> None:
+        proto = self.proto
+        for frame in proto.events_received():
+            op = frame.opcode
+            if op is Opcode.TEXT or op is Opcode.BINARY:
+                if frame.fin:
+                    await self._deliver(op, frame.data)
+                else:
+                    self._frag_op, self._frag, self._frag_count = op, bytearray(frame.data), 1
+            elif op is Opcode.CONT:
+                self._frag += frame.data
+                self._frag_count += 1
+                if self._frag_count > self.options.max_fragments:
+                    await self._fail(1009, "too many fragments")
+                    return
+                if frame.fin:
+                    data, op2 = bytes(self._frag), self._frag_op
+                    self._frag, self._frag_op, self._frag_count = bytearray(), None, 0
+                    await self._deliver(op2, data)  # type: ignore[arg-type]
+            elif op is Opcode.PONG:
+                ping = self._ping
+                if ping is not None and frame.data == ping[0]:
+                    self._ping = None
+            if self._done and proto.state is not OPEN:
+                return
+
+    async def _deliver(self, op: Opcode, data: bytes) -> None:
+        self._last_activity = monotonic()
+        if op is Opcode.TEXT:
+            try:
+                text = data.decode("utf8")
+            except UnicodeDecodeError:
+                await self._fail(1007, "invalid UTF-8 in a text message")
+                return
+            msg: dict[str, Any] = {"type": "websocket.receive", "text": text}
+        else:
+            msg = {"type": "websocket.receive", "bytes": data}
+        try:
+            await self._in_send.send(msg)  # waits while max_queue messages are unread
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+    async def _fail(self, code: int, reason: str) -> None:
+        if self.proto.state is OPEN:
+            self.proto.fail(code, reason)
+            await self._flush_quietly()
+        self._in_send.close()
+
+    # -- timers ------------------------------------------------------------------------
+    async def _timer(self) -> None:
+        opts = self.options
+        proto = self.proto
+        next_ping = monotonic() + opts.ping_interval if opts.ping_interval else float("inf")
+        while proto.state is OPEN and not self._done:
+            now = monotonic()
+            deadlines = [next_ping]
+            if self._ping is not None and opts.ping_timeout:
+                deadlines.append(self._ping[1] + opts.ping_timeout)
+            if opts.idle_timeout:
+                deadlines.append(self._last_activity + opts.idle_timeout)
+            with anyio.move_on_after(max(0.0, min(deadlines) - now)):
+                await self._wake.wait()
+            if proto.state is not OPEN or self._done:
+                return
+            now = monotonic()
+            try:
+                if self._shutdown:
+                    proto.send_close(1001, "server shutting down")
+                    await self._flush()
+                    return
+                if self._ping is not None and opts.ping_timeout and now >= self._ping[1] + opts.ping_timeout:
+                    await self._fail(1011, "keepalive ping timeout")
+                    return
+                if opts.idle_timeout and now >= self._last_activity + opts.idle_timeout:
+                    proto.send_close(1001, "idle timeout")
+                    await self._flush()
+                    return
+                if now >= next_ping:
+                    payload = os.urandom(4)
+                    if self._ping is None:
+                        self._ping = (payload, now)
+                        proto.send_ping(payload)
+                        await self._flush()
+                    next_ping = now + (opts.ping_interval or 0)
+            except ConnectionClosedError:
+                return
+
+
+async def serve_stream(
+    app: Any,
+    stream: anyio.abc.ByteStream,
+    *,
+    client: tuple[str, int] | None = None,
+    server: tuple[str, int | None] | None = None,
+    scheme: str = "ws",
+    root_path: str = "",
+    state: dict[str, Any] | None = None,
+    options: WebSocketOptions | None = None,
+    initial: bytes = b"",
+    on_session: Any = None,
+) -> None:
+    """Serve one WebSocket connection on ``stream`` (handshake bytes included) with ASGI ``app``."""
+    session = _Session(
+        app,
+        stream,
+        {"scheme": scheme, "client": client, "server": server, "root_path": root_path,
+         "state": dict(state or {})},
+        options or WebSocketOptions(),
+    )
+    if on_session is not None:
+        on_session(session)
+    await session.run(initial)
+
+
+def _request_head(request: Any) -> bytes:
+    lines = [b"%s %s HTTP/1.1\r\n" % (request.method, request.target)]
+    lines += [b"%s: %s\r\n" % (name, value) for name, value in request.headers]
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def upgrade_handler(options: WebSocketOptions | None = None) -> Any:
+    """The embedded server's HTTP/1.1 ``Upgrade: websocket`` handler (``Config.upgrade_handlers``)."""
+    import h11
+
+    opts = options or WebSocketOptions()
+
+    async def handle_upgrade(connection: Any, request: Any) -> bool:
+        if request.method != b"GET" or request.http_version != b"1.1":
+            return False  # not a WebSocket handshake: the app answers it over HTTP
+        for name, value in request.headers:
+            if name in (b"content-length", b"transfer-encoding") and value != b"0":
+                return False
+        conn = connection.conn
+        if type(conn.next_event()) is not h11.EndOfMessage:
+            return False
+        trailing = conn.trailing_data[0]
+        state = connection.state
+        tls = isinstance(getattr(connection.stream, "_ssl_object", None), ssl.SSLObject) or connection.scheme == "https"
+
+        def attach(session: _Session) -> None:
+            connection.upgraded = session  # the server's graceful shutdown reaches it
+
+        await serve_stream(
+            state.app,
+            connection.stream,
+            client=connection.client,
+            server=connection.server,
+            scheme="wss" if tls else "ws",
+            root_path=state.config.root_path,
+            state=state.lifespan_state,
+            options=opts,
+            initial=_request_head(request) + trailing,
+            on_session=attach,
+        )
+        return True
+
+    return handle_upgrade

@@ -57,6 +57,7 @@ db_path = settings.db_path
 models.DB_PATH = db_path
 init_db(db_path)
 hub.redis_url = settings.redis_url  # live updates across workers when set
+hub.heartbeat = float(settings.sse_heartbeat)
 
 # Register template directory
 TEMPLATE_PATH.insert(0, os.path.join(HERE, 'templates'))
@@ -306,6 +307,7 @@ if is_debug:
     def debug_stats():
         """Per-route request counts (RequestCounterPlugin) and live subscribers."""
         return {'request_counts': counter_plugin.get_stats(), 'pid': os.getpid(),
+                'live_subscribers': hub.subscriber_count(), 'live_backend': hub.backend,
                 'python': sys.version.split()[0]}
 
     @app.get('/debug/di', name='debug_di')

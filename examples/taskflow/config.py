@@ -33,6 +33,7 @@ class AppConfigSchema:
     max_upload_size: int = 10_485_760
     upload_dir: str = './uploads'
     redis_url: str = ''
+    sse_heartbeat: float = 15.0
 
 
 # The validated settings, shared by the modules (set by configure_app()).
@@ -60,6 +61,7 @@ def configure_app(app: Lcore) -> AppConfigSchema:
         'max_upload_size': 10_485_760,
         'upload_dir': './uploads',
         'redis_url': '',
+        'sse_heartbeat': 15.0,
     })
 
     # 2. Load from .env file (overrides defaults)

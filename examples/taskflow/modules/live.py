@@ -60,22 +60,26 @@ class LiveHub:
             except RuntimeError:  # that subscriber's loop is gone
                 pass
 
-    def subscriber_count(self, project_id: int) -> int:
+    def subscriber_count(self, project_id: int | None = None) -> int:
+        """Clients of this process watching ``project_id`` (or any project)."""
         with self._lock:
+            if project_id is None:
+                return sum(len(s) for s in self._subscribers.values())
             return len(self._subscribers.get(project_id, ()))
 
     async def subscribe(self, project_id: int) -> AsyncIterator[str | None]:
         """Yield ``''`` once subscribed, then each event (JSON), or None on idle heartbeats."""
-        if self.redis_url:
-            async for item in self._subscribe_redis(project_id):
-                yield item
-            return
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         entry = (loop, queue)
         with self._lock:
             self._subscribers.setdefault(project_id, set()).add(entry)
         try:
+            if self.redis_url:
+                # Redis delivers; the local registration only counts the watchers.
+                async for item in self._subscribe_redis(project_id):
+                    yield item
+                return
             yield ''
             while True:
                 try:

@@ -238,10 +238,11 @@ def update_task(project_id, task_id):
         update_data = {k: v for k, v in data.items() if k in allowed}
         if not update_data:
             abort(400, 'No valid fields to update')
+        fields = sorted(update_data)
         db.update('tasks', task_id, update_data)
         task = _task_or_404(db, project_id, task_id)
         ctx.cache.invalidate('dashboard')
-        hub.publish(project_id, 'task_updated', task=task, fields=sorted(update_data),
+        hub.publish(project_id, 'task_updated', task=task, fields=fields,
                     by=ctx.user['username'])
         return task
     finally:
@@ -418,7 +419,8 @@ def project_events(project_id):
     async def stream():
         async for message in hub.subscribe(project_id):
             if message == '':
-                yield f"retry: 2000\n: watching project {project_id} ({hub.backend})\n\n"
+                yield (f"retry: 2000\n"
+                       f": watching project {project_id} ({hub.backend}, pid {os.getpid()})\n\n")
             elif message is None:
                 yield ": keep-alive\n\n"
             else:

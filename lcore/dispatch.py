@@ -159,24 +159,29 @@ async def _teardown_async(c: Any) -> None:
 # -- drivers -------------------------------------------------------------------------
 
 
+def _step(gen: Effects, value: Any, exc: BaseException | None) -> tuple[bool, Any]:
+    """Advance the pipeline: ``(True, result)`` when it finished, else ``(False, effect)``."""
+    try:
+        if exc is not None:
+            return False, gen.throw(exc)
+        return False, gen.send(value)
+    except StopIteration as stop:
+        return True, stop.value
+
+
 def drive_sync(gen: Effects) -> Any:
     """Run a pipeline generator from blocking code; coroutines go to the event loop."""
     value: Any = None
     exc: BaseException | None = None
-    send = gen.send
     while True:
-        try:
-            if exc is not None:
-                eff, exc = gen.throw(exc), None
-            else:
-                eff = send(value)
-        except StopIteration as stop:
-            return stop.value
+        done, eff = _step(gen, value, exc)
+        if done:
+            return eff
         try:
             if type(eff) is _Await:
-                value = _bridge.run_async(_current.get(None), _await, eff.aw)
+                value, exc = _bridge.run_async(_current.get(None), _await, eff.aw), None
             else:  # a _Thread effect in sync mode: we may block, so just call it
-                value = eff.fn(*eff.args)
+                value, exc = eff.fn(*eff.args), None
                 if inspect.isawaitable(value):
                     value = _bridge.run_async(_current.get(None), _await, value)
         except BaseException as e:  # noqa: BLE001 - thrown back into the pipeline
@@ -187,20 +192,15 @@ async def drive_async(gen: Effects) -> Any:
     """Run a pipeline generator on an event loop; blocking calls go to worker threads."""
     value: Any = None
     exc: BaseException | None = None
-    send = gen.send
     while True:
-        try:
-            if exc is not None:
-                eff, exc = gen.throw(exc), None
-            else:
-                eff = send(value)
-        except StopIteration as stop:
-            return stop.value
+        done, eff = _step(gen, value, exc)
+        if done:
+            return eff
         try:
             if type(eff) is _Await:
-                value = await eff.aw
+                value, exc = await eff.aw, None
             else:
-                value = await _bridge.run_sync(_current.get(None), eff.fn, *eff.args)
+                value, exc = await _bridge.run_sync(_current.get(None), eff.fn, *eff.args), None
                 if inspect.isawaitable(value):
                     value = await value
         except BaseException as e:  # noqa: BLE001 - thrown back into the pipeline
@@ -467,7 +467,9 @@ def default_error_body(app: Any, c: Any, err: HTTPError) -> Any:
             doc["exception"] = repr(err.exception)
             doc["traceback"] = err.traceback
         return json_dumps(doc)
-    if "Content-Type" not in resp._headers or resp._headers["Content-Type"][-1].startswith("text/html"):
+    # The page is HTML whatever type the handler had chosen before it failed (a JSON
+    # handler that aborts must not label this page JSON), unless the error names one.
+    if "Content-Type" not in err._headers:
         resp._headers["Content-Type"] = ["text/html; charset=UTF-8"]
     parts = [
         "<!DOCTYPE html>\n<html><head><title>Error: ", html_escape(err.status_line),

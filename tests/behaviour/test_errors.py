@@ -248,3 +248,27 @@ def test_error_logged(make_client, caplog):
     with caplog.at_level("ERROR", logger="lcore.error"):
         make_client(app).get("/")
     assert any("ZeroDivisionError" in rec.getMessage() for rec in caplog.records)
+
+
+def test_error_page_content_type_replaces_handler_choice(make_client):
+    app = Lcore()
+
+    @app.route("/")
+    def h():
+        response.content_type = "application/json"
+        abort(404, "no such user")
+
+    @app.route("/explicit")
+    def explicit():
+        raise HTTPError(400, "plain words", content_type="text/plain; charset=UTF-8")
+
+    c = make_client(app)
+    r = c.get("/")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "text/html; charset=UTF-8"
+    assert "no such user" in r.text
+    assert c.get("/explicit").headers["content-type"] == "text/plain; charset=UTF-8"
+    app.config["error.format"] = "json"
+    r = c.get("/")
+    assert r.headers["content-type"] == "application/json"
+    assert r.json == {"error": "no such user", "status": 404}

@@ -562,6 +562,8 @@ def _cast(app: Any, mode: int, c: Any, body: Any) -> Effects:
             _close(it)
             return _cast_plain(c, b"")
         payload, kind = _iter_bytes(first, it, resp.charset), ITER
+    elif not body:
+        return _cast_plain(c, b"")  # a falsy result (0, 0.0) is an empty body, as in Bottle
     else:
         raise TypeError(f"Unsupported response type: {type(body).__name__}")
     status = resp._status_code

@@ -207,7 +207,20 @@ def test_streaming_chunks_are_not_buffered(make_client):
 def test_unsupported_return_type_is_500(make_client):
     app = Lcore()
     app.route("/", callback=lambda: object())
-    assert make_client(app).get("/").status_code == 500
+    app.route("/int", callback=lambda: 5)
+    c = make_client(app)
+    assert c.get("/").status_code == 500
+    assert c.get("/int").status_code == 500
+
+
+def test_falsy_results_are_empty_bodies(make_client):
+    app = Lcore()
+    for i, value in enumerate((0, 0.0, False, "", b"")):
+        app.route(f"/{i}", callback=lambda value=value: value)
+    c = make_client(app)
+    for i in range(5):
+        r = c.get(f"/{i}")
+        assert (r.status_code, r.body, r.headers["content-length"]) == (200, b"", "0")
 
 
 @pytest.mark.parametrize("status,line", [(201, "201 Created"), ("299 Custom Thing", "299 Custom Thing"),

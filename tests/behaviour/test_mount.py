@@ -408,3 +408,23 @@ def test_parent_and_child_hook_and_middleware_order(make_client):
         log.clear()
         assert c.get("/c" + path).json == {"path": path}
         assert log == ["p-before", "p-mw", "c-before", "c-mw", "handler", "c-after", "p-after"]
+
+
+def test_mount_skip_parent_middleware_by_name(make_client):
+    app = Lcore()
+    log = []
+
+    class Auth(Middleware):
+        name = "auth"
+
+        def __call__(self, c, n):
+            log.append("auth " + c.request.path)
+            return n(c)
+
+    app.use(Auth())
+    app.mount("/public", _child(), skip=["auth"])
+    app.mount("/private", _child())
+    c = make_client(app)
+    assert c.get("/public/1").json == {"id": 1}
+    assert c.get("/private/2").json == {"id": 2}
+    assert log == ["auth /private/2"]

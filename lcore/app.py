@@ -319,6 +319,12 @@ class Lcore:
             if not callable(callback):
                 raise RouteError(f"route callback must be callable, got {callback!r}")
             prefix, common = self._group_stack[-1] if self._group_stack else ("", {})
+            route_plugins, route_skip = plugins, skiplist
+            if "skip" in common or "apply" in common:
+                # A group's skip=/apply= add to each route's own lists.
+                common = dict(common)
+                route_skip = makelist(common.pop("skip", None)) + skiplist
+                route_plugins = makelist(common.pop("apply", None)) + plugins
             rules = makelist(path) or list(yieldroutes(callback))
             for rule in rules:
                 if prefix:
@@ -326,7 +332,8 @@ class Lcore:
                 for verb in makelist(method):
                     verb = verb.upper()
                     cfg = {**common, **config}
-                    r = Route(self, rule, verb, callback, name=name, plugins=plugins, skiplist=skiplist, **cfg)
+                    r = Route(self, rule, verb, callback, name=name, plugins=route_plugins,
+                              skiplist=route_skip, **cfg)
                     self.add_route(r)
             return callback
 

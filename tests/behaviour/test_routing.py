@@ -387,3 +387,32 @@ def test_bad_filter_pattern_rejected():
         app.add_route_filter("bad", "(")
     assert issubclass(RouteError, ValueError)
     assert re.compile("x")
+
+
+def test_group_skip_and_apply(make_client):
+    from lcore import Middleware
+
+    log = []
+    app = Lcore()
+
+    class Auth(Middleware):
+        name = "auth"
+
+        def __call__(self, c, n):
+            log.append(c.request.path)
+            return n(c)
+
+    def exclaim(callback):
+        return lambda *a, **k: callback(*a, **k) + "!"
+
+    app.use(Auth())
+    with app.group("/public", skip=["auth"], apply=[exclaim]):
+        app.get("/a", callback=lambda: "a")
+        app.get("/b", callback=lambda: "b", skip=["json"])
+    app.get("/private", callback=lambda: "p")
+    c = make_client(app)
+    assert c.get("/public/a").text == "a!"
+    assert c.get("/public/b").text == "b!"
+    assert c.get("/private").text == "p"
+    assert log == ["/private"]
+    assert app.routes[1].skiplist == ["auth", "json"]

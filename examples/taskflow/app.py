@@ -10,6 +10,7 @@ One ``app`` object for every server (run these from the repository root)::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -57,7 +58,6 @@ db_path = settings.db_path
 models.DB_PATH = db_path
 init_db(db_path)
 hub.redis_url = settings.redis_url  # live updates across workers when set
-hub.heartbeat = float(settings.sse_heartbeat)
 
 # Register template directory
 TEMPLATE_PATH.insert(0, os.path.join(HERE, 'templates'))
@@ -251,6 +251,35 @@ def health():
 def old_api():
     """Moved permanently to /api/projects/."""
     redirect('/api/projects/', 301)
+
+
+# -- live updates over WebSocket -------------------------------------------------------
+@app.websocket('/ws/projects/<project_id:int>', name='project_ws')
+async def project_ws(ws, project_id):
+    """Push the project's task events to a WebSocket (the token comes as ?access_token=)."""
+    await ws.accept()
+    events = hub.subscribe(project_id)
+
+    async def pump():
+        async for message in events:
+            if message == '':
+                await ws.send_json({'type': 'subscribed', 'project_id': project_id,
+                                    'backend': hub.backend, 'pid': os.getpid()})
+            elif message is not None:
+                await ws.send_text(message)
+
+    sender = asyncio.create_task(pump())
+    try:
+        async for message in ws:  # until the client closes; 'ping' gets a 'pong'
+            if message == 'ping':
+                await ws.send_text('pong')
+    finally:
+        sender.cancel()
+        try:
+            await sender
+        except (asyncio.CancelledError, Exception):
+            pass
+        await events.aclose()
 
 
 # -- admin (AdminGuardHook lets admins only) -------------------------------------------

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import subprocess
 import sys
 import time
 import uuid
@@ -13,10 +16,10 @@ import httpx
 import pytest
 
 try:
-    from e2e.servers import serve
+    from e2e.servers import ROOT, free_port, serve, stop
 except ImportError:  # pytest's importlib mode does not put tests/ on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from e2e.servers import serve
+    from e2e.servers import ROOT, free_port, serve, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -53,12 +56,15 @@ def read_event(lines, event: str = "task") -> dict:
     raise AssertionError("stream ended before an event arrived")
 
 
-def wait_subscribed(lines) -> None:
-    """Skip the stream's preamble (a retry field and a comment) up to its blank line."""
+def wait_subscribed(lines) -> int:
+    """Read up to the ``: watching project ...`` comment sent once the stream is subscribed.
+
+    Returns the pid of the worker serving the stream (the comment names it).
+    """
     for line in lines:
-        if line == "":
-            return
-    raise AssertionError("stream ended before the preamble")
+        if line.startswith(": watching"):
+            return int(line.rsplit(" ", 1)[1].rstrip(")"))
+    raise AssertionError("stream ended before it was subscribed")
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -170,13 +176,7 @@ def open_stream(stack, url: str):
     stream = stack.enter_context(httpx.stream("GET", url, timeout=httpx.Timeout(15, read=10)))
     assert stream.status_code == 200
     lines = stream.iter_lines()
-    pid = None
-    for line in lines:
-        if line.startswith(": watching"):
-            pid = int(line.rsplit(" ", 1)[1].rstrip(")"))
-        if line == "":
-            break
-    return pid, lines
+    return wait_subscribed(lines), lines
 
 
 @pytest.mark.parametrize("kind", ["gunicorn-gthread", "uvicorn", "lcore"])
@@ -203,3 +203,78 @@ def test_live_updates_across_workers_through_redis(kind, tmp_path, redis_url):
             event = read_event(lines)
             assert event["task"]["id"] == 3 and event["task"]["priority"] == "high", pid
             assert event["by"] == "bob"
+
+
+def ws_url(http_url: str, path: str) -> str:
+    return "ws" + http_url[len("http"):] + path
+
+
+@pytest.mark.parametrize("kind", ["uvicorn", "hypercorn", "lcore"])
+def test_live_updates_websocket_through_asgi_server(kind, tmp_path):
+    """The same app's @app.websocket route, served natively by each ASGI server."""
+    from websockets.sync.client import connect
+
+    with serve(kind, SPEC, tmp_path, env=taskflow_env(tmp_path)) as srv, \
+            httpx.Client(base_url=srv.url, timeout=15) as http:
+        token = http.post("/auth/login", json={"username": "alice", "password": "alice123"}).json()["token"]
+        with connect(ws_url(srv.url, f"/ws/projects/1?access_token={token}"), open_timeout=10) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+            ws.send("ping")
+            assert ws.recv(timeout=10) == "pong"
+            r = http.put("/api/projects/1/tasks/1", json={"status": "in_progress"},
+                         headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200
+            event = json.loads(ws.recv(timeout=10))
+        assert event["type"] == "task_updated" and event["task"]["status"] == "in_progress"
+        wait_for(lambda: http.get("/debug/stats").json()["live_subscribers"] == 0, srv)
+
+
+@contextlib.contextmanager
+def side_by_side_ws(tmp_path: Path, env: dict[str, str]):
+    """lcore_ws's side-by-side WebSocket server for the app (what a WSGI deployment runs)."""
+    port = free_port()
+    code = ("import lcore_ws; lcore_ws.serve('examples.taskflow.app:app', host='127.0.0.1', "
+            f"port={port}, log_level='warning')")
+    full_env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    full_env.update(env)
+    log = tmp_path / f"ws-{port}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
+                                env=full_env, cwd=str(tmp_path), start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"side-by-side server exited:\n{log.read_text(errors='replace')}")
+            try:
+                if httpx.get(url + "/", timeout=1).status_code == 426:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"side-by-side server did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        stop(proc)
+
+
+def test_live_updates_websocket_wsgi_deployment(tmp_path, redis_url):
+    """gunicorn serves HTTP, lcore_ws's side-by-side server the WebSockets; Redis joins them:
+    a task changed through gunicorn reaches a WebSocket client of the other process."""
+    from websockets.sync.client import connect
+
+    env = taskflow_env(tmp_path, TASKFLOW_REDIS_URL=redis_url)
+    with serve("gunicorn-gthread", SPEC, tmp_path, env=env, workers=2) as srv, \
+            side_by_side_ws(tmp_path, env) as ws_http, httpx.Client(base_url=srv.url, timeout=15) as http:
+        token = http.post("/auth/login", json={"username": "admin", "password": "admin123"}).json()["token"]
+        with connect(ws_url(ws_http, f"/ws/projects/2?access_token={token}"), open_timeout=10) as ws:
+            hello = json.loads(ws.recv(timeout=10))
+            assert hello["type"] == "subscribed" and hello["backend"] == "redis"
+            r = http.post("/api/projects/2/tasks", json={"title": "From gunicorn"},
+                          headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 201
+            event = json.loads(ws.recv(timeout=10))
+        assert event["type"] == "task_created" and event["task"]["title"] == "From gunicorn"
+        assert hello["pid"] != http.get("/debug/stats").json()["pid"]

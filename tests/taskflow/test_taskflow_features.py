@@ -58,8 +58,9 @@ def test_live_updates_sse(client, auth, taskflow):
         assert stream.headers["content-type"].startswith("text/event-stream")
         assert stream.headers["cache-control"] == "no-cache"
         lines = stream.iter_lines()
-        for line in lines:  # the preamble: retry field and a comment
-            if line == "":
+        assert next(lines) == "retry: 2000"
+        for line in lines:  # a comment says when the stream is subscribed
+            if line.startswith(": watching project 1"):
                 break
         assert hub.subscriber_count(1) >= 1
         title = unique("live")
@@ -221,3 +222,25 @@ def test_logout_forgets_the_cookie(client):
     forged = base64.b64encode(b'"admin"').decode()
     client.cookies.set("session_user", f"!AAAA?{forged}")
     assert client.get("/auth/me").status_code == 401  # a tampered signed cookie reads as None
+
+
+def test_live_updates_websocket(client, auth, token, taskflow):
+    from lcore_ws.testing import HandshakeRejected
+
+    with pytest.raises(HandshakeRejected) as rejected:
+        client.websocket_connect("/ws/projects/1")
+    assert rejected.value.status_code == 401  # TokenAuthMiddleware runs on the handshake
+    with client.websocket_connect(f"/ws/projects/1?access_token={token('alice')}") as ws:
+        hello = ws.receive_json()
+        assert hello["type"] == "subscribed" and hello["project_id"] == 1
+        ws.send_text("ping")
+        assert ws.receive_text() == "pong"
+        r = client.put("/api/projects/1/tasks/1", json={"priority": "low"}, headers=auth("bob"))
+        assert r.status_code == 200
+        event = ws.receive_json()
+        assert event["type"] == "task_updated" and event["task"]["priority"] == "low"
+        assert event["by"] == "bob"
+    deadline = time.monotonic() + 5
+    while taskflow.hub.subscriber_count(1) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert taskflow.hub.subscriber_count(1) == 0

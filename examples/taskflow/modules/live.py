@@ -1,4 +1,8 @@
-"""Live updates: task events fanned out to the clients watching a project (SSE).
+"""Live updates: task events fanned out to the clients watching a project.
+
+Handlers publish with ``hub.publish(project_id, kind, **data)`` from any thread; the SSE
+endpoint (``GET /api/projects/<id>/events``) and the WebSocket endpoint
+(``/ws/projects/<id>``) iterate ``hub.subscribe(project_id)``.
 
 In one process a small in-memory hub delivers each event to every subscriber's queue.
 With ``TASKFLOW_REDIS_URL`` set, events go through Redis pub/sub instead, so a client
@@ -13,8 +17,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 
-HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
-
 
 def channel(project_id: int) -> str:
     return f"taskflow:project:{project_id}"
@@ -23,9 +25,9 @@ def channel(project_id: int) -> str:
 class LiveHub:
     """Publish task events; subscribe to a project's events as an async iterator."""
 
-    def __init__(self, redis_url: str = '', heartbeat: float = HEARTBEAT):
+    def __init__(self, redis_url: str = '', heartbeat: float | None = None):
         self.redis_url = redis_url
-        self.heartbeat = heartbeat
+        self.heartbeat = heartbeat  # None: wait for events; else yield None when idle this long
         self._subscribers: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = {}
         self._lock = threading.Lock()
         self._redis = None
@@ -68,7 +70,7 @@ class LiveHub:
             return len(self._subscribers.get(project_id, ()))
 
     async def subscribe(self, project_id: int) -> AsyncIterator[str | None]:
-        """Yield ``''`` once subscribed, then each event (JSON), or None on idle heartbeats."""
+        """Yield ``''`` once subscribed, then each event as JSON (None when idle a heartbeat)."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         entry = (loop, queue)
@@ -99,24 +101,17 @@ class LiveHub:
             await pubsub.subscribe(channel(project_id))
             yield ''
             while True:
-                msg = await pubsub.get_message(timeout=self.heartbeat)
+                msg = await pubsub.get_message(ignore_subscribe_messages=True,
+                                               timeout=self.heartbeat)
                 if msg is None:
-                    yield None
+                    if self.heartbeat is not None:
+                        yield None
                 elif msg.get('type') == 'message':
                     data = msg['data']
                     yield data.decode() if isinstance(data, bytes) else data
         finally:
             await pubsub.aclose()
             await client.aclose()
-
-
-def sse_format(data: str, event: str = 'task', id: str | None = None) -> str:
-    """One Server-Sent Events message."""
-    lines = [f"event: {event}"]
-    if id is not None:
-        lines.append(f"id: {id}")
-    lines.extend(f"data: {line}" for line in data.splitlines() or [''])
-    return "\n".join(lines) + "\n\n"
 
 
 # The process-wide hub; app.py sets its Redis URL from the config.

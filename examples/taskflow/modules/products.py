@@ -11,18 +11,20 @@ import os
 
 from lcore import (
     Lcore,
+    ServerSentEvent,
     abort,
     ctx,
     rate_limit,
     request,
     response,
+    sse,
     static_file,
     validate_request,
 )
 
 from ..config import settings
 from .auth import _require_admin
-from .live import hub, sse_format
+from .live import hub
 
 projects_app = Lcore()
 projects_app.config['error.format'] = 'json'  # API errors: {"error": ..., "status": N}
@@ -412,18 +414,13 @@ def project_events(project_id):
             abort(404, 'Project not found')
     finally:
         db.close()
-    response.content_type = 'text/event-stream'
-    response.set_header('Cache-Control', 'no-cache')
-    response.set_header('X-Accel-Buffering', 'no')
 
-    async def stream():
+    async def events():
         async for message in hub.subscribe(project_id):
-            if message == '':
-                yield (f"retry: 2000\n"
-                       f": watching project {project_id} ({hub.backend}, pid {os.getpid()})\n\n")
-            elif message is None:
-                yield ": keep-alive\n\n"
-            else:
-                yield sse_format(message)
+            if message == '':  # subscribed: tell the client (a comment, ignored by EventSource)
+                yield ServerSentEvent(
+                    comment=f"watching project {project_id} ({hub.backend}, pid {os.getpid()})")
+            elif message is not None:
+                yield ServerSentEvent(message, event='task')
 
-    return stream()
+    return sse(events(), heartbeat=float(settings.sse_heartbeat), retry=2000)

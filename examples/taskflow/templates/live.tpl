@@ -9,10 +9,16 @@
 <body class="page">
 <div class="container">
   <h1>Live updates</h1>
-  <p class="subtitle">Task changes in a project, pushed by the server as they happen
-    (Server-Sent Events; fan-out backend: <b id="backend">{{backend}}</b>).</p>
+  <p class="subtitle">Task changes in a project, pushed by the server as they happen, over
+    Server-Sent Events or a WebSocket (fan-out backend: <b id="backend">{{backend}}</b>).
+    Under a WSGI server the WebSocket lives on the side-by-side server (<code>python -c
+    "import lcore_ws; lcore_ws.serve('examples.taskflow.app:app', port=8081)"</code>).</p>
   <form id="watch-form" class="row">
     <label>Project <input id="project-id" type="number" min="1" value="{{project_id}}"></label>
+    <label>Transport <select id="transport">
+      <option value="sse">Server-Sent Events</option>
+      <option value="ws">WebSocket</option>
+    </select></label>
     <button class="btn" type="submit">Watch</button>
     <span id="state" class="muted">not connected</span>
   </form>

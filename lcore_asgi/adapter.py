@@ -265,9 +265,9 @@ class ASGIAdapter:
                 await out.aclose()
 
     async def _stream(self, out: Outgoing, req: BaseRequest, send: Any) -> None:
-        source = req._source
+        source = req._source if isinstance(req._source, ASGIBody) else None
         # Watch for a disconnect once no body message can be left for the app to read.
-        watch = isinstance(source, ASGIBody) and (source.complete or source.may_have_body is False)
+        watch = source is not None and (source.complete or source.may_have_body is False)
 
         async def pump() -> None:
             kind = out.kind
@@ -300,7 +300,7 @@ class ASGIAdapter:
             async def watcher() -> None:
                 while True:
                     msg = await req._receive()  # type: ignore[misc]
-                    if source._seen(msg):  # type: ignore[attr-defined]
+                    if source is not None and source._seen(msg):
                         tg.cancel_scope.cancel()
                         return
 

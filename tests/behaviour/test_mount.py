@@ -428,3 +428,23 @@ def test_mount_skip_parent_middleware_by_name(make_client):
     assert c.get("/public/1").json == {"id": 1}
     assert c.get("/private/2").json == {"id": 2}
     assert log == ["auth /private/2"]
+
+
+def test_foreign_app_errors_become_500(make_client):
+    def bad_wsgi(environ, start_response):
+        raise RuntimeError("wsgi app broke")
+
+    async def bad_asgi(scope, receive, send):
+        raise RuntimeError("asgi app broke")
+
+    async def silent_asgi(scope, receive, send):
+        return None
+
+    app = Lcore()
+    app.mount("/w", bad_wsgi)
+    app.mount("/a", bad_asgi)
+    app.mount("/s", silent_asgi)
+    c = make_client(app)
+    assert c.get("/w/x").status_code == 500
+    assert c.get("/a/x").status_code == 500
+    assert c.get("/s/x").status_code == 500

@@ -189,3 +189,37 @@ def test_async_generator_sees_ctx(make_client):
         return body()
 
     assert make_client(app).get("/").text == "//"
+
+
+def test_sync_request_runs_in_one_thread(make_client):
+    """Hooks, middleware and a sync handler of one request share one thread (no hops)."""
+    app = Lcore()
+    seen = []
+    rec = lambda *_: seen.append(threading.get_ident())  # noqa: E731
+    app.add_hook("before_request", rec)
+    app.add_hook("after_request", rec)
+    app.use(lambda c, n: (rec(), n(c))[1])
+    app.route("/", callback=lambda: rec() or "ok")
+    make_client(app).get("/")
+    assert len(seen) == 4 and len(set(seen)) == 1
+
+
+def test_sync_hooks_of_async_request_are_off_the_loop(make_client):
+    app = Lcore()
+    seen = []
+
+    def hook():
+        try:
+            asyncio.get_running_loop()
+            seen.append("on loop")
+        except RuntimeError:
+            seen.append("off loop")
+
+    app.add_hook("before_request", hook)
+
+    @app.route("/")
+    async def h():
+        return "ok"
+
+    make_client(app).get("/")
+    assert seen == ["off loop"]

@@ -665,7 +665,8 @@ def _new_ctx(app: Any, req: Any) -> RequestContext:
 
 def handle_sync(app: Any, req: Any) -> Outgoing:
     """Handle a request from blocking code (WSGI); the caller sends the Outgoing."""
-    c = _new_ctx(app, req)
+    req.app = app
+    c = RequestContext(req, BaseResponse(), app)
     token = _current.set(c)
     try:
         return _run_sync_pipeline(app, c)
@@ -758,7 +759,8 @@ async def _fast_async(app: Any, c: Any, route: Any, args: dict[str, Any]) -> Out
 def _run_sync_pipeline(app: Any, c: Any) -> Outgoing:
     try:
         out = None
-        if _plain(app):
+        mw = app.middleware
+        if not app._hook_plan and not mw.pre and not mw.post and not app._container._async_eager:
             route, args = _matched(app, c.request)
             if route is not None and route._mount is None and not route.is_async:
                 out = _fast_sync(app, c, route, args)

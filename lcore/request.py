@@ -152,10 +152,6 @@ class BaseRequest:
         if environ is None:
             environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "127.0.0.1",
                        "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
-        self._bind_environ(environ)
-
-    # -- construction from a WSGI environ (the WSGI adapter uses this) --------------
-    def _bind_environ(self, environ: dict[str, Any]) -> None:
         # PERF: only what routing needs is read now; addresses are parsed on first use.
         self._environ = environ
         self.method = environ.get("REQUEST_METHOD", "GET").upper()

@@ -369,6 +369,12 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
         """Return ``(route, url_args)``; raise HTTPError 404, or 405 with ``Allow``."""
+        # PERF: a static rule for the exact method is one dict lookup, no other calls.
+        st = self.static.get(method)
+        if st is not None:
+            hit = st.get(path)
+            if hit is not None:
+                return hit.route, {}
         methods = _METHOD_ORDER.get(method)
         if methods is None:
             method = method.upper()

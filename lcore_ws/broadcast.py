@@ -1,0 +1,365 @@
+"""Broadcast: publish a message on a channel, every subscriber of the channel gets it.
+
+::
+
+    broadcast = Broadcast("redis://localhost:6379/0")   # or Broadcast() in-process
+
+    @app.websocket("/chat/<room>")
+    async def chat(ws, room):
+        await ws.accept()
+        async with broadcast.subscribe(room) as sub, anyio.create_task_group() as tg:
+            async def relay():
+                async for event in sub:
+                    await ws.send_text(event.message)
+            tg.start_soon(relay)
+            async for text in ws:
+                await broadcast.publish(room, text)
+            tg.cancel_scope.cancel()
+
+The in-memory backend (``memory://``, the default) reaches subscribers in this process,
+on any event loop. The Redis backend (``redis://...``, ``redis.asyncio`` pub/sub) reaches
+every worker and machine using the same Redis; each event loop keeps one pub/sub
+connection for all its subscriptions, and when Redis goes away that connection is
+re-established with exponential backoff and its channels subscribed again, so
+subscribers resume by themselves (messages published while Redis was down are lost:
+pub/sub does not store them).
+
+A subscriber that falls behind by ``max_buffer`` messages loses the oldest ones (counted
+in ``Subscription.dropped``): a slow client never blocks publishers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+
+__all__ = ["Broadcast", "Event", "Subscription", "MemoryBackend", "RedisBackend"]
+
+_log = logging.getLogger("lcore.ws.broadcast")
+
+
+class Event:
+    """One published message: ``channel`` and ``message`` (``str`` or ``bytes``)."""
+
+    __slots__ = ("channel", "message")
+
+    def __init__(self, channel: str, message: str | bytes) -> None:
+        self.channel = channel
+        self.message = message
+
+    def json(self) -> Any:
+        """The message parsed as JSON."""
+        import json
+
+        return json.loads(self.message)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and (other.channel, other.message) == (self.channel, self.message)
+
+    def __repr__(self) -> str:
+        return f"Event({self.channel!r}, {self.message!r})"
+
+
+def _encode(message: str | bytes) -> bytes:
+    # One byte of type, so a str comes back a str and bytes come back bytes.
+    if isinstance(message, str):
+        return b"t" + message.encode("utf8")
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return b"b" + bytes(message)
+    raise TypeError(f"broadcast messages are str or bytes, not {type(message).__name__} (json.dumps it)")
+
+
+def _decode(payload: bytes) -> str | bytes:
+    return payload[1:].decode("utf8") if payload[:1] == b"t" else payload[1:]
+
+
+class Subscription:
+    """Messages of one channel: ``async with`` it, then ``async for event in sub``.
+
+    ``async for event in broadcast.subscribe(ch)`` also works on its own (it subscribes
+    for as long as the loop runs).
+    """
+
+    def __init__(self, backend: Any, channel: str, max_buffer: int) -> None:
+        self.backend = backend
+        self.channel = channel
+        self.max_buffer = max_buffer
+        #: Messages lost because this subscriber fell ``max_buffer`` behind.
+        self.dropped = 0
+        self._queue: asyncio.Queue[Event] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __aenter__(self) -> Subscription:
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        await self.backend._add(self)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._queue is not None:
+            await self.backend._remove(self)
+            self._queue = None
+
+    def _put(self, event: Event) -> None:
+        """Called on the subscriber's loop."""
+        q = self._queue
+        if q is None:
+            return
+        if q.qsize() >= self.max_buffer:
+            q.get_nowait()
+            self.dropped += 1
+            if self.dropped == 1:
+                _log.warning("a subscriber of %r is too slow; dropping its oldest messages", self.channel)
+        q.put_nowait(event)
+
+    def _deliver(self, event: Event) -> None:
+        """Called from any loop or thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._put(event)
+        else:
+            loop.call_soon_threadsafe(self._put, event)
+
+    async def get(self) -> Event:
+        """The next event (waits for it)."""
+        if self._queue is None:
+            raise RuntimeError("use 'async with broadcast.subscribe(channel) as sub' first")
+        return await self._queue.get()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[Event]:
+        if self._queue is not None:
+            while True:
+                yield await self.get()
+        async with self:
+            while True:
+                yield await self.get()
+
+
+class MemoryBackend:
+    """Channels within this process (any event loop, any thread)."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, set[Subscription]] = {}
+
+    async def publish(self, channel: str, message: str | bytes) -> None:
+        _encode(message)  # same type rules as Redis
+        event = Event(channel, message)
+        for sub in list(self._subs.get(channel, ())):
+            sub._deliver(event)
+
+    async def _add(self, sub: Subscription) -> None:
+        self._subs.setdefault(sub.channel, set()).add(sub)
+
+    async def _remove(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.channel)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.channel]
+
+    async def aclose(self) -> None:
+        self._subs.clear()
+
+
+class _RedisHub:
+    """One event loop's pub/sub connection and its local subscribers."""
+
+    def __init__(self, backend: RedisBackend) -> None:
+        self.backend = backend
+        self.subs: dict[str, set[Subscription]] = {}
+        self.confirmed: dict[str, asyncio.Event] = {}
+        self.pubsub: Any = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def add(self, sub: Subscription) -> None:
+        ch = sub.channel
+        new = ch not in self.subs
+        self.subs.setdefault(ch, set()).add(sub)
+        if not new:
+            return
+        event = self.confirmed.setdefault(ch, asyncio.Event())
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run(), name="lcore-broadcast-redis")
+        elif self.pubsub is not None:
+            try:
+                await self.pubsub.subscribe(ch)
+            except Exception:  # noqa: BLE001 - the reconnect loop subscribes it again
+                pass
+        # Wait until Redis confirmed, so a message published right after we return is ours.
+        try:
+            await asyncio.wait_for(event.wait(), self.backend.subscribe_timeout)
+        except asyncio.TimeoutError:
+            _log.warning("Redis did not confirm the subscription to %r yet; it will resume", ch)
+
+    async def remove(self, sub: Subscription) -> None:
+        ch = sub.channel
+        subs = self.subs.get(ch)
+        if subs is None:
+            return
+        subs.discard(sub)
+        if subs:
+            return
+        del self.subs[ch]
+        self.confirmed.pop(ch, None)
+        if not self.subs:
+            await self.stop()
+        elif self.pubsub is not None:
+            try:
+                await self.pubsub.unsubscribe(ch)
+            except Exception:  # noqa: BLE001 - gone with the connection anyway
+                pass
+
+    async def stop(self) -> None:
+        task, self.task = self.task, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+
+    async def _run(self) -> None:
+        import redis.asyncio as aioredis
+
+        backend = self.backend
+        delay = backend.reconnect_min
+        while True:
+            client = aioredis.from_url(backend.url, **backend.redis_options)
+            pubsub = client.pubsub()
+            try:
+                channels = list(self.subs)
+                if not channels:
+                    return
+                await pubsub.subscribe(*channels)
+                self.pubsub = pubsub
+                while True:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
+                    if msg is None:
+                        continue
+                    kind = msg["type"]
+                    ch = msg["channel"]
+                    ch = ch.decode("utf8") if isinstance(ch, bytes) else ch
+                    if kind == "message":
+                        event = Event(ch, _decode(msg["data"]))
+                        for sub in list(self.subs.get(ch, ())):
+                            sub._put(event)
+                    elif kind == "subscribe":
+                        delay = backend.reconnect_min
+                        if ch in self.confirmed:
+                            self.confirmed[ch].set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any Redis/network failure: reconnect
+                _log.warning("broadcast: Redis pub/sub connection lost (%s); reconnecting in %.1fs",
+                             exc, delay)
+            finally:
+                self.pubsub = None
+                for ev in self.confirmed.values():
+                    ev.clear()
+                await _quietly(pubsub.aclose())
+                await _quietly(client.aclose())
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, backend.reconnect_max)
+
+
+async def _quietly(aw: Any) -> None:
+    try:
+        await aw
+    except Exception:  # noqa: BLE001 - closing a broken connection
+        pass
+
+
+class RedisBackend:
+    """Channels across processes and machines through Redis pub/sub (``redis.asyncio``)."""
+
+    def __init__(self, url: str = "redis://localhost:6379/0", *, reconnect_min: float = 0.1,
+                 reconnect_max: float = 5.0, subscribe_timeout: float = 5.0, **redis_options: Any) -> None:
+        self.url = url
+        self.reconnect_min = reconnect_min
+        self.reconnect_max = reconnect_max
+        self.subscribe_timeout = subscribe_timeout
+        self.redis_options = redis_options
+        # Redis clients are bound to the loop that made them: one of each per loop.
+        self._hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RedisHub] = weakref.WeakKeyDictionary()
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    def _hub(self) -> _RedisHub:
+        loop = asyncio.get_running_loop()
+        hub = self._hubs.get(loop)
+        if hub is None:
+            hub = self._hubs[loop] = _RedisHub(self)
+        return hub
+
+    async def publish(self, channel: str, message: str | bytes) -> None:
+        import redis.asyncio as aioredis
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        payload = _encode(message)
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = aioredis.from_url(self.url, **self.redis_options)
+        try:
+            await client.publish(channel, payload)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            # A connection broken by a Redis restart: one fresh try.
+            await client.connection_pool.disconnect()
+            await client.publish(channel, payload)
+
+    async def _add(self, sub: Subscription) -> None:
+        await self._hub().add(sub)
+
+    async def _remove(self, sub: Subscription) -> None:
+        await self._hub().remove(sub)
+
+    async def aclose(self) -> None:
+        """Close this loop's pub/sub connection and publishing client."""
+        loop = asyncio.get_running_loop()
+        hub = self._hubs.pop(loop, None)
+        if hub is not None:
+            await hub.stop()
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await _quietly(client.aclose())
+
+
+class Broadcast:
+    """Publish/subscribe on named channels; ``url`` picks the backend.
+
+    ``Broadcast()`` or ``Broadcast('memory://')``: in this process.
+    ``Broadcast('redis://host:6379/0')``: across workers and machines.
+    """
+
+    def __init__(self, url: str = "memory://", *, max_buffer: int = 1000, **options: Any) -> None:
+        if url.startswith("memory://"):
+            self.backend: Any = MemoryBackend()
+        elif url.startswith(("redis://", "rediss://", "unix://")):
+            self.backend = RedisBackend(url, **options)
+        else:
+            raise ValueError(f"unknown broadcast backend URL {url!r} (memory:// or redis://)")
+        self.max_buffer = max_buffer
+
+    async def publish(self, channel: str, message: str | bytes) -> None:
+        """Send ``message`` (str or bytes) to every subscriber of ``channel``."""
+        await self.backend.publish(channel, message)
+
+    def subscribe(self, channel: str) -> Subscription:
+        """A subscription to ``channel`` (``async with`` it, or iterate it)."""
+        return Subscription(self.backend, channel, self.max_buffer)
+
+    async def aclose(self) -> None:
+        """Release the backend's connections made on the current event loop."""
+        await self.backend.aclose()

@@ -1,0 +1,161 @@
+"""Broadcast: the in-memory backend, and the Redis backend against a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import anyio
+import pytest
+
+from lcore import Lcore
+from lcore_ws.broadcast import Broadcast, Event
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+async def _basic(b: Broadcast) -> None:
+    async with b.subscribe("a") as a1, b.subscribe("a") as a2, b.subscribe("b") as b1:
+        await b.publish("a", "text")
+        await b.publish("a", b"\x00bin")
+        await b.publish("b", "for b")
+        for sub in (a1, a2):
+            assert await asyncio.wait_for(sub.get(), 5) == Event("a", "text")
+            assert await asyncio.wait_for(sub.get(), 5) == Event("a", b"\x00bin")
+        assert (await asyncio.wait_for(b1.get(), 5)).message == "for b"
+        await b.publish("a", '{"k": 1}')
+        assert (await asyncio.wait_for(a1.get(), 5)).json() == {"k": 1}
+    with pytest.raises(TypeError):
+        await b.publish("a", {"not": "encoded"})  # type: ignore[arg-type]
+    await b.aclose()
+
+
+def test_memory_publish_subscribe():
+    run(_basic(Broadcast()))
+
+
+def test_redis_publish_subscribe(redis_server):
+    run(_basic(Broadcast(redis_server.url)))
+
+
+def test_unsubscribed_gets_nothing_and_iteration_subscribes_itself():
+    async def main():
+        b = Broadcast()
+        async with b.subscribe("c") as sub:
+            pass
+        await b.publish("c", "lost")
+        assert sub._queue is None
+
+        got = []
+
+        async def consume():
+            async for event in b.subscribe("c"):
+                got.append(event.message)
+                if len(got) == 2:
+                    return
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            while not b.backend._subs.get("c"):
+                await asyncio.sleep(0.01)
+            await b.publish("c", "1")
+            await b.publish("c", "2")
+        assert got == ["1", "2"]
+        assert not b.backend._subs  # the iteration unsubscribed when it ended
+
+    run(main())
+
+
+def test_memory_reaches_subscribers_on_another_loop_and_thread():
+    b = Broadcast()
+    received: list[str] = []
+    ready = threading.Event()
+
+    async def subscriber():
+        async with b.subscribe("x") as sub:
+            ready.set()
+            received.append((await asyncio.wait_for(sub.get(), 5)).message)
+
+    t = threading.Thread(target=lambda: asyncio.run(subscriber()))
+    t.start()
+    assert ready.wait(5)
+    asyncio.run(b.publish("x", "across loops"))
+    t.join(10)
+    assert received == ["across loops"]
+
+
+def test_slow_subscriber_drops_oldest_never_blocks_publishers():
+    async def main():
+        b = Broadcast(max_buffer=3)
+        async with b.subscribe("s") as sub:
+            for i in range(10):
+                await b.publish("s", str(i))
+            assert sub.dropped == 7
+            assert [(await sub.get()).message for _ in range(3)] == ["7", "8", "9"]
+
+    run(main())
+
+
+def test_redis_subscribers_resume_after_a_restart(redis_server):
+    async def main():
+        b = Broadcast(redis_server.url, reconnect_max=0.5)
+        async with b.subscribe("r") as sub:
+            await b.publish("r", "before")
+            assert (await asyncio.wait_for(sub.get(), 5)).message == "before"
+            await asyncio.to_thread(redis_server.stop)
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(redis_server.start)  # same port
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    await b.publish("r", "after")
+                    event = await asyncio.wait_for(sub.get(), 0.5)
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+            assert event.message == "after"
+        await b.aclose()
+
+    run(main())
+
+
+def test_unknown_backend_url():
+    with pytest.raises(ValueError):
+        Broadcast("kafka://x")
+
+
+def test_chat_room_through_websockets(make_client):
+    app = Lcore()
+    b = Broadcast()
+
+    @app.websocket("/room/<room>")
+    async def room(ws, room):
+        await ws.accept()
+        async with b.subscribe(room) as sub, anyio.create_task_group() as tg:
+
+            async def relay():
+                async for event in sub:
+                    await ws.send_text(event.message)
+
+            tg.start_soon(relay)
+            await ws.send_text("joined")
+            async for text in ws:
+                await b.publish(room, text)
+            tg.cancel_scope.cancel()
+
+    c = make_client(app)
+    with c.websocket_connect("/room/r1") as alice, c.websocket_connect("/room/r1") as bob, \
+            c.websocket_connect("/room/other") as carol:
+        for ws in (alice, bob, carol):
+            assert ws.receive_text() == "joined"
+        alice.send_text("hi all")
+        assert alice.receive_text() == "hi all"
+        assert bob.receive_text() == "hi all"
+        carol.send_text("elsewhere")
+        assert carol.receive_text() == "elsewhere"
+        bob.send_text("hello alice")
+        assert alice.receive_text() == "hello alice"

@@ -317,12 +317,18 @@ class BaseRequest:
     @property
     def content_type(self) -> str:
         """The Content-Type header, lower-cased ('' when absent)."""
+        if self._raw_headers is None and self._environ is not None:
+            # PERF: a WSGI environ has it at hand; no need to build the header view.
+            return (self._environ.get("CONTENT_TYPE") or "").lower()
         return self.headers.get("Content-Type", "").lower()
 
     @property
     def content_length(self) -> int:
         """The Content-Length as int: 0 when absent or empty, -1 when not a number."""
-        value = self.headers.get("Content-Length", "")
+        if self._raw_headers is None and self._environ is not None:
+            value = self._environ.get("CONTENT_LENGTH") or ""
+        else:
+            value = self.headers.get("Content-Length", "")
         if not value:
             return 0
         try:

@@ -105,3 +105,14 @@ def test_multipart_obeys_body_limit(make_client, upload_app):
     upload_app.config["request.max_body"] = 1000
     body = multipart([("title", "x")], [("doc", "a.bin", "application/octet-stream", b"x" * 2000)])
     assert make_client(upload_app).post("/upload", body=body, content_type=CT).status_code == 413
+
+
+def test_several_files_one_field(make_client):
+    app = Lcore()
+
+    @app.post("/many")
+    def many():
+        return [(f.filename, f.file.read().decode()) for f in request.files.getall("docs")]
+
+    body = multipart([], [("docs", "a.txt", "text/plain", b"A"), ("docs", "b.txt", "text/plain", b"B")])
+    assert make_client(app).post("/many", body=body, content_type=CT).json == [["a.txt", "A"], ["b.txt", "B"]]

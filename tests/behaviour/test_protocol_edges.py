@@ -34,17 +34,19 @@ def call_wsgi(app, path="/", method="GET", script_name="", body=b"", headers=Non
     return int(got["status"].split()[0]), dict(got["headers"]), got["body"]
 
 
-def call_asgi(app, path="/", method="GET", root_path="", chunks=(b"",), headers=None, disconnect_after=None):
+def call_asgi(app, path="/", method="GET", root_path="", chunks=(b"",), headers=None, disconnect_after=None,
+              http_version="1.1"):
     sent = []
 
     async def main():
         msgs = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": http_version, "method": method,
                  "scheme": "http", "path": root_path + path, "raw_path": (root_path + path).encode(),
                  "root_path": root_path, "query_string": b"",
                  "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
                  + [(b"host", b"srv:8080")]
-                 + ([(b"content-length", str(sum(map(len, chunks))).encode())] if method == "POST" else []),
+                 + ([(b"content-length", str(sum(map(len, chunks))).encode())]
+                    if method == "POST" and http_version != "2" else []),
                  "client": ("10.0.0.1", 1234), "server": ("srv", 8080)}
 
         gone_at = time.monotonic() + (disconnect_after or 0)
@@ -253,3 +255,19 @@ def test_wsgi_early_close_runs_generator_cleanup_and_teardown():
         assert next(it) == b"0"
         result.close()  # the server gives up after one chunk
         assert log == [name, "scoped closed"]
+
+
+def test_asgi_http2_body_without_content_length():
+    """HTTP/2 frames bodies itself: no Content-Length, no chunked, still a body."""
+    app = Lcore()
+    app.post("/s", callback=lambda: request.body.read())
+
+    @app.post("/a")
+    async def a():
+        return {"json": request.json}
+
+    chunks = (b'{"a":', b" 1}")
+    assert call_asgi(app, "/s", "POST", chunks=chunks, http_version="2")[2] == b'{"a": 1}'
+    status, _, body = call_asgi(app, "/a", "POST", chunks=chunks, http_version="2",
+                                headers={"content-type": "application/json"})
+    assert (status, body) == (200, b'{"json":{"a":1}}')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from lcore import HTTPResponse, Lcore, Middleware, MiddlewareHook, ctx, request, response
+from lcore import HTTPResponse, Lcore, Middleware, MiddlewareHook, ctx, response
 
 
 class Tag(Middleware):
@@ -213,8 +213,12 @@ def test_middleware_hook_post_sees_http_error(make_client):
             return result
 
     app.use(Watch())
-    app.route("/", callback=lambda: request.app.missing_attr_to_crash if False else (_ for _ in ()).throw(
-        __import__("lcore").HTTPError(409, "conflict")))
+
+    @app.route("/")
+    def conflict():
+        from lcore import abort
+
+        abort(409, "conflict")
     r = make_client(app).get("/")
     assert r.status_code == 409
     assert seen == ["HTTPError"]

@@ -129,9 +129,8 @@ def html_escape(string: Any) -> str:
 
 def html_quote(string: Any) -> str:
     """Escape and quote a string to be used as an HTML attribute value."""
-    return '"%s"' % html_escape(string).replace("\n", "&#10;").replace("\r", "&#13;").replace(
-        "\t", "&#9;"
-    )
+    text = html_escape(string).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    return f'"{text}"'
 
 
 def _json_default(obj: Any) -> Any:

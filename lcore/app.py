@@ -660,7 +660,7 @@ def yieldroutes(func: Callable[..., Any]) -> Iterator[str]:
     path += ("/<%s>" * (argc - defaults)) % tuple(names[: argc - defaults])
     yield path
     for arg in names[argc - defaults :]:
-        path += "/<%s>" % arg
+        path += f"/<{arg}>"
         yield path
 
 

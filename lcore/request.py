@@ -421,7 +421,7 @@ class BaseRequest:
             name, port = self.server
             host = name or "127.0.0.1"
             if port and str(port) != ("80" if scheme == "http" else "443"):
-                host += ":%s" % port
+                host += f":{port}"
         path = quote(self.fullpath)
         parts = self._cache["urlparts"] = SplitResult(scheme, host, path, self.query_string, "")
         return parts

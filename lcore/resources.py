@@ -71,4 +71,4 @@ class ResourceManager:
         fname = self.lookup(name)
         if not fname:
             raise OSError(f"Resource {name!r} not found.")
-        return self.opener(fname, mode=mode, *args, **kwargs)
+        return self.opener(fname, mode, *args, **kwargs)

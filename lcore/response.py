@@ -20,7 +20,7 @@ HTTP_CODES[429] = "Too Many Requests"
 HTTP_CODES[431] = "Request Header Fields Too Large"
 HTTP_CODES[451] = "Unavailable For Legal Reasons"
 HTTP_CODES[511] = "Network Authentication Required"
-_STATUS_LINES = {k: "%d %s" % (k, v) for k, v in HTTP_CODES.items()}
+_STATUS_LINES = {k: f"{k} {v}" for k, v in HTTP_CODES.items()}
 
 _SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 
@@ -96,14 +96,14 @@ class BaseResponse:
     def _set_status(self, status: Any) -> None:
         if isinstance(status, int):
             code = status
-            line = _STATUS_LINES.get(code) or "%d Unknown" % code
+            line = _STATUS_LINES.get(code) or f"{code} Unknown"
         elif isinstance(status, str) and " " in status.strip():
             status = status.strip()
             code = int(status.split()[0])
             line = status
         elif isinstance(status, str) and status.strip().isdigit():
             code = int(status)
-            line = _STATUS_LINES.get(code) or "%d Unknown" % code
+            line = _STATUS_LINES.get(code) or f"{code} Unknown"
         else:
             raise ValueError(f"String status line without a reason phrase: {status!r}")
         if not 100 <= code <= 999:

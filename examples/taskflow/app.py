@@ -384,6 +384,7 @@ def error_403(error):
 
 @on_shutdown
 def goodbye():
+    hub.close()
     logger.info("TaskFlow shutting down")
 
 

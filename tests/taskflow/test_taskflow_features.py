@@ -114,6 +114,7 @@ def test_redis_hub_delivers_between_processes(tmp_path):
         assert event["type"] == "task_updated" and event["task"] == {"id": 1}
         assert watcher.subscriber_count(7) == 0
         assert publisher.backend == "redis"
+        publisher.close()
     finally:
         server.stop()
 
@@ -214,7 +215,9 @@ def test_audit_log_records_writes(client, auth):
                for e in audit)
 
 
-def test_logout_forgets_the_cookie(client):
+def test_logout_forgets_the_cookie(app, make_client, proto):
+    # its own client address: the login rate limit (5 per 5 minutes) is per address
+    client = make_client(app, client=("10.9.8.1" if proto == "wsgi" else "10.9.8.2", 40000))
     client.post("/auth/login", json={"username": "bob", "password": "bob123"})
     assert client.get("/auth/me").status_code == 200
     client.post("/auth/logout")

@@ -53,6 +53,12 @@ class LiveHub:
             self._redis = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
         return self._redis
 
+    def close(self) -> None:
+        """Close the Redis connection used for publishing (at shutdown)."""
+        client, self._redis = self._redis, None
+        if client is not None:
+            client.close()
+
     def _deliver(self, project_id: int, message: str) -> None:
         with self._lock:
             targets = list(self._subscribers.get(project_id, ()))

@@ -34,6 +34,7 @@ from lcore import (
     response,
     static_file,
     template,
+    validate_request,
 )
 
 from . import models
@@ -227,6 +228,7 @@ def frontend():
 
 
 @app.get('/live', name='live', skip_versioning=True)
+@validate_request(query={'project': int | None})
 def live_page():
     """Live updates page: watch a project's task events as they happen."""
     return template('live', project_id=int(request.query.get('project', '1') or 1),

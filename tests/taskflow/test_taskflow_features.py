@@ -247,3 +247,14 @@ def test_live_updates_websocket(client, auth, token, taskflow):
     while taskflow.hub.subscriber_count(1) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert taskflow.hub.subscriber_count(1) == 0
+
+
+def test_bad_input_is_a_client_error(client, auth):
+    assert client.get("/api/users/?page=abc", headers=auth()).status_code == 400
+    assert client.get("/api/projects/1/tasks?assignee_id=x", headers=auth()).status_code == 400
+    assert client.get("/live?project=zz").status_code == 400
+    r = client.post("/api/projects/1/tasks", json={"title": "x", "assignee_id": 999}, headers=auth())
+    assert r.status_code == 422 and r.json["error"] == "assignee_id is not a user"
+    assert client.put("/api/projects/1/tasks/1", json={"assignee_id": 999}, headers=auth()).status_code == 422
+    assert client.post("/api/projects/1/tasks", body=b"{not json", content_type="application/json",
+                       headers=auth()).status_code == 400

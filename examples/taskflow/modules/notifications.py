@@ -136,6 +136,7 @@ async def batch_notify():
 
 
 @notifications_app.get('/history', name='notification_history')
+@validate_request(query={'limit': int | None})
 def history():
     """The notification log, newest first (?limit=, default 50)."""
     limit = min(int(request.query.get('limit', '50')), 500)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 
 from lcore import (
     Lcore,
@@ -160,6 +161,7 @@ def _check_task_fields(data):
 
 
 @projects_app.get('/<project_id:int>/tasks', name='list_tasks')
+@validate_request(query={'status': str | None, 'assignee_id': int | None})
 def list_tasks(project_id):
     """List a project's tasks, optionally filtered by ?status= and ?assignee_id=."""
     db = _get_db()
@@ -192,16 +194,19 @@ def create_task(project_id):
     try:
         if not db.fetchone("SELECT id FROM projects WHERE id = ?", (project_id,)):
             abort(404, 'Project not found')
-        task_id = db.insert('tasks', {
-            'title': data['title'],
-            'description': data.get('description', ''),
-            'project_id': project_id,
-            'assignee_id': data.get('assignee_id') or None,
-            'creator_id': ctx.user['id'],
-            'status': data.get('status', 'todo'),
-            'priority': data.get('priority', 'medium'),
-            'due_date': data.get('due_date') or None,
-        })
+        try:
+            task_id = db.insert('tasks', {
+                'title': data['title'],
+                'description': data.get('description', ''),
+                'project_id': project_id,
+                'assignee_id': data.get('assignee_id') or None,
+                'creator_id': ctx.user['id'],
+                'status': data.get('status', 'todo'),
+                'priority': data.get('priority', 'medium'),
+                'due_date': data.get('due_date') or None,
+            })
+        except sqlite3.IntegrityError:
+            abort(422, 'assignee_id is not a user')
         task = _task_or_404(db, project_id, task_id)
         ctx.cache.invalidate('dashboard')
         hub.publish(project_id, 'task_created', task=task, by=ctx.user['username'])
@@ -241,7 +246,10 @@ def update_task(project_id, task_id):
         if not update_data:
             abort(400, 'No valid fields to update')
         fields = sorted(update_data)
-        db.update('tasks', task_id, update_data)
+        try:
+            db.update('tasks', task_id, update_data)
+        except sqlite3.IntegrityError:
+            abort(422, 'assignee_id is not a user')
         task = _task_or_404(db, project_id, task_id)
         ctx.cache.invalidate('dashboard')
         hub.publish(project_id, 'task_updated', task=task, fields=fields,
@@ -380,6 +388,7 @@ async def dashboard_overview():
 
 
 @projects_app.get('/activity', name='activity')
+@validate_request(query={'limit': int | None})
 def activity():
     """Recent activity: tasks created or changed and comments, newest first."""
     limit = min(int(request.query.get('limit', '20')), 100)

@@ -33,6 +33,7 @@ def log_user_request():
 
 @users_app.get('/', name='list_users')
 @rate_limit(100, per=60)
+@validate_request(query={'role': str | None, 'page': int | None, 'limit': int | None})
 def list_users():
     """List all team members with optional role filter and pagination."""
     db = _get_db()

@@ -64,6 +64,7 @@ from .middleware import (
 )
 from .multipart import FileUpload
 from .plugins import JSONPlugin, TemplatePlugin
+from .reloader import AsyncReloader, WatchdogReloader
 from .request import BaseRequest
 from .resources import ResourceManager
 from .response import HTTP_CODES, BaseResponse, HTTPError, HTTPResponse, abort, redirect
@@ -78,6 +79,25 @@ from .security import (
     rate_limit,
     validate_request,
     verify_password,
+)
+from .server import (
+    AiohttpServer,
+    AutoServer,
+    BjoernServer,
+    CherootServer,
+    EventletServer,
+    GeventServer,
+    GunicornServer,
+    HypercornServer,
+    LcoreASGIServer,
+    MeinheldServer,
+    PasteServer,
+    ServerAdapter,
+    TornadoServer,
+    TwistedServer,
+    UvicornServer,
+    WaitressServer,
+    WSGIRefServer,
 )
 from .sse import EventStream, ServerSentEvent, sse
 from .static import static_file
@@ -121,6 +141,10 @@ __all__ = [
     "cookie_encode", "cookie_decode", "cookie_is_encoded",
     "route", "get", "post", "put", "delete", "patch", "error", "mount", "hook", "install",
     "uninstall", "url", "use", "run", "debug",
+    "ServerAdapter", "WSGIRefServer", "GunicornServer", "WaitressServer", "CherootServer",
+    "GeventServer", "EventletServer", "TornadoServer", "TwistedServer", "MeinheldServer",
+    "BjoernServer", "AiohttpServer", "PasteServer", "UvicornServer", "HypercornServer",
+    "LcoreASGIServer", "AutoServer", "WatchdogReloader", "AsyncReloader",
     "EventStream", "ServerSentEvent", "sse",
     "WebSocket", "WebSocketDisconnect", "WebSocketState",
 ]

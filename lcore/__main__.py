@@ -29,19 +29,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_app(spec: str) -> Any:
-    """Import an app from ``mod``, ``mod.py``, ``mod:attr`` or ``pkg.mod:attr`` (default ``app``)."""
-    from ._utils import load
+    """Import an app from ``mod``, ``mod.py``, ``mod:attr`` or ``pkg.mod:attr``.
 
-    if spec.endswith(".py") and ":" not in spec:
-        path = os.path.abspath(spec)
+    Without ``:attr`` the module's ``app`` (or ``application``) is used; a module that
+    only registers routes on the default app (``from lcore import route``) serves that.
+    """
+    import importlib
+
+    from ._utils import load
+    from .app import AppStack, Lcore, default_app
+
+    module, sep, attr = spec.partition(":")
+    if module.endswith(".py"):
+        path = os.path.abspath(module)
+        if not os.path.isfile(path):
+            raise ImportError(f"no such file: {module}")
         sys.path.insert(0, os.path.dirname(path))
-        spec = os.path.splitext(os.path.basename(path))[0]
-    if "" not in sys.path and os.getcwd() not in sys.path:
+        module = os.path.splitext(os.path.basename(path))[0]
+    if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
-    module, _, attr = spec.partition(":")
-    target = load(f"{module}:{attr or 'app'}") if attr or True else None
-    if not callable(target):
-        raise SystemExit(f"error: {spec!r} is not an application")
+    if sep:
+        target = load(f"{module}:{attr}")
+    else:
+        fallback = default_app.push()
+        try:
+            mod = importlib.import_module(module)
+        finally:
+            default_app.remove(fallback)
+        target = None
+        for name in ("app", "application"):
+            candidate = getattr(mod, name, None)
+            if callable(candidate) and not isinstance(candidate, AppStack):
+                target = candidate
+                break
+        if target is None and isinstance(fallback, Lcore) and fallback.routes:
+            target = fallback
+    if target is None or not callable(target):
+        raise SystemExit(f"error: {spec!r} does not name an application")
     return target
 
 
@@ -58,44 +82,73 @@ def _parse_bind(bind: str | None) -> tuple[str, int]:
         raise SystemExit(f"error: invalid bind address {bind!r} (expected host:port)") from None
 
 
+def _monkey_patch(server: str | None) -> None:
+    # gevent and eventlet must patch the stdlib before the app imports it.
+    if server and server.startswith("gevent"):
+        import gevent.monkey  # type: ignore[import-not-found]
+
+        gevent.monkey.patch_all()
+    elif server and server.startswith("eventlet"):
+        import eventlet  # type: ignore[import-not-found]
+
+        eventlet.monkey_patch()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m lcore``."""
-    import lcore
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        print(f"lcore {lcore.__version__}")
+        from . import __version__
+
+        print(__version__)
         return
     if args.docs:
         print("Documentation: docs/ in the lcore source tree (getting-started.md first).")
         return
     if not args.app:
         parser.error("no application given (e.g. python -m lcore myapp:app)")
+    _monkey_patch(args.server)
+    from . import server as _server
+    from ._utils import load
+
     try:
         app = load_app(args.app)
     except (ImportError, AttributeError, ValueError) as e:
         raise SystemExit(f"error: cannot load {args.app!r}: {e}") from None
     config = getattr(app, "config", None)
-    for conf in args.conf:
-        if config is None:
-            break
-        if conf.endswith(".json"):
-            config.load_json(conf)
-        else:
-            config.load_config(conf)
+    try:
+        for conf in args.conf:
+            if config is None:
+                parser.error("-c needs an lcore app (this one has no config)")
+            if conf.endswith(".json"):
+                config.load_json(conf)
+            else:
+                config.load_config(conf)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: cannot load config: {e}") from None
     for param in args.param:
+        if config is None:
+            parser.error("-C needs an lcore app (this one has no config)")
         key, sep, value = param.partition("=")
-        if not sep:
-            parser.error(f"-C expects NAME=VALUE, got {param!r}")
-        if config is not None:
-            config[key.strip()] = value
+        # ``-C name`` alone sets True, as Lcore's CLI did.
+        config[key.strip()] = value if sep else True
     for plugin in args.plugin:
-        target = lcore.load(plugin if ":" in plugin else plugin)
-        app.install(target() if isinstance(target, type) else target)
+        try:
+            target = load(plugin)
+        except (ImportError, AttributeError, ValueError) as e:
+            raise SystemExit(f"error: cannot load plugin {plugin!r}: {e}") from None
+        if isinstance(target, type):
+            target = target()
+        if not hasattr(app, "install"):
+            parser.error("-p needs an lcore app")
+        app.install(target)
     host, port = _parse_bind(args.bind)
-    lcore.run(app, server=args.server, host=host, port=port, debug=args.debug or None,
-              reloader=args.reload, workers=args.workers)
+    try:
+        _server.run(app, server=args.server, host=host, port=port, debug=True if args.debug else None,
+                    reloader=args.reload, workers=args.workers)
+    except (ValueError, ImportError) as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

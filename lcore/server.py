@@ -67,6 +67,8 @@ class WSGIRefServer(ServerAdapter):
         from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
         class Handler(WSGIRequestHandler):
+            quiet_ = False
+
             def address_string(self) -> str:
                 return self.client_address[0]
 
@@ -150,7 +152,7 @@ class TornadoServer(ServerAdapter):
         container = tornado.wsgi.WSGIContainer(handler)
         server = tornado.httpserver.HTTPServer(container)
         server.listen(port=self.port, address=self.host)
-        tornado.ioloop.IOLoop.instance().start()
+        tornado.ioloop.IOLoop.current().start()
 
 
 class TwistedServer(ServerAdapter):
@@ -222,9 +224,24 @@ class HypercornServer(ServerAdapter):
 
         config = Config()
         config.bind = [f"{self.host}:{self.port}"]
+        if self.quiet:
+            config.accesslog = None
         for k, v in self.options.items():
             setattr(config, k, v)
-        asyncio.run(serve(handler, config))
+
+        async def main() -> None:
+            # Without a shutdown trigger hypercorn only stops when cancelled; SIGINT and
+            # SIGTERM end it gracefully instead (open requests finish).
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, stop.set)
+                except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+                    pass
+            await serve(handler, config, shutdown_trigger=stop.wait)
+
+        asyncio.run(main())
 
 
 class LcoreASGIServer(ServerAdapter):
@@ -242,18 +259,29 @@ class LcoreASGIServer(ServerAdapter):
 
 
 class AutoServer(ServerAdapter):
-    """The first available of: lcore's embedded server, gunicorn, waitress, wsgiref."""
+    """The first available of: lcore's embedded server, gunicorn, waitress, cheroot, wsgiref."""
 
-    adapters: tuple[type[ServerAdapter], ...] = ()
+    #: (adapter, module that must be importable), in order of preference.
+    adapters: tuple[tuple[type[ServerAdapter], str | None], ...] = ()
 
     def run(self, handler: Any) -> None:
-        for sa in (LcoreASGIServer, GunicornServer, WaitressServer, CherootServer, WSGIRefServer):
-            try:
-                server = sa(self.host, self.port, **self.options)
-                server.quiet = self.quiet
-                return server.run(handler)
-            except ImportError:
+        import importlib.util
+
+        for sa, module in self.adapters:
+            if module is not None and importlib.util.find_spec(module) is None:
                 continue
+            server = sa(self.host, self.port, **self.options)
+            server.quiet = self.quiet
+            return server.run(handler)
+
+
+AutoServer.adapters = (
+    (LcoreASGIServer, "lcore_asgi"),
+    (GunicornServer, "gunicorn"),
+    (WaitressServer, "waitress"),
+    (CherootServer, "cheroot"),
+    (WSGIRefServer, None),
+)
 
 
 server_names: dict[str, type[ServerAdapter]] = {
@@ -287,6 +315,27 @@ def _default_server() -> str:
         return "wsgiref"
 
 
+def _resolve_server(server: Any, host: str, port: int, workers: int | None, kargs: dict[str, Any]) -> ServerAdapter:
+    if server is None:
+        server = _default_server()
+    if isinstance(server, str):
+        if server in server_names:
+            server = server_names[server]
+        elif ":" in server:  # "package.module:MyAdapter", as Lcore accepted
+            from ._utils import load
+
+            server = load(server)
+        else:
+            raise ValueError(f"unknown server {server!r}; choose from {sorted(server_names)}")
+    if isinstance(server, type) and issubclass(server, ServerAdapter):
+        if workers and server in (GunicornServer, LcoreASGIServer, UvicornServer, HypercornServer):
+            kargs.setdefault("workers", workers)
+        server = server(host=host, port=port, **kargs)
+    if not isinstance(server, ServerAdapter):
+        raise ValueError(f"unknown or unsupported server: {server!r}")
+    return server
+
+
 def run(
     app: Any = None,
     server: Any = None,
@@ -297,17 +346,26 @@ def run(
     quiet: bool = False,
     debug: bool | None = None,
     workers: int | None = None,
+    plugins: list[Any] | None = None,
+    config: dict[str, Any] | None = None,
     **kargs: Any,
 ) -> None:
-    """Serve ``app`` until interrupted (SIGINT/SIGTERM run ``on_shutdown`` callbacks).
+    """Serve ``app`` until interrupted; SIGINT/SIGTERM stop it and run ``on_shutdown``.
 
-    Loads ``.env`` from the current directory first (existing variables win).
+    Loads ``.env`` from the current directory first (variables already set win).
+    ``app`` is an app object or a ``"module:attr"`` string (default: the default app);
+    ``server`` a name from ``server_names``, a ``ServerAdapter`` class or instance, or a
+    ``"module:Adapter"`` string. ``plugins`` (objects or ``"module:attr"`` strings) are
+    installed and ``config`` (a dict) applied before serving. With ``reloader=True`` a
+    parent process restarts the server whenever a loaded module's file changes
+    (checked every ``interval`` seconds). Extra keyword arguments go to the adapter.
     """
     from .app import Lcore, default_app
 
-    if os.environ.get("LCORE_CHILD") != "true":
+    child = os.environ.get("LCORE_CHILD") == "true"
+    if not child:
         load_dotenv()
-    if reloader and not os.environ.get("LCORE_CHILD"):
+    if reloader and not child:
         _run_reloader_parent(interval)
         return
     if app is None:
@@ -316,26 +374,23 @@ def run(
         from ._utils import load
 
         app = load(app)
+    if not callable(app):
+        raise ValueError(f"application is not callable: {app!r}")
+    for plugin in plugins or []:
+        if isinstance(plugin, str):
+            from ._utils import load
+
+            plugin = load(plugin)
+        app.install(plugin)
+    if config and isinstance(app, Lcore):
+        app.config.update(config)
     if isinstance(app, Lcore) and debug is not None:
         app.config["debug"] = bool(debug)
-    if server is None:
-        server = _default_server()
-    if isinstance(server, str):
-        if server not in server_names:
-            raise ValueError(f"unknown server {server!r}; choose from {sorted(server_names)}")
-        server = server_names[server]
-    if isinstance(server, type):
-        if workers and server in (GunicornServer,):
-            kargs.setdefault("workers", workers)
-        elif workers and server in (LcoreASGIServer, UvicornServer):
-            kargs.setdefault("workers", workers)
-        server = server(host=host, port=port, **kargs)
-    if not isinstance(server, ServerAdapter):
-        raise ValueError(f"unknown or unsupported server: {server!r}")
-    server.quiet = server.quiet or quiet
-    if not server.quiet:
-        print(f"lcore serving on http://{host}:{server.port}/ with {type(server).__name__}", file=sys.stderr, flush=True)
-    _install_sigterm()
+    srv = _resolve_server(server, host, port, workers, kargs)
+    srv.quiet = srv.quiet or quiet
+    if not srv.quiet:
+        print(f"lcore serving on http://{host}:{srv.port}/ with {type(srv).__name__}", file=sys.stderr, flush=True)
+    previous = _install_sigterm()
     lock = None
     if reloader:
         lockfile = os.environ.get("LCORE_LOCKFILE")
@@ -343,28 +398,39 @@ def run(
         if lock is not None:
             lock.start()
     try:
-        server.run(app)
+        srv.run(app)
     except KeyboardInterrupt:
         pass
     finally:
+        if lock is not None and not lock.status:
+            lock.status = "exit"
         run_shutdown()
+        close = getattr(app, "close", None)
+        if isinstance(app, Lcore) and close is not None:
+            close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if lock is not None and lock.status == "reload":
         sys.exit(3)
 
 
-def _install_sigterm() -> None:
+def _on_term(signum: int, frame: Any) -> None:
+    # Unwinds the server like Ctrl-C does; ``run`` then runs the shutdown callbacks.
+    raise KeyboardInterrupt
+
+
+def _install_sigterm() -> Any:
+    """Make SIGTERM stop the server like SIGINT; returns the handler it replaced."""
     if threading.current_thread() is not threading.main_thread():
-        return
-
-    def on_term(signum: int, frame: Any) -> None:
-        run_shutdown()
-        raise KeyboardInterrupt
-
+        return None
     try:
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            signal.signal(signal.SIGTERM, on_term)
+        current = signal.getsignal(signal.SIGTERM)
+        if current in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _on_term)
+            return current
     except ValueError:  # pragma: no cover - not in the main thread
         pass
+    return None
 
 
 class FileCheckerThread(threading.Thread):
@@ -398,27 +464,50 @@ class FileCheckerThread(threading.Thread):
             time.sleep(self.interval)
 
 
+def _child_command() -> list[str]:
+    """The command line that starts this program again (``python -m pkg`` kept as such)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name:
+        name = spec.name[: -len(".__main__")] if spec.name.endswith(".__main__") else spec.name
+        return [sys.executable, "-m", name] + sys.argv[1:]
+    return [sys.executable] + sys.argv
+
+
 def _run_reloader_parent(interval: float) -> None:
+    """Run this program as a child; start it again each time it exits with status 3."""
     import tempfile
 
     fd, lockfile = tempfile.mkstemp(prefix="lcore.", suffix=".lock")
     os.close(fd)
+    environ = os.environ.copy()
+    environ["LCORE_CHILD"] = "true"
+    environ["LCORE_LOCKFILE"] = lockfile
+    previous = _install_sigterm()
+    p: subprocess.Popen[bytes] | None = None
+    code = 0
     try:
         while os.path.exists(lockfile):
-            args = [sys.executable] + sys.argv
-            environ = os.environ.copy()
-            environ["LCORE_CHILD"] = "true"
-            environ["LCORE_LOCKFILE"] = lockfile
-            p = subprocess.Popen(args, env=environ)
+            p = subprocess.Popen(_child_command(), env=environ)
             while p.poll() is None:
                 os.utime(lockfile, None)
-                time.sleep(interval)
+                time.sleep(min(interval, 0.5))
             if p.returncode != 3:
-                if os.path.exists(lockfile):
-                    os.unlink(lockfile)
-                sys.exit(p.returncode)
+                code = p.returncode
+                break
     except KeyboardInterrupt:
-        pass
+        if p is not None and p.poll() is None:
+            # SIGTERM to the parent stops the child too (Ctrl-C reaches both anyway).
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
     finally:
         if os.path.exists(lockfile):
             os.unlink(lockfile)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if code:
+        sys.exit(code)

@@ -58,7 +58,7 @@ settings = configure_app(app)
 db_path = settings.db_path
 models.DB_PATH = db_path
 init_db(db_path)
-hub.redis_url = settings.redis_url  # live updates across workers when set
+hub.configure(settings.redis_url)  # live updates across workers when set
 
 # Register template directory
 TEMPLATE_PATH.insert(0, os.path.join(HERE, 'templates'))
@@ -267,7 +267,7 @@ async def project_ws(ws, project_id):
             if message == '':
                 await ws.send_json({'type': 'subscribed', 'project_id': project_id,
                                     'backend': hub.backend, 'pid': os.getpid()})
-            elif message is not None:
+            else:
                 await ws.send_text(message)
 
     sender = asyncio.create_task(pump())
@@ -386,7 +386,6 @@ def error_403(error):
 
 @on_shutdown
 def goodbye():
-    hub.close()
     logger.info("TaskFlow shutting down")
 
 

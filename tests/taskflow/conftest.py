@@ -40,6 +40,23 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> Any:
+    """A real redis-server on a free port for this session (skips when not installed)."""
+    try:
+        from redis_server import RedisServer, redis_binary
+    except ImportError:  # pytest's importlib mode does not put tests/ on sys.path
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from redis_server import RedisServer, redis_binary
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def taskflow(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The imported ``examples.taskflow.app`` module, configured for a temp directory."""
     if "examples.taskflow.app" in sys.modules:

@@ -153,24 +153,6 @@ def wait_for(condition, srv, timeout: float = 10.0) -> None:
         time.sleep(0.1)
 
 
-try:
-    from redis_server import RedisServer, redis_binary
-except ImportError:  # pytest's importlib mode does not put tests/ on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from redis_server import RedisServer, redis_binary
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    if redis_binary() is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisServer().start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
 def open_stream(stack, url: str):
     """Open an SSE stream; return (worker pid from its preamble, its line iterator)."""
     stream = stack.enter_context(httpx.stream("GET", url, timeout=httpx.Timeout(15, read=10)))
@@ -233,13 +215,13 @@ def test_live_updates_websocket_through_asgi_server(kind, tmp_path):
 def side_by_side_ws(tmp_path: Path, env: dict[str, str]):
     """lcore_ws's side-by-side WebSocket server for the app (what a WSGI deployment runs)."""
     port = free_port()
-    code = ("import lcore_ws; lcore_ws.serve('examples.taskflow.app:app', host='127.0.0.1', "
-            f"port={port}, log_level='warning')")
+    cmd = [sys.executable, "-m", "lcore_ws", SPEC, "--host", "127.0.0.1", "--port", str(port),
+           "--log-level", "warning"]
     full_env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     full_env.update(env)
     log = tmp_path / f"ws-{port}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                 env=full_env, cwd=str(tmp_path), start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

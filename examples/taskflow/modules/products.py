@@ -429,7 +429,7 @@ def project_events(project_id):
             if message == '':  # subscribed: tell the client (a comment, ignored by EventSource)
                 yield ServerSentEvent(
                     comment=f"watching project {project_id} ({hub.backend}, pid {os.getpid()})")
-            elif message is not None:
+            else:
                 yield ServerSentEvent(message, event='task')
 
     return sse(events(), heartbeat=float(settings.sse_heartbeat), retry=2000)

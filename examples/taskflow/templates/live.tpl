@@ -11,8 +11,8 @@
   <h1>Live updates</h1>
   <p class="subtitle">Task changes in a project, pushed by the server as they happen, over
     Server-Sent Events or a WebSocket (fan-out backend: <b id="backend">{{backend}}</b>).
-    Under a WSGI server the WebSocket lives on the side-by-side server (<code>python -c
-    "import lcore_ws; lcore_ws.serve('examples.taskflow.app:app', port=8081)"</code>).</p>
+    Under a WSGI server the WebSocket lives on the side-by-side server
+    (<code>python -m lcore_ws examples.taskflow.app:app --port 8081</code>).</p>
   <form id="watch-form" class="row">
     <label>Project <input id="project-id" type="number" min="1" value="{{project_id}}"></label>
     <label>Transport <select id="transport">

@@ -45,7 +45,7 @@ from websockets.server import ServerProtocol
 
 from .websocket import _offered
 
-__all__ = ["WebSocketOptions", "ConnectionClosedError", "serve_stream", "upgrade_handler"]
+__all__ = ["WebSocketOptions", "ConnectionClosedError", "serve_stream", "upgrade_handler", "h2_connect_handler"]
 
 _log = logging.getLogger("lcore.ws")
 _proto_log = logging.getLogger("lcore.ws.protocol")
@@ -105,8 +105,11 @@ class _Session:
         stream: anyio.abc.ByteStream,
         base_scope: dict[str, Any],
         options: WebSocketOptions,
+        respond: Any = None,
     ) -> None:
         self.app = app
+        #: How the handshake response goes out when it is not HTTP/1.1 bytes (HTTP/2).
+        self.respond = respond
         self.stream = stream
         self.base_scope = base_scope
         self.options = options
@@ -265,7 +268,7 @@ class _Session:
         scope.update({
             "type": "websocket",
             "asgi": _ASGI,
-            "http_version": "1.1",
+            "http_version": self.base_scope.get("http_version", "1.1"),
             "path": path,
             "raw_path": raw_path,
             "query_string": query.encode("latin1"),
@@ -284,8 +287,7 @@ class _Session:
             # Validate the handshake before the app sees it (bad key/version, origin, ...).
             response = self.proto.accept(request)
             if response.status_code != 101:
-                self.proto.send_response(response)
-                await self._flush_quietly()
+                await self._respond(response)
                 return
             self._request = request
             scope = self._scope(request)
@@ -378,8 +380,7 @@ class _Session:
                 name = k.decode("latin1") if isinstance(k, bytes) else k
                 if name.lower() not in ("sec-websocket-protocol", "sec-websocket-accept", "upgrade", "connection"):
                     response.headers[name] = v.decode("latin1") if isinstance(v, bytes) else v
-            proto.send_response(response)
-            await self._flush()
+            await self._respond(response, quietly=False)
             assert self._tg is not None
             self._tg.start_soon(self._reader)
             self._tg.start_soon(self._timer)  # keepalive, idle and write deadlines, shutdown
@@ -403,6 +404,21 @@ class _Session:
         else:
             raise RuntimeError(f"unexpected ASGI message {t!r} on a websocket")
 
+    async def _respond(self, response: Response, quietly: bool = True) -> None:
+        """Send the handshake response: 101 opens the WebSocket, anything else refuses it."""
+        self.proto.send_response(response)
+        if self.respond is None:
+            await (self._flush_quietly() if quietly else self._flush())
+            return
+        # HTTP/2 (RFC 8441): the protocol wrote an HTTP/1.1 response; send it as HEADERS.
+        self.proto.data_to_send()
+        try:
+            await self.respond(response)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            self._abort()
+            if not quietly:
+                raise ConnectionClosedError("the client disconnected") from None
+
     async def _send_response(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         hdrs = Headers()
         for k, v in headers:
@@ -411,8 +427,7 @@ class _Session:
                 hdrs[name] = v.decode("latin1")
         hdrs["Content-Length"] = str(len(body))
         hdrs["Connection"] = "close"
-        self.proto.send_response(Response(status, _REASONS.get(status, "Error"), hdrs, body))
-        await self._flush_quietly()
+        await self._respond(Response(status, _REASONS.get(status, "Error"), hdrs, body))
         self._done = True
         self._reject_head = self._reject_head or (status, [])
 
@@ -555,14 +570,21 @@ async def serve_stream(
     options: WebSocketOptions | None = None,
     initial: bytes = b"",
     on_session: Any = None,
+    http_version: str = "1.1",
+    respond: Any = None,
 ) -> None:
-    """Serve one WebSocket connection on ``stream`` (handshake bytes included) with ASGI ``app``."""
+    """Serve one WebSocket connection on ``stream`` (handshake bytes included) with ASGI ``app``.
+
+    ``respond(response)``, when given, sends the handshake response instead of writing
+    it as HTTP/1.1 bytes (HTTP/2 sends it as HEADERS).
+    """
     session = _Session(
         app,
         stream,
         {"scheme": scheme, "client": client, "server": server, "root_path": root_path,
-         "state": dict(state or {})},
+         "state": dict(state or {}), "http_version": http_version},
         options or WebSocketOptions(),
+        respond,
     )
     if on_session is not None:
         on_session(session)
@@ -612,4 +634,65 @@ def upgrade_handler(options: WebSocketOptions | None = None) -> Any:
         )
         return True
 
+    handle_upgrade.options = opts  # type: ignore[attr-defined]
     return handle_upgrade
+
+
+#: Request headers of an extended CONNECT that the synthesized HTTP/1.1 handshake replaces.
+_H2_REPLACED = frozenset((b"host", b"upgrade", b"connection", b"sec-websocket-key", b"content-length"))
+#: Handshake response headers that mean nothing on HTTP/2 (RFC 8441 §5, RFC 9113 §8.2.2).
+_H2_DROPPED = frozenset(("upgrade", "connection", "sec-websocket-accept", "date", "content-length"))
+
+
+def h2_connect_handler(options: WebSocketOptions | None = None) -> Any:
+    """The embedded server's HTTP/2 extended CONNECT handler for ``:protocol websocket``.
+
+    RFC 8441: the handshake is a CONNECT stream with ``:protocol = websocket`` and the
+    answer is ``200`` (no ``Sec-WebSocket-Key``/``Accept``); frames then travel in DATA.
+    The request is presented to ``websockets``' protocol as the equivalent HTTP/1.1
+    handshake (same path, headers, subprotocols and extensions, a fresh key), so the
+    WebSocket itself is served by the same driver as on HTTP/1.1.
+    """
+    import base64
+
+    opts = options or WebSocketOptions()
+
+    async def handle_connect(tunnel: Any, request: dict[str, Any]) -> None:
+        state = request["state"]
+        key = base64.b64encode(os.urandom(16))
+        head = [b"GET %s HTTP/1.1\r\n" % request["target"],
+                b"Host: %s\r\n" % (request["authority"] or b"localhost"),
+                b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n" % key]
+        for name, value in request["headers"]:
+            if name not in _H2_REPLACED:
+                head.append(b"%s: %s\r\n" % (name, value))
+        head.append(b"\r\n")
+
+        async def respond(response: Response) -> None:
+            ok = response.status_code == 101
+            headers = [(k.lower().encode("latin1"), v.encode("latin1"))
+                       for k, v in response.headers.raw_items() if k.lower() not in _H2_DROPPED]
+            await tunnel.respond(200 if ok else response.status_code, headers,
+                                 b"" if ok else bytes(response.body or b""), end=not ok)
+
+        def attach(session: _Session) -> None:
+            tunnel.session = session  # the server's graceful shutdown reaches it
+
+        scheme = request["scheme"]
+        await serve_stream(
+            state.app,
+            tunnel,
+            client=request["client"],
+            server=request["server"],
+            scheme="wss" if scheme in ("https", "wss") else "ws",
+            root_path=state.config.root_path,
+            state=state.lifespan_state,
+            options=opts,
+            initial=b"".join(head),
+            on_session=attach,
+            http_version="2",
+            respond=respond,
+        )
+
+    handle_connect.options = opts  # type: ignore[attr-defined]
+    return handle_connect

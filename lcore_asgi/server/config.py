@@ -65,6 +65,9 @@ class Config:
     h2_max_header_list_size: int = 65536
     #: Extra HTTP/1.1 ``Upgrade`` handlers by lower-case token (the WebSocket seam).
     upgrade_handlers: Mapping[bytes, Any] = field(default_factory=dict)
+    #: HTTP/2 extended CONNECT handlers by ``:protocol`` (RFC 8441 WebSockets); when any
+    #: is set the server advertises ``SETTINGS_ENABLE_CONNECT_PROTOCOL``.
+    connect_handlers: Mapping[bytes, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.lifespan not in ("auto", "on", "off"):

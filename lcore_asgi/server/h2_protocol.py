@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from time import monotonic as _monotonic
 from typing import Any
 
@@ -47,6 +47,7 @@ class H2Connection:
         scheme: str,
         client: tuple[str, int] | None,
         server: tuple[str, int | None] | None,
+        connect_handlers: Mapping[bytes, Any] | None = None,
     ) -> None:
         config = state.config
         self.state = state
@@ -54,16 +55,18 @@ class H2Connection:
         self.scheme = scheme
         self.client = client
         self.server = server
+        #: Extended CONNECT handlers by ``:protocol`` (RFC 8441), e.g. ``b"websocket"``.
+        self.connect_handlers = connect_handlers or {}
         self.conn = conn = h2.connection.H2Connection(config=_H2_CONFIG)
-        conn.local_settings = h2.settings.Settings(
-            client=False,
-            initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: config.h2_max_concurrent_streams,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: config.h2_initial_window_size,
-                h2.settings.SettingCodes.MAX_FRAME_SIZE: config.h2_max_frame_size,
-                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: config.h2_max_header_list_size,
-            },
-        )
+        settings = {
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: config.h2_max_concurrent_streams,
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: config.h2_initial_window_size,
+            h2.settings.SettingCodes.MAX_FRAME_SIZE: config.h2_max_frame_size,
+            h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: config.h2_max_header_list_size,
+        }
+        if self.connect_handlers:
+            settings[h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL] = 1
+        conn.local_settings = h2.settings.Settings(client=False, initial_values=settings)
         self.streams: dict[int, H2Stream] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         # PERF: anyio.Event() asks which backend runs on every call; resolve it once.
@@ -144,6 +147,9 @@ class H2Connection:
         if self._closing:
             return
         self._closing = True
+        for stream in list(self.streams.values()):
+            if stream.tunnel is not None:
+                stream.tunnel.shutdown()  # e.g. a WebSocket closes with 1001
         if not self.closed:
             # h2 refuses all traffic after its own close_connection(), so the graceful
             # GOAWAY (RFC 9113 §6.8) is written by hand; h2's final one follows at close.
@@ -266,6 +272,7 @@ class H2Connection:
         method = path = b""
         scheme = self.scheme
         authority = None
+        protocol = None
         headers: list[tuple[bytes, bytes]] = []
         has_host = False
         for name, value in event.headers:
@@ -278,13 +285,46 @@ class H2Connection:
                     authority = value
                 elif name == b":scheme":
                     scheme = value.decode("latin-1")
+                elif name == b":protocol":
+                    protocol = value
             else:
                 if name == b"host":
                     has_host = True
                 headers.append((name, value))
         if authority is not None and not has_host:
             headers.insert(0, (b"host", authority))
+        if protocol is not None:
+            handler = self.connect_handlers.get(protocol)
+            if method != b"CONNECT" or handler is None:
+                conn.reset_stream(stream_id, ErrorCodes.PROTOCOL_ERROR)
+                return
+            self._open_tunnel(stream_id, handler, scheme, path, headers, authority)
+            return
         self._open_stream(stream_id, method.decode("latin-1"), scheme, path, headers, event)
+
+    def _open_tunnel(
+        self,
+        stream_id: int,
+        handler: Any,
+        scheme: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        authority: bytes | None,
+    ) -> None:
+        """Start an extended CONNECT stream (RFC 8441) and its handler."""
+        stream = H2Stream(self, stream_id)
+        self.streams[stream_id] = stream
+        request = {
+            "scheme": scheme,
+            "target": target,
+            "authority": authority,
+            "headers": headers,
+            "client": self.client,
+            "server": self.server,
+            "state": self.state,
+        }
+        assert self._tg is not None
+        self._tg.start_soon(stream.run_tunnel, handler, request)
 
     def _start_upgraded_stream(self, request: h11.Request) -> None:
         self._open_stream(

@@ -10,13 +10,14 @@ import h2.exceptions
 from h2.errors import ErrorCodes
 
 from ._date import http_date
+from ._state import error_logger
 from ._status import H2_STATUS
 from .streams import ClientDisconnected, HTTPStream, RequestError, error_response_body
 
 if TYPE_CHECKING:
     from .h2_protocol import H2Connection
 
-__all__ = ["H2Stream"]
+__all__ = ["H2Stream", "H2Tunnel"]
 
 _HOP_BY_HOP = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
@@ -38,6 +39,7 @@ class H2Stream:
         "_event",
         "_window",
         "_scope",
+        "tunnel",
     )
 
     def __init__(self, connection: H2Connection, stream_id: int) -> None:
@@ -52,6 +54,31 @@ class H2Stream:
         self._event: anyio.Event | None = None
         self._window: anyio.Event | None = None
         self._scope: anyio.CancelScope | None = None
+        #: For an extended CONNECT stream (RFC 8441): its :class:`H2Tunnel`.
+        self.tunnel: H2Tunnel | None = None
+
+    async def run_tunnel(self, handler: Any, request: dict[str, Any]) -> None:
+        """Run an extended CONNECT handler (e.g. WebSockets, RFC 8441) on this stream."""
+        connection = self.connection
+        self.tunnel = tunnel = H2Tunnel(self)
+        try:
+            with anyio.CancelScope() as cancel_scope:
+                self._scope = cancel_scope
+                if not self.reset:
+                    await handler(tunnel, request)
+        except Exception:
+            error_logger.exception("Exception in HTTP/2 CONNECT handler")
+        finally:
+            self._scope = None
+            self.tunnel = None
+            if not self.reset and not connection.broken and not self.complete:
+                self._cancel_stream(ErrorCodes.CANCEL)
+            if self.chunks and not connection.closed:
+                unread = sum(c[1] for c in self.chunks)
+                self.chunks.clear()
+                connection.conn.acknowledge_received_data(unread, self.stream_id)
+                connection.schedule_write()
+            connection.stream_done(self.stream_id, completed=self.complete and not self.reset)
 
     async def run(self, scope: dict[str, Any]) -> None:
         """Run the app for this stream; a reset cancels it."""
@@ -240,3 +267,62 @@ class H2Stream:
         except h2.exceptions.ProtocolError:
             pass
         self.connection.schedule_write()
+
+
+class H2Tunnel(anyio.abc.ByteStream):
+    """The byte stream of an extended CONNECT stream (RFC 8441): DATA frames both ways.
+
+    ``respond()`` sends the response HEADERS first (200 opens the tunnel; another status
+    refuses it). ``send_eof()`` ends our half of the stream; ``receive()`` raises
+    ``EndOfStream`` once the client ended its half (or reset the stream).
+    """
+
+    def __init__(self, stream: H2Stream) -> None:
+        self.stream = stream
+        #: An object with ``shutdown()``, told when the server shuts down gracefully.
+        self.session: Any = None
+
+    async def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"",
+                      end: bool = False) -> None:
+        """Send the response to the CONNECT request (with ``end``, close the stream)."""
+        try:
+            await self.stream.send_head(status, headers, body, end)
+        except ClientDisconnected:
+            raise anyio.BrokenResourceError from None
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        stream = self.stream
+        while not stream.chunks:
+            if stream.ended or stream.reset:
+                raise anyio.EndOfStream
+            stream._event = event = stream.connection.new_event()
+            await event.wait()
+        data, acked = stream.chunks.popleft()
+        if acked:
+            connection = stream.connection
+            connection.conn.acknowledge_received_data(acked, stream.stream_id)
+            connection.schedule_write()
+        return data
+
+    async def send(self, item: bytes) -> None:
+        try:
+            await self.stream.send_body(item, False)
+        except ClientDisconnected:
+            raise anyio.BrokenResourceError from None
+
+    async def send_eof(self) -> None:
+        if not self.stream.complete:
+            try:
+                await self.stream.send_body(b"", True)
+            except ClientDisconnected:
+                pass
+
+    async def aclose(self) -> None:
+        stream = self.stream
+        if not stream.complete and not stream.reset:
+            stream._cancel_stream(ErrorCodes.CANCEL)
+
+    def shutdown(self) -> None:
+        """The server is stopping: tell the session running in the tunnel."""
+        if self.session is not None:
+            self.session.shutdown()

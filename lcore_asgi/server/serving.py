@@ -62,6 +62,7 @@ class Server:
         self._force_exit = False
         self._ssl: ssl.SSLContext | None = None
         self._handlers: dict[bytes, Any] = {}
+        self._connect_handlers: dict[bytes, Any] = {}
         #: Signals that start a graceful shutdown (a second one forces it).
         self.shutdown_signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 
@@ -88,6 +89,7 @@ class Server:
         self.state = state = ServerState(app, config)
         self._ssl = config.ssl_context()
         self._handlers = self._upgrade_handlers()
+        self._connect_handlers = self._extended_connect_handlers()
         lifespan = Lifespan(app, config.lifespan, state.lifespan_state)
         failure: LifespanFailure | None = None
         try:
@@ -229,7 +231,9 @@ class Server:
                     initial = sniffed
                     use_h2 = initial.startswith(_H2_PREFACE)
             if use_h2:
-                await H2Connection(state, byte_stream, scheme, client, server).run(initial)
+                await H2Connection(
+                    state, byte_stream, scheme, client, server, self._connect_handlers
+                ).run(initial)
             else:
                 await H11Connection(state, byte_stream, scheme, client, server, self._handlers).run(
                     initial
@@ -273,6 +277,19 @@ class Server:
                 pass
             else:
                 handlers[b"websocket"] = upgrade_handler()
+        return handlers
+
+    def _extended_connect_handlers(self) -> dict[bytes, Any]:
+        handlers = dict(self.config.connect_handlers)
+        if b"websocket" not in handlers and b"websocket" in self._handlers:
+            try:  # WebSockets over HTTP/2 (RFC 8441), served like the HTTP/1.1 upgrade
+                from lcore_ws.protocol import h2_connect_handler
+            except ImportError:
+                pass
+            else:
+                handlers[b"websocket"] = h2_connect_handler(
+                    getattr(self._handlers[b"websocket"], "options", None)
+                )
         return handlers
 
     @contextmanager

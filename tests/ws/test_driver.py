@@ -41,11 +41,15 @@ def make_app() -> Lcore:
     async def flood(ws, n):
         await ws.accept()
         progress["sent"] = 0
+        progress["ended"] = 0
         chunk = b"x" * 65536
-        for _ in range(n):
-            await ws.send_bytes(chunk)
-            progress["sent"] += 1
-        await ws.close()
+        try:
+            for _ in range(n):
+                await ws.send_bytes(chunk)
+                progress["sent"] += 1
+            await ws.close()
+        finally:
+            progress["ended"] = 1
 
     app.route("/plain", callback=lambda: "plain http")
     return app
@@ -298,6 +302,18 @@ def test_send_waits_for_a_slow_reader():
             except ConnectionClosed as e:
                 assert close_code(e) == 1000
             assert got == n
+
+
+def test_a_client_that_stops_reading_is_dropped_after_write_timeout():
+    with running(WebSocketOptions(write_timeout=0.5, ping_interval=None)) as addr:
+        s = raw_connect(addr, "/flood/1000")  # never reads
+        deadline = time.monotonic() + 10
+        while not progress.get("ended"):
+            assert time.monotonic() < deadline, "the blocked send was never given up"
+            time.sleep(0.05)
+        assert progress["sent"] < 1000
+        s.close()
+        assert_still_serves(addr)
 
 
 def test_bad_handshakes_get_http_errors():

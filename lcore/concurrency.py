@@ -14,10 +14,12 @@ Both carry the request context across, so ``ctx``/``request``/``response`` stay 
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import collections
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -28,7 +30,8 @@ import anyio.to_thread
 from . import _bridge
 from .context import _current
 
-__all__ = ["run_async", "run_sync", "set_thread_limit", "get_thread_limit", "portal", "shutdown_portal"]
+__all__ = ["run_async", "run_sync", "iterate_in_thread", "set_thread_limit", "get_thread_limit", "portal",
+           "shutdown_portal"]
 
 _tl = threading.local()
 _lock = threading.Lock()
@@ -134,6 +137,124 @@ async def run_sync(ctx: Any, fn: Callable[..., Any], *args: Any) -> Any:
         anyio.to_thread.current_default_thread_limiter().total_tokens = _thread_limit
         _limiter_set.set(True)
     return await anyio.to_thread.run_sync(_in_worker, ctx, fn, args)
+
+
+class _Ahead:
+    """State shared by :func:`iterate_in_thread` and its worker thread."""
+
+    __slots__ = ("lock", "running", "stop", "items", "waiter", "finished")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = False
+        self.stop = False
+        self.items: collections.deque[Any] = collections.deque()
+        self.waiter: Any = None
+        self.finished = False
+
+
+_DONE: Any = object()
+
+
+async def iterate_in_thread(ctx: Any, iterator: Any, ahead: int = 4) -> AsyncIterator[Any]:
+    """From async code, iterate a blocking iterator in a worker thread.
+
+    PERF: one thread hop per ``ahead`` items instead of per item: the worker runs up to
+    ``ahead`` items ahead and hands each over the moment it exists (no added latency),
+    then returns its thread (a slow client never holds a worker). Closing this async
+    generator closes ``iterator`` in a worker thread, never while it is running.
+    """
+    loop = asyncio.get_running_loop()
+    st = _Ahead()
+    items = st.items
+
+    def wake() -> None:
+        w = st.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def deliver(item: Any) -> None:
+        items.append(item)
+        wake()
+
+    def work() -> None:
+        produced = 0
+        while True:
+            with st.lock:
+                if st.stop:
+                    st.running = False
+                    break
+            try:
+                item = next(iterator, _DONE)
+            except BaseException as e:  # noqa: BLE001 - re-raised on the loop side
+                item = _Failed(e)
+            loop.call_soon_threadsafe(deliver, item)
+            produced += 1
+            if item is _DONE or type(item) is _Failed or produced >= ahead:
+                with st.lock:
+                    st.running = False
+                    stopped = st.stop
+                if not stopped:
+                    loop.call_soon_threadsafe(wake)  # the consumer may be waiting for more
+                    return
+                break
+        _close_quietly(iterator)
+
+    worker: list[Any] = []
+
+    def start() -> None:
+        with st.lock:
+            st.running = True
+        task = loop.create_task(run_sync(ctx, work))
+        task.add_done_callback(_consume_result)
+        worker[:] = [task]
+
+    try:
+        start()
+        while True:
+            if items:
+                item = items.popleft()
+                if item is _DONE:
+                    st.finished = True
+                    return
+                if type(item) is _Failed:
+                    st.finished = True
+                    raise item.exc
+                if not st.running and len(items) < ahead:
+                    start()  # run ahead again while this item is being sent
+                yield item
+                continue
+            if not st.running:
+                start()
+            st.waiter = loop.create_future()
+            await st.waiter
+    finally:
+        with st.lock:
+            st.stop = True
+            running = st.running
+        with anyio.CancelScope(shield=True):
+            if running:
+                await worker[0]  # it closes the iterator after its current step
+            elif not st.finished:
+                await run_sync(ctx, _close_quietly, iterator)
+
+
+class _Failed:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _close_quietly(iterator: Any) -> None:
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
+
+
+def _consume_result(task: Any) -> None:
+    if not task.cancelled():
+        task.exception()  # work() reports failures through the items; nothing is lost
 
 
 def iterate_in_thread_marker() -> None:

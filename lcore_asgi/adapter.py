@@ -19,6 +19,7 @@ import anyio.from_thread
 
 from lcore import concurrency  # noqa: F401 - installs the loop/thread bridge
 from lcore._bridge import run_sync
+from lcore.concurrency import iterate_in_thread
 from lcore.dispatch import AITER, BYTES, FILE, ITER, Outgoing, handle_async
 from lcore.request import BaseRequest, BodySource
 from lcore.response import HTTPError, HTTPResponse
@@ -275,21 +276,18 @@ class ASGIAdapter:
                 async for chunk in out.body:
                     if chunk:
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            elif kind == ITER:
-                it = out.body
-                while True:
-                    chunk = await run_sync(out.ctx, next, it, None)
-                    if chunk is None:
-                        break
-                    if chunk:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            elif kind == FILE:
-                read = out.body.read
-                while True:
-                    chunk = await run_sync(None, read, _CHUNK)
-                    if not chunk:
-                        break
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            elif kind == ITER or kind == FILE:
+                if kind == ITER:
+                    chunks = iterate_in_thread(out.ctx, out.body)
+                else:
+                    read = out.body.read
+                    chunks = iterate_in_thread(None, iter(lambda: read(_CHUNK), b""))
+                try:
+                    async for chunk in chunks:
+                        if chunk:
+                            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                finally:
+                    await chunks.aclose()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         if not watch:

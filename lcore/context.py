@@ -28,6 +28,9 @@ class RequestContext:
     first access.
     """
 
+    # PERF: no ``__setattr__`` override (it made every assignment a Python call). The
+    # named fields are slots; any other attribute lands in the instance ``__dict__``,
+    # which *is* ``state``. Unset slots read as their defaults (``_DEFAULTS``).
     __slots__ = (
         "request",
         "response",
@@ -35,23 +38,31 @@ class RequestContext:
         "route",
         "request_id",
         "user",
-        "state",
         "_lazy",
         "_scoped",
         "_module_chain",
         "_after_response",
+        "__dict__",
         "__weakref__",
     )
 
     def __init__(self, req: Any = None, resp: Any = None, app: Any = None) -> None:
-        # PERF: only three slots are set per request; the others read as their
-        # defaults (see _DEFAULTS) until something assigns them.
-        _osa(self, "request", req)
-        _osa(self, "response", resp)
-        _osa(self, "app", app)
-        _osa(self, "_scoped", None)
-        _osa(self, "_module_chain", ())
-        _osa(self, "_after_response", None)
+        self.request = req
+        self.response = resp
+        self.app = app
+        self._scoped = None
+        self._module_chain = ()
+        self._after_response = None
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Per-request state: every attribute set on ``ctx`` that is not a named field."""
+        return self.__dict__
+
+    @state.setter
+    def state(self, value: dict[str, Any]) -> None:
+        # Sharing one dict (a mounted child's ctx and its parent's) shares the state.
+        self.__dict__ = value
 
     def after_response(self, fn: Any, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` (sync or async) once the response has been sent.
@@ -74,17 +85,11 @@ class RequestContext:
         self.state.pop(name, None)
 
     def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup fails: unset slots, state, lazy values, then
+        # Only called when normal lookup fails: unset slots, lazy values, then
         # dependencies (own app, then the apps this one is mounted in).
         if name in _DEFAULTS:
-            value = _DEFAULTS[name]
-            if value is dict:
-                value = {}
-                _osa(self, name, value)
-            return value
-        state = self.state
-        if name in state:
-            return state[name]
+            return _DEFAULTS[name]
+        state = self.__dict__
         lazy = self._lazy
         if lazy and name in lazy:
             value = state[name] = lazy.pop(name)()
@@ -99,12 +104,6 @@ class RequestContext:
             if name in parent._container:
                 return parent._container.resolve(name, pctx)
         raise AttributeError(f"RequestContext has no attribute {name!r}")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _SLOTS:
-            _osa(self, name, value)
-        else:
-            self.state[name] = value
 
     def __delattr__(self, name: str) -> None:
         if name in _SLOTS:
@@ -137,7 +136,6 @@ _DEFAULTS: dict[str, Any] = {
     "route": None,
     "request_id": None,
     "user": None,
-    "state": dict,
     "_lazy": None,
     "_scoped": None,
     "_module_chain": (),

@@ -142,17 +142,12 @@ class BaseRequest:
     MEMFILE_MAX = 102400
 
     def __init__(self, environ: dict[str, Any] | None = None) -> None:
-        self._cache: dict[str, Any] = {}
-        self.app = None
-        self.route = None
-        self.url_args: dict[str, Any] = {}
-        self.max_body: int | None = None
-        self._scope = None
-        self._receive = None
+        # PERF: only what routing needs is read now; every other field is filled in on
+        # first use by __getattr__ (see _REQUEST_DEFAULTS).
         if environ is None:
             environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "127.0.0.1",
                        "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
-        # PERF: only what routing needs is read now; addresses are parsed on first use.
+        self._cache: dict[str, Any] = {}
         self._environ = environ
         self.method = environ.get("REQUEST_METHOD", "GET").upper()
         raw = environ.get("PATH_INFO") or "/"
@@ -165,16 +160,17 @@ class BaseRequest:
                 path = raw
                 self._cache["bad_path"] = True
         self._path = path if path[:1] == "/" else "/" + path
-        self.raw_path = None
         self.query_string = environ.get("QUERY_STRING", "")
-        self._raw_headers = None
-        self._client = _UNSET
-        self._server = _UNSET
-        self.scheme = environ.get("wsgi.url_scheme", "http")
-        proto = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
-        self.http_version = proto[5:] if proto[:5] == "HTTP/" else "1.1"
         self.script_name = environ.get("SCRIPT_NAME", "")
-        self._source = WSGIBody(environ) if "wsgi.input" in environ else _EMPTY_BODY
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a slot not set yet: compute its default once and keep it.
+        make = _REQUEST_DEFAULTS.get(name)
+        if make is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        value = make(self)
+        object.__setattr__(self, name, value)
+        return value
 
     @property
     def client(self) -> tuple[str, int] | None:
@@ -231,12 +227,6 @@ class BaseRequest:
         """Build a request from neutral parts (the ASGI adapter uses this)."""
         self = cls.__new__(cls)
         self._cache = {}
-        self.app = None
-        self.route = None
-        self.url_args = {}
-        self.max_body = None
-        self._scope = None
-        self._receive = None
         self._environ = None
         self.method = method
         self._path = path or "/"
@@ -822,6 +812,37 @@ class _ConsumedBody:
 
 
 _CONSUMED: Any = _ConsumedBody()
+
+
+def _env(req: BaseRequest) -> dict[str, Any]:
+    return req._environ or {}
+
+
+def _http_version(req: BaseRequest) -> str:
+    proto = _env(req).get("SERVER_PROTOCOL", "HTTP/1.1")
+    return proto[5:] if proto[:5] == "HTTP/" else "1.1"
+
+
+def _wsgi_source(req: BaseRequest) -> BodySource:
+    env = req._environ
+    return WSGIBody(env) if env is not None and "wsgi.input" in env else _EMPTY_BODY
+
+
+_REQUEST_DEFAULTS: dict[str, Any] = {
+    "app": lambda r: None,
+    "route": lambda r: None,
+    "url_args": lambda r: {},
+    "max_body": lambda r: None,
+    "_scope": lambda r: None,
+    "_receive": lambda r: None,
+    "raw_path": lambda r: None,
+    "_raw_headers": lambda r: None,
+    "_client": lambda r: _UNSET,
+    "_server": lambda r: _UNSET,
+    "scheme": lambda r: _env(r).get("wsgi.url_scheme", "http"),
+    "http_version": _http_version,
+    "_source": _wsgi_source,
+}
 
 
 class _BodyStream:

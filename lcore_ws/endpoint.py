@@ -122,7 +122,7 @@ def request_from_scope(scope: dict[str, Any]) -> BaseRequest:
         http_version=scope.get("http_version", "1.1"),
         root_path=root,
     )
-    req._scope = scope
+    req._scope = scope  # type: ignore[assignment,attr-defined,unused-ignore]
     return req
 
 

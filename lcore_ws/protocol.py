@@ -113,11 +113,10 @@ class _Session:
         self.stream = stream
         self.base_scope = base_scope
         self.options = options
-        self._subprotocol: str | None = None
+        self._offered: list[str] = []
         self.proto = ServerProtocol(
             origins=options.origins,
             extensions=_extensions(options),
-            select_subprotocol=lambda _proto, offered: self._select_subprotocol(offered),
             max_size=options.max_size,
             logger=_proto_log,
         )
@@ -130,7 +129,8 @@ class _Session:
         self._writing = False
         self._written: anyio.Event | None = None
         self._write_started = 0.0
-        self._request: Request | None = None
+        #: The 101 response prepared while validating the handshake, sent on accept.
+        self._accept_response: Response | None = None
         self._connected_sent = False
         self._reject_head: tuple[int, list[tuple[bytes, bytes]]] | None = None
         self._reject_body = b""
@@ -144,10 +144,6 @@ class _Session:
         self._frag = bytearray()
         self._frag_count = 0
         self._tg: anyio.abc.TaskGroup | None = None
-
-    def _select_subprotocol(self, offered: Sequence[str]) -> str | None:
-        chosen = self._subprotocol
-        return chosen if chosen is not None and chosen in offered else None
 
     # -- writing -----------------------------------------------------------------------
     async def _flush(self) -> None:
@@ -264,6 +260,7 @@ class _Session:
             path, raw_path = root + path, root.encode() + raw_path
         headers = [(k.lower().encode("latin1"), v.encode("latin1", "replace"))
                    for k, v in request.headers.raw_items()]
+        self._offered = _offered([v for k, v in headers if k == b"sec-websocket-protocol"])
         scope = dict(self.base_scope)
         scope.update({
             "type": "websocket",
@@ -273,7 +270,7 @@ class _Session:
             "raw_path": raw_path,
             "query_string": query.encode("latin1"),
             "headers": headers,
-            "subprotocols": _offered([v for k, v in headers if k == b"sec-websocket-protocol"]),
+            "subprotocols": self._offered,
             "extensions": {"websocket.http.response": {}},
         })
         return scope
@@ -284,13 +281,15 @@ class _Session:
             request = await self._read_request(initial)
             if request is None:
                 return
-            # Validate the handshake before the app sees it (bad key/version, origin, ...).
+            # Validate and negotiate (key, version, origin, extensions) once, before the
+            # app sees the request; the app's accept only adds its subprotocol and headers.
             response = self.proto.accept(request)
             if response.status_code != 101:
                 await self._respond(response)
                 return
-            self._request = request
+            self._accept_response = response
             scope = self._scope(request)
+            del request
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 failed = False
@@ -373,9 +372,14 @@ class _Session:
         elif t == "websocket.accept":
             if proto.state is not CONNECTING or self._done:
                 raise RuntimeError("websocket.accept sent twice or after close")
-            assert self._request is not None
-            self._subprotocol = message.get("subprotocol")
-            response = proto.accept(self._request)
+            response = self._accept_response
+            assert response is not None
+            self._accept_response = None
+            subprotocol = message.get("subprotocol")
+            if subprotocol is not None:
+                if subprotocol not in self._offered:
+                    raise RuntimeError(f"the client did not offer subprotocol {subprotocol!r}")
+                response.headers["Sec-WebSocket-Protocol"] = proto.subprotocol = subprotocol
             for k, v in message.get("headers") or ():
                 name = k.decode("latin1") if isinstance(k, bytes) else k
                 if name.lower() not in ("sec-websocket-protocol", "sec-websocket-accept", "upgrade", "connection"):
@@ -465,6 +469,7 @@ class _Session:
 
     async def _dispatch(self) -> None:
         proto = self.proto
+        frame: Any
         for frame in proto.events_received():
             op = frame.opcode
             if op is Opcode.TEXT or op is Opcode.BINARY:

@@ -256,7 +256,7 @@ class _WireTransport:
         from .server import SideBySideApp
 
         self._Opcode = Opcode
-        self._cm = anyio.from_thread.start_blocking_portal("asyncio")
+        self._cm: Any = anyio.from_thread.start_blocking_portal("asyncio")
         self.portal = self._cm.__enter__()
         self.closed = False
         ours, theirs = _pipe()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import io
 import queue
+import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -323,3 +325,41 @@ def test_stream_body_route_reads_nothing_before_the_handler(make_client):
 
     assert make_client(app).post("/raw", body=b"abc" * 1000).body == b"abc" * 1000
     assert seen.get_nowait() == "handler"
+
+
+# -- the examples in docs/streaming.md ---------------------------------------------------
+
+_DOC = Path(__file__).resolve().parents[2] / "docs" / "streaming.md"
+_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def _doc_blocks():
+    text = _DOC.read_text(encoding="utf8")
+    for m in _BLOCK.finditer(text):
+        line = text.count("\n", 0, m.start()) + 2
+        yield pytest.param(m.group(1), id=f"streaming.md:{line}")
+
+
+def test_the_streaming_docs_have_examples():
+    assert len(list(_doc_blocks())) >= 6
+
+
+@pytest.mark.parametrize("code", list(_doc_blocks()))
+def test_doc_example_runs(code, proto, monkeypatch):
+    import lcore
+
+    clients = []
+    real = lcore.TestClient
+
+    def client_for_protocol(app, *a, **kw):
+        kw.setdefault("protocol", proto)
+        c = real(app, *a, **kw)
+        clients.append(c)
+        return c
+
+    monkeypatch.setattr(lcore, "TestClient", client_for_protocol)
+    try:
+        exec(compile(code, str(_DOC), "exec"), {"__name__": "__docs__"})
+    finally:
+        for c in clients:
+            c.close()

@@ -126,6 +126,23 @@ def request_from_scope(scope: dict[str, Any]) -> BaseRequest:
     return req
 
 
+def _resolve(app: Any, path: str, prefix: str = "") -> tuple[Any, Route, dict[str, Any], str] | None:
+    """The app (this one, or an Lcore app mounted in it), route and args for ``path``."""
+    router = app.__dict__.get("ws_router")
+    if router is not None:
+        try:
+            route, args = router.match("GET", path)
+            return app, route, args, prefix
+        except HTTPResponse:
+            pass
+    for mount_prefix, child in app._mounts:
+        if path.startswith(mount_prefix) and hasattr(child, "_mounts") and hasattr(child, "router"):
+            found = _resolve(child, "/" + path[len(mount_prefix):], prefix + mount_prefix.rstrip("/"))
+            if found is not None:
+                return found
+    return None
+
+
 def _sync_pipeline(app: Any, c: Any) -> dispatch.Outgoing:
     return dispatch.drive_sync(dispatch.pipeline(app, dispatch.SYNC, c))  # type: ignore[no-any-return]
 
@@ -140,15 +157,15 @@ async def handle(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> No
         scope["subprotocols"] = _offered([v for k, v in scope.get("headers") or () if k == b"sec-websocket-protocol"])
     req = request_from_scope(scope)
     ws = WebSocket(scope, receive, send, req)
-    router = app.__dict__.get("ws_router")
-    try:
-        if router is None:
-            raise HTTPResponse(status=404)
-        route, args = router.match("GET", req._path)
-    except HTTPResponse as e:
-        await _reject(ws, e.status_code, [("Content-Type", "text/plain; charset=UTF-8")],
+    found = _resolve(app, req._path)
+    if found is None:
+        await _reject(ws, 404, [("Content-Type", "text/plain; charset=UTF-8")],
                       b"No WebSocket route for this path.\n")
         return
+    app, route, args, prefix = found
+    if prefix:  # a route of a mounted Lcore app: the request is seen below its mount point
+        req.script_name = req.script_name.rstrip("/") + prefix.rstrip("/") + "/"
+        req._path = req._path[len(prefix):] or "/"
     # The pipeline routes by the request's peeked match: the WebSocket route, never an
     # HTTP route that happens to share the path.
     req._cache["peek"] = ("GET", req._path, route, args)

@@ -443,3 +443,20 @@ def _wait_for(cond, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+def test_websocket_routes_of_a_mounted_lcore_app(make_client):
+    child = Lcore()
+    seen = []
+    child.add_hook("before_request", lambda: seen.append(request.path))
+
+    @child.websocket("/live/<n:int>")
+    async def live(ws, n):
+        await ws.accept()
+        await ws.send_json({"n": n, "path": ws.request.path, "script": ws.request.script_name})
+
+    parent = Lcore()
+    parent.mount("/child", child)
+    with make_client(parent).websocket_connect("/child/live/3") as ws:
+        assert ws.receive_json() == {"n": 3, "path": "/live/3", "script": "/child/"}
+    assert seen == ["/live/3"]  # the child's own hooks run

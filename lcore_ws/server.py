@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .protocol import WebSocketOptions, upgrade_handler
+from .protocol import WebSocketOptions
+from .upgrade import upgrade_handler
 
 __all__ = ["SideBySideApp", "serve"]
 

@@ -272,7 +272,7 @@ class Server:
             handlers.setdefault(b"h2c", upgrade_h2c)
         if b"websocket" not in handlers:
             try:  # WebSockets need the optional ``websockets`` package (lcore[ws])
-                from lcore_ws.protocol import upgrade_handler
+                from lcore_ws.upgrade import upgrade_handler
             except ImportError:
                 pass
             else:
@@ -283,7 +283,7 @@ class Server:
         handlers = dict(self.config.connect_handlers)
         if b"websocket" not in handlers and b"websocket" in self._handlers:
             try:  # WebSockets over HTTP/2 (RFC 8441), served like the HTTP/1.1 upgrade
-                from lcore_ws.protocol import h2_connect_handler
+                from lcore_ws.upgrade import h2_connect_handler
             except ImportError:
                 pass
             else:

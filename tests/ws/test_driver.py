@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 from lcore import Lcore
 from lcore_asgi.server import Config, Server
 from lcore_ws import WebSocketOptions
-from lcore_ws.protocol import upgrade_handler
+from lcore_ws.upgrade import upgrade_handler
 
 progress: dict[str, int] = {}
 

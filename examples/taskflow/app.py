@@ -48,7 +48,28 @@ from .modules.products import projects_app
 from .modules.users import users_app
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(message)s')
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (servers and test runners replace it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+# TaskFlow's own loggers (app and access log) print at INFO; the root logger is left to
+# the server (gunicorn, uvicorn) or to the test runner.
+for _name in ('taskflow', 'http'):
+    _log = logging.getLogger(_name)
+    if not _log.handlers:
+        _handler = _StderrHandler()
+        _handler.setFormatter(logging.Formatter('%(asctime)s %(name)s %(message)s'))
+        _log.addHandler(_handler)
+        _log.setLevel(logging.INFO)
+        _log.propagate = False
 logger = logging.getLogger('taskflow')
 
 app = Lcore()

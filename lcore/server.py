@@ -199,19 +199,42 @@ class PasteServer(ServerAdapter):
         httpserver.serve(handler, host=self.host, port=str(self.port), **self.options)
 
 
+def _import_string(app: Any, server: str) -> str:
+    """``"module:attr"`` naming ``app`` (servers that spawn workers import it by name)."""
+    main = sys.modules.get("__main__")
+    for attrs_first in (True, False):
+        for name, mod in list(sys.modules.items()):
+            # A script is not importable by name in a worker (``__mp_main__`` is it too).
+            if mod is None or mod is main or name in ("__main__", "__mp_main__"):
+                continue
+            namespace = getattr(mod, "__dict__", None) or {}
+            names = ("app", "application") if attrs_first else list(namespace)
+            for attr in names:
+                if attr.isidentifier() and namespace.get(attr) is app:
+                    return f"{name}:{attr}"
+    raise ValueError(
+        f"{server} starts several workers by importing the app, so it must live in an importable "
+        f"module: run it as 'python -m lcore mymodule:app -s {server} --workers N' "
+        "(or use server='lcore', which forks)"
+    )
+
+
 class UvicornServer(ServerAdapter):
-    """Uvicorn serving the app's ASGI side."""
+    """Uvicorn serving the app's ASGI side (``workers=N`` imports it in each worker)."""
 
     protocol = "asgi"
 
     def run(self, handler: Any) -> None:
         uvicorn = _need("uvicorn", "uvicorn", "uvicorn")
-        uvicorn.run(handler, host=self.host, port=self.port,
+        target = handler
+        if int(self.options.get("workers") or 1) > 1:
+            target = _import_string(handler, "uvicorn")
+        uvicorn.run(target, host=self.host, port=self.port,
                     log_level="warning" if self.quiet else "info", **self.options)
 
 
 class HypercornServer(ServerAdapter):
-    """Hypercorn serving the app's ASGI side."""
+    """Hypercorn serving the app's ASGI side (``workers=N``: hypercorn's worker processes)."""
 
     protocol = "asgi"
 
@@ -228,6 +251,13 @@ class HypercornServer(ServerAdapter):
             config.accesslog = None
         for k, v in self.options.items():
             setattr(config, k, v)
+        if config.workers > 1:
+            # hypercorn's own supervisor: spawned workers import the app by name.
+            from hypercorn.run import run as run_workers  # type: ignore[import-not-found]
+
+            config.application_path = _import_string(handler, "hypercorn")
+            run_workers(config)
+            return
 
         async def main() -> None:
             # Without a shutdown trigger hypercorn only stops when cancelled; SIGINT and

@@ -257,6 +257,26 @@ def test_cli_server_flag(project, server, header):
         assert header in p.get("/").headers["server"]
 
 
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn", "gunicorn", "lcore"])
+def test_cli_workers_flag(project, server):
+    with cli(["myapp", "-s", server, "--workers", "2"], project) as p:
+        assert p.get("/").json()["pid"] != p.proc.pid  # answered by a worker process
+    assert p.proc.returncode == 0, p.output()
+
+
+def test_uvicorn_workers_need_an_importable_app(project):
+    port = free_port()
+    script = project / "mainapp.py"
+    script.write_text(APP_SRC.replace('app.run(server=server', 'app.run(workers=2, server=server'))
+    proc = subprocess.Popen([sys.executable, "mainapp.py", "uvicorn", str(port)], cwd=project, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        stop(proc)
+    assert proc.returncode == 1 and "importable module" in err
+
+
 def test_cli_plugin_flag(project):
     with cli(["myapp", "-p", "myplugin:HeaderPlugin"], project) as p:
         assert p.get("/").headers["x-plugin"] == "on"

@@ -349,7 +349,7 @@ def test_cli_bind_parsing():
 
 @pytest.mark.parametrize("server,header", [("default", "lcore"), ("wsgiref", "WSGIServer"),
                                            ("gunicorn", "gunicorn"), ("uvicorn", "uvicorn"),
-                                           ("hypercorn", "hypercorn")])
+                                           ("hypercorn", "hypercorn"), ("auto", "lcore")])
 def test_app_run_on_each_server_and_sigterm_runs_on_shutdown(project, server, header):
     port = free_port()
     mark = project / f"mark-{server}.txt"

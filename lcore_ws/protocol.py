@@ -29,6 +29,7 @@ import os
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from time import monotonic
 from typing import Any
 from urllib.parse import unquote
@@ -51,8 +52,13 @@ _proto_log = logging.getLogger("lcore.ws.protocol")
 _proto_log.setLevel(logging.WARNING)  # websockets logs every open/close at INFO
 _READ = 65536
 _ASGI = {"version": "3.0", "spec_version": "2.4"}
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 @dataclass
@@ -430,7 +436,7 @@ class _Session:
                 hdrs[name] = v.decode("latin1")
         hdrs["Content-Length"] = str(len(body))
         hdrs["Connection"] = "close"
-        await self._respond(Response(status, _REASONS.get(status, "Error"), hdrs, body))
+        await self._respond(Response(status, _reason(status), hdrs, body))
         self._done = True
         self._reject_head = self._reject_head or (status, [])
 

@@ -96,6 +96,11 @@ class ASGIBody(BodySource):
 
     def iter_sync(self) -> Iterator[bytes]:
         # Called from a worker thread: each message comes from the loop.
+        if _on_event_loop():
+            raise RuntimeError(
+                "the request body was not read before this async handler ran (its route has "
+                "stream_body=True): read it with `async for chunk in request.stream()`"
+            )
         agen = self.iter_async()
         try:
             while True:
@@ -112,6 +117,14 @@ async def _anext(agen: Any) -> Any:
         return await agen.__anext__()
     except StopAsyncIteration:
         return None
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 _BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))

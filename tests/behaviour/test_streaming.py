@@ -363,3 +363,65 @@ def test_doc_example_runs(code, proto, monkeypatch):
     finally:
         for c in clients:
             c.close()
+
+
+def test_stream_body_route_that_reads_request_body_says_what_to_do(make_client, proto, caplog):
+    """With ``stream_body=True`` an async handler must read the body itself: under ASGI
+    the blocking ``request.body`` cannot wait on the loop and fails with advice; under
+    WSGI blocking reads are how the body arrives anyway, so it works."""
+    app = Lcore()
+
+    @app.post("/raw", stream_body=True)
+    async def raw():
+        return request.body.read()
+
+    with caplog.at_level("ERROR", logger="lcore.error"):
+        r = make_client(app).post("/raw", body=b"abc")
+    if proto == "asgi":
+        assert r.status_code == 500
+        assert any("async for chunk in request.stream()" in rec.getMessage() or
+                   (rec.exc_info and "request.stream()" in str(rec.exc_info[1])) for rec in caplog.records)
+    else:
+        assert r.body == b"abc"
+
+
+def test_iterate_in_thread_hands_over_every_item_in_order_and_closes():
+    """Protocol-independent: the worker-thread iterator behind sync bodies under ASGI
+    (a lost wake-up once made it hang; this runs many short, jittery iterations)."""
+    import random
+
+    from lcore.concurrency import iterate_in_thread
+
+    closed = []
+
+    def gen(n):
+        try:
+            for i in range(n):
+                if random.random() < 0.3:
+                    time.sleep(random.random() * 0.0005)
+                yield i
+        finally:
+            closed.append(n)
+
+    async def consume(n, stop_at):
+        agen = iterate_in_thread(None, gen(n), 3)
+        out = []
+        try:
+            async for x in agen:
+                out.append(x)
+                if x == stop_at:
+                    break
+                if random.random() < 0.3:
+                    await asyncio.sleep(0)
+        finally:
+            await agen.aclose()
+        assert out == list(range(min(n, stop_at + 1)))
+
+    async def main():
+        for _ in range(400):
+            closed.clear()
+            n = random.randint(0, 12)
+            await asyncio.wait_for(consume(n, random.randint(0, 14)), 5)
+            assert closed == [n]
+
+    asyncio.run(main())

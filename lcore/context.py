@@ -28,7 +28,8 @@ class RequestContext:
     first access.
     """
 
-    # PERF: no ``__setattr__`` override (it made every assignment a Python call). The
+    # PERF: no ``__setattr__``/``__delattr__`` override (either makes every assignment a
+    # Python call: they share one type slot). The
     # named fields are slots; any other attribute lands in the instance ``__dict__``,
     # which *is* ``state``. Unset slots read as their defaults (``_DEFAULTS``).
     __slots__ = (
@@ -104,15 +105,6 @@ class RequestContext:
             if name in parent._container:
                 return parent._container.resolve(name, pctx)
         raise AttributeError(f"RequestContext has no attribute {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        if name in _SLOTS:
-            object.__delattr__(self, name)
-        else:
-            try:
-                del self.state[name]
-            except KeyError:
-                raise AttributeError(f"RequestContext has no attribute {name!r}") from None
 
     def __contains__(self, name: str) -> bool:
         return name in self.state

@@ -96,7 +96,9 @@ def test_request_context_standalone():
     del c.x
     with pytest.raises(AttributeError, match="RequestContext has no attribute 'x'"):
         c.x  # noqa: B018
-    with pytest.raises(AttributeError, match="RequestContext has no attribute 'y'"):
+    # Deleting goes through Python's own attribute machinery (a __delattr__ override
+    # would slow every assignment on ctx), so only the gist of the message is fixed.
+    with pytest.raises(AttributeError, match="has no attribute 'y'"):
         del c.y
 
 

@@ -19,7 +19,7 @@ import atexit
 import collections
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import anyio
@@ -156,7 +156,7 @@ class _Ahead:
 _DONE: Any = object()
 
 
-async def iterate_in_thread(ctx: Any, iterator: Any, ahead: int = 4) -> AsyncIterator[Any]:
+async def iterate_in_thread(ctx: Any, iterator: Any, ahead: int = 4) -> AsyncGenerator[Any, None]:
     """From async code, iterate a blocking iterator in a worker thread.
 
     PERF: one thread hop per ``ahead`` items instead of per item: the worker runs up to

@@ -187,17 +187,30 @@ class WSGIHeaderDict(MutableMapping):
     (``Cookie`` with ``'; '``), as a CGI environ would present them.
     """
 
-    __slots__ = ("_raw", "_map")
+    __slots__ = ("_raw", "_map", "_env")
 
     def __init__(self, raw: Any) -> None:
         # ``raw`` is a list of (lowercase bytes name, bytes value), or a WSGI environ.
+        # PERF: over an environ, single lookups read the CGI key directly; the full map
+        # is built only for iteration.
+        self._env: dict[str, Any] | None = None
         if isinstance(raw, dict):
-            raw = _headers_from_environ(raw)
-        self._raw: list[tuple[bytes, bytes]] = raw
+            self._env = raw
+            raw = None
+        self._raw: list[tuple[bytes, bytes]] | None = raw
         self._map: dict[str, str] | None = None
+
+    def _env_get(self, key: str, default: Any) -> Any:
+        name = key.upper().replace("-", "_")
+        if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            name = "HTTP_" + name
+        value = self._env.get(name)  # type: ignore[union-attr]
+        return default if value is None or (value == "" and name[0] == "C") else value
 
     def _build(self) -> dict[str, str]:
         m: dict[str, str] = {}
+        if self._raw is None:
+            self._raw = _headers_from_environ(self._env or {})
         for k, v in self._raw:
             key = k.decode("latin1").lower()
             val = v.decode("latin1")
@@ -209,16 +222,27 @@ class WSGIHeaderDict(MutableMapping):
         return m
 
     def __getitem__(self, key: str) -> str:
+        if self._env is not None:
+            value = self._env_get(key, None)
+            if value is None:
+                raise KeyError(key)
+            return value
         m = self._map if self._map is not None else self._build()
         return m[key.lower().replace("_", "-")]
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        if self._env is not None:
+            return self._env_get(key, default)
         m = self._map if self._map is not None else self._build()
         return m.get(key.lower().replace("_", "-"), default)
 
     def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if self._env is not None:
+            return self._env_get(key, None) is not None
         m = self._map if self._map is not None else self._build()
-        return isinstance(key, str) and key.lower().replace("_", "-") in m
+        return key.lower().replace("_", "-") in m
 
     def __iter__(self) -> Iterator[str]:
         m = self._map if self._map is not None else self._build()

@@ -20,6 +20,7 @@ import functools
 import inspect
 import logging
 import traceback
+import types
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
@@ -45,7 +46,17 @@ _PLAIN = frozenset((str, bytes, dict, list, type(None), bool, int, float, tuple)
 
 
 def _isawaitable(value: Any) -> bool:
-    return type(value) not in _PLAIN and inspect.isawaitable(value)
+    """``inspect.isawaitable`` without its ABC check (a dear isinstance) on the hot path."""
+    t = type(value)
+    if t in _PLAIN:
+        return False
+    if t is _CoroutineType or hasattr(t, "__await__"):
+        return True
+    return t is _GeneratorType and bool(value.gi_code.co_flags & inspect.CO_ITERABLE_COROUTINE)
+
+
+_CoroutineType = types.CoroutineType
+_GeneratorType = types.GeneratorType
 
 
 class _Await:
@@ -182,7 +193,7 @@ def drive_sync(gen: Effects) -> Any:
                 value, exc = _bridge.run_async(_current.get(None), _await, eff.aw), None
             else:  # a _Thread effect in sync mode: we may block, so just call it
                 value, exc = eff.fn(*eff.args), None
-                if inspect.isawaitable(value):
+                if _isawaitable(value):
                     value = _bridge.run_async(_current.get(None), _await, value)
         except BaseException as e:  # noqa: BLE001 - thrown back into the pipeline
             exc, value = e, None
@@ -201,7 +212,7 @@ async def drive_async(gen: Effects) -> Any:
                 value, exc = await eff.aw, None
             else:
                 value, exc = await _bridge.run_sync(_current.get(None), eff.fn, *eff.args), None
-                if inspect.isawaitable(value):
+                if _isawaitable(value):
                     value = await value
         except BaseException as e:  # noqa: BLE001 - thrown back into the pipeline
             exc, value = e, None
@@ -219,7 +230,7 @@ def _call(mode: int, is_async: bool, fn: Any, *args: Any) -> Effects:
         rv = yield _Thread(fn, args)
     else:
         rv = fn(*args)
-        if inspect.isawaitable(rv):
+        if _isawaitable(rv):
             rv = yield _Await(rv)
     return rv
 
@@ -405,7 +416,7 @@ def _chain(app: Any, mode: int, c: Any, entries: tuple[Any, ...], i: int, termin
         # A sync wrapping middleware runs, with the rest of the chain, in a worker thread.
         return (yield _Thread(mw, (c, next_sync)))
     rv = mw(c, next_sync)
-    if inspect.isawaitable(rv):
+    if _isawaitable(rv):
         rv = yield _Await(rv)
     return rv
 

@@ -322,7 +322,7 @@ def main() -> None:
     else:
         widths = [max(len(str(r[i])) for r in [header] + lines) for i in range(len(header))]
         for row in [header] + lines:
-            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":

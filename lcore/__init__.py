@@ -42,8 +42,8 @@ from .exceptions import (
     PluginError,
     RouteBuildError,
     RouteError,
-    RouterUnknownModeError,
     RouteReset,
+    RouterUnknownModeError,
     RouteSyntaxError,
     TemplateError,
 )

@@ -99,7 +99,7 @@ class Lcore:
         # ASGI servers decide "ASGI 3" by inspecting ``app.__call__``; WSGI servers call
         # ``app(environ, start_response)``, which Python resolves on the class. An async
         # bound method on the instance satisfies the first without changing the second.
-        self.__call__ = self._asgi_entry  # type: ignore[method-assign]
+        self.__call__ = self._asgi_entry  # type: ignore[method-assign,assignment]
 
     # -- protocol entry points ------------------------------------------------------
     def __call__(self, environ_or_scope: Any, start_response_or_receive: Any, send: Any = _NO_ARG) -> Any:

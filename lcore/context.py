@@ -47,6 +47,17 @@ class RequestContext:
         "__weakref__",
     )
 
+    request: Any
+    response: Any
+    app: Any
+    route: Any
+    request_id: str | None
+    user: Any
+    _lazy: dict[str, Any] | None
+    _scoped: dict[str, Any] | None
+    _module_chain: tuple[Any, ...]
+    _after_response: list[Any] | None
+
     def __init__(self, req: Any = None, resp: Any = None, app: Any = None) -> None:
         self.request = req
         self.response = resp

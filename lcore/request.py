@@ -141,6 +141,26 @@ class BaseRequest:
     #: Bodies larger than this are spooled to a temporary file instead of memory.
     MEMFILE_MAX = 102400
 
+    method: str
+    _path: str
+    raw_path: bytes | None
+    query_string: str
+    _raw_headers: list[tuple[bytes, bytes]] | None
+    _client: Any
+    _server: Any
+    scheme: str
+    http_version: str
+    script_name: str
+    _source: BodySource
+    _environ: dict[str, Any] | None
+    _cache: dict[str, Any]
+    app: Any
+    route: Any
+    url_args: dict[str, Any]
+    max_body: int | None
+    _scope: Any
+    _receive: Any
+
     def __init__(self, environ: dict[str, Any] | None = None) -> None:
         # PERF: only what routing needs is read now; every other field is filled in on
         # first use by __getattr__ (see _REQUEST_DEFAULTS).

@@ -66,7 +66,7 @@ class BaseResponse:
     def copy(self, cls: type | None = None) -> Any:
         """Return a copy (optionally as another BaseResponse subclass)."""
         cls = cls or BaseResponse
-        copy = cls.__new__(cls)
+        copy = cls.__new__(cls)  # type: ignore[call-overload]
         copy._status_code = self._status_code
         copy._status_line = self._status_line
         copy._headers = {k: v[:] for k, v in self._headers.items()}

@@ -261,10 +261,10 @@ class Router:
         """Add a filter: ``func(config) -> (regex, to_python, to_url)``."""
         self.filters[name] = func
 
-    def _parse(self, rule: str) -> list[tuple[str, str | None, str | None]]:
+    def _parse(self, rule: str) -> list[tuple[str, Any, Any, Any]]:
         """Split a rule into (text, name, mode, conf) pieces."""
         offset, prefix = 0, ""
-        out = []
+        out: list[tuple[str, Any, Any, Any]] = []
         for m in _TOKEN.finditer(rule):
             prefix += rule[offset : m.start()]
             g = m.groups()
@@ -353,7 +353,7 @@ class Router:
         buckets = self.dynamic.get(method)
         if not buckets:
             return None
-        found = None
+        found: Any = None
         slash = path.find("/", 1)
         seg = path[1:slash] if slash > 0 else None
         if seg is not None:
@@ -380,9 +380,9 @@ class Router:
             method = method.upper()
             methods = (method, "ANY") if method != "HEAD" else ("HEAD", "GET", "ANY")
         for m in methods:
-            hit = self._match_method(m, path)
-            if hit is not None:
-                c, groups = hit
+            found = self._match_method(m, path)
+            if found is not None:
+                c, groups = found
                 args: dict[str, Any] = {}
                 if groups:
                     for (key, conv), value in zip(c.args, groups, strict=False):

@@ -107,7 +107,7 @@ class _ASGITransport:
     def close(self) -> None:
         for ev in list(self._open):
             ev.set()
-        cm, self._cm = self._cm, None
+        cm, self._cm = self._cm, None  # type: ignore[assignment]
         if cm is not None:
             cm.__exit__(None, None, None)
 

@@ -57,7 +57,7 @@ class RequestLoggerMiddleware(Middleware):
             # stack, the dearest part of a log call); the caller is always this line.
             logger.handle(
                 logger.makeRecord(logger.name, logging.INFO, __file__, 0,
-                                  json.dumps(record, separators=(",", ":")), None, None, "_emit")
+                                  json.dumps(record, separators=(",", ":")), None, None, "_emit")  # type: ignore[arg-type]
             )
 
     def _cancelled_status(self, ctx: Any) -> int:

@@ -213,7 +213,7 @@ def _run_checks(body: dict[str, Any] | None, query: dict[str, Any] | None) -> HT
         if errors:
             return _error(400, "Invalid query parameters", errors)
         if c is not None:
-            c.validated_query = values
+            c.validated_query = values  # type: ignore[attr-defined]
     if body is not None:
         try:
             data = request.json
@@ -237,7 +237,7 @@ def _run_checks(body: dict[str, Any] | None, query: dict[str, Any] | None) -> HT
         if errors:
             return _error(422, "Validation failed", errors)
         if c is not None:
-            c.validated_body = data
+            c.validated_body = data  # type: ignore[attr-defined]
     return None
 
 

@@ -390,7 +390,13 @@ def _chain(app: Any, mode: int, c: Any, entries: tuple[Any, ...], i: int, termin
     mw = e.mw
     if e.is_hook:
         hmode = SYNC if e.inline else mode
-        early = yield from _call(hmode, e.pre_async, mw.pre, c)
+        # PERF: a sync pre/post that may run right here is called without a generator.
+        if hmode == SYNC and not e.pre_async:
+            early = mw.pre(c)
+            if _isawaitable(early):
+                early = yield _Await(early)
+        else:
+            early = yield from _call(hmode, e.pre_async, mw.pre, c)
         if early is not None:
             result = early
         else:
@@ -398,6 +404,11 @@ def _chain(app: Any, mode: int, c: Any, entries: tuple[Any, ...], i: int, termin
                 result = yield from _chain(app, mode, c, entries, i + 1, terminal)
             except HTTPResponse as err:
                 result = err
+        if hmode == SYNC and not e.post_async:
+            result = mw.post(c, result)
+            if _isawaitable(result):
+                result = yield _Await(result)
+            return result
         return (yield from _call(hmode, e.post_async, mw.post, c, result))
     if e.is_async or (e.dual and (mode == ASYNC or (c.route is not None and c.route.is_async))):
         # A middleware with both ``__call__`` and ``async def acall`` uses ``acall`` when

@@ -109,7 +109,7 @@ class ASGIBody(BodySource):
                     return
                 yield chunk
         finally:
-            anyio.from_thread.run(agen.aclose)
+            anyio.from_thread.run(agen.aclose)  # type: ignore[attr-defined]
 
 
 async def _anext(agen: Any) -> Any:

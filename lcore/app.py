@@ -13,7 +13,6 @@ import importlib
 import inspect
 import logging
 import re
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -695,7 +694,3 @@ class AppStack(list):  # type: ignore[type-arg]
 
 app = default_app = AppStack()
 default = default_app
-
-
-def _unused() -> None:  # pragma: no cover
-    sys.modules  # noqa: B018

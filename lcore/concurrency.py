@@ -257,11 +257,6 @@ def _consume_result(task: Any) -> None:
         task.exception()  # work() reports failures through the items; nothing is lost
 
 
-def iterate_in_thread_marker() -> None:
-    """Mark the current thread as a worker of an event loop (used by adapters)."""
-    _tl.loop_worker = True
-
-
 async def with_timeout(seconds: float, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
     """Await ``fn(*args)``, cancelling it after ``seconds``; ``(finished, result)``."""
     result = None

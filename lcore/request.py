@@ -12,9 +12,9 @@ import io
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import SplitResult, quote, unquote, urlunsplit
+from urllib.parse import SplitResult, quote, urlunsplit
 
-from ._utils import _cookie_unsign, json_loads, parse_auth, parse_qsl, touni
+from ._utils import _cookie_unsign, json_loads, parse_auth, parse_qsl
 from .datastructures import FormsDict, WSGIHeaderDict
 from .exceptions import MultipartError
 
@@ -918,8 +918,3 @@ class _ErrorStream:
 
     def flush(self) -> None:
         pass
-
-
-def _unused() -> None:  # keep imports used by type checkers honest
-    touni(b"")
-    unquote("")

@@ -8,7 +8,7 @@ from datetime import date as _date
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from ._utils import _cookie_sign, http_date, tob
+from ._utils import _cookie_sign, http_date
 from .datastructures import HeaderDict, HeaderProperty, _hkey, _hval
 
 __all__ = ["BaseResponse", "HTTPResponse", "HTTPError", "abort", "redirect", "HTTP_CODES"]
@@ -356,7 +356,3 @@ def redirect(url: str, code: int | None = None) -> NoReturn:
     location = urljoin(req.url, url) if req is not None else url
     res.set_header("Location", location)
     raise res
-
-
-def _body_to_bytes(body: Any) -> bytes:
-    return tob(body)

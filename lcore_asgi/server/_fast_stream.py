@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 from anyio.abc import SocketAttribute
 
 __all__ = ["open_fast_stream"]
@@ -166,6 +167,8 @@ class FastSocketStream(anyio.abc.ByteStream):
                 await waiter
             finally:
                 protocol.drain_waiter = None
+            if self._closed:
+                raise anyio.ClosedResourceError  # aclose() from another task
         if protocol.lost and protocol.error is not None:
             raise anyio.BrokenResourceError from protocol.error
 
@@ -176,17 +179,30 @@ class FastSocketStream(anyio.abc.ByteStream):
             transport.write_eof()
 
     async def aclose(self) -> None:
-        """Close the transport (pending output is still flushed, within a limit)."""
+        """Close the transport (pending output is still flushed, within a limit).
+
+        A task blocked in :meth:`send` gets :class:`anyio.ClosedResourceError`. Closed
+        inside a cancelled scope (:func:`anyio.aclose_forcefully`), unsent output is
+        discarded and the connection aborted at once, as anyio's own streams do.
+        """
         if self._closed:
             return
         self._closed = True
         transport = self._transport
+        protocol = self._protocol
         transport.close()
+        protocol._wake()
+        protocol._wake_drain()
         if transport.get_write_buffer_size():
             # close() waits for the buffer to drain; a client that never reads must not
             # keep the socket forever.
-            self._loop.call_later(30.0, transport.abort)
-        self._protocol._wake()
+            handle = self._loop.call_later(30.0, transport.abort)
+            try:
+                await anyio.lowlevel.checkpoint()
+            except BaseException:
+                handle.cancel()
+                transport.abort()
+                raise
 
     @property
     def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:

@@ -108,13 +108,14 @@ class Lcore:
             if adapter is None:
                 adapter = self._wsgi_adapter = _adapter("wsgi").WSGIAdapter(self)
             return adapter(environ_or_scope, start_response_or_receive)
-        return self._asgi_entry(environ_or_scope, start_response_or_receive, send)
-
-    async def _asgi_entry(self, scope: Any, receive: Any, send: Any) -> None:
+        # PERF: the adapter's coroutine is returned as it is (no wrapping coroutine).
         adapter = self._asgi_adapter
         if adapter is None:
             adapter = self._asgi_adapter = _adapter("asgi").ASGIAdapter(self)
-        await adapter(scope, receive, send)
+        return adapter(environ_or_scope, start_response_or_receive, send)
+
+    async def _asgi_entry(self, scope: Any, receive: Any, send: Any) -> None:
+        await type(self).__call__(self, scope, receive, send)
 
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         """The WSGI callable (for servers that insist on a plain function)."""

@@ -528,9 +528,12 @@ def _cast_plain(c: Any, body: Any) -> Outgoing | None:
     elif body is None or body is False:
         payload = b""
     elif t is dict or t is list:
-        if "Content-Type" not in resp._headers or resp.get_header("Content-Type", "").startswith("text/html"):
+        ct = resp._headers.get("Content-Type")
+        if not ct or ct[-1].startswith("text/html"):
             resp._headers["Content-Type"] = ["application/json"]
-        payload = json_dumps(body).encode("utf8")
+            payload = json_dumps(body).encode("utf8")
+        else:  # the handler chose the type (``application/problem+json; charset=...``)
+            payload = json_dumps(body).encode(resp.charset)
     elif t is bytearray or t is memoryview:
         payload = bytes(body)
     else:
@@ -734,13 +737,26 @@ def _complete(app: Any, mode: int, c: Any, out: Any) -> Effects:
 # result (error pages, streams, exceptions), goes through the pipeline's own functions.
 
 
+def _json_convert(rv: Any) -> Any:
+    """What a default JSONPlugin does to a result the fast path's cast does not take.
+
+    The fast path calls ``route.fast_call``, which leaves that plugin out
+    (:meth:`lcore.routing.Route._make_fast_callback`); ``_cast_plain`` covers plain
+    ``dict``/``list`` results, and this covers the rest (subclasses, an
+    ``HTTPResponse`` whose body is a dict).
+    """
+    from .plugins import JSONPlugin
+
+    return JSONPlugin._convert(rv, json_dumps)
+
+
 def _fast_sync(app: Any, c: Any, route: Any, args: dict[str, Any]) -> Outgoing:
     req = c.request
     _osa(c, "route", route)
     req.route = route
     req.url_args = args
     try:
-        rv = route.call(**args)
+        rv = route.fast_call(**args)
         if _isawaitable(rv):
             rv = _bridge.run_async(c, _await, rv)
     except HTTPResponse as e:
@@ -752,7 +768,11 @@ def _fast_sync(app: Any, c: Any, route: Any, args: dict[str, Any]) -> Outgoing:
             raise
         return drive_sync(_finish_exception(app, SYNC, c, e))
     out = _cast_plain(c, rv)
-    return out if out is not None else drive_sync(_complete(app, SYNC, c, rv))
+    if out is not None:
+        return out
+    if route.fast_call is not route.call:
+        rv = _json_convert(rv)
+    return drive_sync(_complete(app, SYNC, c, rv))
 
 
 async def _fast_async(app: Any, c: Any, route: Any, args: dict[str, Any]) -> Outgoing:
@@ -763,7 +783,7 @@ async def _fast_async(app: Any, c: Any, route: Any, args: dict[str, Any]) -> Out
     try:
         if req._body_needed and not route.config.get("stream_body"):
             await req._aread_body()
-        rv = route.call(**args)
+        rv = route.fast_call(**args)
         if _isawaitable(rv):
             rv = await rv
     except HTTPResponse as e:
@@ -775,7 +795,11 @@ async def _fast_async(app: Any, c: Any, route: Any, args: dict[str, Any]) -> Out
             raise
         return await drive_async(_finish_exception(app, ASYNC, c, e))
     out = _cast_plain(c, rv)
-    return out if out is not None else await drive_async(_complete(app, ASYNC, c, rv))
+    if out is not None:
+        return out
+    if route.fast_call is not route.call:
+        rv = _json_convert(rv)
+    return await drive_async(_complete(app, ASYNC, c, rv))
 
 
 def _run_sync_pipeline(app: Any, c: Any) -> Outgoing:
@@ -805,18 +829,33 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
     A request for a sync handler runs, whole, in one worker thread (hooks, middleware,
     handler and scoped dependencies together); one for an async handler runs on the loop.
     """
-    c = _new_ctx(app, req)
+    req.app = app
+    c = RequestContext(req, BaseResponse(), app)
     token = _current.set(c)
     try:
-        if not app._route_is_async(req):
+        route = None
+        if _plain(app):
+            # PERF: one route match decides the execution mode and serves the fast path.
+            try:
+                route, args = app.router.match(req.method, req._path)
+            except HTTPResponse:
+                is_async = True  # the pipeline renders the error page on the loop
+            else:
+                if route._mount is not None:
+                    route = None
+                    is_async = app._route_is_async(req)
+                else:
+                    is_async = route.is_async
+                    if not is_async:
+                        req._cache["peek"] = (req.method, req._path, route, args)
+        else:
+            is_async = app._route_is_async(req)
+        if not is_async:
             return await _bridge.run_sync(c, _run_sync_pipeline, app, c)
         try:
-            out = None
-            if _plain(app):
-                route, args = _matched(app, req)
-                if route is not None and route._mount is None:
-                    out = await _fast_async(app, c, route, args)
-            if out is None:
+            if route is not None:
+                out = await _fast_async(app, c, route, args)
+            else:
                 out = await drive_async(pipeline(app, ASYNC, c))
         except BaseException:
             await _teardown_async(c)

@@ -32,8 +32,22 @@ class JSONPlugin:
     def __init__(self, json_dumps: Any = json_dumps) -> None:
         self.json_dumps = json_dumps
 
+    def casts_like_core(self, route: Any) -> bool:
+        """True when the core's own cast of a result is exactly what :meth:`apply` adds.
+
+        So it is for the default serializer: a ``dict`` or ``list`` becomes compact JSON
+        with ``Content-Type: application/json`` (a type the handler chose is kept). The
+        dispatcher's fast path then calls the route without this wrapper and converts
+        the result itself (see :func:`lcore.dispatch._json_convert`).
+        """
+        return type(self) is JSONPlugin and self.json_dumps is json_dumps and self._applies(route)
+
+    @staticmethod
+    def _applies(route: Any) -> bool:
+        return not route.config.get("json_disable") and route.app.config.get("json.enable", True)
+
     def apply(self, callback: Any, route: Any) -> Any:
-        if route.config.get("json_disable") or not route.app.config.get("json.enable", True):
+        if not self._applies(route):
             return callback
         dumps = self.json_dumps
         convert = self._convert

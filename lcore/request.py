@@ -38,6 +38,10 @@ class BodySource:
     def iter_sync(self) -> Iterator[bytes]:
         return iter(())
 
+    async def probe(self) -> bool:
+        """True when the client is known to have disconnected (checked without waiting)."""
+        return False
+
     async def iter_async(self) -> AsyncIterator[bytes]:
         for chunk in self.iter_sync():
             yield chunk
@@ -780,10 +784,7 @@ class BaseRequest:
 
     async def is_disconnected(self) -> bool:
         """True when the client has gone away (ASGI; always False under WSGI)."""
-        probe = self._cache.get("disconnect_probe")
-        if probe is None:
-            return False
-        return bool(await probe())
+        return bool(await self._source.probe())
 
     def copy(self) -> BaseRequest:
         """Return a shallow copy sharing the body source."""

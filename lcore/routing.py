@@ -103,6 +103,8 @@ class Route:
     def __getattr__(self, name: str) -> Any:
         if name == "call":
             value: Any = self._make_callback()
+        elif name == "fast_call":
+            value = self._make_fast_callback()
         elif name == "is_async":
             from ._bridge import is_async_callable
 
@@ -115,6 +117,7 @@ class Route:
     def reset(self) -> None:
         """Forget the cached callback and middleware chain; rebuilt on next use."""
         self.__dict__.pop("call", None)
+        self.__dict__.pop("fast_call", None)
         self.__dict__.pop("is_async", None)
         self._post_mw = None
 
@@ -141,18 +144,34 @@ class Route:
             result.append(p)
         return result
 
-    def _make_callback(self) -> Callable[..., Any]:
+    def _make_fast_callback(self) -> Callable[..., Any]:
+        """The callback for the dispatcher's fast path (no hooks, no middleware).
+
+        When the outermost plugin is a default :class:`~lcore.plugins.JSONPlugin`, its
+        wrapper is left out: the fast path's cast turns ``dict`` and ``list`` results into
+        the same JSON response (``JSONPlugin.casts_like_core``), one call cheaper.
+        Otherwise this is :attr:`call` itself.
+        """
+        plugins = self.all_plugins()
+        if plugins:
+            outer = plugins[-1]
+            casts = getattr(outer, "casts_like_core", None)
+            if casts is not None and casts(self):
+                return self._make_callback(plugins[:-1])
+        return self.call  # type: ignore[no-any-return]
+
+    def _make_callback(self, plugins: list[Any] | None = None) -> Callable[..., Any]:
         from .exceptions import RouteReset
 
         callback = self.callback
-        for plugin in self.all_plugins():
+        for plugin in self.all_plugins() if plugins is None else plugins:
             try:
                 if hasattr(plugin, "apply"):
                     callback = plugin.apply(callback, self)
                 else:
                     callback = plugin(callback)
             except RouteReset:
-                return self._make_callback()
+                return self._make_callback(plugins)
             if callback is not self.callback:
                 try:
                     callback.__wrapped__ = getattr(callback, "__wrapped__", self.callback)  # type: ignore[attr-defined]

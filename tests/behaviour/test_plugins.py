@@ -263,3 +263,75 @@ def test_async_plugin_wrapping_sync_handler(make_client):
     app.install(AsyncWrap())
     app.route("/<x>", callback=lambda x: x)
     assert make_client(app).get("/v").text == "<v>"
+
+
+class _Items(dict):
+    pass
+
+
+def _json_results_app(with_hook: bool) -> Lcore:
+    from lcore import HTTPResponse
+
+    app = Lcore()
+    if with_hook:  # a hook moves every request off the fast path onto the pipeline
+        app.hook("before_request")(lambda: None)
+
+    @app.route("/sub")
+    def sub():
+        return _Items(a=1)
+
+    @app.route("/async-sub")
+    async def async_sub():
+        return _Items(a=2)
+
+    @app.route("/httpresponse")
+    def http_response():
+        return HTTPResponse({"made": "here"}, status=201)
+
+    @app.route("/charset")
+    def charset():
+        response.content_type = "application/problem+json; charset=latin-1"
+        return {"title": "é"}
+
+    @app.route("/html")
+    def html():
+        response.content_type = "text/html; charset=UTF-8"
+        return ["x"]
+
+    @app.route("/unicode")
+    async def unicode():
+        return {"name": "Zoë"}
+
+    return app
+
+
+@pytest.mark.parametrize("with_hook", [False, True], ids=["fast-path", "pipeline"])
+def test_json_results_same_on_fast_path_and_pipeline(make_client, with_hook):
+    client = make_client(_json_results_app(with_hook))
+    for path, n in (("/sub", 1), ("/async-sub", 2)):
+        r = client.get(path)
+        assert (r.status_code, r.headers["Content-Type"], r.body) == (200, "application/json", b'{"a":%d}' % n)
+    r = client.get("/httpresponse")
+    assert (r.status_code, r.headers["Content-Type"], r.json) == (201, "application/json", {"made": "here"})
+    r = client.get("/charset")
+    assert r.headers["Content-Type"] == "application/problem+json; charset=latin-1"
+    assert r.body == '{"title":"é"}'.encode("latin-1")
+    r = client.get("/html")
+    assert (r.headers["Content-Type"], r.body) == ("application/json", b'["x"]')
+    r = client.get("/unicode")
+    assert r.body == '{"name":"Zoë"}'.encode() and r.headers["Content-Length"] == str(len(r.body))
+
+
+def test_fast_callback_leaves_out_only_a_default_json_plugin():
+    app = Lcore()
+    app.route("/a", callback=lambda: {"x": 1})
+    app.route("/off", callback=lambda: {"x": 1}, json_disable=True)
+    a, off = app.routes
+    assert a.fast_call is not a.call and a.fast_call() == {"x": 1} and a.call() == '{"x":1}'
+    assert off.fast_call is off.call
+    custom = Lcore()
+    custom.uninstall(JSONPlugin)
+    custom.install(JSONPlugin(json_dumps=lambda obj: "custom"))
+    custom.route("/c", callback=lambda: {"x": 1})
+    (c,) = custom.routes
+    assert c.fast_call is c.call and c.call() == "custom"

@@ -1,0 +1,71 @@
+"""The ASGI adapter's request construction matches the core's neutral constructor."""
+
+from __future__ import annotations
+
+import pytest
+
+from lcore.request import BaseRequest
+from lcore_asgi.adapter import ASGIBody, _request_from_scope
+
+
+async def _receive() -> dict:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+SCOPES = {
+    "get": {
+        "type": "http", "http_version": "1.1", "method": "GET", "scheme": "http", "path": "/a/b",
+        "raw_path": b"/a/b", "root_path": "", "query_string": b"x=1&y=%C3%A9",
+        "headers": [(b"host", b"example.org"), (b"accept", b"*/*")],
+        "client": ("10.0.0.1", 5000), "server": ("127.0.0.1", 8000),
+    },
+    "mounted-post": {
+        "type": "http", "http_version": "1.1", "method": "POST", "scheme": "https", "path": "/api/items",
+        "raw_path": b"/api/items", "root_path": "/api", "query_string": b"",
+        "headers": [(b"content-length", b"12"), (b"content-type", b"application/json")],
+        "client": ["10.0.0.2", 1], "server": ("h", None),
+    },
+    "minimal": {"type": "http", "method": "GET", "path": "", "headers": ()},
+}
+
+
+@pytest.mark.parametrize("name", SCOPES)
+def test_request_from_scope_fills_what_from_parts_fills(name):
+    scope = SCOPES[name]
+    fast = _request_from_scope(scope, _receive)
+    root = scope.get("root_path") or ""
+    path = scope.get("path") or "/"
+    if root and path.startswith(root):
+        path = path[len(root):] or "/"
+    client, server = scope.get("client"), scope.get("server")
+    slow = BaseRequest._from_parts(
+        method=scope.get("method", "GET"),
+        path=path,
+        raw_path=scope.get("raw_path"),
+        query_string=(scope.get("query_string") or b"").decode("latin1"),
+        headers=list(scope.get("headers") or []),
+        client=(client[0], client[1]) if client else None,
+        server=(server[0], server[1] or 0) if server else None,
+        scheme=scope.get("scheme", "http"),
+        http_version=scope.get("http_version", "1.1"),
+        root_path=root,
+    )
+    for slot in BaseRequest.__slots__:
+        if slot in ("__weakref__", "_source", "_scope", "_receive", "app", "route", "url_args", "max_body"):
+            continue
+        assert getattr(fast, slot) == getattr(slow, slot), slot
+    assert fast.url == slow.url and fast.query == slow.query
+    assert isinstance(fast._source, ASGIBody) and fast._scope is scope and fast._receive is _receive
+
+
+def test_body_framing_read_from_the_headers():
+    post = _request_from_scope(SCOPES["mounted-post"], _receive)
+    assert post._source.length == 12 and post._source.may_have_body is True
+    get = _request_from_scope(SCOPES["get"], _receive)
+    assert get._source.length is None and get._source.may_have_body is False
+    h2 = dict(SCOPES["get"], http_version="2", method="PUT")
+    assert _request_from_scope(h2, _receive)._source.may_have_body is True  # no framing on h2
+    chunked = dict(SCOPES["get"], method="POST", headers=[(b"transfer-encoding", b"Chunked")])
+    assert _request_from_scope(chunked, _receive)._source.may_have_body is True
+    bad = dict(SCOPES["get"], headers=[(b"content-length", b"x")])
+    assert _request_from_scope(bad, _receive)._source.length == -1

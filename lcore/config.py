@@ -424,9 +424,7 @@ class ConfigDict(dict):  # type: ignore[type-arg]
         for overlay in self._live_overlays():
             overlay._delete_virtual(key)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """Return the value of ``key``, or ``default`` when it is not set."""
-        return dict.get(self, key, default)
+    # ``get`` is dict.get itself (PERF: read on every request; no Python-level wrapper).
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         """Set ``key`` to ``default`` if it is not set yet; return its value."""

@@ -186,6 +186,9 @@ class BaseRequest:
         self._path = path if path[:1] == "/" else "/" + path
         self.query_string = environ.get("QUERY_STRING", "")
         self.script_name = environ.get("SCRIPT_NAME", "")
+        # PERF: read on most requests; cheaper set here than defaulted by __getattr__.
+        self._raw_headers = None
+        self.max_body = None
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for a slot not set yet: compute its default once and keep it.
@@ -523,54 +526,36 @@ class BaseRequest:
             limit = self.app.config.get("request.max_body")
         return int(limit) if limit else None
 
-    def _check_declared_length(self) -> None:
+    def _check_declared_length(self) -> int | None:
+        """Refuse a bad or too large Content-Length before reading; return the limit."""
         limit = self._body_limit()
         length = self.content_length
         if length < 0:
             raise _http_error(400, "Invalid Content-Length header.")
         if limit is not None and length > limit:
             raise _http_error(413, "Request body too large.")
-
-    def _new_spool(self) -> tuple[Any, list[int]]:
-        return io.BytesIO(), [0]
-
-    def _spool_add(self, buf: Any, chunk: bytes, size: list[int], limit: int | None) -> Any:
-        size[0] += len(chunk)
-        if limit is not None and size[0] > limit:
-            raise _http_error(413, "Request body too large.")
-        if isinstance(buf, io.BytesIO) and size[0] > self.MEMFILE_MAX:
-            tmp = tempfile.TemporaryFile(mode="w+b")
-            tmp.write(buf.getvalue())
-            buf = tmp
-        buf.write(chunk)
-        return buf
+        return limit
 
     def _read_body_sync(self) -> Any:
         if not self._body_needed:
             # Nothing follows the headers: never touch the source (under ASGI that would
             # mean blocking on the event loop from async code).
             return io.BytesIO()
-        self._check_declared_length()
-        limit = self._body_limit()
-        buf, size = self._new_spool()
+        spool = _Spool(self._check_declared_length(), self.MEMFILE_MAX)
         for chunk in self._source.iter_sync():
-            buf = self._spool_add(buf, chunk, size, limit)
-        buf.seek(0)
-        return buf
+            spool.add(chunk)
+        return spool.result()
 
     async def _aread_body(self) -> Any:
         """Read the whole body from async code (the ASGI driver calls this)."""
         body = self._cache.get("body")
         if body is not None:
             return body
-        self._check_declared_length()
-        limit = self._body_limit()
-        buf, size = self._new_spool()
+        spool = _Spool(self._check_declared_length(), self.MEMFILE_MAX)
         async for chunk in self._source.iter_async():
-            buf = self._spool_add(buf, chunk, size, limit)
-        buf.seek(0)
-        self._cache["body"] = buf
-        return buf
+            spool.add(chunk)
+        body = self._cache["body"] = spool.result()
+        return body
 
     @property
     def _body_needed(self) -> bool:
@@ -595,6 +580,8 @@ class BaseRequest:
 
     def _body_bytes(self) -> bytes:
         b = self.body
+        if type(b) is io.BytesIO:
+            return b.getvalue()
         data = b.read()
         b.seek(0)
         return data
@@ -864,6 +851,44 @@ _REQUEST_DEFAULTS: dict[str, Any] = {
     "http_version": _http_version,
     "_source": _wsgi_source,
 }
+
+
+class _Spool:
+    """Collects a request body: in memory up to ``memfile_max`` bytes, then in a
+    temporary file; more than ``limit`` bytes in all is a 413."""
+
+    __slots__ = ("limit", "memfile_max", "size", "parts", "file")
+
+    def __init__(self, limit: int | None, memfile_max: int) -> None:
+        self.limit = limit
+        self.memfile_max = memfile_max
+        self.size = 0
+        self.parts: list[bytes] = []
+        self.file: Any = None
+
+    def add(self, chunk: bytes) -> None:
+        size = self.size = self.size + len(chunk)
+        limit = self.limit
+        if limit is not None and size > limit:
+            raise _http_error(413, "Request body too large.")
+        file = self.file
+        if file is None:
+            if size <= self.memfile_max:
+                self.parts.append(chunk)
+                return
+            file = self.file = tempfile.TemporaryFile(mode="w+b")
+            file.writelines(self.parts)
+            self.parts = []
+        file.write(chunk)
+
+    def result(self) -> Any:
+        """The body as a file positioned at its start."""
+        file = self.file
+        if file is None:
+            parts = self.parts
+            return io.BytesIO(parts[0] if len(parts) == 1 else b"".join(parts))
+        file.seek(0)
+        return file
 
 
 class _BodyStream:

@@ -127,6 +127,13 @@ def test_json(make_client):
     r = c.post("/", body="{not json", content_type="application/json")
     assert r.status_code == 400
     assert "Invalid JSON" in r.text
+    # Encodings json.loads detects: UTF-16/32 and a UTF-8 BOM; short bodies; bad UTF-8 is a 400.
+    doc = {"é": "ü"}
+    for enc in ("utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"):
+        body = '{"é": "ü"}'.encode(enc)
+        assert c.post("/", body=body, content_type="application/json").json == {"got": doc}, enc
+    assert c.post("/", body=b"7", content_type="application/json").json == {"got": 7}
+    assert c.post("/", body=b'"\xff"', content_type="application/json").status_code == 400
 
 
 def test_json_invalid_in_async_handler(make_client):

@@ -182,21 +182,23 @@ def _request_from_scope(scope: dict[str, Any], receive: Any) -> BaseRequest:
     return req
 
 
-#: Header names as ASGI wants them (lower-case bytes), for the names an app uses.
-_NAMES: dict[str, bytes] = {}
-_NAMES_MAX = 512  # names seen beyond this many are encoded each time, not remembered
+#: Response headers as ASGI wants them (lower-case name, latin-1 bytes), remembered for
+#: the pairs an app sends again and again (a content type, a security header).
+_PAIRS: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_PAIRS_MAX = 1024  # pairs seen beyond this many are encoded each time, not remembered
 
 
-def _header_name(name: str) -> bytes:
-    encoded = name.lower().encode("latin1")
-    if len(_NAMES) < _NAMES_MAX:
-        _NAMES[name] = encoded
+def _encode_pair(pair: tuple[str, str]) -> tuple[bytes, bytes]:
+    name, value = pair
+    encoded = (name.lower().encode("latin1"), value.encode("latin1"))
+    if len(_PAIRS) < _PAIRS_MAX:
+        _PAIRS[pair] = encoded
     return encoded
 
 
 def _headers_out(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    names = _NAMES
-    return [(names.get(k) or _header_name(k), v.encode("latin1")) for k, v in headers]
+    pairs = _PAIRS
+    return [pairs.get(pair) or _encode_pair(pair) for pair in headers]
 
 
 class ASGIAdapter:

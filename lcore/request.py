@@ -46,6 +46,11 @@ class BodySource:
         for chunk in self.iter_sync():
             yield chunk
 
+    async def read_async(self, add: Any) -> None:
+        """Pass every chunk of the body to ``add`` (from async code)."""
+        async for chunk in self.iter_async():
+            add(chunk)
+
 
 _UNSET: Any = object()
 
@@ -552,8 +557,7 @@ class BaseRequest:
         if body is not None:
             return body
         spool = _Spool(self._check_declared_length(), self.MEMFILE_MAX)
-        async for chunk in self._source.iter_async():
-            spool.add(chunk)
+        await self._source.read_async(spool.add)
         body = self._cache["body"] = spool.result()
         return body
 

@@ -14,6 +14,7 @@ import email.utils
 import hashlib
 import hmac
 import json
+import json.encoder as _json_encoder
 import re
 import time
 import warnings
@@ -146,11 +147,25 @@ def _json_default(obj: Any) -> Any:
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
+# PERF: the C encoder that ``_encoder.encode`` builds on every call, built once. It
+# keeps no state between calls; without a markers dict (which a shared encoder could not
+# keep thread-safe) a self-containing value ends in RecursionError instead of
+# ValueError, an error either way.
+_c_make_encoder = getattr(_json_encoder, "c_make_encoder", None)
+_c_encode = (
+    _c_make_encoder(None, _json_default, _json_encoder.encode_basestring, None, ":", ",", False, False, True)
+    if _c_make_encoder is not None
+    else None
+)
+
+
 def json_dumps(obj: Any, **kw: Any) -> str:
     """Serialize ``obj`` to compact JSON (dates as ISO strings, sets as lists)."""
     if kw:
         kw.setdefault("default", _json_default)
         return json.dumps(obj, **kw)
+    if _c_encode is not None:
+        return "".join(_c_encode(obj, 0))
     return _encoder.encode(obj)
 
 

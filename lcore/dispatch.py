@@ -709,16 +709,6 @@ def _plain(app: Any) -> bool:
     return not app._hook_plan and not mw.pre and not mw.post and not app._container._async_eager
 
 
-def _matched(app: Any, req: Any) -> tuple[Any, Any]:
-    peek = req._cache.get("peek")
-    if peek is not None and peek[0] == req.method and peek[1] == req._path:
-        return peek[2], peek[3]
-    try:
-        return app.router.match(req.method, req._path)
-    except HTTPResponse:
-        return None, None
-
-
 def _complete(app: Any, mode: int, c: Any, out: Any) -> Effects:
     """The pipeline's last step on its own: result to Outgoing, exceptions to 500s."""
     try:
@@ -792,7 +782,15 @@ def _run_sync_pipeline(app: Any, c: Any) -> Outgoing:
         out = None
         mw = app.middleware
         if not app._hook_plan and not mw.pre and not mw.post and not app._container._async_eager:
-            route, args = _matched(app, c.request)
+            req = c.request
+            peek = req._cache.get("peek")  # handle_async matched it already
+            if peek is not None and peek[0] == req.method and peek[1] == req._path:
+                route, args = peek[2], peek[3]
+            else:
+                try:
+                    route, args = app.router.match(req.method, req._path)
+                except HTTPResponse:
+                    route = None
             if route is not None and route._mount is None and not route.is_async:
                 out = _fast_sync(app, c, route, args)
         if out is None:

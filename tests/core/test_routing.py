@@ -208,3 +208,31 @@ def test_same_rule_registered_again_replaces():
     app.route("/d/<x>", callback=lambda x: "new")
     assert app.match("GET", "/s")[0].call() == "new"
     assert app.match("GET", "/d/1")[0].call(x="1") == "new"
+
+
+def test_dynamic_match_prefers_the_method_then_any_then_order_with_wildcards():
+    app = Lcore()
+    router = Router()
+
+    def add(rule, method):
+        r = Route(app, rule, method, lambda **kw: None, name=f"{method} {rule}")
+        router.add(rule, method, r, name=f"{method} {rule}")
+
+    add("/items/<id:int>", "ANY")
+    add("/items/<id:int>", "GET")
+    add("/<kind>/<n:int>", "POST")  # a wildcard first segment, added before the next
+    add("/items/<n:int>", "POST")
+    add("/files/<name>", "PUT")
+    route, args = router.match("GET", "/items/7")
+    assert (route.name, args) == ("GET /items/<id:int>", {"id": 7})
+    assert router.match("HEAD", "/items/7")[0].name == "GET /items/<id:int>"
+    assert router.match("DELETE", "/items/7")[0].name == "ANY /items/<id:int>"
+    # with a wildcard rule in the method, registration order decides
+    assert router.match("POST", "/items/3")[0].name == "POST /<kind>/<n:int>"
+    assert router.match("POST", "/other/4")[1] == {"kind": "other", "n": 4}
+    with pytest.raises(HTTPError) as e:
+        router.match("GET", "/files/a")
+    assert e.value.status_code == 405 and e.value.get_header("Allow") == "PUT"
+    with pytest.raises(HTTPError) as e:
+        router.match("GET", "/items/x")
+    assert e.value.status_code in (404, 405)

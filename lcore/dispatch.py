@@ -699,8 +699,6 @@ def handle_sync(app: Any, req: Any) -> Outgoing:
         _current.reset(token)
 
 
-def _has_files(cache: dict[str, Any]) -> bool:
-    return "body" in cache or "post" in cache
 
 
 def _plain(app: Any) -> bool:
@@ -747,7 +745,7 @@ def _fast_sync(app: Any, c: Any, route: Any, args: dict[str, Any]) -> Outgoing:
     req.url_args = args
     try:
         rv = route.fast_call(**args)
-        if _isawaitable(rv):
+        if type(rv) not in _PLAIN and _isawaitable(rv):
             rv = _bridge.run_async(c, _await, rv)
     except HTTPResponse as e:
         rv = e
@@ -801,7 +799,8 @@ def _run_sync_pipeline(app: Any, c: Any) -> Outgoing:
     # Work scheduled for after the response waits for the adapter to close ``out``.
     if out.kind == BYTES and not c._after_response:
         out._closed = True
-        if c._scoped or c._after_response or _has_files(c.request._cache):
+        cache = c.request._cache
+        if c._scoped or c._after_response or "body" in cache or "post" in cache:
             _teardown_sync(c)
     return out
 
@@ -846,7 +845,7 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
                     if req._body_needed and not route.config.get("stream_body"):
                         await req._aread_body()
                     rv = route.fast_call(**args)
-                    if _isawaitable(rv):
+                    if type(rv) not in _PLAIN and _isawaitable(rv):
                         rv = await rv
                 except HTTPResponse as e:
                     rv = e
@@ -866,7 +865,8 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
             raise
         if out.kind == BYTES and not c._after_response:
             out._closed = True
-            if c._scoped or c._after_response or _has_files(c.request._cache):
+            cache = c.request._cache
+            if c._scoped or c._after_response or "body" in cache or "post" in cache:
                 await _teardown_async(c)
         return out
     finally:

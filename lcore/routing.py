@@ -67,6 +67,28 @@ def _default_filters() -> dict[str, Callable[[str | None], tuple[str, Any, Any]]
     }
 
 
+class _Cached:
+    """A value computed on first access and kept in the instance ``__dict__``.
+
+    PERF: a non-data descriptor, so later reads find the value in the instance dict and
+    stay specializable by the interpreter (a ``__getattr__`` on the class would slow
+    every attribute read of every route).
+    """
+
+    def __init__(self, compute: Callable[[Any], Any]) -> None:
+        self.compute = compute
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.compute(obj)
+        return value
+
+
 class Route:
     """One route: a rule, a method and a callback, with its config and plugins.
 
@@ -97,22 +119,24 @@ class Route:
         #: For mount routes: (kind, app, prefix, depth); None for handlers.
         self._mount: tuple[Any, ...] | None = None
 
-    # PERF: ``call`` and ``is_async`` are plain instance attributes once computed (no
-    # property call per request); ``__getattr__`` computes them on first use and
-    # ``reset()`` deletes them.
-    def __getattr__(self, name: str) -> Any:
-        if name == "call":
-            value: Any = self._make_callback()
-        elif name == "fast_call":
-            value = self._make_fast_callback()
-        elif name == "is_async":
-            from ._bridge import is_async_callable
+    # PERF: ``call``, ``fast_call`` and ``is_async`` are plain instance attributes once
+    # computed (no property call per request); ``reset()`` deletes them.
+    @_Cached
+    def call(self) -> Callable[..., Any]:
+        """The callback with every applicable plugin applied."""
+        return self._make_callback()
 
-            value = is_async_callable(self.get_undecorated_callback()) or is_async_callable(self.callback)
-        else:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        self.__dict__[name] = value
-        return value
+    @_Cached
+    def fast_call(self) -> Callable[..., Any]:
+        """The callback for the dispatcher's fast path (see ``_make_fast_callback``)."""
+        return self._make_fast_callback()
+
+    @_Cached
+    def is_async(self) -> bool:
+        """Whether the handler is a coroutine function (decides where it runs)."""
+        from ._bridge import is_async_callable
+
+        return is_async_callable(self.get_undecorated_callback()) or is_async_callable(self.callback)
 
     def reset(self) -> None:
         """Forget the cached callback and middleware chain; rebuilt on next use."""

@@ -135,7 +135,7 @@ class BaseRequest:
         "scheme",
         "http_version",
         "script_name",
-        "_source",
+        "_src",
         "_environ",
         "_cache",
         "app",
@@ -160,7 +160,7 @@ class BaseRequest:
     scheme: str
     http_version: str
     script_name: str
-    _source: BodySource
+    _src: BodySource | None
     _environ: dict[str, Any] | None
     _cache: dict[str, Any]
     app: Any
@@ -171,8 +171,8 @@ class BaseRequest:
     _receive: Any
 
     def __init__(self, environ: dict[str, Any] | None = None) -> None:
-        # PERF: only what routing needs is read now; every other field is filled in on
-        # first use by __getattr__ (see _REQUEST_DEFAULTS).
+        # PERF: every slot is set here (cheap reads of the environ, nothing parsed); the
+        # class has no __getattr__, which would make every attribute read slower.
         if environ is None:
             environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "127.0.0.1",
                        "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
@@ -191,18 +191,15 @@ class BaseRequest:
         self._path = path if path[:1] == "/" else "/" + path
         self.query_string = environ.get("QUERY_STRING", "")
         self.script_name = environ.get("SCRIPT_NAME", "")
-        # PERF: read on most requests; cheaper set here than defaulted by __getattr__.
+        self.scheme = environ.get("wsgi.url_scheme", "http")
+        proto = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
+        self.http_version = proto[5:] if proto[:5] == "HTTP/" else "1.1"
+        self._src = None  # the WSGIBody, made when the body is first needed
         self._raw_headers = None
-        self.max_body = None
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for a slot not set yet: compute its default once and keep it.
-        make = _REQUEST_DEFAULTS.get(name)
-        if make is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        value = make(self)
-        object.__setattr__(self, name, value)
-        return value
+        self.raw_path = None
+        self._client = self._server = _UNSET  # read from the environ on first use
+        self.app = self.route = self.max_body = self._scope = self._receive = None
+        self.url_args = {}
 
     @property
     def client(self) -> tuple[str, int] | None:
@@ -271,7 +268,22 @@ class BaseRequest:
         self.http_version = http_version
         self.script_name = root_path
         self._source = body or _EMPTY_BODY
+        self.app = self.route = self.max_body = self._scope = self._receive = None
+        self.url_args = {}
         return self
+
+    @property
+    def _source(self) -> BodySource:
+        """Where the body comes from (under WSGI made on first use from ``wsgi.input``)."""
+        src = self._src
+        if src is None:
+            env = self._environ
+            src = self._src = WSGIBody(env) if env is not None and "wsgi.input" in env else _EMPTY_BODY
+        return src
+
+    @_source.setter
+    def _source(self, value: BodySource) -> None:
+        self._src = value
 
     # -- basics ----------------------------------------------------------------
     @property
@@ -824,37 +836,6 @@ class _ConsumedBody:
 
 
 _CONSUMED: Any = _ConsumedBody()
-
-
-def _env(req: BaseRequest) -> dict[str, Any]:
-    return req._environ or {}
-
-
-def _http_version(req: BaseRequest) -> str:
-    proto = _env(req).get("SERVER_PROTOCOL", "HTTP/1.1")
-    return proto[5:] if proto[:5] == "HTTP/" else "1.1"
-
-
-def _wsgi_source(req: BaseRequest) -> BodySource:
-    env = req._environ
-    return WSGIBody(env) if env is not None and "wsgi.input" in env else _EMPTY_BODY
-
-
-_REQUEST_DEFAULTS: dict[str, Any] = {
-    "app": lambda r: None,
-    "route": lambda r: None,
-    "url_args": lambda r: {},
-    "max_body": lambda r: None,
-    "_scope": lambda r: None,
-    "_receive": lambda r: None,
-    "raw_path": lambda r: None,
-    "_raw_headers": lambda r: None,
-    "_client": lambda r: _UNSET,
-    "_server": lambda r: _UNSET,
-    "scheme": lambda r: _env(r).get("wsgi.url_scheme", "http"),
-    "http_version": _http_version,
-    "_source": _wsgi_source,
-}
 
 
 class _Spool:

@@ -196,9 +196,11 @@ def _request_from_scope(scope: dict[str, Any], receive: Any) -> BaseRequest:
     req.scheme = scope.get("scheme", "http")
     req.http_version = scope.get("http_version", "1.1")
     req.script_name = root
-    req._source = ASGIBody(receive, length, may_have_body)
+    req._src = ASGIBody(receive, length, may_have_body)
     req._scope = scope
     req._receive = receive
+    req.app = req.route = req.max_body = None
+    req.url_args = {}
     return req
 
 

@@ -51,7 +51,7 @@ def test_request_from_scope_fills_what_from_parts_fills(name):
         root_path=root,
     )
     for slot in BaseRequest.__slots__:
-        if slot in ("__weakref__", "_source", "_scope", "_receive", "app", "route", "url_args", "max_body"):
+        if slot in ("__weakref__", "_src", "_scope", "_receive", "app", "route", "url_args", "max_body"):
             continue
         assert getattr(fast, slot) == getattr(slow, slot), slot
     assert fast.url == slow.url and fast.query == slow.query

@@ -46,13 +46,7 @@ def _wsgi_loop(app: Any, method: str, path: str, body: bytes, n: int) -> None:
 
 
 def _asgi_loop(app: Any, method: str, path: str, body: bytes, n: int) -> None:
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
-        + ([(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())] if body else []),
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-    }
+    scope = bench_core.asgi_scope(method, path, body)
     msg = {"type": "http.request", "body": body, "more_body": False}
 
     async def receive() -> dict[str, Any]:

@@ -73,46 +73,39 @@ class ASGIBody(BodySource):
             self.complete = True  # the (empty) body of a request that has none
         return False
 
-    async def iter_async(self) -> AsyncIterator[bytes]:
+    def _body_message(self, msg: dict[str, Any]) -> bytes:
+        """The chunk an ``http.request`` message carries (sets ``complete`` on the last);
+        a disconnect raises :class:`ClientDisconnect`; other messages carry nothing."""
+        t = msg["type"]
+        if t == "http.request":
+            if not msg.get("more_body", False):
+                self.complete = True
+            return msg.get("body", b"")  # type: ignore[no-any-return]
+        if t == "http.disconnect":
+            self.disconnected = True
+            self.complete = True
+            raise ClientDisconnect()
+        return b""
+
+    def _start_reading(self) -> Any:
         if self.complete:
             raise RuntimeError("The request body was already read (use request.body).")
-        receive = self.receive
-        while True:
-            msg = await receive()
-            t = msg["type"]
-            if t == "http.request":
-                chunk = msg.get("body", b"")
-                more = msg.get("more_body", False)
-                if not more:
-                    self.complete = True
-                if chunk:
-                    yield chunk
-                if not more:
-                    return
-            elif t == "http.disconnect":
-                self.disconnected = True
-                self.complete = True
-                raise ClientDisconnect()
+        return self.receive
+
+    async def iter_async(self) -> AsyncIterator[bytes]:
+        receive = self._start_reading()
+        while not self.complete:
+            chunk = self._body_message(await receive())
+            if chunk:
+                yield chunk
 
     async def read_async(self, add: Any) -> None:
         # PERF: iter_async's loop without an async generator (the whole-body read).
-        if self.complete:
-            raise RuntimeError("The request body was already read (use request.body).")
-        receive = self.receive
-        while True:
-            msg = await receive()
-            t = msg["type"]
-            if t == "http.request":
-                chunk = msg.get("body", b"")
-                if chunk:
-                    add(chunk)
-                if not msg.get("more_body", False):
-                    self.complete = True
-                    return
-            elif t == "http.disconnect":
-                self.disconnected = True
-                self.complete = True
-                raise ClientDisconnect()
+        receive = self._start_reading()
+        while not self.complete:
+            chunk = self._body_message(await receive())
+            if chunk:
+                add(chunk)
 
     def iter_sync(self) -> Iterator[bytes]:
         # Called from a worker thread: each message comes from the loop.

@@ -745,34 +745,29 @@ def _fast_sync(app: Any, c: Any, route: Any, args: dict[str, Any]) -> Outgoing:
     req.url_args = args
     try:
         rv = route.fast_call(**args)
-        if type(rv) not in _PLAIN and _isawaitable(rv):
+        if _isawaitable(rv):
             rv = _bridge.run_async(c, _await, rv)
     except HTTPResponse as e:
         rv = e
     except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
     except Exception as e:
-        if not app.catchall:
-            raise
-        return drive_sync(_finish_exception(app, SYNC, c, e))
+        return drive_sync(_fast_unusual(app, SYNC, c, route, None, e))
     out = _cast_plain(c, rv)
-    if out is not None:
-        return out
-    if route.fast_call is not route.call:
-        rv = _json_convert(rv)
-    return drive_sync(_complete(app, SYNC, c, rv))
+    return out if out is not None else drive_sync(_fast_unusual(app, SYNC, c, route, rv, None))
 
 
-async def _fast_async_unusual(app: Any, c: Any, route: Any, rv: Any, exc: Exception | None) -> Outgoing:
-    """The fast path's rare endings (inlined in :func:`handle_async`): an exception, or
-    a result ``_cast_plain`` does not take."""
+def _fast_unusual(app: Any, mode: int, c: Any, route: Any, rv: Any, exc: Exception | None) -> Effects:
+    """The fast paths' rare endings (:func:`_fast_sync`, and inline in
+    :func:`handle_async`): an exception (called inside its ``except`` block, so the error
+    page and the log see it), or a result ``_cast_plain`` does not take."""
     if exc is not None:
         if not app.catchall:
-            raise
-        return await drive_async(_finish_exception(app, ASYNC, c, exc))
+            raise exc
+        return (yield from _finish_exception(app, mode, c, exc))
     if route.fast_call is not route.call:
         rv = _json_convert(rv)
-    return await drive_async(_complete(app, ASYNC, c, rv))
+    return (yield from _complete(app, mode, c, rv))
 
 
 def _run_sync_pipeline(app: Any, c: Any) -> Outgoing:
@@ -845,19 +840,18 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
                     if req._body_needed and not route.config.get("stream_body"):
                         await req._aread_body()
                     rv = route.fast_call(**args)
-                    if type(rv) not in _PLAIN and _isawaitable(rv):
+                    if _isawaitable(rv):
                         rv = await rv
                 except HTTPResponse as e:
                     rv = e
                 except (KeyboardInterrupt, SystemExit, MemoryError):
                     raise
                 except Exception as e:
-                    # Inside the except block: the error page and log see the exception.
-                    out = await _fast_async_unusual(app, c, route, None, e)
+                    out = await drive_async(_fast_unusual(app, ASYNC, c, route, None, e))
                 if out is None:
                     out = _cast_plain(c, rv)
                     if out is None:
-                        out = await _fast_async_unusual(app, c, route, rv, None)
+                        out = await drive_async(_fast_unusual(app, ASYNC, c, route, rv, None))
             else:
                 out = await drive_async(pipeline(app, ASYNC, c))
         except BaseException:

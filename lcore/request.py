@@ -240,7 +240,6 @@ class BaseRequest:
     @classmethod
     def _from_parts(
         cls,
-        *,
         method: str,
         path: str,
         raw_path: bytes | None,
@@ -253,7 +252,8 @@ class BaseRequest:
         root_path: str = "",
         body: BodySource | None = None,
     ) -> BaseRequest:
-        """Build a request from neutral parts (the ASGI adapter uses this)."""
+        """Build a request from neutral parts (the ASGI adapter and lcore_ws use this;
+        the adapter passes them by position, which is cheaper on the hot path)."""
         self = cls.__new__(cls)
         self._cache = {}
         self._environ = None
@@ -267,7 +267,7 @@ class BaseRequest:
         self.scheme = scheme
         self.http_version = http_version
         self.script_name = root_path
-        self._source = body or _EMPTY_BODY
+        self._src = body or _EMPTY_BODY
         self.app = self.route = self.max_body = self._scope = self._receive = None
         self.url_args = {}
         return self

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -67,28 +68,6 @@ def _default_filters() -> dict[str, Callable[[str | None], tuple[str, Any, Any]]
     }
 
 
-class _Cached:
-    """A value computed on first access and kept in the instance ``__dict__``.
-
-    PERF: a non-data descriptor, so later reads find the value in the instance dict and
-    stay specializable by the interpreter (a ``__getattr__`` on the class would slow
-    every attribute read of every route).
-    """
-
-    def __init__(self, compute: Callable[[Any], Any]) -> None:
-        self.compute = compute
-        self.__doc__ = compute.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        value = obj.__dict__[self.name] = self.compute(obj)
-        return value
-
-
 class Route:
     """One route: a rule, a method and a callback, with its config and plugins.
 
@@ -120,18 +99,19 @@ class Route:
         self._mount: tuple[Any, ...] | None = None
 
     # PERF: ``call``, ``fast_call`` and ``is_async`` are plain instance attributes once
-    # computed (no property call per request); ``reset()`` deletes them.
-    @_Cached
+    # computed (cached_property: later reads hit the instance dict); ``reset()`` deletes
+    # them. No ``__getattr__`` on the class: it would slow every attribute read.
+    @cached_property
     def call(self) -> Callable[..., Any]:
         """The callback with every applicable plugin applied."""
         return self._make_callback()
 
-    @_Cached
+    @cached_property
     def fast_call(self) -> Callable[..., Any]:
         """The callback for the dispatcher's fast path (see ``_make_fast_callback``)."""
         return self._make_fast_callback()
 
-    @_Cached
+    @cached_property
     def is_async(self) -> bool:
         """Whether the handler is a coroutine function (decides where it runs)."""
         from ._bridge import is_async_callable

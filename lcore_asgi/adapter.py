@@ -143,15 +143,8 @@ def _on_event_loop() -> bool:
 _BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
 
 
-_new_request = BaseRequest.__new__
-
-
 def _request_from_scope(scope: dict[str, Any], receive: Any) -> BaseRequest:
-    """Build the request for an ``http`` scope.
-
-    PERF: fills the slots that :meth:`BaseRequest._from_parts` fills, without its keyword
-    call (``tests/asgi/test_adapter_units.py`` keeps the two in step).
-    """
+    """Build the request for an ``http`` scope."""
     headers = scope.get("headers") or []
     length: int | None = None
     chunked = False
@@ -173,28 +166,28 @@ def _request_from_scope(scope: dict[str, Any], receive: Any) -> BaseRequest:
     path = scope.get("path") or "/"
     if root and path.startswith(root):
         path = path[len(root) :] or "/"
-    req = _new_request(BaseRequest)
-    req._cache = {}
-    req._environ = None
-    req.method = method
-    req._path = path
-    req.raw_path = scope.get("raw_path")
     qs = scope.get("query_string")
-    req.query_string = qs.decode("latin1") if qs else ""
-    req._raw_headers = headers if type(headers) is list else list(headers)
     client = scope.get("client")
-    req._client = (client[0], client[1]) if client else None
     server = scope.get("server")
-    req._server = (server[0], server[1] or 0) if server else ("", 0)
-    req.scheme = scope.get("scheme", "http")
-    req.http_version = scope.get("http_version", "1.1")
-    req.script_name = root
-    req._src = ASGIBody(receive, length, may_have_body)
+    req = _from_parts(
+        method,
+        path,
+        scope.get("raw_path"),
+        qs.decode("latin1") if qs else "",
+        headers if type(headers) is list else list(headers),
+        (client[0], client[1]) if client else None,
+        (server[0], server[1] or 0) if server else None,
+        scope.get("scheme", "http"),
+        scope.get("http_version", "1.1"),
+        root,
+        ASGIBody(receive, length, may_have_body),
+    )
     req._scope = scope
     req._receive = receive
-    req.app = req.route = req.max_body = None
-    req.url_args = {}
     return req
+
+
+_from_parts = BaseRequest._from_parts
 
 
 #: Response headers as ASGI wants them (lower-case name, latin-1 bytes), remembered for
@@ -308,12 +301,6 @@ class ASGIAdapter:
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    async def http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """Handle one HTTP request (``scope["type"] == "http"``)."""
-        if scope.get("type") != "http":
-            raise ValueError(f"not an http scope: {scope.get('type')!r}")
-        await self(scope, receive, send)
 
     async def _prepare(self) -> None:
         """Before the first request: startup hooks (if no lifespan ran them), signal chaining."""

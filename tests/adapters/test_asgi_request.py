@@ -1,4 +1,4 @@
-"""The ASGI adapter's request construction matches the core's neutral constructor."""
+"""The ASGI adapter maps a scope onto the core's neutral request as the keyword form does."""
 
 from __future__ import annotations
 
@@ -69,3 +69,16 @@ def test_body_framing_read_from_the_headers():
     assert _request_from_scope(chunked, _receive)._source.may_have_body is True
     bad = dict(SCOPES["get"], headers=[(b"content-length", b"x")])
     assert _request_from_scope(bad, _receive)._source.length == -1
+
+
+def test_response_header_cache_stays_bounded():
+    """Header pairs are remembered up to a limit: values taken from requests (a Location,
+    a filename) cannot grow it without end, and every pair is still encoded right."""
+    from lcore_asgi import adapter
+
+    pairs = [("X-Echo", f"value-{i}") for i in range(adapter._PAIRS_MAX * 3)]
+    out = adapter._headers_out(pairs + [("Content-Type", "text/plain")])
+    assert len(adapter._PAIRS) <= adapter._PAIRS_MAX
+    assert out[-1] == (b"content-type", b"text/plain")
+    assert out[:3] == [(b"x-echo", b"value-0"), (b"x-echo", b"value-1"), (b"x-echo", b"value-2")]
+    assert out[-2] == (b"x-echo", f"value-{adapter._PAIRS_MAX * 3 - 1}".encode())

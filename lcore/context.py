@@ -19,6 +19,11 @@ _current: ContextVar[RequestContext] = ContextVar("lcore.ctx")
 
 _MISSING = object()
 
+#: Passed as ``resp`` by the dispatcher: ``ctx.response`` is made on first use. A handler
+#: that never touches it gets the default response (200, default content type) without
+#: the object being built (PERF: most handlers only return a body).
+LAZY_RESPONSE: Any = type("_LazyResponse", (), {"__repr__": lambda self: "<made on first use>"})()
+
 
 class RequestContext:
     """State carried through one request: request, response, app, route, user, state.
@@ -34,7 +39,7 @@ class RequestContext:
     # which *is* ``state``. Unset slots read as their defaults (``_DEFAULTS``).
     __slots__ = (
         "request",
-        "response",
+        "_response",
         "app",
         "route",
         "request_id",
@@ -48,7 +53,7 @@ class RequestContext:
     )
 
     request: Any
-    response: Any
+    _response: Any
     app: Any
     route: Any
     request_id: str | None
@@ -60,11 +65,25 @@ class RequestContext:
 
     def __init__(self, req: Any = None, resp: Any = None, app: Any = None) -> None:
         self.request = req
-        self.response = resp
+        self._response = resp
         self.app = app
         self._scoped = None
         self._module_chain = ()
         self._after_response = None
+
+    @property
+    def response(self) -> Any:
+        """The response being built (made on first use when the dispatcher asked for that)."""
+        resp = self._response
+        if resp is LAZY_RESPONSE:
+            from .response import BaseResponse
+
+            resp = self._response = BaseResponse()
+        return resp
+
+    @response.setter
+    def response(self, value: Any) -> None:
+        self._response = value
 
     @property
     def state(self) -> dict[str, Any]:
@@ -133,7 +152,6 @@ class RequestContext:
         return f"<RequestContext {where}>"
 
 
-_SLOTS = frozenset(RequestContext.__slots__)
 _osa = object.__setattr__
 _DEFAULTS: dict[str, Any] = {
     "route": None,

@@ -26,7 +26,7 @@ from typing import Any
 
 from . import _bridge
 from ._utils import html_escape, json_dumps
-from .context import RequestContext, _current
+from .context import LAZY_RESPONSE, RequestContext, _current
 from .response import BaseResponse, HTTPError, HTTPResponse
 
 __all__ = ["Outgoing", "pipeline", "drive_sync", "drive_async", "handle_sync", "handle_async"]
@@ -513,14 +513,41 @@ def default_error_body(app: Any, c: Any, err: HTTPError) -> Any:
 _END = object()
 
 
+_HTML_TYPE = ("Content-Type", BaseResponse.default_content_type)
+_JSON_TYPE = ("Content-Type", "application/json")
+
+
 def _cast_plain(c: Any, body: Any) -> Outgoing | None:
     """Cast the common result types (str, bytes, None, dict, list) without a generator.
 
     Returns None for everything else (responses, files, iterators), which
     :func:`_cast` handles.
     """
-    resp = c.response
+    resp = c._response
     t = type(body)
+    if resp is LAZY_RESPONSE:
+        # The handler never touched the response: 200 and the default headers.
+        if t is str:
+            payload = body.encode() if body else b""
+            ctype = _HTML_TYPE
+        elif t is dict or t is list:
+            payload = json_dumps(body).encode("utf8")
+            ctype = _JSON_TYPE
+        elif t is bytes:
+            payload = body
+            ctype = _HTML_TYPE
+        elif body is None or body is False:
+            payload = b""
+            ctype = _HTML_TYPE
+        elif t is bytearray or t is memoryview:
+            payload = bytes(body)
+            ctype = _HTML_TYPE
+        else:
+            return None
+        headers = [ctype, ("Content-Length", str(len(payload)))]
+        if c.request.method == "HEAD":
+            payload = b""
+        return Outgoing(200, "200 OK", headers, payload, BYTES, c)
     if t is str:
         payload = (body.encode(resp.charset) if "Content-Type" in resp._headers else body.encode()) if body else b""
     elif t is bytes:
@@ -685,13 +712,13 @@ async def _aiter_bytes(body: Any, charset: str, c: Any) -> AsyncIterator[bytes]:
 
 def _new_ctx(app: Any, req: Any) -> RequestContext:
     req.app = app
-    return RequestContext(req, BaseResponse(), app)
+    return RequestContext(req, LAZY_RESPONSE, app)
 
 
 def handle_sync(app: Any, req: Any) -> Outgoing:
     """Handle a request from blocking code (WSGI); the caller sends the Outgoing."""
     req.app = app
-    c = RequestContext(req, BaseResponse(), app)
+    c = RequestContext(req, LAZY_RESPONSE, app)
     token = _current.set(c)
     try:
         return _run_sync_pipeline(app, c)
@@ -807,7 +834,7 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
     handler and scoped dependencies together); one for an async handler runs on the loop.
     """
     req.app = app
-    c = RequestContext(req, BaseResponse(), app)
+    c = RequestContext(req, LAZY_RESPONSE, app)
     token = _current.set(c)
     try:
         route = None

@@ -473,3 +473,72 @@ def test_response_copy_and_expires():
     assert r.get_header("X-A") == "1"
     r.expires = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     assert r.get_header("Expires") == "Wed, 02 Jan 2030 03:04:05 GMT"
+
+
+# A handler that never touches ``response`` is answered without the response object
+# being built (the dispatcher's lazy response). These pin that answer to the one the full
+# pipeline gives (a request hook moves every request onto the pipeline, which builds it).
+_UNTOUCHED_RESULTS = {
+    "/str": "h\u00e9llo",
+    "/empty": "",
+    "/bytes": b"\x00raw",
+    "/none": None,
+    "/false": False,
+    "/dict": {"a": "\u00e9"},
+    "/list": [1, 2],
+    "/bytearray": bytearray(b"ba"),
+    "/memoryview": memoryview(b"mv"),
+}
+
+
+def _untouched_app(with_hook: bool) -> Lcore:
+    app = Lcore()
+    if with_hook:
+        app.hook("before_request")(lambda: None)
+    for path, value in _UNTOUCHED_RESULTS.items():
+        app.route(path, method=["GET", "POST"], callback=lambda value=value: value)
+    return app
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+def test_untouched_response_same_as_pipeline(make_client, method):
+    fast, full = make_client(_untouched_app(False)), make_client(_untouched_app(True))
+    for path in _UNTOUCHED_RESULTS:
+        a, b = fast.request(method, path), full.request(method, path)
+        assert (a.status_code, a.headers.multi_items(), a.body) == (b.status_code, b.headers.multi_items(), b.body)
+        assert a.status_code == 200 and "content-type" in a.headers
+        if method == "HEAD":
+            assert a.body == b"" and int(a.headers["content-length"]) >= 0
+        else:
+            assert a.headers["content-length"] == str(len(a.body))
+
+
+def test_response_made_on_first_use(make_client):
+    from lcore import BaseResponse, ctx
+
+    app = Lcore()
+
+    @app.route("/proxy")
+    def proxy():
+        response.set_header("X-Made", "1")
+        return "p"
+
+    @app.route("/ctx")
+    async def via_ctx():
+        first = ctx.response
+        assert isinstance(first, BaseResponse) and ctx.response is first  # made once
+        first.status = 202
+        return {"k": 1}
+
+    @app.route("/replaced")
+    def replaced():
+        ctx.response = BaseResponse(status=203, headers={"X-New": "yes"})
+        return b"r"
+
+    client = make_client(app)
+    r = client.get("/proxy")
+    assert (r.status_code, r.headers["X-Made"], r.text) == (200, "1", "p")
+    r = client.get("/ctx")
+    assert (r.status_code, r.headers["content-type"], r.json) == (202, "application/json", {"k": 1})
+    r = client.get("/replaced")
+    assert (r.status_code, r.headers["X-New"], r.body) == (203, "yes", b"r")

@@ -747,9 +747,11 @@ def _complete(app: Any, mode: int, c: Any, out: Any) -> Effects:
 
 
 # PERF: for a plain app (no hooks, no middleware, no async dependencies) a request is
-# route match, handler call and cast. The two functions below do exactly that without
-# generator frames (about 3 us saved per request); every other case, and every unusual
-# result (error pages, streams, exceptions), goes through the pipeline's own functions.
+# route match, handler call and cast. _run_sync_pipeline and handle_async do exactly that
+# inline, without generator frames (about 3 us saved per request); every other case, and
+# every unusual result (error pages, streams, exceptions), goes through the pipeline's own
+# functions. The inline ``type(rv) not in _PLAIN`` test before _isawaitable saves a call
+# for the usual results; a handler called without URL arguments is called without ``**``.
 
 
 def _json_convert(rv: Any) -> Any:
@@ -765,27 +767,8 @@ def _json_convert(rv: Any) -> Any:
     return JSONPlugin._convert(rv, json_dumps)
 
 
-def _fast_sync(app: Any, c: Any, route: Any, args: dict[str, Any]) -> Outgoing:
-    req = c.request
-    _osa(c, "route", route)
-    req.route = route
-    req.url_args = args
-    try:
-        rv = route.fast_call(**args)
-        if _isawaitable(rv):
-            rv = _bridge.run_async(c, _await, rv)
-    except HTTPResponse as e:
-        rv = e
-    except (KeyboardInterrupt, SystemExit, MemoryError):
-        raise
-    except Exception as e:
-        return drive_sync(_fast_unusual(app, SYNC, c, route, None, e))
-    out = _cast_plain(c, rv)
-    return out if out is not None else drive_sync(_fast_unusual(app, SYNC, c, route, rv, None))
-
-
 def _fast_unusual(app: Any, mode: int, c: Any, route: Any, rv: Any, exc: Exception | None) -> Effects:
-    """The fast paths' rare endings (:func:`_fast_sync`, and inline in
+    """The fast paths' rare endings (inline in :func:`_run_sync_pipeline` and
     :func:`handle_async`): an exception (called inside its ``except`` block, so the error
     page and the log see it), or a result ``_cast_plain`` does not take."""
     if exc is not None:
@@ -797,22 +780,40 @@ def _fast_unusual(app: Any, mode: int, c: Any, route: Any, rv: Any, exc: Excepti
     return (yield from _complete(app, mode, c, rv))
 
 
-def _run_sync_pipeline(app: Any, c: Any) -> Outgoing:
+def _run_sync_pipeline(app: Any, c: Any, route: Any = None, args: Any = None) -> Outgoing:
+    """Serve ``c`` in blocking code: the fast path for a plain app, else the pipeline.
+
+    ``route``/``args`` are passed when :func:`handle_async` has matched the route already.
+    """
     try:
         out = None
         mw = app.middleware
         if not app._hook_plan and not mw.pre and not mw.post and not app._container._async_eager:
             req = c.request
-            peek = req._cache.get("peek")  # handle_async matched it already
-            if peek is not None and peek[0] == req.method and peek[1] == req._path:
-                route, args = peek[2], peek[3]
-            else:
+            if route is None:
                 try:
                     route, args = app.router.match(req.method, req._path)
                 except HTTPResponse:
                     route = None
             if route is not None and route._mount is None and not route.is_async:
-                out = _fast_sync(app, c, route, args)
+                # The fast path (see above), inline: route, handler, cast.
+                _osa(c, "route", route)
+                req.route = route
+                req.url_args = args
+                try:
+                    rv = route.fast_call(**args) if args else route.fast_call()
+                    if type(rv) not in _PLAIN and _isawaitable(rv):
+                        rv = _bridge.run_async(c, _await, rv)
+                except HTTPResponse as e:
+                    rv = e
+                except (KeyboardInterrupt, SystemExit, MemoryError):
+                    raise
+                except Exception as e:
+                    out = drive_sync(_fast_unusual(app, SYNC, c, route, None, e))
+                if out is None:
+                    out = _cast_plain(c, rv)
+                    if out is None:
+                        out = drive_sync(_fast_unusual(app, SYNC, c, route, rv, None))
         if out is None:
             out = drive_sync(pipeline(app, SYNC, c))
     except BaseException:
@@ -822,7 +823,7 @@ def _run_sync_pipeline(app: Any, c: Any) -> Outgoing:
     if out.kind == BYTES and not c._after_response:
         out._closed = True
         cache = c.request._cache
-        if c._scoped or c._after_response or "body" in cache or "post" in cache:
+        if c._scoped or "body" in cache or "post" in cache:
             _teardown_sync(c)
     return out
 
@@ -850,11 +851,11 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
                     is_async = app._route_is_async(req)
                 else:
                     is_async = route.is_async
-                    if not is_async:
-                        req._cache["peek"] = (req.method, req._path, route, args)
         else:
             is_async = app._route_is_async(req)
         if not is_async:
+            if route is not None:
+                return await _bridge.run_sync(c, _run_sync_pipeline, app, c, route, args)
             return await _bridge.run_sync(c, _run_sync_pipeline, app, c)
         try:
             if route is not None:
@@ -866,8 +867,8 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
                 try:
                     if req._body_needed and not route.config.get("stream_body"):
                         await req._aread_body()
-                    rv = route.fast_call(**args)
-                    if _isawaitable(rv):
+                    rv = route.fast_call(**args) if args else route.fast_call()
+                    if type(rv) not in _PLAIN and _isawaitable(rv):
                         rv = await rv
                 except HTTPResponse as e:
                     rv = e

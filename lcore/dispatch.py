@@ -727,13 +727,6 @@ def handle_sync(app: Any, req: Any) -> Outgoing:
 
 
 
-
-def _plain(app: Any) -> bool:
-    """True when the app has no request hooks, no middleware and no async dependencies."""
-    mw = app.middleware
-    return not app._hook_plan and not mw.pre and not mw.post and not app._container._async_eager
-
-
 def _complete(app: Any, mode: int, c: Any, out: Any) -> Effects:
     """The pipeline's last step on its own: result to Outgoing, exceptions to 500s."""
     try:
@@ -746,7 +739,8 @@ def _complete(app: Any, mode: int, c: Any, out: Any) -> Effects:
         return (yield from _finish_exception(app, mode, c, e))
 
 
-# PERF: for a plain app (no hooks, no middleware, no async dependencies) a request is
+# PERF: for a plain app (no request hooks, no middleware, no async dependencies: the
+# test is written out in both places, a call of its own costs as much) a request is
 # route match, handler call and cast. _run_sync_pipeline and handle_async do exactly that
 # inline, without generator frames (about 3 us saved per request); every other case, and
 # every unusual result (error pages, streams, exceptions), goes through the pipeline's own
@@ -839,7 +833,8 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
     token = _current.set(c)
     try:
         route = None
-        if _plain(app):
+        mw = app.middleware
+        if not app._hook_plan and not mw.pre and not mw.post and not app._container._async_eager:
             # PERF: one route match decides the execution mode and serves the fast path.
             try:
                 route, args = app.router.match(req.method, req._path)

@@ -274,16 +274,21 @@ class BaseRequest:
 
     @property
     def _source(self) -> BodySource:
-        """Where the body comes from (under WSGI made on first use from ``wsgi.input``)."""
+        """Where the body comes from (made on first use by :meth:`_new_source`)."""
         src = self._src
         if src is None:
-            env = self._environ
-            src = self._src = WSGIBody(env) if env is not None and "wsgi.input" in env else _EMPTY_BODY
+            src = self._src = self._new_source()
         return src
 
     @_source.setter
     def _source(self, value: BodySource) -> None:
         self._src = value
+
+    def _new_source(self) -> BodySource:
+        """The body source of a request that was built without one (under WSGI: reads
+        ``wsgi.input``). Adapters' request subclasses make their own."""
+        env = self._environ
+        return WSGIBody(env) if env is not None and "wsgi.input" in env else _EMPTY_BODY
 
     # -- basics ----------------------------------------------------------------
     @property
@@ -791,14 +796,16 @@ class BaseRequest:
 
     def copy(self) -> BaseRequest:
         """Return a shallow copy sharing the body source."""
+        self._source  # noqa: B018 - made now, so that both copies share one source
         new = BaseRequest.__new__(type(self))
-        for slot in BaseRequest.__slots__:
-            if slot == "__weakref__":
-                continue
-            try:
-                object.__setattr__(new, slot, getattr(self, slot))
-            except AttributeError:
-                pass
+        for cls in type(self).__mro__:
+            for slot in cls.__dict__.get("__slots__", ()):
+                if slot == "__weakref__":
+                    continue
+                try:
+                    object.__setattr__(new, slot, getattr(self, slot))
+                except AttributeError:
+                    pass
         new._cache = {k: v for k, v in self._cache.items() if k not in ("urlparts",)}
         if self._environ is not None:
             new._environ = dict(self._environ)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lcore.request import BaseRequest
-from lcore_asgi.adapter import ASGIBody, _request_from_scope
+from lcore_asgi.adapter import ASGIBody, ASGIRequest
 
 
 async def _receive() -> dict:
@@ -30,9 +30,9 @@ SCOPES = {
 
 
 @pytest.mark.parametrize("name", SCOPES)
-def test_request_from_scope_fills_what_from_parts_fills(name):
+def testASGIRequest_fills_what_from_parts_fills(name):
     scope = SCOPES[name]
-    fast = _request_from_scope(scope, _receive)
+    fast = ASGIRequest(scope, _receive)
     root = scope.get("root_path") or ""
     path = scope.get("path") or "/"
     if root and path.startswith(root):
@@ -59,16 +59,16 @@ def test_request_from_scope_fills_what_from_parts_fills(name):
 
 
 def test_body_framing_read_from_the_headers():
-    post = _request_from_scope(SCOPES["mounted-post"], _receive)
+    post = ASGIRequest(SCOPES["mounted-post"], _receive)
     assert post._source.length == 12 and post._source.may_have_body is True
-    get = _request_from_scope(SCOPES["get"], _receive)
+    get = ASGIRequest(SCOPES["get"], _receive)
     assert get._source.length is None and get._source.may_have_body is False
     h2 = dict(SCOPES["get"], http_version="2", method="PUT")
-    assert _request_from_scope(h2, _receive)._source.may_have_body is True  # no framing on h2
+    assert ASGIRequest(h2, _receive)._source.may_have_body is True  # no framing on h2
     chunked = dict(SCOPES["get"], method="POST", headers=[(b"transfer-encoding", b"Chunked")])
-    assert _request_from_scope(chunked, _receive)._source.may_have_body is True
+    assert ASGIRequest(chunked, _receive)._source.may_have_body is True
     bad = dict(SCOPES["get"], headers=[(b"content-length", b"x")])
-    assert _request_from_scope(bad, _receive)._source.length == -1
+    assert ASGIRequest(bad, _receive)._source.length == -1
 
 
 def test_response_header_cache_stays_bounded():
@@ -82,3 +82,19 @@ def test_response_header_cache_stays_bounded():
     assert out[-1] == (b"content-type", b"text/plain")
     assert out[:3] == [(b"x-echo", b"value-0"), (b"x-echo", b"value-1"), (b"x-echo", b"value-2")]
     assert out[-2] == (b"x-echo", f"value-{adapter._PAIRS_MAX * 3 - 1}".encode())
+
+
+@pytest.mark.parametrize("name", SCOPES)
+def test_body_source_made_on_first_use(name):
+    """The framing answers ``_body_needed`` before the body source exists, and the same
+    as the source does once it is made; a copy shares the one source."""
+    lazy = ASGIRequest(SCOPES[name], _receive)
+    assert lazy._src is None
+    early = lazy._body_needed
+    assert lazy._src is None  # asking did not make it
+    source = lazy._source
+    assert isinstance(source, ASGIBody) and lazy._src is source and source.receive is _receive
+    assert lazy._body_needed == early == (name == "mounted-post")
+    fresh = ASGIRequest(SCOPES[name], _receive)
+    dup = fresh.copy()
+    assert dup._source is fresh._source and dup._may_body == fresh._may_body

@@ -178,7 +178,15 @@ class BaseRequest:
                        "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
         self._cache: dict[str, Any] = {}
         self._environ = environ
-        self.method = environ.get("REQUEST_METHOD", "GET").upper()
+        try:  # keys PEP 3333 requires; an environ without them takes the long way
+            method = environ["REQUEST_METHOD"]
+            proto = environ["SERVER_PROTOCOL"]
+            self.scheme = environ["wsgi.url_scheme"]
+        except KeyError:
+            method = environ.get("REQUEST_METHOD", "GET")
+            proto = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
+            self.scheme = environ.get("wsgi.url_scheme", "http")
+        self.method = method.upper()
         raw = environ.get("PATH_INFO") or "/"
         if raw.isascii():
             path = raw
@@ -191,8 +199,6 @@ class BaseRequest:
         self._path = path if path[:1] == "/" else "/" + path
         self.query_string = environ.get("QUERY_STRING", "")
         self.script_name = environ.get("SCRIPT_NAME", "")
-        self.scheme = environ.get("wsgi.url_scheme", "http")
-        proto = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
         self.http_version = proto[5:] if proto[:5] == "HTTP/" else "1.1"
         self._src = None  # the WSGIBody, made when the body is first needed
         self._raw_headers = None

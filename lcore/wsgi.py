@@ -39,7 +39,7 @@ class WSGIAdapter:
         if self._started_pid != _PID[0]:
             self._startup()
         req = BaseRequest(environ)
-        if req._cache.get("bad_path"):
+        if "bad_path" in req._cache:
             body = b"Bad Request: the path is not valid UTF-8."
             start_response("400 Bad Request", [("Content-Type", "text/plain; charset=UTF-8"),
                                                ("Content-Length", str(len(body)))])

@@ -308,6 +308,18 @@ def test_request_copy_and_path_shift():
     assert (c.script_name, c.path) == ("", "/root/a/b/c")
 
 
+def test_request_from_partial_and_full_environ():
+    from lcore import BaseRequest
+
+    partial = BaseRequest({"PATH_INFO": "/p", "REQUEST_METHOD": "post"})
+    assert (partial.method, partial.path, partial.scheme, partial.http_version) == ("POST", "/p", "http", "1.1")
+    assert (partial.query_string, partial.script_name) == ("", "")
+    full = BaseRequest({"REQUEST_METHOD": "PUT", "SERVER_PROTOCOL": "HTTP/1.0", "wsgi.url_scheme": "https",
+                        "PATH_INFO": "q", "QUERY_STRING": "a=1", "SCRIPT_NAME": "/s"})
+    assert (full.method, full.path, full.scheme, full.http_version) == ("PUT", "/q", "https", "1.0")
+    assert (full.query_string, full.script_name, full.query["a"]) == ("a=1", "/s", "1")
+
+
 def test_request_outside_context_raises():
     import pytest
 

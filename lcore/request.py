@@ -243,41 +243,6 @@ class BaseRequest:
     def server(self, value: tuple[str, int]) -> None:
         self._server = value
 
-    @classmethod
-    def _from_parts(
-        cls,
-        method: str,
-        path: str,
-        raw_path: bytes | None,
-        query_string: str,
-        headers: list[tuple[bytes, bytes]],
-        client: tuple[str, int] | None,
-        server: tuple[str, int] | None,
-        scheme: str,
-        http_version: str,
-        root_path: str = "",
-        body: BodySource | None = None,
-    ) -> BaseRequest:
-        """Build a request from neutral parts (the ASGI adapter and lcore_ws use this;
-        the adapter passes them by position, which is cheaper on the hot path)."""
-        self = cls.__new__(cls)
-        self._cache = {}
-        self._environ = None
-        self.method = method
-        self._path = path or "/"
-        self.raw_path = raw_path
-        self.query_string = query_string
-        self._raw_headers = headers
-        self._client = client
-        self._server = server or ("", 0)
-        self.scheme = scheme
-        self.http_version = http_version
-        self.script_name = root_path
-        self._src = body or _EMPTY_BODY
-        self.app = self.route = self.max_body = self._scope = self._receive = None
-        self.url_args = {}
-        return self
-
     @property
     def _source(self) -> BodySource:
         """Where the body comes from (made on first use by :meth:`_new_source`)."""

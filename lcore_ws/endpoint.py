@@ -18,9 +18,10 @@ from typing import Any
 from lcore import _bridge, dispatch
 from lcore._bridge import is_async_callable
 from lcore.context import _current
-from lcore.request import BaseRequest
+from lcore.request import _EMPTY_BODY, BaseRequest
 from lcore.response import HTTPResponse
 from lcore.routing import Route, Router
+from lcore_asgi.adapter import ASGIRequest
 
 from .websocket import SyncWebSocket, WebSocket, WebSocketDisconnect, WebSocketState, _offered
 
@@ -103,26 +104,11 @@ def _entry(handler: Callable[..., Any]) -> Callable[..., Any]:
 
 def request_from_scope(scope: dict[str, Any]) -> BaseRequest:
     """The handshake request of an ASGI ``websocket`` scope (it has no body)."""
-    headers = scope.get("headers") or []
-    root = scope.get("root_path", "") or ""
-    path = scope.get("path", "/") or "/"
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"
-    client = scope.get("client")
-    server = scope.get("server")
-    req = BaseRequest._from_parts(
-        method="GET",
-        path=path,
-        raw_path=scope.get("raw_path"),
-        query_string=(scope.get("query_string") or b"").decode("latin1"),
-        headers=headers if type(headers) is list else list(headers),
-        client=(client[0], client[1]) if client else None,
-        server=(server[0], server[1] or 0) if server else None,
-        scheme=scope.get("scheme", "ws"),
-        http_version=scope.get("http_version", "1.1"),
-        root_path=root,
-    )
-    req._scope = scope  # type: ignore[assignment,attr-defined,unused-ignore]
+    req = ASGIRequest(scope, None)
+    req._src = _EMPTY_BODY
+    req._may_body = False
+    if "scheme" not in scope:
+        req.scheme = "ws"
     return req
 
 

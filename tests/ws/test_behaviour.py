@@ -460,3 +460,19 @@ def test_websocket_routes_of_a_mounted_lcore_app(make_client):
     with make_client(parent).websocket_connect("/child/live/3") as ws:
         assert ws.receive_json() == {"n": 3, "path": "/live/3", "script": "/child/"}
     assert seen == ["/live/3"]  # the child's own hooks run
+
+
+def test_handshake_request_seen_by_the_handler(make_client):
+    app = Lcore()
+
+    @app.websocket("/who")
+    async def who(ws):
+        await ws.accept()
+        await ws.send_json({"method": request.method, "path": request.path, "scheme": request.scheme,
+                            "q": request.query.get("q"), "agent": request.headers.get("X-Agent"),
+                            "body": request.body.read().decode(), "client": request.client is not None})
+
+    with make_client(app).websocket_connect("/who?q=1", headers={"X-Agent": "t"}) as ws:
+        got = ws.receive_json()
+    assert got == {"method": "GET", "path": "/who", "scheme": "ws", "q": "1", "agent": "t", "body": "",
+                   "client": True}

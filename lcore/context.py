@@ -9,9 +9,10 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from .response import BaseResponse
+
 if TYPE_CHECKING:  # pragma: no cover
     from .request import BaseRequest
-    from .response import BaseResponse
 
 __all__ = ["RequestContext", "ctx", "request", "response", "LocalRequest", "LocalResponse"]
 
@@ -76,8 +77,6 @@ class RequestContext:
         """The response being built (made on first use when the dispatcher asked for that)."""
         resp = self._response
         if resp is LAZY_RESPONSE:
-            from .response import BaseResponse
-
             resp = self._response = BaseResponse()
         return resp
 

@@ -27,6 +27,7 @@ from typing import Any
 from . import _bridge
 from ._utils import html_escape, json_dumps
 from .context import LAZY_RESPONSE, RequestContext, _current
+from .plugins import JSONPlugin
 from .response import BaseResponse, HTTPError, HTTPResponse
 
 __all__ = ["Outgoing", "pipeline", "drive_sync", "drive_async", "handle_sync", "handle_async"]
@@ -756,8 +757,6 @@ def _json_convert(rv: Any) -> Any:
     ``dict``/``list`` results, and this covers the rest (subclasses, an
     ``HTTPResponse`` whose body is a dict).
     """
-    from .plugins import JSONPlugin
-
     return JSONPlugin._convert(rv, json_dumps)
 
 

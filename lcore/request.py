@@ -17,6 +17,8 @@ from urllib.parse import SplitResult, quote, urlunsplit
 from ._utils import _cookie_unsign, json_loads, parse_auth, parse_qsl
 from .datastructures import FormsDict, WSGIHeaderDict
 from .exceptions import MultipartError
+from .multipart import FileUpload, MultipartParser, parse_options_header
+from .response import HTTPError
 
 __all__ = ["BaseRequest", "BodySource"]
 
@@ -113,8 +115,6 @@ _EMPTY_BODY = _EmptyBody()
 
 
 def _http_error(status: int, text: str) -> Exception:
-    from .response import HTTPError
-
     return HTTPError(status, text)
 
 
@@ -664,8 +664,6 @@ class BaseRequest:
             self._cache["body"] = keep
 
     def _parse_multipart(self, post: FormsDict) -> None:
-        from .multipart import FileUpload, MultipartParser, parse_options_header
-
         _, options = parse_options_header(self.headers.get("Content-Type", ""))
         boundary = options.get("boundary")
         if not boundary:
@@ -708,8 +706,6 @@ class BaseRequest:
         """Form fields (not files) from the body."""
         f = self._cache.get("forms")
         if f is None:
-            from .multipart import FileUpload
-
             f = self._cache["forms"] = FormsDict()
             for k, v in self._parse_post().allitems():
                 if not isinstance(v, FileUpload):
@@ -721,8 +717,6 @@ class BaseRequest:
         """File uploads (:class:`FileUpload`) from a multipart body."""
         f = self._cache.get("files")
         if f is None:
-            from .multipart import FileUpload
-
             f = self._cache["files"] = FormsDict()
             for k, v in self._parse_post().allitems():
                 if isinstance(v, FileUpload):
@@ -749,8 +743,6 @@ class BaseRequest:
             body.close()
         post = cache.get("post")
         if post:
-            from .multipart import FileUpload
-
             for _k, v in post.allitems():
                 if isinstance(v, FileUpload):
                     v.close()

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from .exceptions import RouteBuildError, RouterUnknownModeError, RouteSyntaxError
+from .response import HTTPError
 
 __all__ = ["Router", "Route", "RouteSyntaxError", "RouteBuildError"]
 
@@ -428,13 +429,9 @@ class Router:
                         try:
                             value = conv(value)
                         except ValueError:
-                            from .response import HTTPError
-
                             raise HTTPError(400, "Path has wrong format.") from None
                     args[key] = value  # type: ignore[index]
             return c.route, args
-        from .response import HTTPError
-
         allowed = set()
         for m in set(self.static) | set(self.dynamic):
             if m in methods:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from . import concurrency  # noqa: F401 - installs the loop/thread bridge
+from . import _bridge, concurrency  # noqa: F401 - concurrency installs the loop/thread bridge
 from .dispatch import AITER, BYTES, FILE, ITER, Outgoing, handle_sync
 from .request import BaseRequest
 from .response import HTTPResponse
@@ -128,9 +128,7 @@ class _AsyncIterBridge:
         return self
 
     def __next__(self) -> bytes:
-        from ._bridge import run_async
-
-        chunk = run_async(self.out.ctx, _anext, self.agen)
+        chunk = _bridge.run_async(self.out.ctx, _anext, self.agen)
         if chunk is None:
             raise StopIteration
         return chunk

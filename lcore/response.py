@@ -182,7 +182,8 @@ class BaseResponse:
     @property
     def charset(self) -> str:
         """The charset from Content-Type (default UTF-8)."""
-        ct = self.get_header("Content-Type", self.default_content_type)
+        values = self._headers.get("Content-Type")
+        ct = values[-1] if values else self.default_content_type
         if "charset=" in ct:
             return ct.split("charset=")[-1].split(";")[0].strip()
         return "UTF-8"

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from lcore import FileUpload, FormsDict, HeaderDict, MultiDict, WSGIHeaderDict
+from lcore import BaseResponse, FileUpload, FormsDict, HeaderDict, MultiDict, WSGIHeaderDict
 from lcore.datastructures import HeaderProperty
 
 
@@ -160,3 +160,22 @@ def test_response_headers_view_is_live():
     r.set_header("X-B", "2")
     assert r.headers["x-b"] == "2"
     assert dict(r.headerlist) == {"Content-Type": "text/html; charset=UTF-8", "X-A": "1", "X-B": "2"}
+
+
+def test_header_names_normalised_and_the_memo_bounded():
+    from lcore import datastructures as ds
+
+    r = BaseResponse()
+    r.set_header("content_type", "text/plain")
+    r.set_header("x-request-id", "1")
+    assert r.headerlist[:2] == [("Content-Type", "text/plain"), ("X-Request-Id", "1")]
+    assert r.get_header("CONTENT-TYPE") == "text/plain"
+    for bad in ("X-A\n", "X-B\r", "X\0C"):
+        with pytest.raises(ValueError, match="control characters"):
+            r.set_header(bad, "v")
+        assert bad not in ds._HKEYS
+    # Names taken from requests cannot grow the memo past its bound; all still normalised.
+    for i in range(ds._HKEYS_MAX * 3):
+        assert ds._hkey(f"x-echo-{i}") == f"X-Echo-{i}"
+    assert len(ds._HKEYS) <= ds._HKEYS_MAX
+    assert ds._hkey(7) == "7"  # non-str names are converted, not remembered

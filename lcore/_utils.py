@@ -152,11 +152,17 @@ _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_
 # keep thread-safe) a self-containing value ends in RecursionError instead of
 # ValueError, an error either way.
 _c_make_encoder = getattr(_json_encoder, "c_make_encoder", None)
-_c_encode = (
-    _c_make_encoder(None, _json_default, _json_encoder.encode_basestring, None, ":", ",", False, False, True)
-    if _c_make_encoder is not None
-    else None
-)
+
+
+def _compact_c_encoder(encode_str: Any) -> Any:
+    if _c_make_encoder is None:
+        return None
+    return _c_make_encoder(None, _json_default, encode_str, None, ":", ",", False, False, True)
+
+
+_c_encode = _compact_c_encoder(_json_encoder.encode_basestring)
+_c_encode_ascii = _compact_c_encoder(_json_encoder.encode_basestring_ascii)
+_ascii_encoder = json.JSONEncoder(separators=(",", ":"), default=_json_default)
 
 
 def json_dumps(obj: Any, **kw: Any) -> str:
@@ -167,6 +173,13 @@ def json_dumps(obj: Any, **kw: Any) -> str:
     if _c_encode is not None:
         return "".join(_c_encode(obj, 0))
     return _encoder.encode(obj)
+
+
+def json_dumps_ascii(obj: Any) -> str:
+    """:func:`json_dumps` with every non-ASCII character escaped (for log lines)."""
+    if _c_encode_ascii is not None:
+        return "".join(_c_encode_ascii(obj, 0))
+    return _ascii_encoder.encode(obj)
 
 
 _decoder = json.JSONDecoder()

@@ -117,12 +117,19 @@ class RequestContext:
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails: unset slots, lazy values, then
         # dependencies (own app, then the apps this one is mounted in).
+        value = self._resolve(name)
+        if value is _MISSING:
+            raise AttributeError(f"RequestContext has no attribute {name!r}")
+        return value
+
+    def _resolve(self, name: str) -> Any:
+        """What ``ctx.<name>`` is when it is not a set slot or in ``state``; ``_MISSING``
+        when nothing provides it."""
         if name in _DEFAULTS:
             return _DEFAULTS[name]
-        state = self.__dict__
         lazy = self._lazy
         if lazy and name in lazy:
-            value = state[name] = lazy.pop(name)()
+            value = self.__dict__[name] = lazy.pop(name)()
             return value
         app = self.app
         if app is not None:
@@ -133,17 +140,21 @@ class RequestContext:
         for parent, _prefix, pctx in reversed(self._module_chain):
             if name in parent._container:
                 return parent._container.resolve(name, pctx)
-        raise AttributeError(f"RequestContext has no attribute {name!r}")
+        return _MISSING
 
     def __contains__(self, name: str) -> bool:
         return name in self.state
 
     def get(self, name: str, default: Any = None) -> Any:
         """Return ``ctx.<name>`` or ``default`` when it is not set."""
-        try:
+        # PERF: a miss is answered without raising (and catching) an AttributeError.
+        state = self.__dict__
+        if name in state:
+            return state[name]
+        if name in _CLASS_NAMES:
             return getattr(self, name)
-        except AttributeError:
-            return default
+        value = self._resolve(name)
+        return default if value is _MISSING else value
 
     def __repr__(self) -> str:
         req = self.request
@@ -152,6 +163,8 @@ class RequestContext:
 
 
 _osa = object.__setattr__
+#: Slots, properties and methods: ``ctx.get`` reads these the ordinary way.
+_CLASS_NAMES = frozenset(name for klass in RequestContext.__mro__ for name in vars(klass))
 _DEFAULTS: dict[str, Any] = {
     "route": None,
     "request_id": None,

@@ -156,3 +156,34 @@ def test_timeouts_are_logged_as_503(make_client, caplog):
     while len(_lines(caplog)) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert [line["status"] for line in _lines(caplog)] == [503, 503]
+
+
+def test_log_line_escapes_what_the_client_sent(make_client, caplog):
+    """The path is the client's: quotes, control characters and non-ASCII letters come out
+    escaped, as ``json.dumps`` writes them, and the line parses back to what was sent."""
+    caplog.set_level(logging.INFO, logger="lcore.access")
+    app = _app()
+    app.route("/<name:path>", callback=lambda name: "ok")
+    c = make_client(app)
+    assert c.get("/caf%C3%A9/%22q%22/%0A").status_code == 200
+    (record,) = [r for r in caplog.records if r.name == "lcore.access"]
+    raw = record.getMessage()
+    assert raw.isascii() and "\n" not in raw
+    line = json.loads(raw)
+    assert line["path"] == '/café/"q"/\n'
+    assert raw == json.dumps(line, separators=(",", ":"))
+
+
+def test_timestamp_is_now_in_utc_with_milliseconds():
+    from datetime import timedelta, timezone
+
+    from lcore.middleware.logging import _utc_timestamp
+
+    for _ in range(3):  # the second part is remembered: a second call must still be right
+        before = datetime.now(timezone.utc)
+        stamp = _utc_timestamp()
+        after = datetime.now(timezone.utc)
+        ts = datetime.fromisoformat(stamp)
+        assert len(stamp) == len("2026-01-02T03:04:05.678+00:00") and stamp.endswith("+00:00")
+        assert before - timedelta(milliseconds=1) <= ts <= after
+        time.sleep(0.4)

@@ -44,6 +44,29 @@ def test_state_and_arbitrary_attributes(make_client):
                                "get": "dflt", "in": True}
 
 
+def test_ctx_get_reads_every_source(make_client):
+    app = Lcore()
+    app.inject("svc", lambda: "from-di", lifetime="transient")
+    calls = []
+
+    @app.route("/")
+    def h():
+        ctx.tenant = "acme"
+        ctx.lazy("heavy", lambda: calls.append(1) or "computed")
+        return {
+            "state": ctx.get("tenant"), "slot": ctx.get("request") is ctx.request,
+            "unset_slot": ctx.get("user", "dflt"), "di": ctx.get("svc"),
+            "lazy": [ctx.get("heavy"), ctx.get("heavy")], "missing": ctx.get("nothing", "dflt"),
+            "none_default": ctx.get("nothing"), "method": callable(ctx.get("after_response")),
+        }
+
+    assert make_client(app).get("/").json == {
+        "state": "acme", "slot": True, "unset_slot": None, "di": "from-di",
+        "lazy": ["computed", "computed"], "missing": "dflt", "none_default": None, "method": True,
+    }
+    assert calls == [1]
+
+
 def test_state_is_per_request(make_client):
     app = Lcore()
 

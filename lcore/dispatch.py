@@ -391,8 +391,12 @@ def _chain(app: Any, mode: int, c: Any, entries: tuple[Any, ...], i: int, termin
     mw = e.mw
     if e.is_hook:
         hmode = SYNC if e.inline else mode
-        # PERF: a sync pre/post that may run right here is called without a generator.
-        if hmode == SYNC and not e.pre_async:
+        # PERF: a sync pre/post that may run right here is called without a generator;
+        # one the hook does not define is not called at all; the last link runs the
+        # terminal without a _chain frame of its own.
+        if not e.has_pre:
+            early = None
+        elif hmode == SYNC and not e.pre_async:
             early = mw.pre(c)
             if _isawaitable(early):
                 early = yield _Await(early)
@@ -402,9 +406,14 @@ def _chain(app: Any, mode: int, c: Any, entries: tuple[Any, ...], i: int, termin
             result = early
         else:
             try:
-                result = yield from _chain(app, mode, c, entries, i + 1, terminal)
+                if i + 1 == len(entries):
+                    result = yield from terminal(app, mode, c)
+                else:
+                    result = yield from _chain(app, mode, c, entries, i + 1, terminal)
             except HTTPResponse as err:
                 result = err
+        if not e.has_post:
+            return result
         if hmode == SYNC and not e.post_async:
             result = mw.post(c, result)
             if _isawaitable(result):

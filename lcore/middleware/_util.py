@@ -36,6 +36,9 @@ def status_of(ctx: Any, result: Any) -> int:
 def add_vary(ctx: Any, result: Any, token: str) -> None:
     """Add ``token`` to the Vary header (merging with values already there)."""
     current = get_header(ctx, result, "Vary", "")
+    if not current:
+        target(ctx, result).set_header("Vary", token)
+        return
     tokens = [t.strip() for t in current.split(",") if t.strip()]
     if any(t == "*" or t.lower() == token.lower() for t in tokens):
         return

@@ -65,6 +65,8 @@ class _Entry:
         "post_async",
         "inline",
         "dual",
+        "has_pre",
+        "has_post",
     )
 
     def __init__(self, mw: Any, order: int, seq: int, matcher: Any) -> None:
@@ -84,6 +86,11 @@ class _Entry:
         self.post_async = self.is_hook and is_async_callable(mw.post)
         # Built-in middleware that never blocks may run on the event loop directly.
         self.inline = bool(getattr(mw, "_lcore_nonblocking", False))
+        # PERF: a hook that keeps MiddlewareHook's do-nothing pre or post is not called
+        # for it (BodyLimit has only a pre, SecurityHeaders only a post).
+        own = getattr(mw, "__dict__", {})
+        self.has_pre = self.is_hook and ("pre" in own or type(mw).pre is not MiddlewareHook.pre)
+        self.has_post = self.is_hook and ("post" in own or type(mw).post is not MiddlewareHook.post)
 
 
 def _make_matcher(routes: Any) -> Any:

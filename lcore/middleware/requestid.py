@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from typing import Any
 
 from .base import MiddlewareHook
@@ -12,6 +12,16 @@ __all__ = ["RequestIDMiddleware"]
 
 # Incoming IDs end up in logs and headers: accept only short, plain tokens.
 _VALID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,200}\Z")
+
+
+def _uuid4() -> str:
+    """A random (version 4) UUID in its text form: ``str(uuid.uuid4())`` without the
+    UUID object (PERF: about half the cost)."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class RequestIDMiddleware(MiddlewareHook):
@@ -33,7 +43,7 @@ class RequestIDMiddleware(MiddlewareHook):
     def pre(self, ctx: Any) -> Any:
         rid = ctx.request.headers.get(self.header)
         if not rid or not _VALID.match(rid):
-            rid = str(uuid.uuid4())
+            rid = _uuid4()
         ctx.request_id = rid
         ctx.response.set_header(self.header, rid)
         return None

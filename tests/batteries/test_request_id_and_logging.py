@@ -187,3 +187,15 @@ def test_timestamp_is_now_in_utc_with_milliseconds():
         assert len(stamp) == len("2026-01-02T03:04:05.678+00:00") and stamp.endswith("+00:00")
         assert before - timedelta(milliseconds=1) <= ts <= after
         time.sleep(0.4)
+
+
+def test_made_up_ids_are_rfc4122_version4():
+    from lcore.middleware.requestid import _uuid4
+
+    seen = set()
+    for _ in range(2000):
+        text = _uuid4()
+        u = uuid.UUID(text)
+        assert (u.version, u.variant) == (4, uuid.RFC_4122) and str(u) == text
+        seen.add(text)
+    assert len(seen) == 2000

@@ -399,3 +399,36 @@ def test_subclass_without_super_init(make_client):
     assert (m.name, m.order, m.phase) == ("middleware", 50, "post")
     app.route("/", callback=lambda: "ok")
     assert make_client(app).get("/").text == "ok"
+
+
+def test_hooks_with_one_callback_or_instance_callbacks(make_client):
+    """A hook that defines only ``pre`` or only ``post`` (in its class or on the instance)
+    has that one called, in order, in both phases; one that defines neither is a no-op."""
+    log = []
+
+    class PreOnly(MiddlewareHook):
+        def pre(self, c):
+            log.append(f"pre:{self.phase}")
+
+    class PostOnly(MiddlewareHook):
+        def post(self, c, result):
+            log.append(f"post:{self.phase}")
+            return result + "!"
+
+    class Neither(MiddlewareHook):
+        pass
+
+    class OnInstance(MiddlewareHook):
+        def __init__(self):
+            self.post = lambda c, result: log.append("instance-post") or result + "?"
+
+    app = Lcore()
+    app.route("/", callback=lambda: "r")
+    for phase in ("pre", "post"):
+        for cls in (PreOnly, PostOnly, Neither):
+            mw = cls()
+            mw.phase = phase
+            app.use(mw)
+    app.use(OnInstance())
+    assert make_client(app).get("/").text == "r?!!"
+    assert log == ["pre:pre", "pre:post", "instance-post", "post:post", "post:pre"]

@@ -104,7 +104,7 @@ class RequestContext:
         tasks = self._after_response
         if tasks is None:
             tasks = []
-            _osa(self, "_after_response", tasks)
+            self._after_response = tasks
         tasks.append((fn, args, kwargs))
 
     def lazy(self, name: str, factory: Any) -> None:
@@ -162,7 +162,6 @@ class RequestContext:
         return f"<RequestContext {where}>"
 
 
-_osa = object.__setattr__
 #: Slots, properties and methods: ``ctx.get`` reads these the ordinary way.
 _CLASS_NAMES = frozenset(name for klass in RequestContext.__mro__ for name in vars(klass))
 _DEFAULTS: dict[str, Any] = {

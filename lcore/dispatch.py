@@ -33,7 +33,6 @@ from .response import BaseResponse, HTTPError, HTTPResponse
 __all__ = ["Outgoing", "pipeline", "drive_sync", "drive_async", "handle_sync", "handle_async"]
 
 _log = logging.getLogger("lcore.error")
-_osa = object.__setattr__
 
 SYNC = 0
 ASYNC = 1
@@ -311,7 +310,7 @@ def _routed(app: Any, mode: int, c: Any) -> Effects:
         route, args = peek[2], peek[3]
     else:
         route, args = app.router.match(req.method, req._path)
-    _osa(c, "route", route)
+    c.route = route
     req.route = route
     req.url_args = args
     hp = app._hook_plan
@@ -799,7 +798,7 @@ def _run_sync_pipeline(app: Any, c: Any, route: Any = None, args: Any = None) ->
                     route = None
             if route is not None and route._mount is None and not route.is_async:
                 # The fast path (see above), inline: route, handler, cast.
-                _osa(c, "route", route)
+                c.route = route
                 req.route = route
                 req.url_args = args
                 try:
@@ -863,7 +862,7 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
         try:
             if route is not None:
                 # The fast path, inline (PERF: no coroutine of its own): route, handler, cast.
-                _osa(c, "route", route)
+                c.route = route
                 req.route = route
                 req.url_args = args
                 out = None

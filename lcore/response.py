@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import date as _date
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
+from urllib.parse import urljoin
 
 from ._utils import _cookie_sign, http_date
 from .datastructures import HeaderDict, HeaderProperty, _hkey, _hval
@@ -339,9 +340,7 @@ def redirect(url: str, code: int | None = None) -> NoReturn:
 
     Relative URLs are resolved against the current request URL.
     """
-    from urllib.parse import urljoin
-
-    from .context import _current_or_none
+    from .context import _current_or_none  # here: context imports this module
 
     c = _current_or_none()
     req = c.request if c is not None else None

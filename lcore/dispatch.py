@@ -735,7 +735,6 @@ def handle_sync(app: Any, req: Any) -> Outgoing:
         _current.reset(token)
 
 
-
 def _complete(app: Any, mode: int, c: Any, out: Any) -> Effects:
     """The pipeline's last step on its own: result to Outgoing, exceptions to 500s."""
     try:

@@ -260,7 +260,9 @@ def pipeline(app: Any, mode: int, c: RequestContext) -> Effects:
                 if "before_request" in hp or c._module_chain:
                     yield from _hooks(app, mode, c, "before_request")
             mw = app.middleware
-            pre = mw.pre_for(req.path) if mw.pre else ()
+            pre = mw.pre
+            if pre and mw.pre_filtered:
+                pre = mw.pre_for(req._path)
             if pre:
                 out = yield from _chain(app, mode, c, pre, 0, _routed)
             else:
@@ -317,7 +319,7 @@ def _routed(app: Any, mode: int, c: Any) -> Effects:
     if hp or c._module_chain:
         yield from _hooks(app, mode, c, "on_auth_resolved")
         yield from _hooks(app, mode, c, "on_handler_enter")
-    if app._container.has_async:
+    if app._container._async_eager:  # (has_async, without the property call)
         yield _Await(app._container.aprepare(c))
     if mode == ASYNC and req._body_needed and route._mount is None and not route.config.get("stream_body"):
         # Async code cannot block on the body later, so read it now (after pre-routing

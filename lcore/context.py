@@ -20,10 +20,25 @@ _current: ContextVar[RequestContext] = ContextVar("lcore.ctx")
 
 _MISSING = object()
 
+class _LazyResponse:
+    """Stands in for ``ctx.response`` until it is first used (then it is made)."""
+
+    __slots__ = ("content_type",)
+
+    def __init__(self, content_type: str | None) -> None:
+        self.content_type = content_type  # what a made-later response says was sent
+
+    def __repr__(self) -> str:
+        return "<made on first use>"
+
+
 #: Passed as ``resp`` by the dispatcher: ``ctx.response`` is made on first use. A handler
 #: that never touches it gets the default response (200, default content type) without
 #: the object being built (PERF: most handlers only return a body).
-LAZY_RESPONSE: Any = type("_LazyResponse", (), {"__repr__": lambda self: "<made on first use>"})()
+LAZY_RESPONSE: Any = _LazyResponse(None)
+#: Left in place of LAZY_RESPONSE once a JSON body was sent without the object: a response
+#: made afterwards (say, in an ``after_response`` task) says ``application/json``.
+LAZY_JSON_RESPONSE: Any = _LazyResponse("application/json")
 
 
 class RequestContext:
@@ -76,8 +91,11 @@ class RequestContext:
     def response(self) -> Any:
         """The response being built (made on first use when the dispatcher asked for that)."""
         resp = self._response
-        if resp is LAZY_RESPONSE:
-            resp = self._response = BaseResponse()
+        if type(resp) is _LazyResponse:
+            made = self._response = BaseResponse()
+            if resp.content_type is not None:
+                made._headers["Content-Type"] = [resp.content_type]
+            return made
         return resp
 
     @response.setter

@@ -26,7 +26,7 @@ from typing import Any
 
 from . import _bridge
 from ._utils import html_escape, json_dumps
-from .context import LAZY_RESPONSE, RequestContext, _current
+from .context import LAZY_JSON_RESPONSE, LAZY_RESPONSE, RequestContext, _current, _LazyResponse
 from .plugins import JSONPlugin
 from .response import BaseResponse, HTTPError, HTTPResponse
 
@@ -536,7 +536,7 @@ def _cast_plain(c: Any, body: Any) -> Outgoing | None:
     """
     resp = c._response
     t = type(body)
-    if resp is LAZY_RESPONSE:
+    if type(resp) is _LazyResponse:
         # The handler never touched the response: 200 and the default headers.
         if t is str:
             payload = body.encode() if body else b""
@@ -544,6 +544,7 @@ def _cast_plain(c: Any, body: Any) -> Outgoing | None:
         elif t is dict or t is list:
             payload = json_dumps(body).encode("utf8")
             ctype = _JSON_TYPE
+            c._response = LAZY_JSON_RESPONSE
         elif t is bytes:
             payload = body
             ctype = _HTML_TYPE

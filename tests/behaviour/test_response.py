@@ -542,3 +542,34 @@ def test_response_made_on_first_use(make_client):
     assert (r.status_code, r.headers["content-type"], r.json) == (202, "application/json", {"k": 1})
     r = client.get("/replaced")
     assert (r.status_code, r.headers["X-New"], r.body) == (203, "yes", b"r")
+
+
+def test_response_read_after_sending_is_the_same_on_both_paths(make_client):
+    """An ``after_response`` task that reads ``ctx.response`` sees what the full pipeline
+    leaves there (status, a JSON type), also when the fast path never made the object.
+    (The default type is applied when sending; it is not stored on the response.)"""
+    from lcore import ctx
+
+    def run(with_hook):
+        seen = {}
+        app = Lcore()
+        if with_hook:
+            app.hook("before_request")(lambda: None)
+
+        def remember(path):
+            seen[path] = (ctx.response.status_code, ctx.response.content_type)
+
+        for path, value in (("/d", {"a": 1}), ("/l", [1]), ("/s", "x"), ("/b", b"x")):
+            def handler(path=path, value=value):
+                ctx.after_response(remember, path)
+                return value
+
+            app.route(path, callback=handler)
+        client = make_client(app)
+        for path in ("/d", "/l", "/s", "/b"):
+            assert client.get(path).status_code == 200
+        return seen
+
+    fast, full = run(False), run(True)
+    assert fast == full
+    assert fast["/d"] == fast["/l"] == (200, "application/json") and fast["/s"] == (200, "")

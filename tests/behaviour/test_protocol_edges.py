@@ -10,6 +10,7 @@ import io
 import time
 
 import anyio
+import pytest
 
 from lcore import Lcore, request
 
@@ -19,7 +20,8 @@ def call_wsgi(app, path="/", method="GET", script_name="", body=b"", headers=Non
            "SERVER_NAME": "srv", "SERVER_PORT": "8080", "SERVER_PROTOCOL": protocol, "wsgi.url_scheme": "http",
            "wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "10.0.0.1", "CONTENT_LENGTH": str(len(body))}
     for k, v in (headers or {}).items():
-        env["HTTP_" + k.upper().replace("-", "_")] = v
+        key = k.upper().replace("-", "_")
+        env[key if key in ("CONTENT_LENGTH", "CONTENT_TYPE") else "HTTP_" + key] = v
     got = {}
 
     def start_response(status, hdrs, exc_info=None):
@@ -271,3 +273,24 @@ def test_asgi_http2_body_without_content_length():
     status, _, body = call_asgi(app, "/a", "POST", chunks=chunks, http_version="2",
                                 headers={"content-type": "application/json"})
     assert (status, body) == (200, b'{"json":{"a":1}}')
+
+
+@pytest.mark.parametrize("bad", ["abc", "-5", "1.5"])
+def test_bad_content_length_is_400_before_the_body_is_read(bad):
+    """A Content-Length that is not a length is refused with 400 when the body is first
+    read (sync or async handler, body or JSON), under both protocols; the framing is
+    taken from the headers before any body message is read."""
+    app = Lcore()
+    app.route("/sync", method="PUT", callback=lambda: request.body.read())
+    app.route("/json", method="PUT", callback=lambda: {"got": request.json})
+
+    @app.route("/async", method="PUT")
+    async def read_async():
+        return request.body.read()
+
+    headers = {"Content-Length": bad, "Content-Type": "application/json"}
+    for path in ("/sync", "/json", "/async"):
+        status, _, body = call_wsgi(app, path, "PUT", body=b'"hello"', headers=headers)
+        assert (status, body.count(b"Invalid Content-Length")) == (400, 1), ("wsgi", path)
+        status, _, body = call_asgi(app, path, "PUT", chunks=(b'"hello"',), headers=headers)
+        assert (status, body.count(b"Invalid Content-Length")) == (400, 1), ("asgi", path)

@@ -20,6 +20,7 @@ _current: ContextVar[RequestContext] = ContextVar("lcore.ctx")
 
 _MISSING = object()
 
+
 class _LazyResponse:
     """Stands in for ``ctx.response`` until it is first used (then it is made)."""
 

@@ -124,15 +124,15 @@ class FormsDict(MultiDict):
 def _hkey(key: Any) -> str:
     # PERF: header names are mostly the same few constants; their normal form is
     # remembered (up to _HKEYS_MAX names, so names taken from requests cannot grow it).
-    done = _HKEYS.get(key) if type(key) is str else None
-    if done is not None:
-        return done
-    name = str(key)
-    if "\n" in name or "\r" in name or "\0" in name:
-        raise ValueError("Header names must not contain control characters.")
-    done = name.title().replace("_", "-")
-    if type(key) is str and len(_HKEYS) < _HKEYS_MAX:
-        _HKEYS[key] = done
+    if type(key) is not str:
+        key = str(key)
+    done = _HKEYS.get(key)
+    if done is None:
+        if "\n" in key or "\r" in key or "\0" in key:
+            raise ValueError("Header names must not contain control characters.")
+        done = key.title().replace("_", "-")
+        if len(_HKEYS) < _HKEYS_MAX:
+            _HKEYS[key] = done
     return done
 
 

@@ -69,14 +69,14 @@ class RequestLoggerMiddleware(Middleware):
             "duration_ms": round((time.perf_counter() - start) * 1000.0, 3),
             "remote_addr": req.remote_addr,
         }
+        # Called only when the logger takes INFO (__call__/acall checked it first).
+        # PERF: a record made directly skips logging's caller lookup (a walk up the
+        # stack, the dearest part of a log call); the caller is always this line.
         logger = self.logger
-        if logger.isEnabledFor(logging.INFO):
-            # PERF: a record made directly skips logging's caller lookup (a walk up the
-            # stack, the dearest part of a log call); the caller is always this line.
-            logger.handle(
-                logger.makeRecord(logger.name, logging.INFO, __file__, 0,
-                                  json_dumps_ascii(record), None, None, "_emit")  # type: ignore[arg-type]
-            )
+        logger.handle(
+            logger.makeRecord(logger.name, logging.INFO, __file__, 0,
+                              json_dumps_ascii(record), None, None, "_emit")  # type: ignore[arg-type]
+        )
 
     def _cancelled_status(self, ctx: Any) -> int:
         deadline = ctx.get("timeout_deadline")

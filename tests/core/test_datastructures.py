@@ -178,4 +178,4 @@ def test_header_names_normalised_and_the_memo_bounded():
     for i in range(ds._HKEYS_MAX * 3):
         assert ds._hkey(f"x-echo-{i}") == f"X-Echo-{i}"
     assert len(ds._HKEYS) <= ds._HKEYS_MAX
-    assert ds._hkey(7) == "7"  # non-str names are converted, not remembered
+    assert ds._hkey(7) == "7"  # non-str names are converted first

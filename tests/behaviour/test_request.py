@@ -309,6 +309,8 @@ def test_request_copy_and_path_shift():
 
 
 def test_request_from_partial_and_full_environ():
+    """BaseRequest(environ) is the WSGI constructor, so this has no ASGI side; the scope
+    mapping is pinned in tests/adapters/test_asgi_request.py."""
     from lcore import BaseRequest
 
     partial = BaseRequest({"PATH_INFO": "/p", "REQUEST_METHOD": "post"})

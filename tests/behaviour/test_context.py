@@ -120,8 +120,9 @@ def test_request_context_standalone():
     with pytest.raises(AttributeError, match="RequestContext has no attribute 'x'"):
         c.x  # noqa: B018
     # Deleting goes through Python's own attribute machinery (a __delattr__ override
-    # would slow every assignment on ctx), so only the gist of the message is fixed.
-    with pytest.raises(AttributeError, match="has no attribute 'y'"):
+    # would slow every assignment on ctx), so only the gist of the message is fixed:
+    # CPython 3.10 says just the name, 3.11+ "... has no attribute 'y'".
+    with pytest.raises(AttributeError, match=r"^(.*has no attribute 'y'|y)$"):
         del c.y
 
 

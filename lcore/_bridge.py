@@ -30,6 +30,12 @@ run_sync: Callable[..., Awaitable[Any]] = _not_installed
 with_timeout: Callable[..., Awaitable[tuple[bool, Any]]] = _not_installed
 
 
+#: ``call_with_timeout(ctx, seconds, owner, slots, fn, *args)`` -> ``(finished, result)``:
+#: from blocking code, run blocking ``fn(*args)`` in a worker thread and stop waiting for
+#: it at the deadline (at most ``slots`` such calls per ``owner`` at once).
+call_with_timeout: Callable[..., tuple[bool, Any]] = _not_installed
+
+
 def _default_thread_limit() -> int:
     return 64
 
@@ -43,15 +49,18 @@ def install(
     run_sync_impl: Callable[..., Any],
     with_timeout_impl: Callable[..., Any] | None = None,
     thread_limit_impl: Callable[[], int] | None = None,
+    call_with_timeout_impl: Callable[..., tuple[bool, Any]] | None = None,
 ) -> None:
     """Install the concurrency implementations (called by ``lcore.concurrency``)."""
-    global run_async, run_sync, with_timeout, thread_limit
+    global run_async, run_sync, with_timeout, thread_limit, call_with_timeout
     run_async = run_async_impl
     run_sync = run_sync_impl
     if with_timeout_impl is not None:
         with_timeout = with_timeout_impl
     if thread_limit_impl is not None:
         thread_limit = thread_limit_impl
+    if call_with_timeout_impl is not None:
+        call_with_timeout = call_with_timeout_impl
 
 
 def is_async_callable(obj: Any) -> bool:

@@ -8,6 +8,9 @@
   ``redis.asyncio`` pool) made there keep working across requests and threads.
 - ``run_sync(ctx, fn, *args)``: from async code, run a blocking function in a worker
   thread (anyio's, bounded by a capacity limiter: ``set_thread_limit``).
+- ``call_with_timeout(ctx, seconds, owner, slots, fn, *args)``: from blocking code, run a
+  blocking function in a worker thread of the same loop ``run_async`` would use, and
+  stop waiting for it at a deadline (``TimeoutMiddleware``'s ``def`` handlers).
 
 Both carry the request context across, so ``ctx``/``request``/``response`` stay right.
 """
@@ -17,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import math
 import os
 import threading
+import weakref
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
@@ -31,7 +36,7 @@ from . import _bridge
 from .context import _current
 
 __all__ = ["run_async", "run_sync", "iterate_in_thread", "set_thread_limit", "get_thread_limit", "portal",
-           "shutdown_portal"]
+           "shutdown_portal", "call_with_timeout"]
 
 _tl = threading.local()
 _lock = threading.Lock()
@@ -265,4 +270,105 @@ async def with_timeout(seconds: float, fn: Callable[..., Any], *args: Any) -> tu
     return (not scope.cancelled_caught, result)
 
 
-_bridge.install(run_async, run_sync, with_timeout, get_thread_limit)
+# -- a blocking call with a deadline --------------------------------------------------
+
+#: Per event loop: each owner's slot limiter (held by a call until its thread returns).
+_slot_limiters: anyio.lowlevel.RunVar[weakref.WeakKeyDictionary[Any, anyio.CapacityLimiter]] = (
+    anyio.lowlevel.RunVar("lcore_slot_limiters")
+)
+#: Per event loop: the limiter handed to anyio for those calls. It never makes a call
+#: wait (the owner's slots do the bounding), and it is not the default limiter, so a
+#: request already holding a default worker thread never waits for a second one.
+_no_limit: anyio.lowlevel.RunVar[anyio.CapacityLimiter] = anyio.lowlevel.RunVar("lcore_no_limit")
+
+
+def _slots_for(owner: Any, slots: int) -> anyio.CapacityLimiter:
+    try:
+        table = _slot_limiters.get()
+    except LookupError:
+        table = weakref.WeakKeyDictionary()
+        _slot_limiters.set(table)
+    lim = table.get(owner)
+    if lim is None:
+        lim = table[owner] = anyio.CapacityLimiter(slots)
+    return lim
+
+
+def _unlimited() -> anyio.CapacityLimiter:
+    try:
+        return _no_limit.get()
+    except LookupError:
+        lim = anyio.CapacityLimiter(math.inf)
+        _no_limit.set(lim)
+        return lim
+
+
+class _TimedCall:
+    """One call of :func:`call_with_timeout`: whether its thread started, and its slot."""
+
+    __slots__ = ("lock", "state", "limiter")
+
+    PENDING, RUNNING, ABANDONED = 0, 1, 2
+
+    def __init__(self, limiter: anyio.CapacityLimiter) -> None:
+        self.lock = threading.Lock()
+        self.state = self.PENDING
+        self.limiter = limiter
+
+    def release(self) -> None:
+        self.limiter.release_on_behalf_of(self)
+
+    def run(self, ctx: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """In the worker thread: run ``fn`` unless the caller gave up first; free the slot."""
+        with self.lock:
+            if self.state == self.ABANDONED:
+                return None  # the deadline passed before the thread picked it up
+            self.state = self.RUNNING
+        try:
+            return _in_worker(ctx, fn, args)
+        finally:
+            try:
+                anyio.from_thread.run_sync(self.release)
+            except Exception:  # noqa: BLE001 - the loop is gone: so is its limiter
+                pass
+
+
+async def _timed(ctx: Any, seconds: float, owner: Any, slots: int, fn: Callable[..., Any],
+                 args: tuple[Any, ...]) -> tuple[bool, Any]:
+    call = _TimedCall(_slots_for(owner, slots))
+    acquired = False
+    with anyio.move_on_after(seconds):
+        try:
+            await call.limiter.acquire_on_behalf_of(call)
+            acquired = True
+            # abandon_on_cancel: at the deadline stop waiting; Python cannot stop the
+            # thread, which keeps its slot until ``fn`` returns.
+            return True, await anyio.to_thread.run_sync(
+                call.run, ctx, fn, args, abandon_on_cancel=True, limiter=_unlimited()
+            )
+        finally:
+            if acquired:
+                with call.lock:
+                    never_ran = call.state == call.PENDING
+                    call.state = call.ABANDONED if never_ran else call.state
+                if never_ran:
+                    call.release()
+    return False, None
+
+
+def call_with_timeout(ctx: Any, seconds: float, owner: Any, slots: int | None, fn: Callable[..., Any],
+                      *args: Any) -> tuple[bool, Any]:
+    """From blocking code, run blocking ``fn(*args)`` in a worker thread; ``(finished, result)``.
+
+    The thread belongs to the event loop :func:`run_async` uses from here (the server's
+    loop in an ASGI worker thread, else the persistent loop), so ``fn`` runs with ``ctx``
+    as a worker thread like any other: it may read the request body and call async code.
+    At ``seconds`` the caller stops waiting and gets ``(False, None)``; the thread cannot
+    be killed and goes on. At most ``slots`` (default: the thread limit) calls per
+    ``owner`` run at once, counting abandoned ones until they return; a call still waiting
+    for a slot at its deadline never starts. ``fn``'s exceptions are raised here.
+    """
+    return run_async(ctx, _timed, ctx, float(seconds), owner, int(slots or _thread_limit), fn, args)  # type: ignore[no-any-return]
+
+
+_bridge.install(run_async, run_sync, with_timeout, get_thread_limit, call_with_timeout)

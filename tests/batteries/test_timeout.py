@@ -111,15 +111,22 @@ def test_http_errors_and_exceptions_pass_through(make_client):
 def test_no_thread_leak_after_many_timeouts(make_client):
     app, mw = _app(timeout=0.05, max_workers=3)
     release = threading.Event()
-    app.route("/hang", callback=lambda: release.wait(10) and "late")
+    hanging = set()
+
+    def hang():
+        hanging.add(threading.get_ident())
+        return release.wait(10) and "late"
+
+    app.route("/hang", callback=hang)
     c = make_client(app)
     c.get("/hang")  # warm up the server side (ASGI: its loop and worker threads)
     before = threading.active_count()
     try:
         for _ in range(25):
             assert c.get("/hang").status_code == 503
-        assert mw._pool.size <= 3
-        # The pool never grows past max_workers, whatever the number of timeouts.
+        # At most max_workers abandoned handlers hold threads, whatever the number of
+        # timeouts: the others never started.
+        assert len(hanging) <= 3
         assert threading.active_count() <= before + 3 + 2
     finally:
         release.set()
@@ -144,13 +151,22 @@ def test_queued_requests_never_start_when_the_pool_is_busy(make_client):
     assert started == [1]
 
 
-def test_pool_threads_are_reused(make_client):
+def test_worker_threads_are_reused(make_client):
     app, mw = _app(timeout=5, max_workers=4)
-    app.route("/", callback=lambda: "ok")
+    idents = set()
+
+    def ok():
+        idents.add(threading.get_ident())
+        return "ok"
+
+    app.route("/", callback=ok)
     c = make_client(app)
+    assert c.get("/").text == "ok"
+    before = threading.active_count()
     for _ in range(30):
         assert c.get("/").text == "ok"
-    assert mw._pool.size == 1
+    assert threading.active_count() <= before + 1
+    assert len(idents) <= 2
 
 
 def test_request_context_reaches_the_pool_thread(make_client):
@@ -193,4 +209,86 @@ def test_concurrent_requests_share_the_bounded_pool(make_client):
         statuses = list(pool.map(lambda _: c.get("/work").status_code, range(32)))
     assert statuses == [200] * 32
     assert peak[0] <= 4
-    assert mw._pool.size <= 4
+
+
+# -- a def handler reads the body through the timeout's worker thread ------------------
+# Regression (issue 12): the middleware ran the handler on a private thread pool, outside
+# lcore.concurrency; under ASGI the body reader could not reach the event loop from there
+# and every such request was a 500 (NoEventLoopError).
+
+
+def _body_app(**kw):
+    from lcore import request
+
+    app, _ = _app(timeout=5, **kw)
+
+    @app.post("/json")
+    def read_json():
+        return {"json": request.json}
+
+    @app.post("/body")
+    def read_body():
+        return {"size": len(request.body.read())}
+
+    @app.post("/forms")
+    def read_forms():
+        return {"name": request.forms.get("name")}
+
+    @app.post("/files")
+    def read_files():
+        f = request.files.get("upload")
+        return {"file": f.filename, "size": len(f.file.read())}
+
+    return app
+
+
+def test_def_handler_reads_json_under_timeout(make_client):
+    r = make_client(_body_app()).post("/json", json={"a": [1, 2]})
+    assert r.status_code == 200, r.text
+    assert r.json == {"json": {"a": [1, 2]}}
+
+
+def test_def_handler_reads_body_under_timeout(make_client):
+    r = make_client(_body_app()).post("/body", body=b"x" * 70000)
+    assert r.status_code == 200, r.text
+    assert r.json == {"size": 70000}
+
+
+def test_def_handler_reads_forms_under_timeout(make_client):
+    c = make_client(_body_app())
+    r = c.post("/forms", body="name=n%C3%BC", content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 200, r.text
+    assert r.json == {"name": "nü"}
+
+
+def test_def_handler_reads_files_under_timeout(make_client):
+    boundary = "b0undary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"a.txt\"\r\n"
+        f"Content-Type: text/plain\r\n\r\n12345\r\n--{boundary}--\r\n"
+    )
+    c = make_client(_body_app())
+    r = c.post("/files", body=body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert r.status_code == 200, r.text
+    assert r.json == {"file": "a.txt", "size": 5}
+
+
+def test_def_handler_reads_a_chunked_body_under_timeout(make_client):
+    c = make_client(_body_app())
+    r = c.post("/body", body=iter([b"a" * 1000, b"b" * 1000]))
+    assert r.status_code == 200, r.text
+    assert r.json == {"size": 2000}
+
+
+def test_body_limit_under_timeout_answers_413_for_an_over_limit_chunked_body(make_client):
+    from lcore import BodyLimitMiddleware
+
+    app = _body_app()
+    app.use(BodyLimitMiddleware(max_size=100))
+    c = make_client(app)
+    for path in ("/json", "/body", "/forms"):
+        r = c.post(path, body=iter([b"x" * 80, b"y" * 80]), headers={"Content-Type": "application/json"}
+                   if path == "/json" else {"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 413, (path, r.status_code, r.text[:300])
+    ok = c.post("/body", body=iter([b"x" * 40, b"y" * 40]))
+    assert ok.status_code == 200 and ok.json == {"size": 80}

@@ -268,7 +268,12 @@ class Lcore:
 
     # -- middleware ----------------------------------------------------------------------
     def use(self, middleware: Any, routes: Any = None, order: int | None = None) -> Any:
-        """Add middleware; returns it. ``routes`` limits it to paths ('/api/*', a list, a regex)."""
+        """Add middleware; returns it.
+
+        ``routes`` limits it to the paths a regular expression matches with ``re.match``
+        (a string such as ``r'^/api/'``, a compiled pattern, or a list of them);
+        ``order`` overrides the middleware's own and is set on it (``mw.order``).
+        """
         return self.middleware.add(middleware, routes=routes, order=order)
 
     def show_middleware(self) -> list[dict[str, Any]]:

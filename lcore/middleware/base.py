@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from typing import Any
 
@@ -15,9 +14,9 @@ __all__ = ["Middleware", "MiddlewareHook", "MiddlewarePipeline"]
 class Middleware:
     """Base class for middleware: ``__call__(ctx, next_handler)`` returns the result.
 
-    ``name`` identifies it (routes can ``skip=`` it), ``order`` sorts it (lower runs
-    earlier, equal orders keep insertion order), ``phase`` is ``'pre'`` (before routing)
-    or ``'post'`` (around the handler). ``__call__`` may be ``async def``; then
+    ``name`` identifies it (routes can ``skip=`` it; ``None`` unless a subclass sets
+    it), ``order`` sorts it (lower runs earlier, equal orders keep insertion order),
+    ``phase`` is ``'pre'`` (before routing) or ``'post'`` (around the handler). ``__call__`` may be ``async def``; then
     ``await next_handler(ctx)``. Subclasses need not call ``super().__init__()``.
 
     A middleware may have both a sync ``__call__`` and an ``async def acall(ctx,
@@ -25,7 +24,7 @@ class Middleware:
     use ``acall``, the others ``__call__``, so neither kind pays a thread hop.
     """
 
-    name: str = "middleware"
+    name: str | None = None
     order: int = 50
     phase: str = "post"
 
@@ -43,8 +42,6 @@ class MiddlewareHook(Middleware):
     ``post`` returns the result to send (usually the one it was given). Either may be
     ``async def``. Being non-wrapping, hooks need no thread hop for the rest of the chain.
     """
-
-    name = "middleware_hook"
 
     def pre(self, ctx: Any) -> Any:
         return None
@@ -94,23 +91,32 @@ class _Entry:
 
 
 def _make_matcher(routes: Any) -> Any:
-    """Turn ``routes=`` (glob string, list of globs, or compiled regex) into a predicate."""
+    """Turn ``routes=`` into a predicate on the path, or None for every path.
+
+    A string is a regular expression matched with ``re.match`` (anchored at the start
+    only, as in Lcore 0.0.4): ``r'^/api/'`` is every path under ``/api/``, and
+    ``'/api/*'`` is ``/api`` followed by any number of slashes, so it also matches
+    ``/apix``. A compiled pattern works the same; a list or tuple matches when any
+    of its patterns does.
+    """
     if routes is None:
         return None
-    if isinstance(routes, re.Pattern):
-        return lambda path: routes.match(path) is not None
-    if isinstance(routes, str):
+    if isinstance(routes, (str, re.Pattern)):
         routes = [routes]
     pats = []
     for r in routes:
         if isinstance(r, re.Pattern):
             pats.append(r)
-        elif any(ch in r for ch in "*?["):
-            pats.append(re.compile(fnmatch.translate(r)))
-        elif r.endswith("/"):
-            pats.append(re.compile(re.escape(r) + ".*"))
-        else:
-            pats.append(re.compile(re.escape(r) + r"\Z"))
+            continue
+        if not isinstance(r, str):
+            raise TypeError(f"routes= takes regular expressions (str or re.Pattern), got {r!r}")
+        try:
+            pats.append(re.compile(r))
+        except re.error as e:
+            raise ValueError(f"routes={r!r} is not a valid regular expression: {e}") from None
+    if len(pats) == 1:
+        match = pats[0].match
+        return lambda path: match(path) is not None
     return lambda path: any(p.match(path) for p in pats)
 
 
@@ -131,6 +137,12 @@ class MiddlewarePipeline:
             raise TypeError(f"middleware must be callable, got {mw!r}")
         if order is None:
             order = getattr(mw, "order", 50)
+        else:
+            # As in Lcore 0.0.4, ``use(mw, order=N)`` sets ``mw.order`` too.
+            try:
+                mw.order = order
+            except AttributeError:  # a callable that takes no attributes
+                pass
         self._seq += 1
         self._entries.append(_Entry(mw, int(order), self._seq, _make_matcher(routes)))
         self._rebuild()
@@ -199,7 +211,7 @@ class MiddlewarePipeline:
         """Describe the middleware in run order (name, type, order, phase, routes)."""
         return [
             {
-                "name": getattr(e.mw, "name", type(e.mw).__name__),
+                "name": getattr(e.mw, "name", None) or type(e.mw).__name__,
                 "type": type(e.mw).__name__,
                 "order": e.order,
                 "phase": getattr(e.mw, "phase", "post"),

@@ -13,7 +13,7 @@ __all__ = ["SecurityHeadersMiddleware"]
 
 _DEFAULTS = {
     "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
+    "X-Frame-Options": "SAMEORIGIN",  # Lcore 0.0.4's default; DENY is one keyword away
     "X-Xss-Protection": "1; mode=block",
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "Content-Security-Policy": "default-src 'self'",
@@ -32,12 +32,12 @@ def _header_name(keyword: str) -> str:
 class SecurityHeadersMiddleware(MiddlewareHook):
     """Add security headers to every response (a handler's own values are kept).
 
-    Defaults: ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``,
+    Defaults: ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: SAMEORIGIN``,
     ``X-Xss-Protection: 1; mode=block``, ``Referrer-Policy:
     strict-origin-when-cross-origin`` and ``Content-Security-Policy: default-src
     'self'``; with ``hsts=True`` also ``Strict-Transport-Security: max-age=<hsts_max_age>;
     includeSubDomains``. Override or add headers by keyword, the name written with
-    underscores (``x_frame_options='SAMEORIGIN'``,
+    underscores (``x_frame_options='DENY'`` to refuse framing even by your own pages,
     ``content_security_policy="default-src 'self' cdn.example.com"``,
     ``permissions_policy='geolocation=()'``; ``csp=`` is short for the CSP); ``None``
     drops a default.

@@ -6,7 +6,7 @@ from lcore import HTTPResponse, Lcore, SecurityHeadersMiddleware, abort, respons
 
 DEFAULTS = {
     "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
+    "x-frame-options": "SAMEORIGIN",
     "x-xss-protection": "1; mode=block",
     "referrer-policy": "strict-origin-when-cross-origin",
     "content-security-policy": "default-src 'self'",
@@ -20,7 +20,7 @@ def _app(**kw):
 
     @app.route("/own")
     def own():
-        response.set_header("X-Frame-Options", "SAMEORIGIN")
+        response.set_header("X-Frame-Options", "DENY")
         return "own"
 
     @app.route("/raised")
@@ -59,14 +59,14 @@ def test_hsts(make_client):
 def test_overrides_by_keyword(make_client):
     c = make_client(
         _app(
-            x_frame_options="SAMEORIGIN",
+            x_frame_options="DENY",
             content_security_policy="default-src 'none'",
             x_xss_protection=None,
             permissions_policy="geolocation=()",
         )
     )
     h = _sec(c.get("/"))
-    assert h["x-frame-options"] == "SAMEORIGIN"
+    assert h["x-frame-options"] == "DENY"
     assert h["content-security-policy"] == "default-src 'none'"
     assert "x-xss-protection" not in h
     assert h["permissions-policy"] == "geolocation=()"
@@ -79,11 +79,11 @@ def test_csp_shorthand():
 
 def test_handler_values_win(make_client):
     c = make_client(_app())
-    assert c.get("/own").headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert c.get("/own").headers["X-Frame-Options"] == "DENY"
     r = c.get("/returned")
     assert r.status_code == 201
     assert r.headers["Content-Security-Policy"] == "default-src *"
-    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["X-Frame-Options"] == "SAMEORIGIN"
 
 
 def test_error_responses_get_them(make_client):

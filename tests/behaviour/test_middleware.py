@@ -125,11 +125,12 @@ def test_pre_middleware_short_circuit(make_client):
     assert c.get("/").text == "ok"
 
 
-def test_routes_glob_list_regex(make_client):
+def test_routes_string_list_regex(make_client):
+    # A string is a regular expression matched with re.match (Lcore 0.0.4).
     log = []
     app = Lcore()
     app.use(Tag("glob", log), routes="/api/*")
-    app.use(Tag("list", log), routes=["/a", "/b/"])
+    app.use(Tag("list", log), routes=["/a$", "/b/"])
     app.use(Tag("regex", log), routes=re.compile(r"^/re/\d+$"))
     app.use(Tag("pre-glob", log, phase="pre"), routes="/api/*")
     for p in ("/api/x", "/a", "/a/x", "/b/c", "/re/12", "/re/x", "/other"):
@@ -396,7 +397,7 @@ def test_subclass_without_super_init(make_client):
             pass
 
     m = app.use(Bare())
-    assert (m.name, m.order, m.phase) == ("middleware", 50, "post")
+    assert (m.name, m.order, m.phase) == (None, 50, "post")
     app.route("/", callback=lambda: "ok")
     assert make_client(app).get("/").text == "ok"
 

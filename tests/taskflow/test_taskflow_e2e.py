@@ -117,7 +117,7 @@ def test_taskflow_through_server(kind, tmp_path):
         page = http.get("/frontend", headers={"Accept-Encoding": "gzip"})
         assert page.status_code == 200 and "TaskFlow" in page.text
         assert page.headers["content-encoding"] == "gzip"  # CompressionMiddleware
-        assert page.headers["x-frame-options"] == "DENY"  # SecurityHeadersMiddleware
+        assert page.headers["x-frame-options"] == "SAMEORIGIN"  # SecurityHeadersMiddleware
         assert page.headers["x-request-id"]
         assert http.get("/nope", headers={"Accept": "application/json"}).json()["status"] == 404
 

@@ -1,0 +1,108 @@
+"""Lcore 0.0.4 compatibility (issue 14): where 0.0.4 and lcore differed, lcore follows 0.0.4.
+
+Each test names the 0.0.4 behaviour it pins. Tests that make requests run under WSGI and
+ASGI (``make_client``); the others check objects that no request touches.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lcore import Lcore, Middleware, MiddlewareHook, SecurityHeadersMiddleware
+
+# --------------------------------------------------------------------------- use(routes=)
+
+
+class _Tag(Middleware):
+    def __init__(self, tag: str, seen: list[str], phase: str = "post") -> None:
+        self.tag = tag
+        self.seen = seen
+        self.phase = phase
+
+    def __call__(self, ctx, next_handler):
+        self.seen.append(self.tag)
+        return next_handler(ctx)
+
+
+def test_use_routes_string_is_a_regex_matched_with_re_match(make_client):
+    # 0.0.4: ``re.compile(routes)`` then ``pattern.match(path)``.
+    seen: list[str] = []
+    app = Lcore()
+    app.use(_Tag("anchored", seen), routes=r"^/api/")
+    app.use(_Tag("star", seen), routes="/api/*")
+    app.use(_Tag("pre", seen, phase="pre"), routes=r"^/api/")
+    app.use(_Tag("compiled", seen), routes=re.compile(r"/x/\d+$"))
+    app.use(_Tag("list", seen), routes=[r"/a$", re.compile(r"/b/")])
+    paths = ("/api/d", "/apix", "/api", "/x/12", "/x/a", "/a", "/a/x", "/b/c", "/other")
+    for p in paths:
+        app.route(p, callback=lambda: "ok")
+    c = make_client(app)
+
+    def tags(path: str) -> list[str]:
+        seen.clear()
+        assert c.get(path).text == "ok"
+        return sorted(seen)
+
+    assert tags("/api/d") == ["anchored", "pre", "star"]
+    assert tags("/apix") == ["star"]
+    assert tags("/api") == ["star"]
+    assert tags("/x/12") == ["compiled"]
+    assert tags("/x/a") == []
+    assert tags("/a") == ["list"]
+    assert tags("/a/x") == []
+    assert tags("/b/c") == ["list"]
+    assert tags("/other") == []
+
+
+def test_use_routes_rejects_a_bad_regex_at_use_time():
+    app = Lcore()
+    try:
+        app.use(Middleware(), routes="/api/(")
+    except ValueError as e:
+        assert "regular expression" in str(e)
+    else:
+        raise AssertionError("a broken routes= pattern was accepted")
+
+
+# --------------------------------------------------------------------------- use(order=)
+
+
+def test_use_order_sets_the_middleware_order():
+    # 0.0.4: ``if order is not None: middleware.order = order``.
+    app = Lcore()
+    mw = Middleware()
+    assert app.use(mw, order=5) is mw
+    assert mw.order == 5
+    assert Middleware.order == 50  # the class default is untouched
+    assert app.show_middleware()[0]["order"] == 5
+
+
+# --------------------------------------------------------------------------- Middleware.name
+
+
+def test_middleware_name_defaults_to_none_and_show_uses_the_class_name():
+    # 0.0.4: ``class Middleware: name = None`` (MiddlewareHook too).
+    assert Middleware().name is None
+    assert MiddlewareHook().name is None
+
+    class Audit(MiddlewareHook):
+        pass
+
+    app = Lcore()
+    app.use(Audit())
+    assert app.show_middleware()[0]["name"] == "Audit"
+
+
+# --------------------------------------------------------------------------- security headers
+
+
+def test_security_headers_frame_options_default_is_sameorigin(make_client):
+    # 0.0.4: ``'X-Frame-Options': 'SAMEORIGIN'`` in SecurityHeadersMiddleware.DEFAULTS.
+    app = Lcore()
+    app.use(SecurityHeadersMiddleware())
+    app.route("/", callback=lambda: "ok")
+    deny = Lcore()
+    deny.use(SecurityHeadersMiddleware(x_frame_options="DENY"))
+    deny.route("/", callback=lambda: "ok")
+    assert make_client(app).get("/").headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert make_client(deny).get("/").headers["X-Frame-Options"] == "DENY"

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import concurrency as _concurrency  # noqa: F401 - installs the loop/thread bridge
 from ._utils import (
+    _lscmp,  # noqa: F401 - private, imported by Lcore 0.0.4 code (constant-time compare)
     cached_property,
     cookie_decode,
     cookie_encode,
@@ -48,6 +49,8 @@ from .exceptions import (
     TemplateError,
 )
 from .lifecycle import BackgroundTaskPool, on_shutdown
+from .lifecycle import _callbacks as _shutdown_hooks  # noqa: F401 - private, for Lcore 0.0.4 code
+from .lifecycle import run_shutdown as _run_shutdown_hooks  # noqa: F401 - private, for 0.0.4 code
 from .middleware import (
     BodyLimitMiddleware,
     CompressionMiddleware,

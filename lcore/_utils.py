@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import json.encoder as _json_encoder
-import re
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -72,6 +72,8 @@ def makelist(data: Any) -> list[Any]:
 class cached_property:  # noqa: N801 - lower case to match the historic name
     """A property computed once per instance and then stored in its ``__dict__``.
 
+    Thread-safe, as in Lcore 0.0.4: threads that read it at the same time wait for one
+    computation instead of each running the getter (one re-entrant lock per property).
     Delete the attribute to compute it again.
     """
 
@@ -79,6 +81,7 @@ class cached_property:  # noqa: N801 - lower case to match the historic name
         self.__doc__ = func.__doc__
         self.func = func
         self.attrname = func.__name__
+        self.lock = threading.RLock()
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.attrname = name
@@ -86,8 +89,15 @@ class cached_property:  # noqa: N801 - lower case to match the historic name
     def __get__(self, obj: Any, cls: Any) -> Any:
         if obj is None:
             return self
-        value = obj.__dict__[self.attrname] = self.func(obj)
-        return value
+        # Only reached while the value is not stored yet (this is a non-data
+        # descriptor: once set, the instance ``__dict__`` answers first).
+        name = self.attrname
+        with self.lock:
+            cache = obj.__dict__
+            if name in cache:  # another thread computed it while this one waited
+                return cache[name]
+            value = cache[name] = self.func(obj)
+            return value
 
 
 class DictProperty:
@@ -276,8 +286,11 @@ def parse_qsl(qs: str, max_fields: int | None = None) -> list[tuple[str, str]]:
 
 
 def _lscmp(a: str | bytes, b: str | bytes) -> bool:
-    """Compare two strings in constant time."""
-    return hmac.compare_digest(tob(a), tob(b))
+    """Compare two strings in constant time (False for values that are not strings)."""
+    try:
+        return hmac.compare_digest(tob(a), tob(b))
+    except TypeError:
+        return False
 
 
 def cookie_encode(data: Any, key: str | bytes, digestmod: Any = None) -> bytes:
@@ -335,30 +348,42 @@ def _cookie_is_signed(raw: bytes) -> bool:
     return raw.startswith(b"!") and b"?" in raw
 
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+class LoadTargetError(ValueError, AttributeError):
+    """``load()`` refused a target string: not a plain dotted name.
+
+    Both a ValueError and an AttributeError, so code written for Lcore 0.0.4's ``load``
+    (which raised AttributeError for a bad attribute name) still catches it.
+    """
+
+
+def _is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
 def load(target: str, **namespace: Any) -> Any:
     """Import a module or fetch an object by a ``package.module:name.attr`` string.
 
-    Only a chain of attribute names is followed after the colon (no code is evaluated),
-    except that ``module:factory(...)``-style expressions are refused with ValueError.
+    Only a chain of attribute names is followed after the colon; nothing is evaluated.
+    Anything else (a call such as ``mod:factory()``, ``;``, spaces, a dunder name such
+    as ``mod:obj.__class__``) raises :class:`LoadTargetError`, which is a ValueError and
+    an AttributeError.
     """
     import importlib
 
     module, _, target = target.partition(":")
     if not all(part.isidentifier() for part in module.split(".")):
-        raise ValueError(f"invalid module name {module!r}")
-    mod = importlib.import_module(module)
-    if not target:
-        return mod
-    obj: Any = mod
-    for part in target.split("."):
-        if not part.isidentifier():
-            raise ValueError(
-                f"invalid attribute path {target!r}: only dotted names are allowed after ':'"
+        raise LoadTargetError(f"invalid module name {module!r}: only dotted names are allowed")
+    parts = target.split(".") if target else []
+    for part in parts:
+        if not part.isidentifier() or _is_dunder(part):
+            raise LoadTargetError(
+                f"invalid attribute path {target!r}: only dotted names, without dunders, "
+                "are allowed after ':'"
             )
-        if part in namespace and obj is mod and part == target.split(".")[0]:
+    mod = importlib.import_module(module)
+    obj: Any = mod
+    for i, part in enumerate(parts):
+        if i == 0 and part in namespace:
             obj = namespace[part]
             continue
         obj = getattr(obj, part)

@@ -106,3 +106,114 @@ def test_security_headers_frame_options_default_is_sameorigin(make_client):
     deny.route("/", callback=lambda: "ok")
     assert make_client(app).get("/").headers["X-Frame-Options"] == "SAMEORIGIN"
     assert make_client(deny).get("/").headers["X-Frame-Options"] == "DENY"
+
+
+# --------------------------------------------------------------------------- lcore.load
+
+
+def test_load_follows_dotted_names():
+    import os.path
+
+    import lcore
+
+    assert lcore.load("os.path:join") is os.path.join
+    assert lcore.load("os.path") is os.path
+
+
+def test_load_rejects_unsafe_specs_with_an_error_attributeerror_catches():
+    # 0.0.4 raised AttributeError for a non-identifier attribute; lcore raises an error
+    # that is both that and a ValueError, and refuses dunders and bad module names too.
+    import lcore
+
+    unsafe = [
+        "os:system('id')",  # a call
+        "os:path.join()",
+        "os;import sys",  # statement separator in the module part
+        "os:path;join",
+        "os:path.__class__",  # dunders lead out of the object
+        "os:__builtins__",
+        "os:path.join.__globals__",
+        "os: path",
+        "1os:path",
+    ]
+    for spec in unsafe:
+        try:
+            lcore.load(spec)
+        except AttributeError as e:
+            assert isinstance(e, ValueError), spec
+        else:
+            raise AssertionError(f"load({spec!r}) was not refused")
+
+
+# --------------------------------------------------------------------------- cached_property
+
+
+def test_cached_property_is_computed_once_by_concurrent_threads():
+    # 0.0.4: ``cached_property`` holds a lock around the computation.
+    import threading
+    import time
+
+    import lcore
+
+    calls: list[int] = []
+
+    class Thing:
+        @lcore.cached_property
+        def value(self):
+            calls.append(1)
+            time.sleep(0.05)  # wide enough for every thread to arrive while it runs
+            return object()
+
+    thing = Thing()
+    barrier = threading.Barrier(10)
+    got: list[object] = []
+
+    def read():
+        barrier.wait()
+        got.append(thing.value)
+
+    threads = [threading.Thread(target=read) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert len(got) == 10 and all(v is got[0] for v in got)
+    del thing.value  # deleting still means "compute again"
+    thing.value  # noqa: B018
+    assert len(calls) == 2
+
+
+# --------------------------------------------------------------------------- private names
+
+
+def test_private_names_0_0_4_code_imports():
+    import subprocess
+    import sys
+
+    from lcore import _lscmp, _run_shutdown_hooks, _shutdown_hooks, on_shutdown
+
+    assert _lscmp("secret", "secret") is True
+    assert _lscmp(b"secret", "secret") is True
+    assert _lscmp("secret", "secreT") is False
+    assert _lscmp("secret", 1.5) is False  # 0.0.4: a TypeError is "not equal"
+
+    def hook():
+        pass
+
+    on_shutdown(hook)
+    try:
+        assert hook in _shutdown_hooks
+    finally:
+        _shutdown_hooks.remove(hook)
+    assert callable(_run_shutdown_hooks)
+    # Running them for real ends this process's shutdown work, so do it in a child.
+    code = (
+        "import lcore\n"
+        "lcore._shutdown_hooks.append(lambda: print('bye'))\n"
+        "lcore._run_shutdown_hooks()\n"
+        "print('after')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["bye", "after"]

@@ -160,9 +160,15 @@ def _route_entry(route: Any, rule: str) -> dict[str, Any]:
 
 
 def api_docs(app: Any) -> dict[str, Any]:
-    """Describe the app's visible routes: method, rule, name, docstring, params, returns."""
+    """Describe the app's visible routes: method, rule, name, docstring, params, returns.
+
+    ``{"routes": [...], "version": <lcore version>, "count": N}`` (Lcore 0.0.4's keys,
+    plus the count).
+    """
+    from . import __version__
+
     routes = [_route_entry(route, rule) for route, rule in _visible_routes(app)]
-    return {"routes": routes, "count": len(routes)}
+    return {"routes": routes, "version": __version__, "count": len(routes)}
 
 
 # -- OpenAPI 3.1 ------------------------------------------------------------------------------

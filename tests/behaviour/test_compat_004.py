@@ -217,3 +217,26 @@ def test_private_names_0_0_4_code_imports():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["bye", "after"]
+
+
+# --------------------------------------------------------------------------- api_docs()
+
+
+def test_api_docs_has_routes_and_version(make_client):
+    # 0.0.4: ``docs = {'routes': [], 'version': __version__}``.
+    import lcore
+
+    app = Lcore()
+
+    @app.route("/items/<id:int>")
+    def item(id: int) -> dict:
+        """One item."""
+        return {"id": id}
+
+    docs = app.api_docs()
+    assert docs["version"] == lcore.__version__
+    assert [(r["method"], r["rule"]) for r in docs["routes"]] == [("GET", "/items/<id:int>")]
+    app.enable_docs()
+    served = make_client(app).get("/docs/json").json
+    assert served["version"] == lcore.__version__
+    assert [r["rule"] for r in served["routes"]] == ["/items/<id:int>"]

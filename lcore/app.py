@@ -58,6 +58,10 @@ _ADAPTERS = {"wsgi": "lcore.wsgi", "asgi": "lcore_asgi.adapter", "server": "lcor
 
 
 _NO_ARG: Any = object()
+#: What ``ctx`` answers itself (slots, properties, methods): not available to ``inject``.
+_CTX_NAMES = frozenset(
+    name for klass in RequestContext.__mro__ for name in vars(klass) if not name.startswith("_")
+)
 
 
 def _adapter(kind: str) -> Any:
@@ -282,7 +286,18 @@ class Lcore:
 
     # -- dependency injection -----------------------------------------------------------
     def inject(self, name: str, factory: Callable[..., Any], lifetime: str = "singleton") -> None:
-        """Register a dependency reached as ``ctx.<name>`` (singleton, scoped or transient)."""
+        """Register a dependency reached as ``ctx.<name>`` (singleton, scoped or transient).
+
+        A name that ``ctx`` already has (``request``, ``response``, ``app``, ``route``,
+        ``request_id``, ``user``, ``state``, its methods) would never be reached, so it
+        is refused with ValueError.
+        """
+        if name in _CTX_NAMES:
+            hint = " (RequestIDMiddleware sets ctx.request_id)" if name == "request_id" else ""
+            raise ValueError(
+                f"app.inject({name!r}, ...): ctx.{name} is a built-in RequestContext attribute "
+                f"and would hide the dependency; register it under another name{hint}"
+            )
         self._container.register(name, factory, lifetime)
 
     @property

@@ -240,3 +240,32 @@ def test_api_docs_has_routes_and_version(make_client):
     served = make_client(app).get("/docs/json").json
     assert served["version"] == lcore.__version__
     assert [r["rule"] for r in served["routes"]] == ["/items/<id:int>"]
+
+
+# --------------------------------------------------------------------------- inject()
+
+
+def test_inject_refuses_names_ctx_already_has(make_client):
+    # 0.0.4 accepted ``inject('request_id', ...)`` and ``ctx.request_id`` stayed None (its
+    # own attribute won); lcore says so at inject time instead.
+    import uuid
+
+    app = Lcore()
+    for name in ("request_id", "request", "response", "route", "app", "state", "user", "lazy"):
+        try:
+            app.inject(name, lambda: "dep", lifetime="transient")
+        except ValueError as e:
+            assert f"ctx.{name}" in str(e)
+        else:
+            raise AssertionError(f"inject({name!r}) was accepted")
+    assert "request_id" not in app.dependencies
+    app.inject("trace_id", lambda: str(uuid.uuid4()), lifetime="transient")
+
+    @app.route("/")
+    def index():
+        from lcore import ctx
+
+        return {"trace": ctx.trace_id, "rid": ctx.request_id}
+
+    body = make_client(app).get("/").json
+    assert len(body["trace"]) == 36 and body["rid"] is None

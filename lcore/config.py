@@ -334,18 +334,34 @@ class ConfigDict(dict):  # type: ignore[type-arg]
             self[key] = value
         return self
 
-    def validate_config(self, dataclass_type: Any) -> tuple[bool, list[str]]:
+    def validate_config(self, dataclass_type: Any) -> ConfigDict:
+        """Check the config against a dataclass schema; return the ConfigDict itself.
+
+        As in Lcore 0.0.4, any problem raises ``ValueError`` (a :class:`ConfigError`,
+        with the list as ``.errors``): ``"Config validation errors:"`` and then one line
+        per missing or unconvertible key. The checks are those of :meth:`check_config`,
+        which returns ``(ok, errors)`` instead of raising.
+        """
+        ok, errors = self.check_config(dataclass_type)
+        if not ok:
+            exc = ConfigError("Config validation errors:\n" + "\n".join(errors))
+            exc.errors = errors  # type: ignore[attr-defined]
+            raise exc
+        return self
+
+    def check_config(self, dataclass_type: Any) -> tuple[bool, list[str]]:
         """Check the config against a dataclass schema; return ``(ok, errors)``.
 
         Each field is looked up by its name, or by a dotted key that reads the same with
-        dots as underscores (field ``db_url`` matches ``db.url``). Strings are converted
-        to ``int``, ``float`` and ``bool`` fields (``true/1/yes/on``, ``false/0/no/off``)
-        and the converted value is written back. A missing field is fine when it has a
-        default and an error otherwise. A non-dataclass raises ``TypeError``.
+        dots as underscores (field ``db_url`` matches ``db.url``, as in Lcore 0.0.4).
+        Strings are converted to ``int``, ``float`` and ``bool`` fields (``true/1/yes/on``,
+        ``false/0/no/off``) and the converted value is written back. A missing field is
+        fine when it has a default and an error otherwise. A non-dataclass raises
+        ``TypeError``.
         """
         if not dataclasses.is_dataclass(dataclass_type):
             raise TypeError(
-                f"validate_config() needs a dataclass, not {type(dataclass_type).__name__}"
+                f"config validation needs a dataclass, not {type(dataclass_type).__name__}"
             )
         schema = dataclass_type if isinstance(dataclass_type, type) else type(dataclass_type)
         try:
@@ -360,19 +376,21 @@ class ConfigDict(dict):  # type: ignore[type-arg]
             key = field.name if field.name in self else by_flat_name.get(field.name)
             if key is None:
                 if not _has_default(field):
-                    errors.append(f"{field.name}: missing required config key")
+                    dotted = field.name.replace("_", ".")
+                    also = f" (or {dotted})" if dotted != field.name else ""
+                    errors.append(f"Missing required config key: {field.name}{also}")
                 continue
             value = self[key]
             try:
                 converted = _coerce(value, hints.get(field.name, field.type))
             except ValueError as exc:
-                errors.append(f"{field.name} ({key}): {exc}")
+                errors.append(f"Config key {key}: {exc}")
                 continue
             if converted is not value:
                 try:
                     self[key] = converted
                 except ConfigError as exc:
-                    errors.append(f"{field.name} ({key}): {exc}")
+                    errors.append(f"Config key {key}: {exc}")
         return not errors, errors
 
     # ----------------------------------------------------------------- metadata

@@ -75,11 +75,11 @@ def configure_app(app: Lcore) -> AppConfigSchema:
         app.config['redis_url'] = os.environ['TASKFLOW_REDIS_URL']
 
     # 4. Validate config against schema (strings from the environment become int/bool)
-    ok, errors = app.config.validate_config(AppConfigSchema)
-    if ok:
+    try:
+        app.config.validate_config(AppConfigSchema)
         logger.info("[CONFIG] Configuration validated successfully")
-    else:
-        logger.warning("[CONFIG WARNING] %s", "; ".join(errors))
+    except ValueError as e:
+        logger.warning("[CONFIG WARNING] %s", e)
 
     # Relative paths are relative to this directory, not to the server's cwd.
     for key in ('db_path', 'upload_dir'):

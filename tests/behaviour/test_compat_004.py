@@ -269,3 +269,64 @@ def test_inject_refuses_names_ctx_already_has(make_client):
 
     body = make_client(app).get("/").json
     assert len(body["trace"]) == 36 and body["rid"] is None
+
+
+# --------------------------------------------------------------------------- validate_config()
+
+
+def test_validate_config_returns_the_config_and_converts():
+    # 0.0.4: ``return self`` when valid; values are converted and written back; field
+    # ``db_url`` reads key ``db.url``.
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Schema:
+        db_url: str
+        port: int = 8080
+        debug: bool = False
+
+    app = Lcore()
+    app.config.load_dict({"db": {"url": "sqlite://"}, "port": "9000", "debug": "yes"})
+    assert app.config.validate_config(Schema) is app.config
+    assert app.config["port"] == 9000 and app.config["debug"] is True
+    flat = Lcore().config.load_dict({"db_url": "x"}).validate_config(Schema)  # chainable
+    assert flat["db_url"] == "x"
+
+
+def test_validate_config_raises_valueerror_listing_every_problem():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Schema:
+        db_url: str
+        secret: str
+        port: int = 8080
+        ratio: float = 0.5
+
+    config = Lcore().config.load_dict({"port": "eighty", "ratio": "half"})
+    try:
+        config.validate_config(Schema)
+    except ValueError as e:
+        lines = str(e).splitlines()
+    else:
+        raise AssertionError("an invalid config was accepted")
+    assert lines[0] == "Config validation errors:"
+    assert len(lines) == 5
+    assert any("db_url" in x and "db.url" in x and "Missing" in x for x in lines)
+    assert any("secret" in x and "Missing" in x for x in lines)
+    assert any("port" in x and "int" in x for x in lines)
+    assert any("ratio" in x and "float" in x for x in lines)
+    assert config["port"] == "eighty"  # nothing half-converted is written for a bad value
+    ok, errors = config.check_config(Schema)  # the (ok, errors) form
+    assert ok is False and errors == lines[1:]
+
+
+def test_validate_config_rejects_a_non_dataclass():
+    config = Lcore().config
+    for schema in (dict, {"debug": bool}, "Schema"):
+        try:
+            config.validate_config(schema)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError(f"validate_config({schema!r}) was accepted")

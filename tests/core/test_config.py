@@ -545,7 +545,8 @@ def test_load_module_object_path(tmp_path, monkeypatch):
     assert ConfigDict().load_module("lct_settings_obj:Prod") == {"port": 80}
 
 
-# --------------------------------------------------------------------------- validate_config
+# --------------------------------------------------------------------------- check_config
+# (the (ok, errors) form; validate_config raises: tests/behaviour/test_compat_004.py)
 
 
 @dataclasses.dataclass
@@ -556,9 +557,9 @@ class AppConfig:
     ratio: float = 0.5
 
 
-def test_validate_config_ok_and_defaults():
+def test_check_config_ok_and_defaults():
     c = ConfigDict().load_dict({"debug": True, "db_url": "postgres://..."})
-    assert c.validate_config(AppConfig) == (True, [])
+    assert c.check_config(AppConfig) == (True, [])
     assert "max_upload" not in c  # defaults are not written
 
 
@@ -575,27 +576,27 @@ def test_validate_config_ok_and_defaults():
         ("Off", False),
     ],
 )
-def test_validate_config_coerces_bools(raw, expected):
+def test_check_config_coerces_bools(raw, expected):
     c = ConfigDict(debug=raw)
-    ok, errors = c.validate_config(AppConfig)
+    ok, errors = c.check_config(AppConfig)
     assert ok and errors == []
     assert c["debug"] is expected
 
 
-def test_validate_config_coerces_numbers_and_writes_back():
+def test_check_config_coerces_numbers_and_writes_back():
     c = ConfigDict(max_upload="42", ratio="0.25")
     seen = []
     c._add_change_listener(lambda k, v: seen.append((k, v)))
-    assert c.validate_config(AppConfig) == (True, [])
+    assert c.check_config(AppConfig) == (True, [])
     assert c["max_upload"] == 42 and c["ratio"] == 0.25
     assert seen == [("max_upload", 42), ("ratio", 0.25)]
     c2 = ConfigDict(ratio=2)
-    assert c2.validate_config(AppConfig)[0] and c2["ratio"] == 2.0
+    assert c2.check_config(AppConfig)[0] and c2["ratio"] == 2.0
 
 
-def test_validate_config_reports_bad_values():
+def test_check_config_reports_bad_values():
     c = ConfigDict(debug="maybe", max_upload="lots", ratio="x", db_url=5)
-    ok, errors = c.validate_config(AppConfig)
+    ok, errors = c.check_config(AppConfig)
     assert not ok
     assert len(errors) == 4
     assert any("debug" in e and "bool" in e for e in errors)
@@ -605,32 +606,32 @@ def test_validate_config_reports_bad_values():
     assert c["max_upload"] == "lots"  # untouched
 
 
-def test_validate_config_missing_required():
+def test_check_config_missing_required():
     @dataclasses.dataclass
     class Needs:
         secret_key: str
         port: int = 80
         tags: list = dataclasses.field(default_factory=list)
 
-    ok, errors = ConfigDict().validate_config(Needs)
+    ok, errors = ConfigDict().check_config(Needs)
     assert not ok
-    assert errors == ["secret_key: missing required config key"]
+    assert errors == ["Missing required config key: secret_key (or secret.key)"]
 
 
-def test_validate_config_dotted_keys_match_underscore_fields():
+def test_check_config_dotted_keys_match_underscore_fields():
     @dataclasses.dataclass
     class Schema:
         db_url: str
         smtp_use_tls: bool = True
 
     c = ConfigDict().load_dict({"db": {"url": "x"}, "smtp": {"use_tls": "no"}})
-    assert c.validate_config(Schema) == (True, [])
+    assert c.check_config(Schema) == (True, [])
     assert c["smtp.use_tls"] is False
     exact = ConfigDict({"db_url": "exact", "db.url": "dotted"})
-    assert exact.validate_config(Schema)[0]
+    assert exact.check_config(Schema)[0]
 
 
-def test_validate_config_optional_and_union_fields():
+def test_check_config_optional_and_union_fields():
     @dataclasses.dataclass
     class Schema:
         timeout: Optional[int] = None  # noqa: UP045 - the typing form on purpose
@@ -638,21 +639,21 @@ def test_validate_config_optional_and_union_fields():
         mode: str | int = "a"
 
     c = ConfigDict(timeout="5", limit=None, mode="7")
-    assert c.validate_config(Schema) == (True, [])
+    assert c.check_config(Schema) == (True, [])
     assert c["timeout"] == 5 and c["limit"] is None and c["mode"] == "7"
 
 
-def test_validate_config_accepts_instances_and_rejects_non_dataclasses():
-    assert ConfigDict().validate_config(AppConfig())[0]
+def test_check_config_accepts_instances_and_rejects_non_dataclasses():
+    assert ConfigDict().check_config(AppConfig())[0]
     with pytest.raises(TypeError):
-        ConfigDict().validate_config(dict)
+        ConfigDict().check_config(dict)
     with pytest.raises(TypeError):
-        ConfigDict().validate_config({"debug": bool})
+        ConfigDict().check_config({"debug": bool})
 
 
-def test_validate_config_runs_validate_meta_on_write_back():
+def test_check_config_runs_validate_meta_on_write_back():
     c = ConfigDict(max_upload="5")
     c.meta_set("max_upload", "validate", lambda v: isinstance(v, str) or v < 3)
-    ok, errors = c.validate_config(AppConfig)
+    ok, errors = c.check_config(AppConfig)
     assert not ok
     assert len(errors) == 1 and "max_upload" in errors[0]

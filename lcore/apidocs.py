@@ -65,6 +65,24 @@ def _validation(route: Any) -> dict[str, Any]:
     return {}
 
 
+def _schema_fields(schema: Any) -> dict[str, tuple[Any, bool]]:
+    """``name -> (type, required)`` of a ``@validate_request`` schema (dict or dataclass)."""
+    if isinstance(schema, type) and dataclasses.is_dataclass(schema):
+        hints = _hints(schema)
+        out = {}
+        for f in dataclasses.fields(schema):
+            tp = hints.get(f.name, f.type)
+            out[f.name] = (tp, _required_field(f, tp))
+        return out
+    return {k: (v, not _optional(v)[0]) for k, v in (schema or {}).items()}
+
+
+def _required_field(f: dataclasses.Field[Any], tp: Any) -> bool:
+    """What ``validate_request`` requires: no default, and not ``Optional``."""
+    missing = dataclasses.MISSING
+    return f.default is missing and f.default_factory is missing and not _optional(tp)[0]
+
+
 def _signature(func: Any) -> inspect.Signature | None:
     try:
         return inspect.signature(func)
@@ -139,11 +157,11 @@ def _route_entry(route: Any, rule: str) -> dict[str, Any]:
     for name, (mode, _conf) in path_params.items():
         if not any(pp["name"] == name for pp in params):
             params.append({"name": name, "in": "path", "type": _FILTER_TYPES.get(mode, "str"), "required": True})
-    query = _validation(route).get("query") or {}
-    for name, tp in query.items():
+    query = _schema_fields(_validation(route).get("query"))
+    for name, (tp, required) in query.items():
         if not any(pp["name"] == name for pp in params):
             params.append({"name": name, "in": "query", "type": _type_name(tp) or "str",
-                           "required": not _optional(tp)[0]})
+                           "required": required})
     body = _validation(route).get("body")
     entry = {
         "method": route.method,
@@ -155,7 +173,8 @@ def _route_entry(route: Any, rule: str) -> dict[str, Any]:
         "async": route.is_async,
     }
     if body is not None:
-        entry["body"] = {k: _type_name(v) if not isinstance(v, dict) else "object" for k, v in body.items()}
+        entry["body"] = {k: _type_name(v) if not isinstance(v, dict) else "object"
+                         for k, (v, _required) in _schema_fields(body).items()}
     return entry
 
 
@@ -261,8 +280,7 @@ def _schema(tp: Any, seen: tuple[Any, ...] = ()) -> dict[str, Any]:
         if dataclasses.is_dataclass(tp):
             hints = _hints(tp)
             fields = {f.name: hints.get(f.name, f.type) for f in dataclasses.fields(tp)}
-            required = [f.name for f in dataclasses.fields(tp)
-                        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+            required = [f.name for f in dataclasses.fields(tp) if _required_field(f, fields[f.name])]
             return {"title": tp.__name__, **_object_schema(fields, required, seen + (tp,))}
         if typing.is_typeddict(tp):
             return {"title": tp.__name__,
@@ -361,7 +379,7 @@ def _operation(route: Any, op_ids: set[str]) -> dict[str, Any]:
         if desc:
             p["description"] = desc
         params.append(p)
-    query = dict(spec.get("query") or {})
+    query = _schema_fields(spec.get("query"))
     if sig is not None:
         for name, prm in sig.parameters.items():
             if name in path_params or name in query or prm.kind in (prm.VAR_POSITIONAL, prm.VAR_KEYWORD):
@@ -372,9 +390,8 @@ def _operation(route: Any, op_ids: set[str]) -> dict[str, Any]:
                 schema["default"] = prm.default
             entry["schema"] = schema
             params.append(entry)
-    for name, tp in query.items():
-        optional, inner = _optional(tp)
-        params.append({"name": name, "in": "query", "required": not optional, "schema": _schema(inner)})
+    for name, (tp, required) in query.items():
+        params.append({"name": name, "in": "query", "required": required, "schema": _schema(_optional(tp)[1])})
     if params:
         op["parameters"] = params
 

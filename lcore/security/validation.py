@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import types
 import typing
@@ -27,6 +28,75 @@ class ValidationError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class _Fields(dict):  # type: ignore[type-arg]
+    """A dataclass as a schema (``name -> type``); ``defaults``: the fields that have one."""
+
+    __slots__ = ("defaults",)
+    defaults: dict[str, dataclasses.Field[Any]]
+
+
+#: Dataclass -> its schema, built when ``validate_request`` is applied (read-only later).
+_DATACLASS_SCHEMAS: dict[type, _Fields] = {}
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _dataclass_schema(cls: type) -> _Fields:
+    """The schema of a dataclass: its fields' resolved types; defaults may be missing."""
+    schema = _DATACLASS_SCHEMAS.get(cls)
+    if schema is not None:
+        return schema
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception as e:
+        raise TypeError(
+            f"validate_request: cannot resolve the field types of {cls.__qualname__} ({e}); "
+            "define the types it names at module level"
+        ) from None
+    schema = _DATACLASS_SCHEMAS[cls] = _Fields()
+    schema.defaults = {}
+    for f in dataclasses.fields(cls):
+        schema[f.name] = hints.get(f.name, f.type)
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+            schema.defaults[f.name] = f
+    for tp in list(schema.values()):
+        _prepare(tp)
+    return schema
+
+
+def _prepare(tp: Any) -> None:
+    """Build the schemas of the dataclasses a type mentions (at decoration time)."""
+    if isinstance(tp, dict):
+        for inner in tp.values():
+            _prepare(inner)
+    elif _is_dataclass_type(tp):
+        _dataclass_schema(tp)
+    else:
+        for arg in typing.get_args(tp):
+            _prepare(arg)
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory()  # type: ignore[operator]
+
+
+def _as_schema(name: str, schema: Any) -> dict[str, Any] | None:
+    """A ``validate_request`` schema as a dict: a dict as it is, a dataclass as its fields."""
+    if schema is None or isinstance(schema, dict):
+        _prepare(schema or {})
+        return schema
+    if _is_dataclass_type(schema):
+        return _dataclass_schema(schema)
+    raise TypeError(
+        f"validate_request({name}=...) must be a dict of field -> type or a dataclass, "
+        f"not {schema!r}"
+    )
 
 
 def _optional(tp: Any) -> tuple[bool, Any]:
@@ -72,6 +142,8 @@ def _check(field: str, value: Any, tp: Any, errors: list[dict[str, str]]) -> Non
         if not optional:
             errors.append({"field": field, "message": f"must be {_type_name(tp)}, not null"})
         return
+    if _is_dataclass_type(tp):
+        tp = _dataclass_schema(tp)
     if isinstance(tp, dict):  # a nested schema
         if not isinstance(value, dict):
             errors.append(
@@ -122,10 +194,11 @@ def _check(field: str, value: Any, tp: Any, errors: list[dict[str, str]]) -> Non
 def _check_object(
     data: dict[str, Any], schema: dict[str, Any], errors: list[dict[str, str]], prefix: str = ""
 ) -> None:
+    defaults = getattr(schema, "defaults", ())
     for name, tp in schema.items():
         field = prefix + name
         if name not in data:
-            if not _optional(tp)[0]:
+            if not _optional(tp)[0] and name not in defaults:
                 errors.append({"field": field, "message": "is required"})
             continue
         _check(field, data[name], tp, errors)
@@ -174,6 +247,7 @@ def _validate_query(schema: dict[str, Any]) -> tuple[dict[str, Any], list[dict[s
     query = request.query
     values: dict[str, Any] = {}
     errors: list[dict[str, str]] = []
+    defaults = getattr(schema, "defaults", {})
     for name, declared in schema.items():
         optional, tp = _optional(declared)
         base = typing.get_origin(tp) or tp
@@ -181,7 +255,9 @@ def _validate_query(schema: dict[str, Any]) -> tuple[dict[str, Any], list[dict[s
             if base in (list, tuple, set, frozenset):
                 raws = query.getall(name)
                 if not raws:
-                    if not optional:
+                    if name in defaults:
+                        values[name] = _default(defaults[name])
+                    elif not optional:
                         errors.append({"field": name, "message": "query parameter is required"})
                     continue
                 args = typing.get_args(tp)
@@ -190,7 +266,9 @@ def _validate_query(schema: dict[str, Any]) -> tuple[dict[str, Any], list[dict[s
                 continue
             raw = query.get(name)
             if raw is None:
-                if not optional:
+                if name in defaults:
+                    values[name] = _default(defaults[name])
+                elif not optional:
                     errors.append({"field": name, "message": "query parameter is required"})
                 else:
                     values[name] = None
@@ -242,15 +320,17 @@ def _run_checks(body: dict[str, Any] | None, query: dict[str, Any] | None) -> HT
 
 
 def validate_request(
-    body: dict[str, Any] | None = None, query: dict[str, Any] | None = None
+    body: dict[str, Any] | type | None = None, query: dict[str, Any] | type | None = None
 ) -> Any:
     """Check the JSON body and query parameters against simple type schemas.
 
     Schemas map names to types: ``str``, ``int``, ``float``, ``bool``, ``list``,
     ``dict``, ``list[int]``, ``dict[str, float]``, ``Optional[X]`` / ``X | None`` (may be
-    missing or null), a nested ``{...}`` schema, or ``Any``. Query values are strings and
-    are coerced (``int``, ``float``, ``bool`` from ``true/false/1/0/yes/no/on/off``;
-    ``list[X]`` takes every repeat). Answers, with a JSON body ``{"error": ...,
+    missing or null), a nested ``{...}`` schema or dataclass, or ``Any``. A dataclass
+    works as a schema too (as in Lcore 0.0.4): its fields and their types, a field with
+    a default may be missing (a missing query parameter then gets the default). Query
+    values are strings and are coerced (``int``, ``float``, ``bool`` from
+    ``true/false/1/0/yes/no/on/off``; ``list[X]`` takes every repeat). Answers, with a JSON body ``{"error": ...,
     "details": [{"field": ..., "message": ...}]}``:
 
     - ``400`` "Invalid query parameters": a required query parameter is missing or a
@@ -263,22 +343,23 @@ def validate_request(
     and the body ``ctx.validated_body``. Works on ``def`` and ``async def`` handlers.
     The schemas are kept on the wrapper as ``__lcore_validation__`` for the API docs.
     """
-    for name, schema in (("body", body), ("query", query)):
-        if schema is not None and not isinstance(schema, dict):
-            raise TypeError(f"validate_request({name}=...) must be a dict of field -> type")
     spec = {"body": body, "query": query}
+    body_schema = _as_schema("body", body)
+    query_schema = _as_schema("query", query)
 
     def decorator(func: Any) -> Any:
         if _bridge.is_async_callable(func):
 
             @functools.wraps(func)
             async def async_wrapper(*a: Any, **ka: Any) -> Any:
-                if body is not None and request._body_needed:
+                if body_schema is not None and request._body_needed:
                     # Not read yet (under ASGI it is, before the handler): reading may
                     # block, so check in a worker thread rather than on the event loop.
-                    refused = await _bridge.run_sync(_current_or_none(), _run_checks, body, query)
+                    refused = await _bridge.run_sync(
+                        _current_or_none(), _run_checks, body_schema, query_schema
+                    )
                 else:
-                    refused = _run_checks(body, query)
+                    refused = _run_checks(body_schema, query_schema)
                 if refused is not None:
                     return refused
                 return await func(*a, **ka)
@@ -288,7 +369,7 @@ def validate_request(
 
         @functools.wraps(func)
         def wrapper(*a: Any, **ka: Any) -> Any:
-            refused = _run_checks(body, query)
+            refused = _run_checks(body_schema, query_schema)
             if refused is not None:
                 return refused
             return func(*a, **ka)

@@ -49,7 +49,9 @@ def test_doc_example_runs(name, code, proto, monkeypatch, request):
 
     monkeypatch.setattr(lcore, "TestClient", client_for_protocol)
     try:
-        exec(compile(code, f"docs/{name}", "exec"), {"__name__": "__docs__"})
+        # dont_inherit: run as a user's script would, without this file's __future__ imports
+        # (they would turn a doc's dataclass annotations into strings).
+        exec(compile(code, f"docs/{name}", "exec", dont_inherit=True), {"__name__": "__docs__"})
     finally:
         for c in clients:
             c.close()

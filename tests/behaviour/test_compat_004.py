@@ -6,9 +6,186 @@ ASGI (``make_client``); the others check objects that no request touches.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from typing import Optional
 
-from lcore import Lcore, Middleware, MiddlewareHook, SecurityHeadersMiddleware
+from lcore import (
+    Lcore,
+    Middleware,
+    MiddlewareHook,
+    SecurityHeadersMiddleware,
+    ctx,
+    validate_request,
+)
+
+# --------------------------------------------------------------------------- validate_request(dataclass)
+
+
+@dataclasses.dataclass
+class NewUser:
+    name: str
+    age: int
+    email: Optional[str] = None  # noqa: UP045 - the typing spelling 0.0.4 code uses
+    admin: bool = False
+    score: float = 0.0
+
+
+#: What NewUser checks, written as the dict form (defaults -> may be missing).
+NEW_USER_DICT = {"name": str, "age": int, "email": Optional[str], "admin": Optional[bool],  # noqa: UP045
+                 "score": Optional[float]}  # noqa: UP045
+
+
+@dataclasses.dataclass
+class Search:
+    q: str
+    page: int = 1
+    exact: bool = False
+    ratio: Optional[float] = None  # noqa: UP045
+    tags: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Address:
+    city: str
+    zip: Optional[str] = None  # noqa: UP045
+
+
+@dataclasses.dataclass
+class Customer:
+    name: str
+    address: Address
+    previous: list[Address] = dataclasses.field(default_factory=list)
+
+
+def _validating_app() -> Lcore:
+    app = Lcore()
+
+    @app.post("/users")
+    @validate_request(body=NewUser)
+    def create_user():
+        return {"created": ctx.validated_body}
+
+    @app.post("/ausers")
+    @validate_request(body=NewUser)
+    async def acreate_user():
+        return {"created": ctx.validated_body}
+
+    @app.post("/dict-users")
+    @validate_request(body=NEW_USER_DICT)
+    def create_user_dict():
+        return {"created": ctx.validated_body}
+
+    @app.get("/search")
+    @validate_request(query=Search)
+    def search():
+        return ctx.validated_query
+
+    @app.get("/asearch")
+    @validate_request(query=Search)
+    async def asearch():
+        return ctx.validated_query
+
+    @app.get("/dict-search")
+    @validate_request(query={"q": str, "page": int})
+    def search_dict():
+        return ctx.validated_query
+
+    @app.post("/customers")
+    @validate_request(body=Customer)
+    def customer():
+        return {"ok": True}
+
+    return app
+
+
+def test_validate_request_dataclass_body(make_client):
+    # 0.0.4: ``isinstance(body, dict)`` else the dataclass's fields; missing -> 422.
+    c = make_client(_validating_app())
+    for path in ("/users", "/ausers"):
+        r = c.post(path, json={"name": "ann", "age": 30})
+        assert (r.status_code, r.json) == (200, {"created": {"name": "ann", "age": 30}}), path
+        full = {"name": "ann", "age": 30, "email": None, "admin": True, "score": 2}
+        assert c.post(path, json=full).status_code == 200, path
+    for bad in ({"name": 5}, {"age": "30"}, {"name": "a", "age": 1, "admin": "yes"},
+                {"name": "a", "age": 1.5, "score": "high"}, {"name": "a", "age": 1, "email": 3}):
+        r = c.post("/users", json=bad)
+        assert r.status_code == 422, bad
+        assert r.json["error"] == "Validation failed"
+        # the same structured errors as the dict form
+        assert r.json == c.post("/dict-users", json=bad).json, bad
+        assert r.json == c.post("/ausers", json=bad).json, bad
+    r = c.post("/users", json={"name": 5})
+    assert r.json["details"] == [{"field": "name", "message": "must be str, not number"},
+                                 {"field": "age", "message": "is required"}]
+    assert c.post("/users", json=[1]).status_code == 422
+    assert c.post("/users", body=b"{nope", content_type="application/json").status_code == 400
+
+
+def test_validate_request_dataclass_nested_body(make_client):
+    c = make_client(_validating_app())
+    ok = {"name": "a", "address": {"city": "Kathmandu"}, "previous": [{"city": "Pokhara", "zip": "33700"}]}
+    assert c.post("/customers", json=ok).status_code == 200
+    r = c.post("/customers", json={"name": "a", "address": {"city": 5}, "previous": [{}]})
+    assert r.status_code == 422
+    assert r.json["details"] == [{"field": "address.city", "message": "must be str, not number"},
+                                 {"field": "previous[0].city", "message": "is required"}]
+    r = c.post("/customers", json={"name": "a", "address": "Kathmandu"})
+    assert r.json["details"] == [{"field": "address", "message": "must be an object, not string"}]
+
+
+def test_validate_request_dataclass_query(make_client):
+    # 0.0.4: a missing query field without a default -> 400.
+    c = make_client(_validating_app())
+    for path in ("/search", "/asearch"):
+        r = c.get(path, query_string="q=lamp")
+        assert r.json == {"q": "lamp", "page": 1, "exact": False, "ratio": None, "tags": []}, path
+        r = c.get(path, query_string="q=lamp&page=3&exact=yes&ratio=0.5&tags=a&tags=b")
+        assert r.json == {"q": "lamp", "page": 3, "exact": True, "ratio": 0.5, "tags": ["a", "b"]}
+    r = c.get("/search", query_string="page=2")
+    assert r.status_code == 400
+    assert r.json == c.get("/dict-search", query_string="page=2").json
+    assert r.json["details"] == [{"field": "q", "message": "query parameter is required"}]
+    r = c.get("/search", query_string="q=x&page=two")
+    assert r.status_code == 400
+    assert r.json == c.get("/dict-search", query_string="q=x&page=two").json
+    assert c.get("/asearch", query_string="q=x&exact=maybe").status_code == 400
+
+
+def test_validate_request_refuses_other_schemas_at_decoration():
+    for schema in (["name"], NewUser(name="a", age=1), str):
+        try:
+            validate_request(body=schema)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError(f"validate_request(body={schema!r}) was accepted")
+
+
+def test_openapi_describes_dataclass_schemas(make_client):
+    from openapi_spec_validator import validate
+
+    app = _validating_app()
+    doc = app.openapi()
+    validate(doc)
+    body = doc["paths"]["/users"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["title"] == "NewUser" and body["required"] == ["name", "age"]
+    assert body["properties"]["age"] == {"type": "integer"}
+    params = {p["name"]: p for p in doc["paths"]["/search"]["get"]["parameters"]}
+    assert params["q"]["required"] is True and params["q"]["schema"] == {"type": "string"}
+    assert params["page"]["required"] is False and params["page"]["schema"] == {"type": "integer"}
+    assert params["ratio"]["required"] is False and params["ratio"]["schema"] == {"type": "number"}
+    assert set(doc["paths"]["/search"]["get"]["responses"]) == {"200", "400"}
+    customer = doc["paths"]["/customers"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert customer["properties"]["address"]["required"] == ["city"]
+    app.enable_docs()
+    docs = make_client(app).get("/docs/json").json
+    search = next(r for r in docs["routes"] if r["rule"] == "/search")
+    assert [(p["name"], p["required"]) for p in search["parameters"]] == [
+        ("q", True), ("page", False), ("exact", False), ("ratio", False), ("tags", False)]
+    users = next(r for r in docs["routes"] if r["rule"] == "/users")
+    assert users["body"] == {"name": "str", "age": "int", "email": "Optional[str]",
+                             "admin": "bool", "score": "float"}
 
 # --------------------------------------------------------------------------- use(routes=)
 

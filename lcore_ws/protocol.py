@@ -8,10 +8,11 @@ serve WebSockets through this one code path.
 
 Limits (all in :class:`WebSocketOptions`, each with a safe default):
 
-- ``max_size`` caps a *message* after reassembly and decompression (1 MiB): a client
-  cannot get past it by fragmenting, nor by sending a small compressed frame. Over it:
-  close 1009. ``max_fragments`` caps how many frames one message may take (1009 too), so
-  a flood of empty continuation frames cannot keep a reassembly going forever.
+- ``max_size`` caps a *message* after reassembly and decompression (16 MiB, as uvicorn
+  and hypercorn): a client cannot get past it by fragmenting, nor by sending a small
+  compressed frame. Over it: close 1009. The size is checked as each frame arrives, so a
+  message may take any number of frames (RFC 6455 sets no limit) and reassembly never
+  holds more than ``max_size`` bytes.
 - ``max_queue`` received messages are buffered for the app; beyond that the driver stops
   reading the socket, which pushes back on the client (TCP flow control).
 - Sends wait until the socket took the bytes (backpressure on a slow reader), at most
@@ -19,7 +20,10 @@ Limits (all in :class:`WebSocketOptions`, each with a safe default):
 - A ping every ``ping_interval`` seconds; no pong within ``ping_timeout``: close 1011.
   ``idle_timeout`` (off by default) closes with 1001 when no message went either way.
 - Malformed frames close with 1002, invalid UTF-8 with 1007 (the protocol object and
-  this driver decide; the app never sees them), an app error with 1011.
+  this driver decide; the app never sees them), an app error with 1011. The client's
+  Close is echoed with its code, even between the fragments of a message (RFC 6455 5.4).
+- After the closing handshake the server closes the connection (RFC 6455 7.1.1): a TCP
+  half-close, or over TLS, which cannot half-close, close_notify and then the connection.
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ from urllib.parse import unquote
 
 import anyio
 import anyio.abc
+from anyio.streams.tls import TLSStream
 from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import CLOSED, CONNECTING, OPEN
 from websockets.server import ServerProtocol
@@ -66,9 +71,8 @@ class WebSocketOptions:
     """Limits and timers of the sans-I/O driver (sizes in bytes, times in seconds)."""
 
     #: Largest message accepted, after reassembly and decompression; None: no limit.
-    max_size: int | None = 1024 * 1024
-    #: Most frames one fragmented message may take.
-    max_fragments: int = 1024
+    #: Each connection may hold up to about ``(max_queue + 2) * max_size`` bytes.
+    max_size: int | None = 16 * 1024 * 1024
     #: Received messages buffered for the app before reading pauses.
     max_queue: int = 16
     #: Seconds between keepalive pings (None: no pings).
@@ -91,6 +95,21 @@ class WebSocketOptions:
 
 class ConnectionClosedError(OSError):
     """The WebSocket is closed; sends fail with this (an OSError, as ASGI 2.4 asks)."""
+
+
+class _ServerProtocol(ServerProtocol):
+    """websockets' ``ServerProtocol``, answering a Close between fragments as RFC 6455 says.
+
+    Control frames may come between the fragments of a message (RFC 6455 5.4). websockets
+    fails the connection with 1002 when that control frame is a Close; the RFC asks for
+    the Close to be echoed (5.5.1) and what follows it discarded (1.4), the unfinished
+    message with it (Autobahn 7.1.5).
+    """
+
+    def recv_frame(self, frame: Frame) -> None:
+        if frame.opcode is Opcode.CLOSE:
+            self.current_size = None  # the unfinished message is abandoned
+        super().recv_frame(frame)
 
 
 def _extensions(options: WebSocketOptions) -> list[Any] | None:
@@ -119,7 +138,7 @@ class _Session:
         self.base_scope = base_scope
         self.options = options
         self._offered: list[str] = []
-        self.proto = ServerProtocol(
+        self.proto = _ServerProtocol(
             origins=options.origins,
             extensions=_extensions(options),
             max_size=options.max_size,
@@ -147,7 +166,8 @@ class _Session:
         self._ping: tuple[bytes, float] | None = None
         self._frag_op: Opcode | None = None
         self._frag = bytearray()
-        self._frag_count = 0
+        #: The protocol asked to close our side and the stream cannot half-close (TLS).
+        self._close_pending = False
         self._tg: anyio.abc.TaskGroup | None = None
 
     # -- writing -----------------------------------------------------------------------
@@ -176,12 +196,12 @@ class _Session:
                     if data:
                         self._write_started = monotonic()
                         await self.stream.send(data)
-                    else:
+                    else:  # the protocol closes our side of the connection
                         self._done = True
                         try:
                             await self.stream.send_eof()
-                        except (NotImplementedError, AttributeError):
-                            pass  # TLS cannot half-close; the stream is closed at the end
+                        except NotImplementedError:
+                            self._close_pending = True  # TLS: see _close_stream
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             self._abort()
             raise ConnectionClosedError("the client disconnected") from None
@@ -313,6 +333,25 @@ class _Session:
             self._close_inbox()
             with anyio.CancelScope(shield=True):
                 await anyio.aclose_forcefully(self.stream)
+
+    async def _close_stream(self) -> None:
+        """Close a stream that cannot half-close: over TLS, close_notify, then the connection.
+
+        Only the reader calls this (the TLS closing handshake reads the peer's close_notify,
+        and only one task may read), for ``close_timeout`` at most: RFC 8446 6.1 does not
+        ask to wait for the peer's close_notify, but waiting lets the client read ours
+        before the TCP connection goes.
+        """
+        self._close_pending = False
+        stream = self.stream
+        with anyio.CancelScope(shield=True):
+            if isinstance(stream, TLSStream):
+                with anyio.move_on_after(self.options.close_timeout):
+                    try:
+                        await stream.unwrap()
+                    except Exception:  # noqa: BLE001 - a peer gone or rude: closed anyway
+                        pass
+            await anyio.aclose_forcefully(stream)
 
     async def _app_finished(self, failed: bool) -> None:
         proto = self.proto
@@ -463,6 +502,9 @@ class _Session:
                 await self._dispatch()
                 if proto.state is not OPEN:
                     self._close_inbox()  # the app sees the disconnect now
+                if self._close_pending:
+                    await self._close_stream()
+                    break
                 if not data or proto.state is CLOSED:
                     break
         except ConnectionClosedError:
@@ -481,25 +523,25 @@ class _Session:
                 if frame.fin:
                     await self._deliver(op, frame.data)
                 else:
-                    self._frag_op, self._frag, self._frag_count = op, bytearray(frame.data), 1
+                    self._frag_op, self._frag = op, bytearray(frame.data)
             elif op is Opcode.CONT:
+                # The protocol checked the running size against max_size before it parsed
+                # this frame (1009 past it), so the buffer stays within max_size.
                 self._frag += frame.data
-                self._frag_count += 1
-                if self._frag_count > self.options.max_fragments:
-                    await self._fail(1009, "too many fragments")
-                    return
                 if frame.fin:
-                    data, op2 = bytes(self._frag), self._frag_op
-                    self._frag, self._frag_op, self._frag_count = bytearray(), None, 0
+                    data, op2 = self._frag, self._frag_op
+                    self._frag, self._frag_op = bytearray(), None
                     await self._deliver(op2, data)  # type: ignore[arg-type]
             elif op is Opcode.PONG:
                 ping = self._ping
                 if ping is not None and frame.data == ping[0]:
                     self._ping = None
+            elif op is Opcode.CLOSE:
+                self._frag, self._frag_op = bytearray(), None  # an unfinished message is dropped
             if self._done and proto.state is not OPEN:
                 return
 
-    async def _deliver(self, op: Opcode, data: bytes) -> None:
+    async def _deliver(self, op: Opcode, data: bytes | bytearray) -> None:
         self._last_activity = monotonic()
         if op is Opcode.TEXT:
             try:
@@ -509,7 +551,7 @@ class _Session:
                 return
             msg: dict[str, Any] = {"type": "websocket.receive", "text": text}
         else:
-            msg = {"type": "websocket.receive", "bytes": data}
+            msg = {"type": "websocket.receive", "bytes": data if type(data) is bytes else bytes(data)}
         if not self._inbox_closed:
             await self._put(msg)  # waits while max_queue messages are unread
 

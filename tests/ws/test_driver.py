@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -98,9 +99,14 @@ class Raw:
         self.sock.close()
 
 
-def raw_connect(addr: str, path: str = "/echo", extra: bytes = b"") -> Raw:
+def raw_connect(addr: str, path: str = "/echo", extra: bytes = b"", tls: ssl.SSLContext | None = None) -> Raw:
+    """A raw WebSocket client socket past the handshake (over TLS with ``tls``)."""
     host, port = addr.split(":")
-    s = Raw(socket.create_connection((host, int(port)), timeout=5))
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    if tls is not None:
+        # A TCP FIN without TLS close_notify raises SSLEOFError instead of reading as EOF.
+        sock = tls.wrap_socket(sock, server_hostname="localhost", suppress_ragged_eofs=False)
+    s = Raw(sock)
     key = base64.b64encode(os.urandom(16))
     s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
               b"Connection: Upgrade\r\nSec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n"
@@ -130,8 +136,9 @@ def frame(opcode: int, payload: bytes, fin: bool = True, mask: bool = True) -> b
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
-def read_frames(s: Raw, until_close: bool = True, timeout: float = 5) -> list[tuple[int, bytes]]:
-    """Read server frames (unmasked) until a close frame or EOF; (opcode, payload) pairs."""
+def read_frames(s: Raw, until_close: bool = True, timeout: float = 5,
+                count: int | None = None) -> list[tuple[int, bytes]]:
+    """Read server frames (unmasked) until a close frame, ``count`` frames, or EOF; (opcode, payload) pairs."""
     buf = s.rest
     out = []
     s.settimeout(timeout)
@@ -147,7 +154,8 @@ def read_frames(s: Raw, until_close: bool = True, timeout: float = 5) -> list[tu
                 break
             out.append((op, buf[off : off + n]))
             buf = buf[off + n :]
-            if op == 8 and until_close:
+            if (op == 8 and until_close) or len(out) == count:
+                s.rest = buf
                 return out
         try:
             chunk = s.recv(65536)
@@ -176,12 +184,21 @@ def test_echo_and_plain_http_side_by_side():
         assert r.status_code == 404  # a WebSocket route is not an HTTP route
 
 
-def test_oversized_message_closes_1009_and_the_worker_survives():
-    with running() as addr:
-        with connect(f"ws://{addr}/echo", max_size=None) as ws:
-            ws.send("y" * (1024 * 1024 + 1))
+MiB = 1024 * 1024
+
+
+def test_default_max_size_is_16_mib_like_uvicorn_and_hypercorn():
+    # Autobahn 9.1.x/9.2.x send messages of up to 16 MiB.
+    assert WebSocketOptions().max_size == 16 * MiB
+    payload = b"\x5a" * (16 * MiB)
+    with running() as addr:  # the default options
+        with connect(f"ws://{addr}/echo", compression=None, max_size=None) as ws:
+            ws.send(payload)
+            assert ws.recv(timeout=30) == payload
+            # The server's 1009 may reach the client while it is still sending.
             with pytest.raises(ConnectionClosed) as e:
-                ws.recv(timeout=5)
+                ws.send(payload + b"!")
+                ws.recv(timeout=30)
             assert close_code(e.value) == 1009
         assert_still_serves(addr)
 
@@ -203,11 +220,32 @@ def test_fragments_are_reassembled_under_the_message_cap():
         assert_still_serves(addr)
 
 
-def test_too_many_fragments_close_1009():
-    with running(WebSocketOptions(max_fragments=8)) as addr:
+def test_many_small_fragments_are_bounded_by_size_not_by_count():
+    # Autobahn 9.3.x/9.4.x: a legal client may split a message into any number of frames.
+    with running(WebSocketOptions(max_size=64 * 1024)) as addr:
         s = raw_connect(addr)
-        s.sendall(frame(0x1, b"a", fin=False) + b"".join(frame(0x0, b"", fin=False) for _ in range(20)))
+        body = b"".join(frame(0x0, b"ab", fin=False) for _ in range(20_000))  # 40,000 bytes in 20,001 frames
+        s.sendall(frame(0x2, b"", fin=False) + body + frame(0x0, b"!"))
+        assert read_frames(s, count=1) == [(0x2, b"ab" * 20_000 + b"!")]
+        s.sendall(frame(0x8, struct.pack("!H", 1000)))
+        s.close()
+        # Past max_size, however it is split: 1009.
+        s = raw_connect(addr)
+        s.sendall(frame(0x1, b"", fin=False) + b"".join(frame(0x0, b"x" * 1024, fin=False) for _ in range(64))
+                  + frame(0x0, b"x"))
         assert raw_close_code(read_frames(s)) == 1009
+        s.close()
+        assert_still_serves(addr)
+
+
+def test_close_between_fragments_is_echoed_and_later_frames_are_ignored():
+    # Autobahn 7.1.5. RFC 6455 5.4: control frames may come between fragments; 5.5.1: the
+    # Close is answered, echoing its code; 1.4: what follows a Close is discarded.
+    with running() as addr:
+        s = raw_connect(addr)
+        s.sendall(frame(0x1, b"fragment1", fin=False) + frame(0x8, struct.pack("!H", 1000) + b"bye")
+                  + frame(0x0, b"fragment2"))
+        assert read_frames(s, until_close=False) == [(0x8, struct.pack("!H", 1000) + b"bye")]
         s.close()
         assert_still_serves(addr)
 
@@ -220,11 +258,14 @@ def test_too_many_fragments_close_1009():
         (frame(0x1, b"unmasked", mask=False), 1002),
         (frame(0x3, b"reserved opcode"), 1002),
         (frame(0x0, b"continuation without a start"), 1002),
+        (frame(0x1, b"a", fin=False) + frame(0x1, b"b"), 1002),  # a new message before the last ended
+        (frame(0x8, struct.pack("!H", 999)), 1002),  # a close code no one may send
+        (frame(0x8, b"\x03"), 1002),  # a one-byte close payload
         (frame(0x9, b"p" * 200), 1002),  # control frames are at most 125 bytes
         (bytes([0xC1, 0x80]) + b"\x00\x00\x00\x00", 1002),  # RSV1 without an extension
     ],
     ids=["bad-utf8", "bad-utf8-fragmented", "unmasked", "reserved-opcode", "stray-continuation",
-         "long-control-frame", "rsv-bit"],
+         "message-mid-fragments", "bad-close-code", "short-close", "long-control-frame", "rsv-bit"],
 )
 def test_malformed_frames_close_with_the_right_code(wire, code):
     with running() as addr:

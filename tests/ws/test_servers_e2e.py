@@ -5,6 +5,8 @@ workers and servers through a real Redis, which is restarted under the subscribe
 from __future__ import annotations
 
 import json
+import ssl
+import struct
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -21,6 +23,7 @@ pytestmark = pytest.mark.e2e
 SERVERS = ["uvicorn", "hypercorn", "lcore", "side-by-side"]
 #: Servers whose WebSocket limits are lcore's own (the sans-I/O driver).
 OURS = {"lcore", "side-by-side"}
+MiB16 = 16 * 1024 * 1024
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -61,10 +64,12 @@ def test_same_behaviour_on_every_server(kind: str, tmp_path: Path) -> None:
 def test_limits_and_malformed_input_on_our_servers(kind: str, tmp_path: Path) -> None:
     with serve(kind, tmp_path) as addr:
         url = f"ws://{addr}"
-        with connect(url + "/echo", max_size=None) as ws:
-            ws.send("x" * (1024 * 1024 + 10))
+        with connect(url + "/echo", max_size=None, compression=None) as ws:
+            ws.send("x" * MiB16)  # the default max_size: 16 MiB, as uvicorn's and hypercorn's
+            assert ws.recv(timeout=30) == "x" * MiB16
             with pytest.raises(ConnectionClosed) as e:
-                ws.recv(timeout=5)
+                ws.send("x" * (MiB16 + 1))  # the 1009 may reach the client while it still sends
+                ws.recv(timeout=30)
             assert e.value.rcvd is not None and e.value.rcvd.code == 1009
         from .test_driver import frame, raw_close_code, raw_connect, read_frames
 
@@ -79,6 +84,70 @@ def test_limits_and_malformed_input_on_our_servers(kind: str, tmp_path: Path) ->
         with connect(url + "/echo") as ws:  # the worker is still fine
             ws.send("ok")
             assert ws.recv(timeout=5) == "ok"
+
+
+@pytest.mark.parametrize("kind", ["lcore", "side-by-side", "uvicorn"])
+def test_wss_close_handshake_ends_the_tls_session_and_connection_at_once(
+        kind: str, tmp_path: Path, tls_files: tuple[str, str]) -> None:
+    """RFC 6455 7.1.1: after the closing handshake the server closes the connection; over
+    TLS it cannot half-close, so it ends the TLS session (close_notify) and the TCP
+    connection, instead of leaving the client to time out. (uvicorn: the reference.)"""
+    from .test_driver import frame, raw_close_code, raw_connect, read_frames
+
+    context = ssl.create_default_context(cafile=tls_files[0])
+    with serve(kind, tmp_path, tls=tls_files) as addr:
+        # The websockets client: close() returns once the server closed the connection.
+        with connect(f"wss://{addr}/echo", ssl=context, close_timeout=3) as ws:
+            ws.send("over tls")
+            assert ws.recv(timeout=5) == "over tls"
+            t0 = time.monotonic()
+            ws.close()
+            elapsed = time.monotonic() - t0
+        assert ws.protocol.close_code == 1000
+        assert elapsed < 1.0, f"close took {elapsed:.2f}s"
+        # A raw TLS client: the Close is echoed, then close_notify (a clean TLS EOF, not a
+        # bare TCP FIN), then the TCP connection ends once we answer with our close_notify.
+        s = raw_connect(addr, tls=context)
+        t0 = time.monotonic()
+        s.sendall(frame(0x8, struct.pack("!H", 1000)))
+        assert raw_close_code(read_frames(s)) == 1000
+        s.settimeout(3)
+        assert s.recv(1) == b"", "data after the Close echo"  # SSLEOFError here: no close_notify
+        plain = s.sock.unwrap()  # type: ignore[attr-defined]
+        assert plain.recv(1) == b""  # the server closed the TCP connection
+        elapsed = time.monotonic() - t0
+        plain.close()
+        assert elapsed < 1.0, f"the connection ended {elapsed:.2f}s after the Close"
+
+
+def _vm_hwm(pid: int) -> int:
+    """Peak resident set size of process ``pid`` in bytes (Linux: VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.parametrize("kind", ["lcore", "side-by-side", "uvicorn"])
+def test_4_mib_message_in_64_byte_fragments_echoes(kind: str, tmp_path: Path, capsys) -> None:
+    """Autobahn 9.3.x/9.4.x: reassembly is bounded by the message size, not a fragment count."""
+    size, step = 4 * 1024 * 1024, 64
+    text = "".join(f"{i:07d}|" for i in range(size // 8))
+    binary = bytes((i * 7 + i // 251) & 0xFF for i in range(size))
+    with serve(kind, tmp_path) as addr:
+        with connect(f"ws://{addr}/private?token=sesame") as ws:
+            pid = json.loads(ws.recv(timeout=5))["pid"]
+        before = _vm_hwm(pid)
+        with connect(f"ws://{addr}/echo", compression=None, max_size=None) as ws:
+            ws.send(text[i : i + step] for i in range(0, size, step))  # 65,536 frames
+            assert ws.recv(timeout=60) == text
+            ws.send(binary[i : i + step] for i in range(0, size, step))
+            assert ws.recv(timeout=60) == binary
+        peak = _vm_hwm(pid)
+    with capsys.disabled():
+        print(f"\n[{kind}] 4 MiB in 64-byte fragments, text + binary: server VmHWM "
+              f"{before / 2**20:.1f} MiB before, {peak / 2**20:.1f} MiB after")
+    assert peak < 200 * 2**20
 
 
 def test_side_by_side_next_to_gunicorn(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import logging
 import traceback
 import types
 from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from . import _bridge
@@ -604,6 +605,10 @@ def _cast(app: Any, mode: int, c: Any, body: Any) -> Effects:
         else:
             inner = body.body
         return (yield from _cast(app, mode, c, inner))
+    elif isinstance(body, _CONTAINERS):
+        # A bounded container is checked whole now, before the response starts: a bad
+        # one is a 500 under every server, never a started response that breaks.
+        return _cast_plain(c, _container_body(body, resp.charset))
     elif hasattr(body, "read"):
         payload, kind = body, FILE
     elif hasattr(body, "__aiter__"):
@@ -625,6 +630,9 @@ def _cast(app: Any, mode: int, c: Any, body: Any) -> Effects:
         if first is _END:
             _close(it)
             return _cast_plain(c, b"")
+        if not isinstance(first, _CHUNK_TYPES):
+            _close(it)  # the first chunk is taken before the start: check it there too
+            raise TypeError(f"response chunks must be str or bytes, not {type(first).__name__}")
         payload, kind = _iter_bytes(first, it, resp.charset), ITER
     elif not body:
         return _cast_plain(c, b"")  # a falsy result (0, 0.0) is an empty body, as in Bottle
@@ -636,6 +644,35 @@ def _cast(app: Any, mode: int, c: Any, body: Any) -> Effects:
         _close(payload)
         payload, kind = b"", BYTES
     return Outgoing(status, resp._status_line, headers, payload, kind, c)
+
+
+_CHUNK_TYPES = (str, bytes, bytearray, memoryview)
+_CONTAINERS = (tuple, AbstractSet)
+
+
+def _container_body(body: Any, charset: str) -> bytes:
+    """The body of a tuple of str/bytes chunks (joined, as Bottle did); a set, or a tuple
+    holding anything else, is a TypeError that says what to return instead."""
+    name = type(body).__name__
+    if isinstance(body, AbstractSet):
+        raise TypeError(
+            f"handler returned a {name}, whose order is arbitrary: return a list (sent as "
+            "JSON), a str or bytes, or an iterable of str/bytes chunks"
+        )
+    bad = next((x for x in body if not isinstance(x, _CHUNK_TYPES)), None)
+    if bad is None and body:
+        return b"".join(x.encode(charset) if isinstance(x, str) else bytes(x) for x in body)
+    if bad is None:
+        return b""
+    if len(body) in (2, 3) and type(body[1]) is int:
+        status = body[1]
+        hint = (
+            f"lcore gives a tuple no status meaning: return HTTPResponse(body, status={status}) "
+            f"or set response.status = {status} and return the body"
+        )
+    else:
+        hint = "return a list (sent as JSON), a str or bytes, or a tuple of str/bytes chunks"
+    raise TypeError(f"handler returned a tuple holding a {type(bad).__name__}; {hint}")
 
 
 def _close(obj: Any) -> None:

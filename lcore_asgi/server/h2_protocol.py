@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Callable, Mapping
 from time import monotonic as _monotonic
 from typing import Any
@@ -15,7 +18,7 @@ import h2.exceptions
 import h2.settings
 import h11
 from h2.errors import ErrorCodes
-from hyperframe.frame import GoAwayFrame
+from hyperframe.frame import GoAwayFrame, PingFrame
 
 from ._state import ServerState, error_logger
 from .h2_stream import H2Stream
@@ -35,6 +38,26 @@ _StreamEnded = h2.events.StreamEnded
 _StreamReset = h2.events.StreamReset
 _WindowUpdated = h2.events.WindowUpdated
 _H2_CONFIG = h2.config.H2Configuration(client_side=False, header_encoding=None)
+#: What a vanished client raises from the byte stream (TLS ones included: ``ssl.SSLError``
+#: is an ``OSError``, and a TLS peer that closes without close_notify gives EndOfStream).
+CLIENT_GONE = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
+#: Opaque data of the two PINGs of a graceful shutdown (see ``H2Connection._go_away``).
+_FLUSH_PING = b"lcore-s1"
+_GOAWAY_PING = b"lcore-s2"
+#: The first shutdown GOAWAY (last stream id 2**31-1: "open no more streams; those on
+#: the way are still served", RFC 9113 §6.8) with a PING to time a round trip. The PING
+#: goes first, in the same write: a client built on the h2 library (httpx) fails on any
+#: frame that follows a GOAWAY.
+_FIRST_GOAWAY = (
+    PingFrame(0, opaque_data=_GOAWAY_PING).serialize()
+    + GoAwayFrame(0, last_stream_id=2**31 - 1).serialize()
+)
+#: How long a shutdown PING's acknowledgement is awaited before going on anyway (a
+#: client reads only while it waits for a response; an h2-based one drops the
+#: acknowledgement when a GOAWAY follows the PING).
+_PING_WAIT = 1.0
+#: token68 in base64url (RFC 7540 §3.2.1): the form an ``HTTP2-Settings`` value takes.
+_BASE64URL = re.compile(rb"[A-Za-z0-9_-]+={0,2}")
 
 
 class H2Connection:
@@ -74,7 +97,11 @@ class H2Connection:
         self._write_needed = self.new_event()
         self._drained = self.new_event()
         self._queued = 0
-        self._closing = False
+        self._closing = False  # shutting down (or closed): see shutdown()
+        self._final_goaway = False  # the last GOAWAY is out: new streams are refused
+        self._stream_gone: anyio.Event | None = None
+        self._ping_wait: tuple[bytes, anyio.Event] | None = None
+        self._go_away_scope: anyio.CancelScope | None = None
         self.closed = False  # h2 sent or received a final GOAWAY: no more frames
         self.broken = False  # the socket failed
         self._extra = b""
@@ -89,23 +116,26 @@ class H2Connection:
 
     # -- connection loop -------------------------------------------------------------
 
-    async def run(
-        self, initial: bytes = b"", upgrade: tuple[h11.Request, bytes] | None = None
-    ) -> None:
-        """Serve until the peer closes, an error, idle timeout or a graceful shutdown."""
+    async def run(self, initial: bytes = b"", upgrade: h11.Request | None = None) -> None:
+        """Serve until the peer closes, an error, idle timeout or a graceful shutdown.
+
+        With ``upgrade`` (an ``Upgrade: h2c`` request, after :meth:`accept_upgrade`),
+        that request is served as stream 1.
+        """
         state = self.state
         conn = self.conn
         state.connections.add(self)
         try:
             if upgrade is None:
                 conn.initiate_connection()
-            else:
-                conn.initiate_upgrade_connection(upgrade[1])
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 tg.start_soon(self._writer)
+                self.schedule_write()  # our SETTINGS go out without waiting for the client
+                if self._closing:
+                    tg.start_soon(self._go_away)  # shutdown() came before the task group
                 if upgrade is not None:
-                    self._start_upgraded_stream(upgrade[0])
+                    self._start_upgraded_stream(upgrade)
                 try:
                     if initial:
                         self._receive_data(initial)
@@ -113,6 +143,7 @@ class H2Connection:
                 finally:
                     self._finish_connection(tg)
         finally:
+            self._tg = None
             state.connections.discard(self)
             self.deadline = _INF
             with anyio.CancelScope(shield=True):
@@ -120,9 +151,11 @@ class H2Connection:
 
     def _finish_connection(self, tg: anyio.abc.TaskGroup) -> None:
         """Cancel what is left, queue the final GOAWAY, let the writer flush and stop."""
+        if self._go_away_scope is not None:
+            self._go_away_scope.cancel()
         for stream in list(self.streams.values()):
             stream.on_reset()
-        if not self.closed and not self.broken:
+        if not self.closed and not self.broken and not self._final_goaway:
             self.closed = True
             try:
                 self.conn.close_connection()
@@ -143,44 +176,86 @@ class H2Connection:
             self._tg.cancel_scope.cancel()
 
     def shutdown(self) -> None:
-        """Send GOAWAY; in-flight streams complete, then the connection closes."""
+        """Close gracefully: in-flight streams complete, then the connection closes.
+
+        See :meth:`_go_away` for the GOAWAY sequence.
+        """
         if self._closing:
             return
         self._closing = True
         for stream in list(self.streams.values()):
             if stream.tunnel is not None:
                 stream.tunnel.shutdown()  # e.g. a WebSocket closes with 1001
-        if not self.closed:
-            # h2 refuses all traffic after its own close_connection(), so the graceful
-            # GOAWAY (RFC 9113 §6.8) is written by hand; h2's final one follows at close.
-            frame = GoAwayFrame(0)
-            frame.last_stream_id = self.conn.highest_inbound_stream_id
-            self._extra += frame.serialize()
+        if self._tg is not None and not self._stopping:
+            self._tg.start_soon(self._go_away)
+
+    async def _go_away(self) -> None:
+        """The graceful GOAWAY sequence of RFC 9113 §6.8.
+
+        1. Wait until the streams in flight when shutdown began have finished (at most
+           half of ``timeout_graceful_shutdown``), then send a PING and wait for its
+           acknowledgement: the client has then read those responses. Clients built on
+           the h2 library, httpx among them, fail every stream whose response they are
+           still reading when a GOAWAY arrives, even one that promises to serve it.
+        2. A PING and GOAWAY with last stream id 2**31-1; once that PING is
+           acknowledged (a round trip: streams the client opened before it saw the
+           GOAWAY have arrived, and are served), GOAWAY with the real last stream id.
+           Streams opened after that are refused with REFUSED_STREAM.
+
+        A PING not acknowledged within a second does not hold the sequence up.
+        """
+        # h2 refuses all traffic after its own close_connection(), so these frames are
+        # written by hand; h2 sends no GOAWAY at close once the final one is out.
+        with anyio.CancelScope() as self._go_away_scope:
+            streams = self.streams
+            waited = max(streams, default=0)
+            with anyio.move_on_after(self.state.config.timeout_graceful_shutdown / 2):
+                while streams and min(streams) <= waited:
+                    self._stream_gone = gone = self.new_event()
+                    await gone.wait()
+            flush = PingFrame(0, opaque_data=_FLUSH_PING).serialize()
+            if not await self._ping_round_trip(flush, _FLUSH_PING):
+                return
+            if not await self._ping_round_trip(_FIRST_GOAWAY, _GOAWAY_PING):
+                return
+            last = self.conn.highest_inbound_stream_id
+            self._extra += GoAwayFrame(0, last_stream_id=last).serialize()
+            self._final_goaway = True
             self.schedule_write()
-        self._maybe_finish()
+            self._maybe_finish()
+
+    async def _ping_round_trip(self, frames: bytes, ping: bytes) -> bool:
+        """Send ``frames`` (with a PING of ``ping``), await the ack; False if closed."""
+        if self.closed or self.broken:
+            return False
+        self._extra += frames
+        self.schedule_write()
+        self._ping_wait = (ping, self.new_event())
+        with anyio.move_on_after(_PING_WAIT):
+            await self._ping_wait[1].wait()
+        self._ping_wait = None
+        return not self.closed and not self.broken
 
     def _maybe_finish(self) -> None:
-        if self._closing and not self.streams and self._read_scope is not None:
+        if self._final_goaway and not self.streams and self._read_scope is not None:
             self._read_scope.cancel()
 
     async def _read_loop(self) -> None:
-        config = self.state.config
+        keep_alive = self.state.config.timeout_keep_alive
         stream = self.stream
-        while not self._closing or self.streams:
-            timeout = config.timeout_keep_alive if not self.streams else None
+        while not self._final_goaway or self.streams:
             with anyio.CancelScope() as scope:
-                if timeout is not None:
-                    scope.deadline = anyio.current_time() + timeout
+                if not self.streams and not self._closing:
+                    scope.deadline = anyio.current_time() + keep_alive
                 self._read_scope = scope
                 try:
                     data = await stream.receive(_READ_SIZE)
-                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                except CLIENT_GONE:
                     return
             self._read_scope = None
             if scope.cancelled_caught:
-                if not self.streams:
-                    self.shutdown()
-                    return
+                if not self.streams and not self._closing:
+                    return  # idle: h2's GOAWAY goes out as the connection finishes
                 continue
             self._receive_data(data)
             if self.closed or self.broken:
@@ -244,6 +319,10 @@ class H2Connection:
             elif kind is h2.events.RemoteSettingsChanged:
                 for stream in streams.values():
                     stream.wake_sender()
+            elif kind is h2.events.PingAckReceived:
+                waiting = self._ping_wait
+                if waiting is not None and event.ping_data == waiting[0]:
+                    waiting[1].set()
             elif kind is h2.events.ConnectionTerminated:
                 # h2 allows no further frames after a GOAWAY from the peer.
                 self._closing = self.closed = True
@@ -266,7 +345,8 @@ class H2Connection:
     def _start_stream(self, event: h2.events.RequestReceived) -> None:
         stream_id = event.stream_id
         conn = self.conn
-        if self._closing:
+        if self._final_goaway:
+            # Opened after our last GOAWAY: not processed, safe to retry elsewhere.
             conn.reset_stream(stream_id, ErrorCodes.REFUSED_STREAM)
             return
         method = path = b""
@@ -326,6 +406,23 @@ class H2Connection:
         assert self._tg is not None
         self._tg.start_soon(stream.run_tunnel, handler, request)
 
+    def accept_upgrade(self, settings: bytes) -> bool:
+        """Apply an ``HTTP2-Settings`` value (before the 101); False if it is invalid."""
+        # h2 would take any base64 (it skips stray characters) and raises on the rest
+        # only once the 101 has gone out; check the value before answering.
+        if not _BASE64URL.fullmatch(settings):
+            return False
+        settings = settings.rstrip(b"=")
+        try:
+            payload = base64.urlsafe_b64decode(settings + b"=" * (-len(settings) % 4))
+            if len(payload) % 6:
+                return False  # not a whole number of settings
+            self.conn.initiate_upgrade_connection(base64.urlsafe_b64encode(payload))
+        except (binascii.Error, h2.exceptions.ProtocolError) as exc:
+            error_logger.debug("h2c upgrade refused: invalid HTTP2-Settings: %s", exc)
+            return False
+        return True
+
     def _start_upgraded_stream(self, request: h11.Request) -> None:
         self._open_stream(
             1, request.method.decode("ascii"), self.scheme, request.target, list(request.headers)
@@ -380,7 +477,9 @@ class H2Connection:
                 self.deadline = _monotonic() + timeout
                 try:
                     await self.stream.send(data)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                except CLIENT_GONE:
+                    # The client went away (over TLS a send after its close may raise
+                    # EndOfStream or an SSL error): not a server fault.
                     self.broken = True
                     for stream in list(self.streams.values()):
                         stream.on_reset()
@@ -406,21 +505,34 @@ class H2Connection:
         self.streams.pop(stream_id, None)
         if completed:
             self._completed += 1
-        self._maybe_finish()
+        if self._closing:
+            if self._stream_gone is not None:
+                self._stream_gone.set()
+                self._stream_gone = None
+            self._maybe_finish()
 
 
 async def upgrade_h2c(connection: Any, request: h11.Request) -> bool:
-    """Switch an HTTP/1.1 connection to HTTP/2 on ``Upgrade: h2c`` (RFC 7540 §3.2)."""
-    settings = None
+    """Switch an HTTP/1.1 connection to HTTP/2 on ``Upgrade: h2c`` (RFC 7540 §3.2).
+
+    A request without exactly one valid ``HTTP2-Settings`` header is not upgraded (RFC
+    7540 §3.2.1): it is served over HTTP/1.1, as is one with a body.
+    """
+    settings: list[bytes] = []
     tokens: list[bytes] = []
     for name, value in request.headers:
         if name == b"http2-settings":
-            settings = value
+            settings.append(value)
         elif name == b"connection":
             tokens += [t.strip().lower() for t in value.split(b",")]
         elif name in (b"content-length", b"transfer-encoding") and value not in (b"0",):
             return False  # a request body would have to be read over HTTP/1.1 first
-    if settings is None or b"http2-settings" not in tokens:
+    if len(settings) != 1 or b"http2-settings" not in tokens:
+        return False
+    h2conn = H2Connection(
+        connection.state, connection.stream, connection.scheme, connection.client, connection.server
+    )
+    if not h2conn.accept_upgrade(settings[0]):
         return False
     conn = connection.conn
     event = conn.next_event()
@@ -435,9 +547,5 @@ async def upgrade_h2c(connection: Any, request: h11.Request) -> bool:
             )
         )
     )
-    trailing = conn.trailing_data[0]
-    h2conn = H2Connection(
-        connection.state, connection.stream, connection.scheme, connection.client, connection.server
-    )
-    await h2conn.run(trailing, upgrade=(request, settings))
+    await h2conn.run(conn.trailing_data[0], upgrade=request)
     return True

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +21,12 @@ from anyio.streams.tls import TLSAttribute, TLSStream
 from ._fast_stream import open_fast_stream
 from ._state import ServerState, error_logger
 from .config import Config
-from .h2_protocol import H2Connection, upgrade_h2c
+from .h2_protocol import CLIENT_GONE, H2Connection, upgrade_h2c
 from .h11_protocol import H11Connection
 from .lifespan import Lifespan, LifespanFailure
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup  # anyio's dependency there
 
 __all__ = ["Server", "bind_socket", "serve"]
 
@@ -238,18 +242,13 @@ class Server:
                 await H11Connection(state, byte_stream, scheme, client, server, self._handlers).run(
                     initial
                 )
-        except (
-            anyio.BrokenResourceError,
-            anyio.ClosedResourceError,
-            anyio.EndOfStream,
-            ssl.SSLError,
-        ):
-            await anyio.aclose_forcefully(stream)
-        except OSError as exc:
-            error_logger.debug("connection error: %s", exc)
-            await anyio.aclose_forcefully(stream)
-        except Exception:
-            error_logger.exception("Unexpected error while serving a connection")
+        except Exception as exc:
+            if _client_gone(exc):
+                # A client that disconnects (reset, TLS without close_notify, a send
+                # after its close) is not a server error.
+                error_logger.debug("connection closed by the client: %r", exc)
+            else:
+                error_logger.exception("Unexpected error while serving a connection")
             await anyio.aclose_forcefully(stream)
 
     async def _sniff(self, stream: anyio.abc.ByteStream) -> bytes | None:
@@ -303,6 +302,13 @@ class Server:
             finally:
                 portal.call(self.request_shutdown)
                 future.result(timeout=self.config.timeout_graceful_shutdown + 10)
+
+
+def _client_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` (every leaf of an exception group) says the client went away."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_client_gone(inner) for inner in exc.exceptions)
+    return isinstance(exc, CLIENT_GONE)
 
 
 def _address(value: Any) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -215,6 +217,56 @@ def test_slow_clients_are_cut_off_and_others_served() -> None:
         finally:
             slow_header.close()
             slow_body.close()
+
+
+def _h2_settings(*pairs: tuple[int, int], pad: bool = False) -> bytes:
+    """An ``HTTP2-Settings`` value: a SETTINGS payload in base64url."""
+    value = base64.urlsafe_b64encode(b"".join(struct.pack("!HI", k, v) for k, v in pairs))
+    return value if pad else value.rstrip(b"=")
+
+
+H2C_BAD_SETTINGS = {
+    "missing": [],
+    "empty": [b""],
+    "not-base64": [b"!!!!"],
+    "truncated-base64": [b"AAM"],
+    "wrong-length": [base64.urlsafe_b64encode(b"\x00\x03\x00\x00")],  # 4 bytes, not 6
+    "wrong-length-unpadded": [base64.urlsafe_b64encode(b"\x00\x03\x00\x00").rstrip(b"=")],
+    "enable-push-2": [_h2_settings((2, 2))],
+    "initial-window-over-2**31-1": [_h2_settings((4, 2**31))],
+    "max-frame-size-0": [_h2_settings((5, 0))],
+    "connect-protocol-2": [_h2_settings((8, 2))],
+    "two-headers": [_h2_settings((3, 100)), _h2_settings((3, 100))],
+}
+
+
+@pytest.mark.parametrize("name", sorted(H2C_BAD_SETTINGS))
+def test_h2c_upgrade_with_invalid_settings_is_served_over_http11(
+    server: Any, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RFC 7540 §3.2.1: no upgrade without exactly one valid HTTP2-Settings; no 101."""
+    head = b"GET /up HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+    for value in H2C_BAD_SETTINGS[name]:
+        head += b"HTTP2-Settings: " + value + b"\r\n"
+    answer = raw_exchange(server.port, head + b"\r\n", wait_close=False)
+    assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:200]
+    assert b"x-version: 1.1" in answer.lower()
+    assert not [r for r in caplog.records if r.levelno >= 40], caplog.text
+
+
+@pytest.mark.parametrize("pad", [False, True])
+def test_h2c_upgrade_with_valid_settings_switches(server: Any, pad: bool) -> None:
+    """Limit values are valid, padded base64url is tolerated: 101, then HTTP/2 frames."""
+    value = _h2_settings((2, 0), (3, 100), (4, 2**31 - 1), (5, 2**24 - 1), (99, 7), pad=pad)
+    request = (
+        b"GET /up HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: " + value + b"\r\n\r\n"
+    )
+    answer = raw_exchange(server.port, request, timeout=1)
+    assert answer.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), answer[:200]
+    # The server's SETTINGS frame follows the 101 (type 4 on stream 0).
+    frames = answer.partition(b"\r\n\r\n")[2]
+    assert frames[3:4] == b"\x04" and frames[5:9] == b"\x00\x00\x00\x00"
 
 
 def test_client_disconnect_reaches_app() -> None:

@@ -13,7 +13,7 @@ import h2.events
 import h2.settings
 import pytest
 from h2.errors import ErrorCodes
-from hyperframe.frame import DataFrame, Frame, GoAwayFrame
+from hyperframe.frame import DataFrame, Frame, GoAwayFrame, PingFrame, RstStreamFrame
 from server_support import MemoryByteStream, echo_app, hello_app, memory_pipe
 
 from lcore_asgi.server import Config
@@ -308,45 +308,143 @@ async def test_ping_answered() -> None:
     assert event.ping_data == b"12345678"
 
 
-async def test_goaway_on_shutdown_lets_inflight_stream_finish() -> None:
-    release = anyio.Event()
-    started = anyio.Event()
+class RawFrames:
+    """Read the server's frames raw: h2's client state machine stops at the first GOAWAY."""
+
+    def __init__(self, stream: MemoryByteStream) -> None:
+        self.stream = stream
+        self.buffer = b""
+        self.frames: list[Frame] = []
+        self.closed = False
+
+    async def until(self, predicate: Any, timeout: float = 5.0) -> Frame:
+        """Read frames until one matches ``predicate``; return it."""
+        seen = 0
+        with anyio.fail_after(timeout):
+            while True:
+                for frame in self.frames[seen:]:
+                    if predicate(frame):
+                        return frame
+                seen = len(self.frames)
+                await self.read()
+                if self.closed:
+                    raise AssertionError(f"connection closed; frames: {self.frames!r}")
+
+    async def read(self) -> None:
+        try:
+            self.buffer += await self.stream.receive()
+        except anyio.EndOfStream:
+            self.closed = True
+            return
+        while len(self.buffer) >= 9:
+            frame, length = Frame.parse_frame_header(memoryview(self.buffer[:9]))
+            if len(self.buffer) < 9 + length:
+                break
+            frame.parse_body(memoryview(self.buffer[9 : 9 + length]))
+            self.frames.append(frame)
+            self.buffer = self.buffer[9 + length :]
+
+    async def read_to_close(self, timeout: float = 5.0) -> None:
+        with anyio.fail_after(timeout):
+            while not self.closed:
+                await self.read()
+
+
+def _is_goaway(frame: Frame) -> bool:
+    return isinstance(frame, GoAwayFrame)
+
+
+def _ended(stream_id: int) -> Any:
+    return lambda f: f.stream_id == stream_id and "END_STREAM" in f.flags
+
+
+def _ack(ping: Frame) -> bytes:
+    ack = PingFrame(0, opaque_data=ping.opaque_data)
+    ack.flags.add("ACK")
+    return ack.serialize()
+
+
+def _is_ping(frame: Frame) -> bool:
+    return isinstance(frame, PingFrame) and "ACK" not in frame.flags
+
+
+async def test_graceful_shutdown_goaway_sequence() -> None:
+    """RFC 9113 §6.8: GOAWAY 2**31-1 (and PING), then GOAWAY with the real last stream."""
+    releases = {b"/one": anyio.Event(), b"/three": anyio.Event()}
+    started: list[bytes] = []
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
-        started.set()
-        await release.wait()
+        started.append(scope["raw_path"])
+        await releases[scope["raw_path"]].wait()
         await hello_app(scope, receive, send)
 
     async with h2_client(app) as client:
         await client.wait_for(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
-        sid = client.request()
+        one = client.request(b"/one")
         await client.flush()
         with anyio.fail_after(5):
-            await started.wait()
+            while not started:
+                await anyio.sleep(0.01)
+        raw = RawFrames(client.stream)
         client.driver.shutdown()
-        data = await client.stream.receive()
-        release.set()
-        # h2's own client state machine stops at the first GOAWAY, so read raw frames.
-        with anyio.fail_after(5):
-            while True:
-                try:
-                    data += await client.stream.receive()
-                except anyio.EndOfStream:
-                    break
-    frames = []
-    while data:
-        frame, length = Frame.parse_frame_header(memoryview(data[:9]))
-        frame.parse_body(memoryview(data[9 : 9 + length]))
-        frames.append(frame)
-        data = data[9 + length :]
-    kinds = [type(f).__name__ for f in frames]
+        # Nothing until the stream in flight has its response, then a PING alone: its
+        # ack says the client has read that response before any GOAWAY (h2-based
+        # clients such as httpx fail a stream still reading when a GOAWAY arrives).
+        with anyio.move_on_after(0.3):
+            await raw.until(lambda f: _is_goaway(f) or _is_ping(f))
+        assert not any(_is_goaway(f) or _is_ping(f) for f in raw.frames)
+        releases[b"/one"].set()
+        flush = await raw.until(_is_ping)
+        assert any(_ended(one)(f) for f in raw.frames[: raw.frames.index(flush)])
+        with anyio.move_on_after(0.3):
+            await raw.until(_is_goaway)
+        assert not any(_is_goaway(f) for f in raw.frames)
+        await client.stream.send(_ack(flush))
 
-    first_goaway = kinds.index("GoAwayFrame")
-    assert frames[first_goaway].last_stream_id == sid
-    assert frames[first_goaway].error_code == 0
-    body = [f for f in frames[first_goaway:] if isinstance(f, DataFrame) and f.stream_id == sid]
-    assert b"".join(f.data for f in body) == b"hello"
-    assert kinds[-1] == "GoAwayFrame"
+        first = await raw.until(_is_goaway)
+        assert first.last_stream_id == 2**31 - 1
+        assert first.error_code == 0
+        # Its PING goes first: h2-based clients fail on any frame after a GOAWAY.
+        ping = raw.frames[raw.frames.index(first) - 1]
+        assert _is_ping(ping) and ping.opaque_data != flush.opaque_data
+
+        # A stream the client opened before it saw the GOAWAY is served; the PING's
+        # acknowledgement comes after it, so the final GOAWAY covers it.
+        three = client.request(b"/three")
+        await client.flush()
+        with anyio.move_on_after(0.3):
+            await raw.until(lambda f: _is_goaway(f) and f is not first)
+        assert [f for f in raw.frames if _is_goaway(f)] == [first]
+        await client.stream.send(_ack(ping))
+        final = await raw.until(lambda f: _is_goaway(f) and f is not first)
+        assert final.last_stream_id == three
+        assert final.error_code == 0
+
+        # A stream opened after the final GOAWAY is refused; the connection closes
+        # once stream 3 has its response.
+        five = client.request(b"/five")
+        await client.flush()
+        reset = await raw.until(lambda f: isinstance(f, RstStreamFrame))
+        assert reset.stream_id == five
+        assert reset.error_code == ErrorCodes.REFUSED_STREAM
+        releases[b"/three"].set()
+        await raw.read_to_close()
+    assert any(_ended(three)(f) for f in raw.frames)
+    assert b"".join(f.data for f in raw.frames if isinstance(f, DataFrame)) == b"hello" * 2
+    assert [f.last_stream_id for f in raw.frames if _is_goaway(f)] == [2**31 - 1, three]
+    assert started == [b"/one", b"/three"]
+
+
+async def test_graceful_shutdown_without_ping_acks_still_closes() -> None:
+    async with h2_client(hello_app) as client:
+        await client.wait_for(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+        raw = RawFrames(client.stream)
+        with anyio.fail_after(5):
+            client.driver.shutdown()
+            await raw.read_to_close()
+    goaways = [f for f in raw.frames if _is_goaway(f)]
+    assert [f.last_stream_id for f in goaways] == [2**31 - 1, 0]
+    assert len([f for f in raw.frames if _is_ping(f)]) == 2
 
 
 async def test_protocol_error_answered_with_goaway() -> None:

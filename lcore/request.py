@@ -18,7 +18,7 @@ from ._utils import _cookie_unsign, json_loads, parse_auth, parse_qsl
 from .datastructures import FormsDict, WSGIHeaderDict
 from .exceptions import MultipartError
 from .multipart import FileUpload, MultipartParser, parse_options_header
-from .response import HTTPError
+from .response import HTTPError, HTTPResponse
 
 __all__ = ["BaseRequest", "BodySource"]
 
@@ -80,7 +80,12 @@ class WSGIBody(BodySource):
         remaining = self.length
         if remaining is not None:
             while remaining > 0:
-                chunk = read(min(65536, remaining))
+                try:
+                    chunk = read(min(65536, remaining))
+                except HTTPResponse:
+                    raise  # our own (a body limit's 413 from a wrapped input)
+                except Exception as e:
+                    raise _unreadable(e) from e
                 if not chunk:
                     raise _http_error(400, "Request body shorter than Content-Length.")
                 remaining -= len(chunk)
@@ -89,7 +94,12 @@ class WSGIBody(BodySource):
         te = env.get("HTTP_TRANSFER_ENCODING", "").lower()
         if env.get("wsgi.input_terminated") or "chunked" in te:
             while True:
-                chunk = read(65536)
+                try:
+                    chunk = read(65536)
+                except HTTPResponse:
+                    raise  # our own (a body limit's 413 from a wrapped input)
+                except Exception as e:
+                    raise _unreadable(e) from e
                 if not chunk:
                     return
                 yield chunk
@@ -116,6 +126,19 @@ _EMPTY_BODY = _EmptyBody()
 
 def _http_error(status: int, text: str) -> Exception:
     return HTTPError(status, text)
+
+
+def _unreadable(exc: Exception) -> Exception:
+    """A 400 for an error the server's ``wsgi.input`` raised while the body was read.
+
+    Bad chunk framing, a truncated chunked body, a client gone mid-body: each WSGI server
+    reports these its own way (gunicorn's ``InvalidChunkSize``/``NoMoreData``, a socket
+    error); they are the client's fault, so every server answers the same 400.
+    """
+    import logging
+
+    logging.getLogger("lcore.request").info("request body could not be read: %r", exc)
+    return _http_error(400, "Bad request body: it could not be read.")
 
 
 class BaseRequest:

@@ -5,6 +5,11 @@
 string that contains a newline, ``{``, ``%`` or ``$`` is taken as template source instead.
 ``@view('page')`` renders the dict a handler returns. Rendering executes the template's
 Python code: never render templates from untrusted sources.
+
+Every adapter HTML-escapes inserted values by default, whatever the file's extension;
+turning that off is explicit, with each engine's own setting: ``noescape=True``
+(SimpleTemplate), ``autoescape=False`` (Jinja2), ``default_filters=['str']`` (Mako),
+``filter='RawOrEncodedUnicode'`` (Cheetah).
 """
 
 from __future__ import annotations
@@ -581,10 +586,12 @@ class SimpleTemplate(BaseTemplate):
 class Jinja2Template(BaseTemplate):
     """Adapter for Jinja2 (``pip install jinja2``); jinja2 is imported on first use.
 
-    Autoescaping is on for source strings and for files ending in ``.html``, ``.htm`` or
-    ``.xml`` (pass ``autoescape=`` to change that). Settings ``filters``, ``tests`` and
-    ``globals`` extend the environment; other settings go to ``jinja2.Environment``.
-    ``{% include %}`` and ``{% extends %}`` find templates in the lookup directories.
+    Autoescaping is on for every template, whatever its extension (``.tpl`` and ``.txt``
+    included); ``autoescape=False`` turns it off, and a function of the template name
+    (``jinja2.select_autoescape(...)``) chooses per template. Settings ``filters``,
+    ``tests`` and ``globals`` extend the environment; other settings go to
+    ``jinja2.Environment``. ``{% include %}`` and ``{% extends %}`` find templates in the
+    lookup directories.
     """
 
     _engine = ("jinja2", "jinja2")
@@ -599,7 +606,7 @@ class Jinja2Template(BaseTemplate):
         """Build the Jinja2 environment and compile the template."""
         import jinja2
 
-        options.setdefault("autoescape", self._autoescape)
+        options.setdefault("autoescape", True)
         self.env = jinja2.Environment(loader=jinja2.FunctionLoader(self._load), **options)
         self.env.filters.update(filters or {})
         self.env.tests.update(tests or {})
@@ -612,12 +619,6 @@ class Jinja2Template(BaseTemplate):
         except jinja2.TemplateSyntaxError as exc:
             label = exc.name or self._label
             raise _template_error(exc.message or "syntax error", label, exc.lineno) from exc
-
-    def _autoescape(self, template_name: str | None) -> bool:
-        if template_name is None:
-            return True
-        path = self.search(template_name, self.lookup) or template_name
-        return path.lower().endswith((".html", ".htm", ".xml"))
 
     def _load(self, name: str) -> tuple[str, str, Callable[[], bool]] | None:
         path = self.search(name, self.lookup)
@@ -634,7 +635,11 @@ class Jinja2Template(BaseTemplate):
 
 
 class MakoTemplate(BaseTemplate):
-    """Adapter for Mako (``pip install mako``); settings go to ``mako.template.Template``."""
+    """Adapter for Mako (``pip install mako``); settings go to ``mako.template.Template``.
+
+    ``${expr}`` is HTML-escaped (the default filter is Mako's ``h``); ``${expr | n}``
+    inserts one value raw, and ``default_filters=['str']`` turns escaping off.
+    """
 
     _engine = ("mako", "mako")
 
@@ -645,6 +650,7 @@ class MakoTemplate(BaseTemplate):
         from mako.template import Template
 
         options.setdefault("input_encoding", self.encoding)
+        options.setdefault("default_filters", ["h"])
         lookup = TemplateLookup(directories=self.lookup, **options)
         try:
             if self.source is not None:
@@ -660,14 +666,20 @@ class MakoTemplate(BaseTemplate):
 
 
 class CheetahTemplate(BaseTemplate):
-    """Adapter for Cheetah (``pip install cheetah3``); settings go to ``Template.compile``."""
+    """Adapter for Cheetah (``pip install cheetah3``); settings go to ``Template.compile``.
+
+    ``$placeholders`` are HTML-escaped with ``html_escape``; the ``filter`` setting (a
+    name in ``Cheetah.Filters`` or a ``Filter`` class, e.g. ``'RawOrEncodedUnicode'``,
+    Cheetah's own unescaped default) replaces that.
+    """
 
     _engine = ("Cheetah", "cheetah3")
 
-    def prepare(self, **options: Any) -> None:
+    def prepare(self, filter: Any = None, **options: Any) -> None:
         """Compile the template into a Cheetah template class."""
         from Cheetah.Template import Template
 
+        self._filter = _cheetah_escape() if filter is None else filter
         if self.source is not None:
             self.tpl_class = Template.compile(source=self.source, **options)
         else:
@@ -676,7 +688,19 @@ class CheetahTemplate(BaseTemplate):
     def render(self, *args: Any, **kwargs: Any) -> str:
         """Render with the variables of the dicts in ``args`` and of ``kwargs`` (which win)."""
         # A fresh instance per call keeps concurrent renders from sharing variables.
-        return str(self.tpl_class(searchList=[self._variables(args, kwargs)]))
+        return str(self.tpl_class(searchList=[self._variables(args, kwargs)], filter=self._filter))
+
+
+@functools.cache
+def _cheetah_escape() -> type:
+    """The Cheetah filter class that HTML-escapes placeholders (made once, on first use)."""
+    from Cheetah.Filters import Filter
+
+    class HTMLEscape(Filter):  # type: ignore[misc]
+        def filter(self, val: Any, **kw: Any) -> str:
+            return html_escape(super().filter(val, **kw))
+
+    return HTMLEscape
 
 
 # --------------------------------------------------------------------------- helpers

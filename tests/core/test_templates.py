@@ -505,7 +505,7 @@ def test_cache_key_separates_adapters_lookup_and_settings(views):
     template("k", v="<", template_settings={"noescape": True})
     template("k", v="<", template_lookup=[str(views)])
     assert len(TEMPLATES) == 3
-    assert template("k", v="<", template_adapter=Jinja2Template) == "<"  # .tpl: no autoescape
+    assert template("k", v="<", template_adapter=Jinja2Template) == "&lt;"
     assert len(TEMPLATES) == 4
     template("k", v="<")
     assert len(TEMPLATES) == 4
@@ -698,15 +698,42 @@ def test_jinja2_source_autoescapes():
     assert jinja2_template("{{ v|safe }}", v="<b>") == "<b>"
 
 
-def test_jinja2_lookup_and_autoescape_by_extension(views):
+def test_jinja2_lookup_and_autoescape_for_every_extension(views):
     (views / "page.html").write_text("<p>{{ v }}</p>{% include 'part.txt' %}")
     (views / "part.txt").write_text("[{{ v }}]")
     (views / "plain.txt").write_text("{{ v }}")
     (views / "feed.xml").write_text("<x>{{ v }}</x>")
-    assert jinja2_template("page.html", v="<i>") == "<p>&lt;i&gt;</p>[<i>]"
-    assert jinja2_template("page", v="&") == "<p>&amp;</p>[&]"  # extension found by search
-    assert jinja2_template("plain.txt", v="<i>") == "<i>"
+    assert jinja2_template("page.html", v="<i>") == "<p>&lt;i&gt;</p>[&lt;i&gt;]"
+    assert jinja2_template("page", v="&") == "<p>&amp;</p>[&amp;]"  # extension found by search
+    assert jinja2_template("plain.txt", v="<i>") == "&lt;i&gt;"
     assert jinja2_template("feed.xml", v="<i>") == "<x>&lt;i&gt;</x>"
+
+
+def test_jinja2_tpl_file_found_by_name_is_escaped(views):
+    # .tpl is the first extension searched, and Jinja2 itself escapes only .html/.htm/.xml.
+    (views / "page.tpl").write_text('<a title="{{ v }}">{{ v }}</a>')
+    xss = '"><script>alert(1)</script>'
+    escaped = "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert jinja2_template("page", v=xss) == f'<a title="{escaped}">{escaped}</a>'
+
+    @jinja2_view("page")
+    def handler():
+        return {"v": "<b>"}
+
+    assert handler() == '<a title="&lt;b&gt;">&lt;b&gt;</a>'
+
+
+def test_jinja2_opting_out_of_escaping_is_explicit(views):
+    import jinja2
+
+    (views / "raw.tpl").write_text("{{ v }}")
+    (views / "page.html").write_text("{{ v }}")
+    off = {"autoescape": False}
+    assert jinja2_template("raw", v="<b>", template_settings=off) == "<b>"
+    jinja_default = {"autoescape": jinja2.select_autoescape()}  # Jinja2's own choice by extension
+    assert jinja2_template("raw", v="<b>", template_settings=jinja_default) == "<b>"
+    assert jinja2_template("page.html", v="<b>", template_settings=jinja_default) == "&lt;b&gt;"
+    assert jinja2_template("raw", v="<b>") == "&lt;b&gt;"
 
 
 def test_jinja2_extends(views):
@@ -772,6 +799,7 @@ def test_cheetah_missing_for_real():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("Cheetah") is None, reason="needs cheetah3")
+@pytest.mark.filterwarnings("ignore:'cgi' is deprecated:DeprecationWarning")  # Cheetah3 imports cgi
 def test_cheetah_renders():  # pragma: no cover - only where cheetah3 is installed
     assert cheetah_template("Hello $name", name="World") == "Hello World"
 
@@ -788,6 +816,35 @@ def test_mako_renders(views):
         return None
 
     assert handler() == "[part]d"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mako") is None, reason="needs mako")
+def test_mako_escapes_by_default(views):
+    (views / "m.tpl").write_text('<a title="${v}">${v}</a>${v | n}')
+    out = mako_template("m", v='"<b>')
+    assert out == '<a title="&#34;&lt;b&gt;">&#34;&lt;b&gt;</a>"<b>'
+    assert mako_template("${v}", v="<&>") == "&lt;&amp;&gt;"
+    assert mako_template("${v}", v=None) == "None"  # as Mako's own default, only escaped
+    raw = {"default_filters": ["str"]}
+    assert mako_template("m", v="<b>", template_settings=raw) == '<a title="<b>"><b></a><b>'
+
+
+@pytest.mark.skipif(importlib.util.find_spec("Cheetah") is None, reason="needs cheetah3")
+@pytest.mark.filterwarnings("ignore:'cgi' is deprecated:DeprecationWarning")  # Cheetah3 imports cgi
+def test_cheetah_escapes_by_default():  # pragma: no cover - only where cheetah3 is installed
+    assert cheetah_template('<a title="$v">$v</a>', v='"<b>') == (
+        '<a title="&quot;&lt;b&gt;">&quot;&lt;b&gt;</a>'
+    )
+    assert cheetah_template("[$v]", v=None) == "[]"
+    raw = {"filter": "RawOrEncodedUnicode"}
+    assert cheetah_template("$v", v="<b>", template_settings=raw) == "<b>"
+
+
+def test_simpletemplate_file_found_by_name_is_escaped(views):
+    (views / "page.tpl").write_text('<a title="{{v}}">{{v}}</a>{{!v}}')
+    assert template("page", v='"<b>') == '<a title="&quot;&lt;b&gt;">&quot;&lt;b&gt;</a>"<b>'
+    raw = {"noescape": True}
+    assert template("page", v="<b>", template_settings=raw) == '<a title="<b>"><b></a>&lt;b&gt;'
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mako") is None, reason="needs mako")

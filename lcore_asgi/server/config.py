@@ -43,19 +43,29 @@ class Config:
     #: Maximum requests (HTTP/1.1 cycles plus HTTP/2 streams) in flight; more get 503.
     limit_concurrency: int | None = None
     # --- HTTP/1.1 limits -------------------------------------------------
-    #: Request line (and target) length; longer gets 414.
+    #: Request line length; longer gets 414 (a method over 32 characters gets 501).
     max_request_line_size: int = 8190
-    #: Header section size (h11's incomplete-event buffer); larger gets 431.
+    #: Head size, request line included (h11's incomplete-event buffer); larger gets 431.
     h11_max_incomplete_event_size: int = 16384
     #: Number of header fields; more gets 431.
     max_header_count: int = 100
     #: Request body size (both HTTP versions); larger gets 413.
     max_body_size: int | None = 64 * 1024 * 1024
     # --- timeouts ---------------------------------------------------------
+    #: Idle time allowed between HTTP/1.1 requests (before the next one's first byte).
     timeout_keep_alive: float = 5.0
+    #: Deadline for a whole HTTP/1.1 request head: from the connection's start for the
+    #: first request, from the first byte for later ones; then 408 and close.
     timeout_headers: float = 10.0
+    #: Longest wait for request body bytes; with ``min_body_rate`` (bytes/s) the body
+    #: must also keep arriving at that rate on average while the server waits for it
+    #: (see ``streams.Pace``); else 408 (or close) and the app sees ``http.disconnect``.
     timeout_body: float = 30.0
+    min_body_rate: float | None = 1024.0
+    #: Longest wait for a client to take response bytes; with ``min_write_rate`` it must
+    #: also read at that rate on average while the server waits on it; else dropped.
     timeout_write: float = 30.0
+    min_write_rate: float | None = 1024.0
     timeout_tls_handshake: float = 10.0
     timeout_graceful_shutdown: float = 30.0
     # --- HTTP/2 settings --------------------------------------------------
@@ -87,6 +97,10 @@ class Config:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        for name in ("min_body_rate", "min_write_rate"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative")
         if not 16384 <= self.h2_max_frame_size <= 16777215:
             raise ValueError("h2_max_frame_size must be within 16384..16777215 (RFC 9113)")
 

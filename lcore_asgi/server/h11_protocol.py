@@ -12,9 +12,24 @@ import h11
 import h11._writers
 
 from ._date import http_date
-from ._state import ServerState
+from ._h1_checks import (
+    BadRequest,
+    check_head_bytes,
+    check_partial_head,
+    check_raw_framing,
+    check_request,
+    head_end,
+)
+from ._state import ServerState, error_logger
 from ._status import REASONS, STATUS_LINES, reason_phrase
-from .streams import ClientDisconnected, HTTPStream, RequestError, build_scope, error_response_body
+from .streams import (
+    ClientDisconnected,
+    HTTPStream,
+    Pace,
+    RequestError,
+    build_scope,
+    error_response_body,
+)
 
 __all__ = ["H11Connection", "UpgradeHandler"]
 
@@ -23,9 +38,7 @@ __all__ = ["H11Connection", "UpgradeHandler"]
 #: False to let the request be served as plain HTTP.
 UpgradeHandler = Callable[["H11Connection", h11.Request], Awaitable[bool]]
 
-_HOST_RE = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
-_HEAD_END_RE = re.compile(rb"\n\r?\n")
-#: Control characters RFC 9110 forbids in field values and targets (h11 lets them through).
+#: Control characters RFC 9110 forbids in field values (checked in the app's headers).
 _CTL_SEARCH = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]").search
 _TOKEN_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _GOOD_NAMES: set[bytes] = set()
@@ -73,13 +86,6 @@ class _Connection(h11.Connection):
         return writer
 
 
-class _Reject(Exception):
-    """The request must be refused with ``status`` and the connection closed."""
-
-    def __init__(self, status: int) -> None:
-        self.status = status
-
-
 def _header_list(headers: Any) -> list[tuple[bytes, bytes]]:
     """Return (lower-case name, value) pairs of parsed request headers."""
     # PERF: h11's Headers is a Sequence whose __iter__ goes through __getitem__ and
@@ -119,12 +125,6 @@ def _origin_form(target: bytes) -> bytes:
     return rest[slash:]
 
 
-def _obs_fold_in_head(buf: bytes) -> bool:
-    match = _HEAD_END_RE.search(buf)
-    head = buf[: match.start() + 1] if match else buf
-    return b"\n " in head or b"\n\t" in head
-
-
 class H11Connection:
     """Serve HTTP/1.1 requests on one byte stream until it closes."""
 
@@ -160,13 +160,18 @@ class H11Connection:
         self._head_started = False
         #: When the pending read or write times out (see ``ServerState.run_watchdog``).
         self.deadline = _INF
+        #: The whole first head must be in by then (set when the connection starts).
+        self._first_head_deadline = _INF
+        self._body_pace = Pace(config.timeout_body, config.min_body_rate)
+        self._write_pace = Pace(config.timeout_write, config.min_write_rate)
+        self._body_eof = False
         self._waiter_scope: anyio.CancelScope | None = None
         self._waiter_exited: anyio.Event | None = None
-        self._last_nl = False
         self._cycles = 0
         self._request: h11.Request | None = None
         self._upgrade: bytes | None = None
-        self._initial = b""
+        #: Raw bytes received of the head being read (h11 keeps its own copy).
+        self._raw = b""
         #: Set by an upgrade handler that took the connection over (e.g. a WebSocket
         #: session); its ``shutdown()`` is called on graceful server shutdown.
         self.upgraded: Any = None
@@ -176,7 +181,10 @@ class H11Connection:
     async def run(self, initial: bytes = b"") -> None:
         """Serve requests until the peer closes, a timeout, an error or shutdown."""
         self.state.connections.add(self)
-        self._initial = initial
+        self._first_head_deadline = _monotonic() + self._config.timeout_headers
+        if initial:
+            self.conn.receive_data(initial)
+            self._raw = initial
         linger = False
         try:
             with anyio.CancelScope() as scope:
@@ -212,18 +220,23 @@ class H11Connection:
     async def _serve(self) -> bool:
         conn = self.conn
         state = self.state
+        config = self._config
         while True:
             self._request = None
             try:
                 request = await self._read_head()
                 if request is None:
                     return False
-                self._check_request(request)
-            except _Reject as exc:
+                headers = _header_list(request.headers)
+                self._upgrade = check_request(
+                    config, request.method, request.target, request.http_version, headers
+                )
+            except BadRequest as exc:
+                # A client mistake: answered, never logged above debug.
+                error_logger.debug(
+                    "refused a request from %s: %s (%d)", self.client, exc, exc.status
+                )
                 await self._write_error(exc.status)
-                return True
-            except h11.RemoteProtocolError as exc:
-                await self._write_error(exc.error_status_hint or 400)
                 return True
             self._request = request
             if self._upgrade is not None:
@@ -248,12 +261,14 @@ class H11Connection:
                 method,
                 self.scheme,
                 target,
-                _header_list(request.headers),
+                headers,
                 _VERSIONS[request.http_version],
                 self.client,
                 self.server,
             )
             self._body_seen = 0
+            self._body_eof = False
+            self._body_pace.reset()
             await HTTPStream(state, scope, self).run()
             if self._waiter_scope is not None:
                 self._waiter_scope.cancel()
@@ -267,10 +282,7 @@ class H11Connection:
                 return False
             conn.start_next_cycle()
             self._cycles += 1
-            pending = conn.trailing_data[0]
-            if pending and _obs_fold_in_head(pending):
-                await self._write_error(400)
-                return True
+            self._raw = conn.trailing_data[0]
 
     async def _close(self, linger: bool) -> None:
         stream = self.stream
@@ -289,48 +301,52 @@ class H11Connection:
 
     # -- reading ---------------------------------------------------------------------
 
-    def _feed_head_data(self, data: bytes) -> None:
-        """Feed bytes that start or continue a request head, watching for obs-fold."""
-        conn = self.conn
-        conn.receive_data(data)
-        # obs-fold is a CRLF followed by SP/HTAB inside the head; h11 unfolds it silently.
-        if b"\n " in data or b"\n\t" in data or (self._last_nl and data[:1] in (b" ", b"\t")):
-            if _obs_fold_in_head(conn.trailing_data[0]):
-                raise _Reject(400)
-        self._last_nl = data.endswith(b"\n")
-
     async def _read_head(self) -> h11.Request | None:
+        """Read the next request head; None if the client closed (or we stop) before one.
+
+        The first head must be complete ``timeout_headers`` after the connection
+        started; a later one within ``timeout_headers`` of its first byte, which must
+        come within ``timeout_keep_alive``. Bytes trickled in do not extend either.
+        """
         conn = self.conn
         config = self._config
-        idle_timeout = config.timeout_keep_alive if self._cycles else config.timeout_headers
-        started = self._head_started = False
-        self._last_nl = False
-        if self._initial:
-            initial, self._initial = self._initial, b""
-            self._feed_head_data(initial)
+        raw = self._raw
+        self._raw = b""
+        started = self._head_started = bool(raw)
+        if not self._cycles:
+            deadline = self._first_head_deadline
+        elif started:
+            deadline = _monotonic() + config.timeout_headers
+        else:
+            deadline = _monotonic() + config.timeout_keep_alive
         while True:
-            event = conn.next_event()
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise BadRequest(self._refusal_status(exc, raw), str(exc)) from None
             if event is _NEED_DATA:
-                pending = conn.trailing_data[0]
-                if pending:
-                    started = self._head_started = True
-                    self._check_partial_head(pending)
-                if self._must_close and not started:
+                if raw:
+                    check_partial_head(raw, config)
+                    if not started:
+                        started = self._head_started = True
+                        if self._cycles:
+                            deadline = _monotonic() + config.timeout_headers
+                elif self._must_close:
                     return None
-                data = await self._receive_head(config.timeout_headers if started else idle_timeout)
-                if not data:
-                    conn.receive_data(b"")
-                    continue
-                self._feed_head_data(data)
+                data = await self._receive_head(deadline)
+                if data:
+                    raw = raw + data if raw else data
+                conn.receive_data(data)  # b"": end of stream
                 continue
             if type(event) is _Request:
+                check_head_bytes(raw)
                 self._head_started = False
                 return event
             return None  # ConnectionClosed
 
-    async def _receive_head(self, timeout: float) -> bytes:
+    async def _receive_head(self, deadline: float) -> bytes:
         self._idle = True
-        self.deadline = _monotonic() + timeout
+        self.deadline = deadline
         try:
             return await self.stream.receive(_READ_SIZE)
         except anyio.EndOfStream:
@@ -339,68 +355,34 @@ class H11Connection:
             self._idle = False
             self.deadline = _INF
 
-    def _check_partial_head(self, pending: bytes) -> None:
-        config = self._config
-        line_end = pending.find(b"\n")
-        if line_end == -1:
-            line_end = len(pending)
-        if line_end > config.max_request_line_size:
-            raise _Reject(414)
-        if len(pending) > config.h11_max_incomplete_event_size:
-            raise _Reject(431)
-        if pending.count(b"\n") > config.max_header_count + 1:
-            raise _Reject(431)
+    def _refusal_status(self, exc: h11.RemoteProtocolError, raw: bytes) -> int:
+        """The status for a head h11 refused: our checks' where they are more specific.
 
-    def _check_request(self, request: h11.Request) -> None:
-        """Refuse what h11 accepts but we consider ambiguous or over a limit."""
-        config = self._config
-        if request.http_version not in _VERSIONS:
-            raise _Reject(400)
-        if len(request.target) > config.max_request_line_size:
-            raise _Reject(414)
-        if _CTL_SEARCH(request.target):
-            raise _Reject(400)
-        headers = request.headers
-        if len(headers) > config.max_header_count:
-            raise _Reject(431)
-        hosts = 0
-        host = b""
-        size = 0
-        content_length = None
-        chunked = False
-        upgrade = None
-        for _, name, value in headers._full_items:  # PERF: see _header_list
-            size += len(name) + len(value) + 4
-            if _CTL_SEARCH(value):
-                raise _Reject(400)
-            if name == b"host":
-                hosts += 1
-                host = value
-            elif name == b"content-length":
-                content_length = value
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name == b"upgrade":
-                upgrade = value.split(b",", 1)[0].strip().lower()
-        if size > config.h11_max_incomplete_event_size:
-            raise _Reject(431)
-        if chunked and content_length is not None:
-            raise _Reject(400)
-        if hosts > 1 or (hosts == 0 and request.http_version == b"1.1"):
-            raise _Reject(400)
-        if hosts and _HOST_RE.fullmatch(host) is None:
-            raise _Reject(400)
-        if content_length is not None and self._max_body is not None:
-            if int(content_length) > self._max_body:
-                raise _Reject(413)
-        self._upgrade = upgrade
+        h11 says 431 for any over-long unfinished head (we say 414 for the request line,
+        501 for the method) and 501 for every transfer coding but ``chunked``.
+        """
+        status = exc.error_status_hint or 400
+        end = head_end(raw)
+        try:
+            check_partial_head(raw if end == -1 else raw[:end], self._config)
+            if end != -1:
+                check_head_bytes(raw)
+                check_raw_framing(raw, end)
+        except BadRequest as bad:
+            return bad.status
+        return status
 
-    async def _receive(self, timeout: float) -> bytes:
-        with anyio.move_on_after(timeout):
+    async def _receive_body(self) -> bytes:
+        """Read body bytes within the body pace (see :class:`Pace`); TimeoutError if not."""
+        pace = self._body_pace
+        start = _monotonic()
+        with anyio.move_on_after(pace.credit):
             try:
-                return await self.stream.receive(_READ_SIZE)
+                data = await self.stream.receive(_READ_SIZE)
             except anyio.EndOfStream:
-                return b""
+                data = b""
+            pace.spent(_monotonic() - start, len(data))
+            return data
         raise TimeoutError
 
     async def read_body(self) -> tuple[bytes, bool] | None:
@@ -429,17 +411,28 @@ class H11Connection:
                     if body:
                         break
                     try:
-                        data = await self._receive(self._config.timeout_body)
-                    except (TimeoutError, anyio.BrokenResourceError):
+                        data = await self._receive_body()
+                    except TimeoutError:
+                        self._must_close = True
+                        raise RequestError(408, "request body too slow") from None
+                    except anyio.BrokenResourceError:
                         self._must_close = True
                         return None
+                    if not data:
+                        self._body_eof = True
                     conn.receive_data(data)
                     continue
                 self._must_close = True
                 return None
-        except h11.RemoteProtocolError:
+        except h11.RemoteProtocolError as exc:
             self._must_close = True
-            return None
+            if self._body_eof:
+                return None  # truncated: the client went away
+            if not body:
+                error_logger.debug("bad request body from %s: %s", self.client, exc)
+                raise RequestError(400, "bad body framing") from None
+            # The bytes before the error go out first; h11 stays in its ERROR state,
+            # so the next call ends up here again without them.
         if self._max_body is not None and body:
             self._body_seen += len(body)
             if self._body_seen > self._max_body:
@@ -472,7 +465,9 @@ class H11Connection:
     # -- writing ---------------------------------------------------------------------
 
     async def _write(self, data: bytes) -> None:
-        self.deadline = _monotonic() + self._config.timeout_write
+        pace = self._write_pace
+        start = _monotonic()
+        self.deadline = start + pace.credit
         try:
             await self.stream.send(data)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
@@ -480,6 +475,8 @@ class H11Connection:
             raise ClientDisconnected from exc
         finally:
             self.deadline = _INF
+        if pace.per_byte:
+            pace.spent(_monotonic() - start, len(data))
 
     async def send_head(
         self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, end: bool

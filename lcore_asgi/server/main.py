@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         "h2_max_header_list_size",
     ):
         a("--" + name.replace("_", "-"), type=int, default=getattr(_DEFAULTS, name))
+    for name in ("min_body_rate", "min_write_rate"):
+        a(
+            "--" + name.replace("_", "-"),
+            type=float,
+            default=getattr(_DEFAULTS, name),
+            help="bytes/s while the server waits on the client; 0 disables (default %(default)s)",
+        )
     a("--max-body-size", type=int, default=_DEFAULTS.max_body_size, help="0 means unlimited")
     return p
 

@@ -17,6 +17,7 @@ from ._status import reason_phrase
 __all__ = [
     "ClientDisconnected",
     "HTTPStream",
+    "Pace",
     "RequestError",
     "StreamTransport",
     "build_scope",
@@ -36,6 +37,35 @@ class RequestError(Exception):
     def __init__(self, status: int, detail: str = "") -> None:
         super().__init__(detail or reason_phrase(status).decode())
         self.status = status
+
+
+class Pace:
+    """How long a transfer may wait on the peer: a stall limit and a minimum rate.
+
+    Each wait may last :attr:`credit` seconds. Credit starts at ``limit``; waiting spends
+    it and every byte moved earns ``1 / min_rate`` seconds, never above ``limit``. So no
+    single stall outlasts ``limit``, and a peer that keeps moving bytes slower than
+    ``min_rate`` while the server waits on it runs out within about ``limit`` seconds,
+    however it spaces them; a fast start banks at most ``limit``. Time the server spends
+    elsewhere (the app thinking) is not counted. ``min_rate`` None: per-wait limit only.
+    """
+
+    __slots__ = ("limit", "per_byte", "credit")
+
+    def __init__(self, limit: float, min_rate: float | None) -> None:
+        self.limit = limit
+        self.per_byte = 1.0 / min_rate if min_rate else 0.0
+        self.credit = limit
+
+    def reset(self) -> None:
+        """Start over with full credit (a new request body)."""
+        self.credit = self.limit
+
+    def spent(self, waited: float, moved: int) -> None:
+        """Account one wait of ``waited`` seconds that moved ``moved`` bytes."""
+        if self.per_byte:
+            credit = self.credit - waited + moved * self.per_byte
+            self.credit = credit if credit < self.limit else self.limit
 
 
 class StreamTransport(Protocol):

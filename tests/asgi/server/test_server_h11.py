@@ -208,7 +208,9 @@ async def test_truncated_body_gives_disconnect() -> None:
         (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        # RFC 9112 §6.3: a request whose final coding is not chunked is 400, not 501.
+        (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
         (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: x\r\nX-Ctl: a\x01b\r\n\r\n", 400),
         (b"GET /a\x7fb HTTP/1.1\r\nHost: x\r\n\r\n", 400),
@@ -229,7 +231,8 @@ async def test_truncated_body_gives_disconnect() -> None:
         "binary-garbage",
         "non-numeric-cl",
         "conflicting-cl",
-        "unknown-te",
+        "te-final-not-chunked",
+        "te-unimplemented-coding",
         "space-in-header-name",
         "ctl-in-header-value",
         "del-in-target",
@@ -557,3 +560,50 @@ async def test_absolute_form_targets(target: bytes, path: str, query: bytes) -> 
         await read_until(client, b"hello")
     assert scopes[0]["path"] == path
     assert scopes[0]["query_string"] == query
+
+
+async def test_slow_reader_is_dropped_by_the_minimum_write_rate() -> None:
+    # Every write waits about 0.03 s for the client, far under timeout_write (what the
+    # old per-write deadline measured), but 8 KiB per 0.03 s is far under 1 MB/s.
+    # (In-memory: over loopback the kernel buffers megabytes, so writes hardly wait.)
+    sends = 0
+    failed: list[BaseException] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        nonlocal sends
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            for _ in range(2000):
+                await send({"type": "http.response.body", "body": b"x" * 8192, "more_body": True})
+                sends += 1
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+
+    async with connection(app, timeout_write=0.5, min_write_rate=1_000_000) as client:
+        await client.send(get())
+        with anyio.move_on_after(5):
+            while not failed:
+                await client.receive()
+                await anyio.sleep(0.03)
+        dropped = bool(failed)  # before leaving the block cancels the app anyway
+    assert dropped, "the client must be dropped (the app's send() cancelled)"
+    assert sends < 300
+
+
+def test_pace_credit() -> None:
+    from lcore_asgi.server.streams import Pace
+
+    pace = Pace(2.0, 100)
+    pace.spent(0.5, 10)  # 0.5 s waited, 0.1 s earned
+    assert pace.credit == pytest.approx(1.6)
+    pace.spent(0.0, 10_000)  # a burst banks no more than the limit
+    assert pace.credit == 2.0
+    for _ in range(4):
+        pace.spent(0.5, 1)
+    assert pace.credit == pytest.approx(0.04)
+    pace.reset()
+    assert pace.credit == 2.0
+    unlimited = Pace(2.0, None)
+    unlimited.spent(1.9, 0)
+    assert unlimited.credit == 2.0  # no rate: every wait gets the whole limit

@@ -21,8 +21,13 @@ on any event loop. The Redis backend (``redis://...``, ``redis.asyncio`` pub/sub
 every worker and machine using the same Redis; each event loop keeps one pub/sub
 connection for all its subscriptions, and when Redis goes away that connection is
 re-established with exponential backoff and its channels subscribed again, so
-subscribers resume by themselves (messages published while Redis was down are lost:
-pub/sub does not store them).
+subscribers resume by themselves.
+
+Publishing while Redis is unreachable does not raise: pub/sub stores nothing, so the
+message is dropped, a WARNING is logged (at most one per ``drop_log_interval`` seconds,
+with a count) and ``publish()`` returns False. It returns True once a message reached
+Redis again. A handler that publishes therefore behaves the same under WSGI and ASGI
+and never answers 500 because Redis is down.
 
 A subscriber that falls behind by ``max_buffer`` messages loses the oldest ones (counted
 in ``Subscription.dropped``): a slow client never blocks publishers.
@@ -32,8 +37,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import weakref
 from collections.abc import AsyncIterator
+from time import monotonic
 from typing import Any
 
 __all__ = ["Broadcast", "Event", "Subscription", "MemoryBackend", "RedisBackend"]
@@ -150,14 +157,18 @@ class Subscription:
 class MemoryBackend:
     """Channels within this process (any event loop, any thread)."""
 
+    #: Always reachable: nothing is ever dropped.
+    dropped = 0
+
     def __init__(self) -> None:
         self._subs: dict[str, set[Subscription]] = {}
 
-    async def publish(self, channel: str, message: str | bytes) -> None:
+    async def publish(self, channel: str, message: str | bytes) -> bool:
         _encode(message)  # same type rules as Redis
         event = Event(channel, message)
         for sub in list(self._subs.get(channel, ())):
             sub._deliver(event)
+        return True
 
     async def _add(self, sub: Subscription) -> None:
         self._subs.setdefault(sub.channel, set()).add(sub)
@@ -281,16 +292,51 @@ async def _quietly(aw: Any) -> None:
         pass
 
 
+class _DropLog:
+    """Counts messages dropped while Redis is unreachable; logs a WARNING per interval at most."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        #: Messages dropped since this backend was made.
+        self.total = 0
+        self._unlogged = 0
+        self._since_ok = 0  # dropped since the last message that reached Redis
+        self._last_log = float("-inf")
+        self._lock = threading.Lock()  # publishers may run on several loops and threads
+
+    def dropped(self, channel: str, exc: BaseException) -> None:
+        with self._lock:
+            self.total += 1
+            self._since_ok += 1
+            self._unlogged += 1
+            now = monotonic()
+            if now - self._last_log < self.interval:
+                return
+            self._last_log, count, self._unlogged = now, self._unlogged, 0
+        _log.warning("broadcast: Redis is unreachable (%s); dropped %d message(s), the last on %r. "
+                     "Messages published while Redis is down are lost.", exc, count, channel)
+
+    def reached(self) -> None:
+        if not self._since_ok:
+            return
+        with self._lock:
+            count, self._since_ok, self._unlogged = self._since_ok, 0, 0
+            self._last_log = float("-inf")
+        _log.warning("broadcast: Redis is reachable again; %d message(s) were dropped meanwhile", count)
+
+
 class RedisBackend:
     """Channels across processes and machines through Redis pub/sub (``redis.asyncio``)."""
 
     def __init__(self, url: str = "redis://localhost:6379/0", *, reconnect_min: float = 0.1,
-                 reconnect_max: float = 5.0, subscribe_timeout: float = 5.0, **redis_options: Any) -> None:
+                 reconnect_max: float = 5.0, subscribe_timeout: float = 5.0, drop_log_interval: float = 10.0,
+                 **redis_options: Any) -> None:
         self.url = url
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max
         self.subscribe_timeout = subscribe_timeout
         self.redis_options = redis_options
+        self._drops = _DropLog(drop_log_interval)
         # Redis clients are bound to the loop that made them: one of each per loop.
         self._hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RedisHub] = weakref.WeakKeyDictionary()
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
@@ -302,11 +348,18 @@ class RedisBackend:
             hub = self._hubs[loop] = _RedisHub(self)
         return hub
 
-    async def publish(self, channel: str, message: str | bytes) -> None:
+    @property
+    def dropped(self) -> int:
+        """Messages dropped because Redis was unreachable (since this backend was made)."""
+        return self._drops.total
+
+    async def publish(self, channel: str, message: str | bytes) -> bool:
+        """Publish; False (and a rate-limited WARNING) when Redis is unreachable."""
         import redis.asyncio as aioredis
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
+        unreachable = (RedisConnectionError, RedisTimeoutError, OSError)
         payload = _encode(message)
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
@@ -314,10 +367,16 @@ class RedisBackend:
             client = self._clients[loop] = aioredis.from_url(self.url, **self.redis_options)
         try:
             await client.publish(channel, payload)
-        except (RedisConnectionError, RedisTimeoutError, OSError):
+        except unreachable:
             # A connection broken by a Redis restart: one fresh try.
-            await client.connection_pool.disconnect()
-            await client.publish(channel, payload)
+            try:
+                await client.connection_pool.disconnect()
+                await client.publish(channel, payload)
+            except unreachable as exc:
+                self._drops.dropped(channel, exc)
+                return False
+        self._drops.reached()
+        return True
 
     async def _add(self, sub: Subscription) -> None:
         await self._hub().add(sub)
@@ -340,7 +399,9 @@ class Broadcast:
     """Publish/subscribe on named channels; ``url`` picks the backend.
 
     ``Broadcast()`` or ``Broadcast('memory://')``: in this process.
-    ``Broadcast('redis://host:6379/0')``: across workers and machines.
+    ``Broadcast('redis://host:6379/0')``: across workers and machines; keywords go to
+    :class:`RedisBackend` (``reconnect_min``, ``reconnect_max``, ``subscribe_timeout``,
+    ``drop_log_interval``, and redis-py's own options).
     """
 
     def __init__(self, url: str = "memory://", *, max_buffer: int = 1000, **options: Any) -> None:
@@ -352,9 +413,19 @@ class Broadcast:
             raise ValueError(f"unknown broadcast backend URL {url!r} (memory:// or redis://)")
         self.max_buffer = max_buffer
 
-    async def publish(self, channel: str, message: str | bytes) -> None:
-        """Send ``message`` (str or bytes) to every subscriber of ``channel``."""
-        await self.backend.publish(channel, message)
+    async def publish(self, channel: str, message: str | bytes) -> bool:
+        """Send ``message`` (str or bytes) to every subscriber of ``channel``.
+
+        Returns True once the message is on its way; False when the backend is
+        unreachable (Redis down): the message is dropped and a WARNING logged, at most
+        one per ``drop_log_interval`` seconds. It never raises for that.
+        """
+        return bool(await self.backend.publish(channel, message))
+
+    @property
+    def dropped(self) -> int:
+        """Messages dropped because the backend was unreachable (0 for ``memory://``)."""
+        return int(self.backend.dropped)
 
     def subscribe(self, channel: str) -> Subscription:
         """A subscription to ``channel`` (``async with`` it, or iterate it)."""

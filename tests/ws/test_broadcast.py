@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 
 import anyio
 import pytest
 
-from lcore import Lcore
+from lcore import Lcore, request
 from lcore_ws.broadcast import Broadcast, Event
 
 
@@ -159,3 +160,79 @@ def test_chat_room_through_websockets(make_client):
         assert carol.receive_text() == "elsewhere"
         bob.send_text("hello alice")
         assert alice.receive_text() == "hello alice"
+
+
+def test_publish_while_redis_is_down_is_a_logged_drop_not_a_500(make_client, redis_server, caplog):
+    """Redis stopped mid-test: HTTP and WebSocket handlers that publish go on (publish()
+    returns False, one rate-limited WARNING); after Redis restarts publishing works again
+    and the subscriber resumes."""
+    app = Lcore()
+    b = Broadcast(redis_server.url, reconnect_max=0.5)
+
+    @app.post("/say")
+    async def say():
+        return {"published": await b.publish("news", request.json["text"])}
+
+    @app.post("/release")
+    async def release():
+        await b.aclose()  # the Redis connections made on this loop (the HTTP handlers')
+        return {}
+
+    @app.websocket("/say")
+    async def say_ws(ws):
+        await ws.accept()
+        try:
+            async for text in ws:
+                await ws.send_json({"published": await b.publish("news", text)})
+        finally:
+            await b.aclose()  # under WSGI a test session has a loop of its own
+
+    @app.websocket("/listen")
+    async def listen(ws):
+        await ws.accept()
+        async with b.subscribe("news") as sub, anyio.create_task_group() as tg:
+
+            async def relay():
+                async for event in sub:
+                    await ws.send_text(event.message)
+
+            tg.start_soon(relay)
+            await ws.send_text("subscribed")
+            async for _ in ws:  # until the client leaves
+                pass
+            tg.cancel_scope.cancel()
+
+    caplog.set_level(logging.WARNING, logger="lcore.ws.broadcast")
+    c = make_client(app)
+    with c.websocket_connect("/listen") as listener, c.websocket_connect("/say") as speaker:
+        assert listener.receive_text() == "subscribed"
+        assert c.post("/say", json={"text": "one"}).json == {"published": True}
+        assert listener.receive_text() == "one"
+
+        redis_server.stop()
+        for i in range(3):
+            r = c.post("/say", json={"text": f"lost {i}"})
+            assert (r.status_code, r.json) == (200, {"published": False})
+            speaker.send_text(f"lost ws {i}")
+            assert speaker.receive_json() == {"published": False}
+        assert b.dropped == 6
+        drops = [r for r in caplog.records if "Redis is unreachable" in r.getMessage()]
+        assert len(drops) == 1 and drops[0].levelno == logging.WARNING  # rate-limited
+
+        redis_server.start()  # same port
+        assert c.post("/say", json={"text": "again"}).json == {"published": True}
+        assert any("reachable again; 6 message(s)" in r.getMessage() for r in caplog.records)
+        deadline = time.monotonic() + 20
+        n = 0
+        while True:  # the subscriber's pub/sub connection comes back with backoff
+            n += 1
+            speaker.send_text(f"back {n}")
+            assert speaker.receive_json() == {"published": True}
+            try:
+                got = listener.receive_text(timeout=0.5)
+            except TimeoutError:
+                assert time.monotonic() < deadline, "the subscriber did not resume"
+                continue
+            if got.startswith("back"):
+                break
+    c.post("/release")

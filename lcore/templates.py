@@ -304,6 +304,9 @@ class _StplCompiler:
         self.out: list[tuple[str, int]] = []  # (python line, template line)
         self.blocks: list[list[Any]] = []  # [has_body, line] per open block
         self.text: list[tuple[str, int]] = []  # pending text lines
+        # Each expression and statement alone, compilable, with its template line: when
+        # compiling the whole fails without saying where, they are tried one by one.
+        self.snippets: list[tuple[str, int]] = []
 
     def error(self, message: str, lineno: int) -> TemplateError:
         return _template_error(message, self.label, lineno)
@@ -382,6 +385,11 @@ class _StplCompiler:
         if word and word.group() in _DEDENT_WORDS and self.blocks:
             self._dedent(lineno)
         self._emit(statement, lineno)
+        alone = statement + "\n pass" if head.endswith(":") else statement
+        if word and word.group() in _DEDENT_WORDS:
+            opener = "if 1:" if word.group() in ("elif", "else") else "try:"
+            alone = opener + "\n pass\n" + alone
+        self.snippets.append((alone, lineno))
         if head.endswith(":"):
             self.blocks.append([False, lineno])
 
@@ -433,6 +441,7 @@ class _StplCompiler:
             if not expr:
                 raise self.error("empty inline expression", line)
             pieces.append((f"{func}(({expr}", line))
+            self.snippets.append((f"({expr}\n)", line))
             pieces.append(("\n)),", line + expr.count("\n")))
             pos = close + len(self.inline_end)
         if not pieces:
@@ -444,6 +453,24 @@ class _StplCompiler:
             else:
                 self._emit(code, line, extra_indent=1)
         self._emit("))", self.out[-1][1])
+
+
+_TOO_DEEP = "cannot be compiled: an expression is nested or chained too deeply"
+
+
+def _failing_line(snippets: list[tuple[str, int]], error: type[BaseException]) -> int:
+    """The template line of the first snippet that alone fails to compile with ``error``.
+
+    Falls back on the line of the longest snippet (the likeliest culprit), or line 1.
+    """
+    for code, lineno in snippets:
+        try:
+            compile(code, "<snippet>", "exec")
+        except error:
+            return lineno
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
+            continue
+    return max(snippets, key=lambda item: len(item[0]))[1] if snippets else 1
 
 
 def _remap_lines(tree: ast.AST, linemap: list[int]) -> None:
@@ -478,7 +505,9 @@ class SimpleTemplate(BaseTemplate):
 
     Settings: ``noescape=True`` makes ``{{expr}}`` raw and ``{{!expr}}`` escaped;
     ``escape_func`` replaces ``html_escape``; ``syntax='<% %> % {{ }}'`` sets the block,
-    line and inline tokens. Syntax errors raise ``TemplateError`` naming template and line.
+    line and inline tokens. A source that does not compile (a syntax error, an expression
+    nested or chained too deeply, a lone surrogate in code) raises ``TemplateError``
+    naming template and line, never another exception.
     """
 
     def prepare(
@@ -503,20 +532,38 @@ class SimpleTemplate(BaseTemplate):
 
         self._str, self._escape = (escaped, as_text) if noescape else (as_text, escaped)
         self._filename = self.filename or f"<template {self._label}>"
-        self.code, linemap = _StplCompiler(self._read(), tokens, self._label).translate()
-        self.co = self._compile(self.code, linemap)
+        compiler = _StplCompiler(self._read(), tokens, self._label)
+        self.code, linemap = compiler.translate()
+        self.co = self._compile(self.code, linemap, compiler.snippets)
 
-    def _compile(self, code: str, linemap: list[int]) -> Any:
+    def _compile(self, code: str, linemap: list[int], snippets: list[tuple[str, int]]) -> Any:
+        """Compile the generated code; whatever goes wrong is a TemplateError with a line.
+
+        Python's compiler refuses some sources with other errors than SyntaxError: a
+        RecursionError or MemoryError for an expression nested or chained too deeply
+        (``1+1+...`` 200,000 times), a UnicodeEncodeError for a lone surrogate, and on
+        some Python versions a ValueError for a NUL byte.
+        """
+        mapped = False  # SyntaxError lines: generated code's until the tree is remapped
         try:
             tree = ast.parse(code, self._filename, "exec")
-        except SyntaxError as exc:
-            lineno = linemap[min(max(exc.lineno or 1, 1), len(linemap)) - 1] if linemap else 1
-            raise _template_error(f"syntax error: {exc.msg}", self._label, lineno) from exc
-        _remap_lines(tree, linemap)
-        try:
+            _remap_lines(tree, linemap)
+            mapped = True
             return compile(tree, self._filename, "exec")
-        except SyntaxError as exc:  # e.g. 'return' outside a function; lines already mapped
-            raise _template_error(f"syntax error: {exc.msg}", self._label, exc.lineno) from exc
+        except SyntaxError as exc:
+            lineno = exc.lineno
+            if not mapped:
+                lineno = linemap[min(max(lineno or 1, 1), len(linemap)) - 1] if linemap else 1
+            raise _template_error(f"syntax error: {exc.msg}", self._label, lineno) from exc
+        except (RecursionError, MemoryError, ValueError) as exc:
+            if isinstance(exc, UnicodeError):
+                message = "cannot be compiled: a character cannot be encoded (a lone surrogate?)"
+            elif isinstance(exc, ValueError):
+                message = f"cannot be compiled: {exc}"
+            else:
+                message = _TOO_DEEP
+            lineno = _failing_line(snippets, type(exc))
+            raise _template_error(message, self._label, lineno) from exc
 
     def render(self, *args: Any, **kwargs: Any) -> str:
         """Render with the variables of the dicts in ``args`` and of ``kwargs`` (which win)."""
@@ -619,6 +666,8 @@ class Jinja2Template(BaseTemplate):
         except jinja2.TemplateSyntaxError as exc:
             label = exc.name or self._label
             raise _template_error(exc.message or "syntax error", label, exc.lineno) from exc
+        except (RecursionError, MemoryError) as exc:  # Jinja2's parser recurses per operator
+            raise _template_error(_TOO_DEEP, self._label) from exc
 
     def _load(self, name: str) -> tuple[str, str, Callable[[], bool]] | None:
         path = self.search(name, self.lookup)

@@ -486,9 +486,9 @@ def test_compiled_once_and_cached(views, monkeypatch):
     calls = []
     original = SimpleTemplate._compile
 
-    def counting(self, code, linemap):
+    def counting(self, *args):
         calls.append(self.name)
-        return original(self, code, linemap)
+        return original(self, *args)
 
     monkeypatch.setattr(SimpleTemplate, "_compile", counting)
     assert template("cached", x=1) == "v1 1"
@@ -604,6 +604,73 @@ def test_end_without_block():
 
 def test_unclosed_block_at_end_is_closed():
     assert render("% for i in range(2):\n{{i}}\n") == "0\n1\n"
+
+
+_PLUS_200K = "+".join(["1"] * 200_000)  # a RecursionError in Python's compiler
+_UNARY_100K = "-" * 100_000 + "1"  # a MemoryError (parser stack) in Python's compiler
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        ("a\nb\n{{ " + _PLUS_200K + " }}\n", 3),
+        ("a\n{{!" + _UNARY_100K + "}}", 2),
+        ("% x = 1\n% y = " + _PLUS_200K + "\n{{y}}", 2),
+        ("% if " + _UNARY_100K + ":\nyes\n% end", 1),
+        ("% for i in []:\n% pass\n% else:\n% z = x" + ".a" * 100_000 + "\n% end", 4),
+        ("<%\nx = 1\n\ny = x" + "[0]" * 100_000 + "\n%>", 4),
+        ("% if 0:\n% elif " + _UNARY_100K + ":\n% end", 2),
+        ("{{ '" + "x" * 1_000_000 + "' }}\n{{ " + _PLUS_200K + " }}", 2),  # not the longest
+    ],
+    ids=[
+        "inline-plus",
+        "raw-unary",
+        "line-plus",
+        "if-unary",
+        "else-attr",
+        "block-subscript",
+        "elif-unary",
+        "found-by-trying",
+    ],
+)
+def test_too_complex_expression_is_template_error_with_line(source, line):
+    with pytest.raises(TemplateError, match=f"line {line}: .*nested or chained too deeply") as info:
+        SimpleTemplate(source)
+    assert info.value.lineno == line
+    with pytest.raises(TemplateError, match=f"line {line}:"):
+        template(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        ("ok\n{{ '\ud800' }}", 2),
+        ("% x = '\ud800'\n{{x}}", 1),
+        ("a\nb\n<% y = 1\nz = '\udfff' %>", 4),
+    ],
+    ids=["inline", "line", "block"],
+)
+def test_lone_surrogate_in_code_is_template_error_with_line(source, line):
+    with pytest.raises(TemplateError, match=f"line {line}: .*lone surrogate") as info:
+        SimpleTemplate(source)
+    assert info.value.lineno == line
+
+
+def test_lone_surrogate_in_text_is_kept():
+    assert render("a\ud800b {{x}}", x=1) == "a\ud800b 1"
+
+
+def test_too_complex_included_template_is_template_error(views):
+    (views / "deep.tpl").write_text("x\n{{ " + _PLUS_200K + " }}")
+    with pytest.raises(TemplateError, match="deep, line 2"):
+        template("{{x}}\n% include('deep')", x=1)
+
+
+def test_jinja2_too_complex_expression_is_template_error():
+    with pytest.raises(TemplateError, match="nested or chained too deeply"):
+        jinja2_template("{{ " + _PLUS_200K + " }}")
+    with pytest.raises(TemplateError, match="nested or chained too deeply"):
+        jinja2_template("{{ " + "(" * 100_000 + " }}")
 
 
 def test_runtime_error_traceback_points_at_template_line(views):

@@ -68,6 +68,10 @@ def portal() -> Any:
     p = _portal
     if p is not None and _portal_pid == os.getpid():
         return p
+    if _exiting:
+        # A loop thread started now would never run (at finalization Python freezes
+        # daemon threads) and whoever waits for it would hang the exit.
+        raise RuntimeError("the interpreter is exiting: lcore's persistent event loop is closed")
     with _lock:
         if _portal is None or _portal_pid != os.getpid():
             cm = anyio.from_thread.start_blocking_portal("asyncio")
@@ -82,17 +86,52 @@ async def _loop_thread_ident() -> int:
     return threading.get_ident()
 
 
-def shutdown_portal() -> None:
-    """Stop the persistent loop (at interpreter exit; safe to call more than once)."""
+def shutdown_portal(cancel: bool = False) -> None:
+    """Stop the persistent loop (at interpreter exit; safe to call more than once).
+
+    Without ``cancel`` it waits for the calls running on it; with it, they are cancelled.
+    """
     global _portal, _portal_cm, _portal_pid
     with _lock:
-        cm, pid = _portal_cm, _portal_pid
+        p, cm, pid = _portal, _portal_cm, _portal_pid
         _portal = _portal_cm = _portal_pid = None
     if cm is not None and pid == os.getpid():
         try:
+            if cancel:
+                p.call(p.stop, True)
             cm.__exit__(None, None, None)
         except Exception:  # pragma: no cover - best effort at exit
             pass
+
+
+_exiting = False
+#: How long the interpreter's exit waits for lcore's loops to stop (seconds).
+EXIT_TIMEOUT = 3.0
+
+
+def _run_bounded(fn: Callable[[], Any], timeout: float) -> bool:
+    """Run ``fn()`` in a daemon thread and wait at most ``timeout`` s; True if it finished.
+
+    For clean-ups at interpreter exit: one stuck on a call that never returns (a handler
+    blocked in a worker thread) is left behind, and the process still exits.
+    """
+    t = threading.Thread(target=_quietly, args=(fn,), name="lcore-exit", daemon=True)
+    t.start()
+    t.join(timeout)
+    return not t.is_alive()
+
+
+def _quietly(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - best effort at exit
+        pass
+
+
+def _at_exit() -> None:
+    global _exiting
+    _exiting = True
+    _run_bounded(lambda: shutdown_portal(cancel=True), EXIT_TIMEOUT)
 
 
 def _after_fork_in_child() -> None:
@@ -104,7 +143,7 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(shutdown_portal)
+atexit.register(_at_exit)
 
 
 async def _with_ctx(ctx: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:

@@ -8,10 +8,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json as _json
 import queue
+import sys
 import threading
 import traceback
+import weakref
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -103,12 +106,21 @@ class _ASGITransport:
         self._cm = anyio.from_thread.start_blocking_portal("asyncio")
         self.portal = self._cm.__enter__()
         self._open: set[threading.Event] = set()
+        _open_transports.add(self)
 
-    def close(self) -> None:
+    def close(self, cancel: bool = False) -> None:
+        """Stop the loop thread; ``cancel`` cancels requests still running instead of
+        waiting for them."""
         for ev in list(self._open):
             ev.set()
         cm, self._cm = self._cm, None  # type: ignore[assignment]
         if cm is not None:
+            _open_transports.discard(self)
+            if cancel:
+                try:
+                    self.portal.call(self.portal.stop, True)
+                except Exception:  # noqa: BLE001 - stopped already
+                    pass
             cm.__exit__(None, None, None)
 
     def handle_request(self, request: Any) -> Any:
@@ -343,11 +355,45 @@ class TestClient:
         self.close()
 
     def __del__(self) -> None:
-        try:
-            if self._asgi is not None:
-                self._asgi.close()
-        except Exception:  # noqa: BLE001 - best effort at garbage collection
-            pass
+        asgi = getattr(self, "_asgi", None)
+        if asgi is None or sys.is_finalizing():
+            # At finalization the loop thread is frozen: waiting for it would hang the
+            # exit (the atexit hook below closed what it could while it still ran).
+            return
+        self._asgi = None
+        # Never block the collecting thread (the app may be stuck): close in the background.
+        threading.Thread(target=_close_quietly, args=(asgi,), name="lcore-testclient-close",
+                         daemon=True).start()
+
+
+#: ASGI transports not closed yet: closed at interpreter exit, while threads still run.
+_open_transports: weakref.WeakSet[_ASGITransport] = weakref.WeakSet()
+
+
+def _close_quietly(transport: _ASGITransport, cancel: bool = False) -> None:
+    try:
+        transport.close(cancel=cancel)
+    except Exception:  # noqa: BLE001 - best effort at garbage collection / exit
+        pass
+
+
+def _close_open_transports() -> None:
+    """Close the clients a program never closed, without ever hanging its exit: running
+    requests are cancelled, and one that cannot be (a ``def`` handler blocked in a
+    thread) is left behind after a bounded wait."""
+    from .concurrency import EXIT_TIMEOUT, _run_bounded
+
+    transports = list(_open_transports)
+
+    def close_all() -> None:
+        for t in transports:
+            _close_quietly(t, cancel=True)
+
+    if transports:
+        _run_bounded(close_all, EXIT_TIMEOUT)
+
+
+atexit.register(_close_open_transports)
 
 
 class _SyncAdapter:

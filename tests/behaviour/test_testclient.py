@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
+import pytest
+
 from lcore import Lcore, request, response
 
 
@@ -69,3 +75,63 @@ def test_bad_protocol():
 
     with pytest.raises(ValueError):
         TestClient(Lcore(), protocol="cgi")
+
+
+# -- a client never closed does not keep the interpreter from exiting -------------------
+# Regression (issue 12): an ASGI TestClient left open made the interpreter hang at exit
+# (``__del__`` at module teardown waited for the loop thread, already frozen). Each run is
+# a real interpreter that exits; both protocols, though the hang was the ASGI side's.
+
+_EXIT_SCRIPT = """
+import sys, threading, time
+from lcore import Lcore, TestClient
+
+app = Lcore()
+app.route("/", callback=lambda: "hi")
+
+@app.route("/forever")
+async def forever():
+    import asyncio
+    yield "first"
+    await asyncio.sleep(3600)
+
+@app.route("/stuck")
+def stuck():
+    time.sleep(3600)
+
+proto, variant = sys.argv[1], sys.argv[2]
+
+def make():
+    c = TestClient(app, protocol=proto)
+    assert c.get("/").text == "hi"
+    return c
+
+if variant == "global":
+    client = make()
+elif variant == "cycle":
+    c = make()
+    c.me = c  # only the cyclic gc frees it
+    del c
+elif variant == "open-stream":
+    client = make()
+    cm = client.stream("GET", "/forever")
+    assert next(cm.__enter__().iter_bytes()) == b"first"
+elif variant == "stuck-handler":
+    client = make()
+    threading.Thread(target=client.get, args=("/stuck",), daemon=True).start()
+    time.sleep(0.3)
+print("exiting")
+"""
+
+
+@pytest.mark.parametrize("variant", ["global", "cycle", "open-stream", "stuck-handler"])
+def test_an_unclosed_client_never_hangs_the_interpreter_at_exit(proto, variant):
+    t0 = time.monotonic()
+    try:
+        done = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT, proto, variant],
+                              capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:  # run() killed it
+        pytest.fail(f"the interpreter hung at exit ({proto}, {variant})")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "exiting"
+    assert time.monotonic() - t0 < 15

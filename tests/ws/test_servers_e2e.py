@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus
 from websockets.sync.client import connect
 
 from ._servers import serve
@@ -105,6 +105,15 @@ def test_wss_close_handshake_ends_the_tls_session_and_connection_at_once(
             elapsed = time.monotonic() - t0
         assert ws.protocol.close_code == 1000
         assert elapsed < 1.0, f"close took {elapsed:.2f}s"
+        # The server closes first (the handler returns): the same once the client answers.
+        with connect(f"wss://{addr}/private?token=sesame", ssl=context, close_timeout=3) as ws:
+            json.loads(ws.recv(timeout=5))
+            t0 = time.monotonic()
+            with pytest.raises(ConnectionClosedOK):
+                ws.recv(timeout=5)
+            ws.recv_events_thread.join(5)  # ends when the connection is closed
+            elapsed = time.monotonic() - t0
+        assert elapsed < 1.0, f"the server's close took {elapsed:.2f}s"
         # A raw TLS client: the Close is echoed, then close_notify (a clean TLS EOF, not a
         # bare TCP FIN), then the TCP connection ends once we answer with our close_notify.
         s = raw_connect(addr, tls=context)

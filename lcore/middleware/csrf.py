@@ -1,4 +1,4 @@
-"""CSRFMiddleware: HMAC-signed double-submit cookie protection."""
+"""CSRFMiddleware: HMAC-signed double-submit cookie protection, the token bound to the client."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from .. import _bridge
@@ -17,6 +18,7 @@ __all__ = ["CSRFMiddleware"]
 _log = logging.getLogger("lcore.security")
 _NEED_FORM = object()
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_HEX = frozenset("0123456789abcdef")
 
 
 class CSRFMiddleware(Middleware):
@@ -27,10 +29,16 @@ class CSRFMiddleware(Middleware):
     read it, ``samesite=Strict``, ``secure`` as given), and in the ``header_name``
     header or the ``form_field`` form field, which carry the bare token. A request whose
     method is not in ``safe_methods`` is answered ``403`` unless the cookie's signature
-    is valid and the submitted token equals it. Signing with ``secret`` stops a sibling
-    subdomain from planting a cookie of its own choosing.
+    is valid, the submitted token equals it, and the token belongs to this client.
 
-    A safe request without a valid cookie gets a fresh one. The token is
+    The token is bound to the client: it is the HMAC (keyed with ``secret``) of a
+    per-client value, so a cookie + token pair fetched by one client is refused from
+    another. That value is what ``bind(ctx)`` returns (a session id, when the app has
+    sessions), or, when there is no ``bind`` or it returns None, a random secret kept in
+    the ``HttpOnly`` cookie ``bind_cookie_name`` (default ``<cookie_name>_bind``), set
+    with the token cookie. See docs/security.md for what this does and does not stop.
+
+    A safe request without a valid token for its client gets a fresh one. The token is
     ``ctx.csrf_token`` (for templates: ``<input type="hidden" name="_csrf_token"
     value="{{ctx.csrf_token}}">``). Without ``secret`` a random key is made per process:
     tokens then do not survive a restart or work across workers, so pass one in
@@ -49,6 +57,8 @@ class CSRFMiddleware(Middleware):
         form_field: str = "_csrf_token",
         safe_methods: tuple[str, ...] | list[str] = ("GET", "HEAD", "OPTIONS"),
         secure: bool = False,
+        bind: Callable[[Any], Any] | None = None,
+        bind_cookie_name: str | None = None,
     ) -> None:
         if secret is None:
             _log.warning(
@@ -62,6 +72,8 @@ class CSRFMiddleware(Middleware):
         self.form_field = form_field
         self.safe_methods = frozenset(m.upper() for m in safe_methods)
         self.secure = bool(secure)
+        self.bind = bind
+        self.bind_cookie_name = bind_cookie_name or f"{cookie_name}_bind"
 
     # -- tokens ---------------------------------------------------------------------
     def sign(self, token: str) -> str:
@@ -83,16 +95,44 @@ class CSRFMiddleware(Middleware):
             else None
         )
 
+    def token_for(self, binding: str) -> str:
+        """The token of the client whose binding is ``binding`` (HMAC-SHA256 hex)."""
+        msg = b"lcore-csrf-binding\x00" + binding.encode("utf8", "surrogateescape")
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+
+    def _binding(self, ctx: Any) -> str | None:
+        """This client's binding: ``s:<bind(ctx)>``, ``c:<binding cookie>``, or None."""
+        if self.bind is not None:
+            value = self.bind(ctx)
+            if value is not None and value != "":
+                return f"s:{value}"
+        value = ctx.request.cookies.get(self.bind_cookie_name)
+        if value and len(value) == 64 and all(ch in _HEX for ch in value):
+            return f"c:{value}"
+        return None
+
     def _deny(self) -> HTTPError:
         return HTTPError(403, "CSRF token missing or invalid.")
 
     def _check(self, ctx: Any) -> Any:
         """None to go on, a response to refuse, or ``_NEED_FORM`` to look in the form."""
         req = ctx.request
+        binding = self._binding(ctx)
         token = self.unsign(req.cookies.get(self.cookie_name))
+        if token is not None and (
+            binding is None or not hmac.compare_digest(token, self.token_for(binding))
+        ):
+            token = None  # signed by us, but for another client (or an older binding)
         if req.method in self.safe_methods:
             if token is None:
-                token = secrets.token_hex(32)
+                if binding is None:
+                    value = secrets.token_hex(32)
+                    binding = f"c:{value}"
+                    ctx.response.set_cookie(
+                        self.bind_cookie_name, value, httponly=True, samesite="Strict",
+                        secure=self.secure, path="/",
+                    )
+                token = self.token_for(binding)
                 ctx.response.set_cookie(
                     self.cookie_name,
                     self.sign(token),

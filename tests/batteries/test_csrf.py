@@ -55,7 +55,8 @@ def test_cookie_wire_format(make_client):
     app, _ = _app()
     c = make_client(app)
     r = c.get("/form")
-    set_cookie = r.headers["Set-Cookie"]
+    # (the other Set-Cookie is the binding cookie: see the tests at the end)
+    set_cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("_csrf_token="))
     name, _, rest = set_cookie.partition("=")
     value = rest.split(";")[0]
     assert name == "_csrf_token"
@@ -219,3 +220,95 @@ def test_missing_secret_warns(caplog):
     caplog.set_level(logging.WARNING, logger="lcore.security")
     CSRFMiddleware()
     assert any("secret" in r.getMessage() for r in caplog.records)
+
+
+# -- the token is bound to the client ------------------------------------------------------
+# Regression (issue 12): a valid cookie + token pair fetched by one client was accepted
+# from another. The token is now an HMAC over a per-client binding: the session (``bind=``)
+# or, without one, a random HttpOnly cookie set with the token cookie.
+
+BIND_COOKIE = "_csrf_token_bind"
+
+
+def _pair(c) -> tuple[str, str, str]:
+    """(token, token cookie value, bind cookie value) of client ``c``."""
+    token = _token(c)
+    return token, c.cookies.get("_csrf_token"), c.cookies.get(BIND_COOKIE)
+
+
+def test_a_token_pair_from_client_a_is_refused_from_client_b(make_client):
+    app, _ = _app()
+    a, b = make_client(app), make_client(app)
+    token_a, cookie_a, bind_a = _pair(a)
+    token_b, cookie_b, bind_b = _pair(b)
+    # B replays A's cookie and token; B's own (HttpOnly) binding cookie goes with them.
+    b.cookies.clear()
+    replay = {"Cookie": f"_csrf_token={cookie_a}; {BIND_COOKIE}={bind_b}", "X-CSRF-Token": token_a}
+    assert b.post("/api", json={"a": 1}, headers=replay).status_code == 403
+    form = f"_csrf_token={token_a}&name=x"
+    r = b.post("/submit", body=form, content_type="application/x-www-form-urlencoded",
+               headers={"Cookie": replay["Cookie"]})
+    assert r.status_code == 403
+    assert token_a != token_b and bind_a != bind_b
+    # Each client's own pair works.
+    ok_b = {"Cookie": f"_csrf_token={cookie_b}; {BIND_COOKIE}={bind_b}", "X-CSRF-Token": token_b}
+    assert b.post("/api", json={"a": 2}, headers=ok_b).json == {"got": {"a": 2}}
+    r = a.post("/api", json={"a": 1}, headers={"X-CSRF-Token": token_a})
+    assert r.status_code == 200 and r.json == {"got": {"a": 1}}
+
+
+def test_forged_tokens_are_refused(make_client):
+    app, _ = _app()
+    c = make_client(app)
+    token, cookie, bind = _pair(c)
+    forged_token = "f" * 64
+    forged_cookie = f"{forged_token}.{hmac.new(b'guess', forged_token.encode(), hashlib.sha256).hexdigest()}"
+    c.cookies.clear()
+    for cookie_value, sent in [(forged_cookie, forged_token), (cookie, forged_token), (forged_cookie, token)]:
+        hdrs = {"Cookie": f"_csrf_token={cookie_value}; {BIND_COOKIE}={bind}", "X-CSRF-Token": sent}
+        assert c.post("/api", json={}, headers=hdrs).status_code == 403
+    # Without its binding cookie, even the client's own pair is refused.
+    hdrs = {"Cookie": f"_csrf_token={cookie}", "X-CSRF-Token": token}
+    assert c.post("/api", json={}, headers=hdrs).status_code == 403
+
+
+def test_the_binding_cookie_is_random_httponly_and_set_with_the_token_cookie(make_client):
+    app, _ = _app(secure=True)
+    r = make_client(app).get("/form")
+    cookies = {h.split("=", 1)[0]: h for h in r.headers.get_list("set-cookie")}
+    assert set(cookies) == {"_csrf_token", BIND_COOKIE}
+    bind = cookies[BIND_COOKIE]
+    assert re.fullmatch(r"[0-9a-f]{64}", bind.split(";")[0].split("=", 1)[1])
+    attrs = [a.strip().lower() for a in bind.split(";")[1:]]
+    assert "httponly" in attrs and "samesite=strict" in attrs and "path=/" in attrs and "secure" in attrs
+    # The token is an HMAC over the binding, so it is not the same for two clients.
+    r2 = make_client(app).get("/form")
+    assert r2.text != r.text
+
+
+def test_a_new_binding_reissues_the_token(make_client):
+    app, _ = _app()
+    c = make_client(app)
+    token, cookie, _bind = _pair(c)
+    c.cookies.clear()
+    # A token cookie without its binding: a safe request gets a new binding and token.
+    r = c.get("/form", headers={"Cookie": f"_csrf_token={cookie}"})
+    names = [h.split("=", 1)[0] for h in r.headers.get_list("set-cookie")]
+    assert sorted(names) == ["_csrf_token", BIND_COOKIE]
+    assert r.text != token
+
+
+def test_bind_hook_ties_the_token_to_the_session(make_client):
+    # Sessions are the application's: ``bind`` returns the client's session id.
+    app, _ = _app(bind=lambda ctx: ctx.request.get_header("X-Session"))
+    c = make_client(app)
+    r = c.get("/form", headers={"X-Session": "s1"})
+    token = r.text
+    assert [h.split("=", 1)[0] for h in r.headers.get_list("set-cookie")] == ["_csrf_token"]
+    ok = c.post("/api", json={}, headers={"X-Session": "s1", "X-CSRF-Token": token})
+    assert ok.status_code == 200
+    other = c.post("/api", json={}, headers={"X-Session": "s2", "X-CSRF-Token": token})
+    assert other.status_code == 403
+    # Without a session the binding cookie takes over.
+    r = make_client(app).get("/form")
+    assert sorted(h.split("=", 1)[0] for h in r.headers.get_list("set-cookie")) == ["_csrf_token", BIND_COOKIE]

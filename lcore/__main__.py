@@ -4,72 +4,44 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
+
+from ._cli import base_parser, check_certificate, startup_errors
 
 __all__ = ["main", "build_parser", "load_app"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m lcore``."""
-    p = argparse.ArgumentParser(prog="python -m lcore", description="Serve an lcore application.")
+    p = base_parser("python -m lcore", "Serve an lcore application.", port=8080, app_required=False)
+    p.set_defaults(workers=None)  # the adapter's own default
     p.add_argument("--version", action="store_true", help="show the lcore version and exit")
-    p.add_argument("-b", "--bind", metavar="ADDRESS", help="bind socket to ADDRESS (host:port or :port)")
+    p.add_argument("-b", "--bind", metavar="ADDRESS", help="bind socket to ADDRESS (host:port or :port); wins over --host/--port")
     p.add_argument("-s", "--server", default=None, help="server adapter (default: lcore's embedded server)")
     p.add_argument("-p", "--plugin", action="append", default=[], help="install a plugin (module:attr)")
     p.add_argument("-c", "--conf", action="append", default=[], metavar="FILE", help="load a config file (.ini or .json)")
     p.add_argument("-C", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a config value")
     p.add_argument("--debug", action="store_true", help="debug mode (tracebacks on error pages, /docs)")
-    p.add_argument("--reload", action="store_true", help="restart the server when a module changes")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (servers that support it)")
+    p.add_argument("--certfile", help="TLS certificate (PEM), for the embedded server")
+    p.add_argument("--keyfile", help="TLS private key (PEM)")
     p.add_argument("--docs", action="store_true", help="print where the documentation lives and exit")
-    p.add_argument("app", nargs="?", help="the app: mod, mod.py, mod:app or pkg.mod:attr")
     return p
 
 
 def load_app(spec: str) -> Any:
-    """Import an app from ``mod``, ``mod.py``, ``mod:attr`` or ``pkg.mod:attr``.
+    """Import an app from ``mod``, ``mod.py``, ``mod:attr``, ``pkg.mod:attr`` or ``mod:factory()``.
 
     Without ``:attr`` the module's ``app`` (or ``application``) is used; a module that
     only registers routes on the default app (``from lcore import route``) serves that.
+    Raises :class:`lcore._loader.AppLoadError` (an ImportError and a ValueError).
     """
-    import importlib
+    from ._loader import load_app as _load_app
 
-    from ._utils import load
-    from .app import AppStack, Lcore, default_app
-
-    module, sep, attr = spec.partition(":")
-    if module.endswith(".py"):
-        path = os.path.abspath(module)
-        if not os.path.isfile(path):
-            raise ImportError(f"no such file: {module}")
-        sys.path.insert(0, os.path.dirname(path))
-        module = os.path.splitext(os.path.basename(path))[0]
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    if sep:
-        target = load(f"{module}:{attr}")
-    else:
-        fallback = default_app.push()
-        try:
-            mod = importlib.import_module(module)
-        finally:
-            default_app.remove(fallback)
-        target = None
-        for name in ("app", "application"):
-            candidate = getattr(mod, name, None)
-            if callable(candidate) and not isinstance(candidate, AppStack):
-                target = candidate
-                break
-        if target is None and isinstance(fallback, Lcore) and fallback.routes:
-            target = fallback
-    if target is None or not callable(target):
-        raise SystemExit(f"error: {spec!r} does not name an application")
-    return target
+    return _load_app(spec, default_app_fallback=True)
 
 
 def _parse_bind(bind: str | None) -> tuple[str, int]:
+    """``host:port``, ``:port`` or ``host`` (port 8080); 127.0.0.1:8080 when not given."""
     if not bind:
         return "127.0.0.1", 8080
     host, _, port = bind.rpartition(":")
@@ -108,14 +80,18 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.app:
         parser.error("no application given (e.g. python -m lcore myapp:app)")
+    host, port = _parse_bind(args.bind) if args.bind else (args.host, args.port)
+    with startup_errors(debug=args.log_level == "debug", host=host, port=port):
+        _serve(parser, args, host, port)
+
+
+def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, host: str, port: int) -> None:
     _monkey_patch(args.server)
     from . import server as _server
     from ._utils import load
 
-    try:
-        app = load_app(args.app)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise SystemExit(f"error: cannot load {args.app!r}: {e}") from None
+    check_certificate(args.certfile, args.keyfile)
+    app = load_app(args.app)
     config = getattr(app, "config", None)
     try:
         for conf in args.conf:
@@ -143,11 +119,11 @@ def main(argv: list[str] | None = None) -> None:
         if not hasattr(app, "install"):
             parser.error("-p needs an lcore app")
         app.install(target)
-    host, port = _parse_bind(args.bind)
+    tls = {k: v for k, v in (("certfile", args.certfile), ("keyfile", args.keyfile)) if v}
     try:
         _server.run(app, server=args.server, host=host, port=port, debug=True if args.debug else None,
-                    reloader=args.reload, workers=args.workers)
-    except (ValueError, ImportError) as e:
+                    reloader=args.reload, workers=args.workers, **tls)
+    except ValueError as e:  # an unknown server name
         raise SystemExit(f"error: {e}") from None
 
 

@@ -1,4 +1,12 @@
-"""File watchers for development: ``WatchdogReloader`` (a thread) and ``AsyncReloader``.
+"""File watchers for development: the process reloader and two in-process watchers.
+
+``run_with_reloader(command)`` is the one ``--reload`` of every entry point
+(``python -m lcore``, ``python -m lcore_asgi``, ``python -m lcore_ws`` and
+``app.run(reloader=True)``): it runs the server as a child process and starts it again
+when a watched file changes. Changes come from ``watchfiles`` when it is installed
+(``pip install 'lcore[reload]'``) and from polling otherwise.
+
+In-process, ``WatchdogReloader`` (a thread) and ``AsyncReloader`` (an asyncio task):
 
 Both watch ``paths`` (directories, recursively, or single files) for changed or new
 ``.py .html .tpl .json .yaml .yml`` files and call ``callback`` for each one. The
@@ -16,11 +24,15 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import signal
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-__all__ = ["WatchdogReloader", "AsyncReloader"]
+__all__ = ["WatchdogReloader", "AsyncReloader", "run_with_reloader", "watch_changes"]
 
 _log = logging.getLogger("lcore")
 
@@ -299,3 +311,160 @@ class AsyncReloader(_Base):
                         await rv
                     except Exception:
                         _log.exception("reload callback failed for %s", path)
+
+
+# -- the process reloader ------------------------------------------------------------------
+
+#: Set in the child's environment: the child serves instead of starting a reloader.
+CHILD_ENV = "LCORE_CHILD"
+_PARENT_ENV = "LCORE_RELOADER_PID"
+
+
+def is_reloader_child() -> bool:
+    """True in a server process started by :func:`run_with_reloader`."""
+    return os.environ.get(CHILD_ENV) == "true"
+
+
+def _watch_filter(change: Any, path: str) -> bool:
+    parts = path.split(os.sep)
+    return _wanted(path) and not any(p in _SKIP_DIRS or p.startswith(".") for p in parts[:-1])
+
+
+def watch_changes(
+    paths: Iterable[str], stop: threading.Event, interval: float = 0.5, backend: str | None = None
+) -> Iterator[list[str]]:
+    """Yield the changed files under ``paths`` in batches until ``stop`` is set.
+
+    ``backend`` is ``'watchfiles'`` or ``'polling'``; by default watchfiles when it is
+    installed. Only the files ``WatchdogReloader`` watches count (``.py``, templates,
+    JSON and YAML; not in caches, hidden directories or ``node_modules``).
+    """
+    roots = list(dict.fromkeys(os.path.abspath(p) for p in paths))
+    if (backend or select_backend()) == "watchfiles":
+        import watchfiles
+
+        for changes in watchfiles.watch(
+            *roots, watch_filter=_watch_filter, stop_event=stop, debounce=400,
+            rust_timeout=int(interval * 1000) or 500, yield_on_timeout=False, raise_interrupt=False,
+        ):
+            yield sorted({path for _, path in changes})
+        return
+    files = _scan(roots)
+    while not stop.wait(interval):
+        current = _scan(roots)
+        changed = _changed(files, current) + sorted(set(files) - set(current))
+        files = current
+        if changed:
+            yield changed
+
+
+def select_backend() -> str:
+    """``'watchfiles'`` when it is importable, else ``'polling'``."""
+    try:
+        import watchfiles  # noqa: F401
+    except ImportError:
+        return "polling"
+    return "watchfiles"
+
+
+def child_command() -> list[str]:
+    """The command line that started this program (``python -m pkg`` kept as such)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name:
+        name = spec.name[: -len(".__main__")] if spec.name.endswith(".__main__") else spec.name
+        return [sys.executable, "-m", name, *sys.argv[1:]]
+    return [sys.executable, *sys.argv]
+
+
+def run_with_reloader(
+    command: list[str] | None = None, paths: Iterable[str] | None = None, interval: float = 0.5
+) -> int:
+    """Run ``command`` (default: this program again) as a child; restart it on changes.
+
+    Watches ``paths`` (default: the current directory and the directory of the script
+    being run). SIGINT and SIGTERM stop the child and return 0. A child that exits
+    before any change was seen ends the reloader with its status (a port in use or a
+    bad app spec is not fixed by editing code); after a restart, a child that exits
+    (a syntax error being fixed) is started again at the next change.
+    """
+    command = command or child_command()
+    roots = list(paths or _default_paths())
+    backend = select_backend()
+    print(f"lcore: watching {', '.join(roots)} for changes ({backend}); "
+          f"serving from a child process", file=sys.stderr, flush=True)
+    env = dict(os.environ, **{CHILD_ENV: "true", _PARENT_ENV: str(os.getpid())})
+    stop = threading.Event()
+    changed = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+        changed.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def watch() -> None:
+        for paths_changed in watch_changes(roots, stop, interval, backend):
+            _log.warning("Changed: %s; restarting", ", ".join(paths_changed))
+            changed.set()
+
+    watcher = threading.Thread(target=watch, name="lcore-reloader", daemon=True)
+    watcher.start()
+    child: subprocess.Popen[bytes] | None = subprocess.Popen(command, env=env)
+    restarted = False
+    try:
+        while not stop.is_set():
+            changed.wait(0.1)
+            if stop.is_set():
+                break
+            if child is not None and child.poll() is not None:
+                if not restarted:
+                    return child.returncode
+                print(f"lcore: the server exited with status {child.returncode}; "
+                      "waiting for a change to restart it", file=sys.stderr, flush=True)
+                child = None
+            if changed.is_set():
+                changed.clear()
+                _stop_child(child)
+                child = subprocess.Popen(command, env=env)
+                restarted = True
+    finally:
+        stop.set()
+        _stop_child(child)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        watcher.join(timeout=5)
+    return 0
+
+
+def _default_paths() -> list[str]:
+    paths = [os.getcwd()]
+    script = sys.argv[0] if sys.argv else ""
+    if script.endswith(".py") and os.path.isfile(script):
+        paths.append(os.path.dirname(os.path.abspath(script)))
+    return paths
+
+
+def _stop_child(child: subprocess.Popen[bytes] | None, timeout: float = 30) -> None:
+    if child is None or child.poll() is not None:
+        return
+    child.terminate()  # SIGTERM: the server finishes open requests and runs on_shutdown
+    try:
+        child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def watch_parent() -> None:
+    """In a reloader child: stop (SIGTERM to itself) when the reloader process is gone."""
+    parent = os.environ.get(_PARENT_ENV)
+    if not parent or not is_reloader_child():
+        return
+
+    def check() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=check, name="lcore-reloader-parent", daemon=True).start()

@@ -1,20 +1,18 @@
-"""Running an app: ``app.run()``, server adapters and the polling reloader.
+"""Running an app: ``app.run()`` and the server adapters.
 
 ``app.run()`` serves on lcore's embedded ASGI server (HTTP/1.1, HTTP/2, WebSockets)
 when ``lcore_asgi`` is importable, else on wsgiref. ``server=`` picks another adapter by
 name (``'gunicorn'``, ``'uvicorn'``, ``'waitress'``, ...) or takes a ``ServerAdapter``.
-An adapter whose package is missing says which package to install.
+An adapter whose package is missing says which package to install. ``reloader=True``
+uses :func:`lcore.reloader.run_with_reloader`, the ``--reload`` of the command lines.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from typing import Any
 
 from .config import load_dotenv
@@ -24,7 +22,7 @@ __all__ = [
     "run", "ServerAdapter", "WSGIRefServer", "GunicornServer", "WaitressServer", "CherootServer",
     "GeventServer", "EventletServer", "TornadoServer", "TwistedServer", "MeinheldServer",
     "BjoernServer", "AiohttpServer", "PasteServer", "UvicornServer", "HypercornServer",
-    "LcoreASGIServer", "AutoServer", "server_names", "FileCheckerThread",
+    "LcoreASGIServer", "AutoServer", "server_names",
 ]
 
 _log = logging.getLogger("lcore")
@@ -387,25 +385,40 @@ def run(
     ``server`` a name from ``server_names``, a ``ServerAdapter`` class or instance, or a
     ``"module:Adapter"`` string. ``plugins`` (objects or ``"module:attr"`` strings) are
     installed and ``config`` (a dict) applied before serving. With ``reloader=True`` a
-    parent process restarts the server whenever a loaded module's file changes
-    (checked every ``interval`` seconds). Extra keyword arguments go to the adapter.
-    """
-    from .app import Lcore, default_app
+    parent process restarts the server whenever a file under the current directory (or
+    the script's) changes: see :func:`lcore.reloader.run_with_reloader` (``interval`` is
+    its polling period when watchfiles is not installed). Extra keyword arguments go to
+    the adapter.
 
-    child = os.environ.get("LCORE_CHILD") == "true"
+    A port in use, a bad certificate file or an app that is not an app ends the process
+    with one ``error: ...`` line on stderr and exit status 1 or 2 (with the traceback too
+    when ``log_level="debug"`` is given or the ``lcore`` logger is at DEBUG).
+    """
+    from ._cli import check_certificate, startup_errors
+    from .reloader import is_reloader_child, run_with_reloader, watch_parent
+
+    child = is_reloader_child()
     if not child:
         load_dotenv()
     if reloader and not child:
-        _run_reloader_parent(interval)
+        code = run_with_reloader(interval=interval)
+        if code:
+            sys.exit(code)
         return
-    if app is None:
-        app = default_app()
-    elif isinstance(app, str):
-        from ._utils import load
+    watch_parent()
+    debug_errors = kargs.get("log_level") == "debug" or _log.isEnabledFor(logging.DEBUG)
+    with startup_errors(debug=debug_errors, host=host, port=port):
+        check_certificate(kargs.get("certfile"), kargs.get("keyfile"), kargs.get("keyfile_password"))
+        _run(app, server, host, port, quiet, debug, workers, plugins, config, kargs)
 
-        app = load(app)
-    if not callable(app):
-        raise ValueError(f"application is not callable: {app!r}")
+
+def _run(app: Any, server: Any, host: str, port: int, quiet: bool, debug: bool | None,
+         workers: int | None, plugins: list[Any] | None, config: dict[str, Any] | None,
+         kargs: dict[str, Any]) -> None:
+    from ._loader import load_app
+    from .app import Lcore, default_app
+
+    app = load_app(default_app() if app is None else app)
     for plugin in plugins or []:
         if isinstance(plugin, str):
             from ._utils import load
@@ -421,27 +434,17 @@ def run(
     if not srv.quiet:
         print(f"lcore serving on http://{host}:{srv.port}/ with {type(srv).__name__}", file=sys.stderr, flush=True)
     previous = _install_sigterm()
-    lock = None
-    if reloader:
-        lockfile = os.environ.get("LCORE_LOCKFILE")
-        lock = FileCheckerThread(lockfile, interval) if lockfile else None
-        if lock is not None:
-            lock.start()
     try:
         srv.run(app)
     except KeyboardInterrupt:
         pass
     finally:
-        if lock is not None and not lock.status:
-            lock.status = "exit"
         run_shutdown()
         close = getattr(app, "close", None)
         if isinstance(app, Lcore) and close is not None:
             close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    if lock is not None and lock.status == "reload":
-        sys.exit(3)
 
 
 def _on_term(signum: int, frame: Any) -> None:
@@ -461,83 +464,3 @@ def _install_sigterm() -> Any:
     except ValueError:  # pragma: no cover - not in the main thread
         pass
     return None
-
-
-class FileCheckerThread(threading.Thread):
-    """Watch loaded modules' files; on a change, interrupt the main thread (status 'reload')."""
-
-    def __init__(self, lockfile: str, interval: float) -> None:
-        super().__init__(daemon=True)
-        self.lockfile, self.interval = lockfile, interval
-        self.status: str | None = None
-
-    def run(self) -> None:
-        import _thread
-
-        mtime = lambda p: os.stat(p).st_mtime  # noqa: E731
-        files = {}
-        for module in list(sys.modules.values()):
-            path = getattr(module, "__file__", "") or ""
-            if path[-4:] in (".pyo", ".pyc"):
-                path = path[:-1]
-            if path and os.path.exists(path):
-                files[path] = mtime(path)
-        while not self.status:
-            if not os.path.exists(self.lockfile) or mtime(self.lockfile) < time.time() - self.interval - 5:
-                self.status = "error"
-                _thread.interrupt_main()
-            for path, lmtime in list(files.items()):
-                if not os.path.exists(path) or mtime(path) > lmtime:
-                    self.status = "reload"
-                    _thread.interrupt_main()
-                    break
-            time.sleep(self.interval)
-
-
-def _child_command() -> list[str]:
-    """The command line that starts this program again (``python -m pkg`` kept as such)."""
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    if spec is not None and spec.name:
-        name = spec.name[: -len(".__main__")] if spec.name.endswith(".__main__") else spec.name
-        return [sys.executable, "-m", name] + sys.argv[1:]
-    return [sys.executable] + sys.argv
-
-
-def _run_reloader_parent(interval: float) -> None:
-    """Run this program as a child; start it again each time it exits with status 3."""
-    import tempfile
-
-    fd, lockfile = tempfile.mkstemp(prefix="lcore.", suffix=".lock")
-    os.close(fd)
-    environ = os.environ.copy()
-    environ["LCORE_CHILD"] = "true"
-    environ["LCORE_LOCKFILE"] = lockfile
-    previous = _install_sigterm()
-    p: subprocess.Popen[bytes] | None = None
-    code = 0
-    try:
-        while os.path.exists(lockfile):
-            p = subprocess.Popen(_child_command(), env=environ)
-            while p.poll() is None:
-                os.utime(lockfile, None)
-                time.sleep(min(interval, 0.5))
-            if p.returncode != 3:
-                code = p.returncode
-                break
-    except KeyboardInterrupt:
-        if p is not None and p.poll() is None:
-            # SIGTERM to the parent stops the child too (Ctrl-C reaches both anyway).
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-    finally:
-        if os.path.exists(lockfile):
-            os.unlink(lockfile)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    if code:
-        sys.exit(code)

@@ -10,24 +10,22 @@ import argparse
 import logging
 import sys
 
+from lcore._cli import base_parser, check_certificate, startup_errors
+from lcore._loader import load_app
+from lcore.reloader import is_reloader_child, run_with_reloader, watch_parent
+
 from .protocol import WebSocketOptions
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m lcore_ws``."""
     d = WebSocketOptions()
-    p = argparse.ArgumentParser(
-        prog="python -m lcore_ws",
-        description="Serve an Lcore app's WebSocket routes beside its WSGI server.",
+    p = base_parser(
+        "python -m lcore_ws", "Serve an Lcore app's WebSocket routes beside its WSGI server.", port=8081
     )
-    p.add_argument("app", help="the app: module, module:attr, pkg.mod:attr or file.py")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8081)
-    p.add_argument("--workers", type=int, default=1, help="pre-forked worker processes")
     p.add_argument("--certfile", help="TLS certificate (PEM): serve wss://")
     p.add_argument("--keyfile", help="TLS private key (PEM)")
     p.add_argument("--root-path", default="")
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--max-size", type=int, default=d.max_size, help="largest message in bytes (0: no limit)")
     p.add_argument("--max-queue", type=int, default=d.max_queue)
     p.add_argument("--ping-interval", type=float, default=d.ping_interval, help="0 disables pings")
@@ -39,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse ``argv`` and serve until interrupted."""
+    """Parse ``argv`` and serve until interrupted; one line and exit 1 or 2 if it cannot start."""
     args = build_parser().parse_args(argv)
     options = WebSocketOptions(
         max_size=args.max_size or None,
@@ -56,22 +54,21 @@ def main(argv: list[str] | None = None) -> None:
         logger.setLevel(args.log_level.upper())
         logger.addHandler(handler)
         logger.propagate = False
-    from lcore_asgi.server._importer import AppImportError, import_app
+    watch_parent()
+    with startup_errors(debug=args.log_level == "debug", host=args.host, port=args.port):
+        check_certificate(args.certfile, args.keyfile)
+        if args.reload and not is_reloader_child():
+            sys.exit(run_with_reloader())
+        from .server import serve
 
-    from .server import serve
-
-    try:
-        app = import_app(args.app)
-    except AppImportError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    try:
-        serve(app, args.host, args.port, options=options, workers=args.workers,
-              certfile=args.certfile, keyfile=args.keyfile, root_path=args.root_path,
-              log_level=args.log_level, access_log=False,
-              timeout_graceful_shutdown=args.timeout_graceful_shutdown)
-    except KeyboardInterrupt:
-        pass
+        app = load_app(args.app, protocol="lcore")
+        try:
+            serve(app, args.host, args.port, options=options, workers=args.workers,
+                  certfile=args.certfile, keyfile=args.keyfile, root_path=args.root_path,
+                  log_level=args.log_level, access_log=False,
+                  timeout_graceful_shutdown=args.timeout_graceful_shutdown)
+        except KeyboardInterrupt:
+            pass
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ from typing import Any
 
 import anyio
 
-from ._importer import AppImportError
+from lcore._cli import base_parser, check_certificate, startup_errors
+from lcore._loader import load_app
+from lcore.reloader import is_reloader_child, run_with_reloader, watch_parent
+
 from .config import Config
 from .lifespan import LifespanFailure
 from .serving import Server
@@ -22,23 +25,18 @@ _DEFAULTS = Config(app=None)
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m lcore_asgi``."""
-    p = argparse.ArgumentParser(
-        prog="python -m lcore_asgi",
-        description="Serve an ASGI app over HTTP/1.1 and HTTP/2 with lcore's embedded server.",
+    p = base_parser(
+        "python -m lcore_asgi",
+        "Serve an ASGI app over HTTP/1.1 and HTTP/2 with lcore's embedded server.",
+        port=_DEFAULTS.port,
     )
-    p.add_argument("app", help="the app: module, module:attr, pkg.mod:attr or file.py")
     a = p.add_argument
-    a("--host", default=_DEFAULTS.host, help="bind address (default %(default)s)")
-    a("--port", type=int, default=_DEFAULTS.port, help="bind port (default %(default)s)")
     a("--uds", help="bind a Unix domain socket at this path instead")
     a("--fd", type=int, help="serve on an already-listening socket file descriptor")
     a("--backlog", type=int, default=_DEFAULTS.backlog)
-    a("--workers", type=int, default=1, help="pre-forked worker processes (default 1)")
-    a("--reload", action="store_true", help="restart when a .py file under cwd changes")
     a("--certfile", help="TLS certificate (PEM); enables HTTPS with ALPN h2/http/1.1")
     a("--keyfile", help="TLS private key (PEM)")
     a("--no-http2", dest="http2", action="store_false", help="disable HTTP/2")
-    a("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     a("--access-log", dest="access_log", action="store_true", default=True)
     a("--no-access-log", dest="access_log", action="store_false")
     a("--lifespan", choices=["auto", "on", "off"], default="auto")
@@ -86,31 +84,32 @@ def _configure_logging(level: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse ``argv`` and serve; exit non-zero with a message when the app cannot start."""
-    raw = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(raw)
+    """Parse ``argv`` and serve; exit non-zero with one line when the app cannot start."""
+    args = build_parser().parse_args(argv)
     options: dict[str, Any] = vars(args)
     if options["max_body_size"] == 0:
         options["max_body_size"] = None
+    if is_reloader_child():
+        options["reload"] = False
+        watch_parent()
     _configure_logging(options["log_level"])
     try:
         config = Config(**options)
     except ValueError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    try:
-        if config.reload:
-            raw = [item for item in raw if item != "--reload"]
-            sys.exit(run_supervised(config, raw))
-        if config.workers > 1:
-            sys.exit(run_supervised(config))
-        config.load_app()
-        anyio.run(Server(config).serve)
-    except AppImportError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except LifespanFailure as exc:
-        print(f"Error: application startup failed: {exc}", file=sys.stderr)
-        sys.exit(EXIT_STARTUP_FAILED)
-    except KeyboardInterrupt:
-        pass
+    with startup_errors(debug=config.log_level == "debug", host=config.host, port=config.port):
+        check_certificate(config.certfile, config.keyfile, config.keyfile_password)
+        try:
+            if config.reload:
+                sys.exit(run_with_reloader())
+            # Loaded once, here: a factory spec ('mod:create_app()') builds one app.
+            config.app = load_app(config.app, protocol="asgi")
+            if config.workers > 1:
+                sys.exit(run_supervised(config))
+            anyio.run(Server(config).serve)
+        except LifespanFailure as exc:
+            print(f"error: application startup failed: {exc}", file=sys.stderr)
+            sys.exit(EXIT_STARTUP_FAILED)
+        except KeyboardInterrupt:
+            pass

@@ -1,15 +1,12 @@
-"""Pre-fork worker processes sharing one listening socket, and the ``--reload`` watcher."""
+"""Pre-fork worker processes sharing one listening socket; ``--reload`` hands over to lcore's reloader."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import anyio
 
@@ -136,53 +133,12 @@ def _stop_children(children: dict[int, float], timeout: float) -> None:
             pass
 
 
-def _python_files(root: Path) -> Iterator[Path]:
-    for path in root.rglob("*.py"):
-        if not any(part.startswith(".") or part == "__pycache__" for part in path.parts):
-            yield path
+def run_reloader(argv: list[str]) -> int:
+    """Run ``python -m lcore_asgi`` with ``argv`` in a child process; restart it on changes.
 
+    The reloader is lcore's (:func:`lcore.reloader.run_with_reloader`): watchfiles when
+    installed, polling otherwise.
+    """
+    from lcore.reloader import run_with_reloader
 
-def _snapshot(root: Path) -> dict[Path, float]:
-    mtimes = {}
-    for path in _python_files(root):
-        try:
-            mtimes[path] = path.stat().st_mtime
-        except OSError:
-            pass
-    return mtimes
-
-
-def run_reloader(argv: list[str], root: str | None = None) -> int:
-    """Run the CLI with ``argv`` in a child process; restart it when a .py file changes."""
-    directory = Path(root or os.getcwd())
-    stopping = False
-
-    def on_signal(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    command = [sys.executable, "-m", "lcore_asgi", *argv]
-    child = subprocess.Popen(command)
-    mtimes = _snapshot(directory)
-    try:
-        while not stopping:
-            time.sleep(0.5)
-            current = _snapshot(directory)
-            if current != mtimes:
-                mtimes = current
-                error_logger.warning("Change detected; restarting")
-                child.terminate()
-                child.wait()
-                child = subprocess.Popen(command)
-    finally:
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return 0
+    return run_with_reloader([sys.executable, "-m", "lcore_asgi", *argv])

@@ -222,7 +222,8 @@ def test_cli_without_app_is_a_usage_error(tmp_path):
 def test_cli_bad_app_and_bad_server_fail_in_one_line(project):
     out = subprocess.run([sys.executable, "-m", "lcore", "nosuchmodule"], capture_output=True, text=True,
                          env=_env(), cwd=project, timeout=30)
-    assert out.returncode == 1 and "cannot load 'nosuchmodule'" in out.stderr
+    # a bad app spec is a usage error: status 2, as for the other entry points
+    assert out.returncode == 2 and "could not import module 'nosuchmodule'" in out.stderr
     assert "Traceback" not in out.stderr
     out = subprocess.run([sys.executable, "-m", "lcore", "myapp", "-s", "nosuchserver"], capture_output=True,
                          text=True, env=_env(), cwd=project, timeout=30)

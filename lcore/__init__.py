@@ -70,7 +70,15 @@ from .plugins import JSONPlugin, TemplatePlugin
 from .reloader import AsyncReloader, WatchdogReloader
 from .request import BaseRequest
 from .resources import ResourceManager
-from .response import HTTP_CODES, BaseResponse, HTTPError, HTTPResponse, abort, redirect
+from .response import (
+    HTTP_CODES,
+    BaseResponse,
+    HTTPError,
+    HTTPResponse,
+    abort,
+    redirect,
+    safe_redirect,
+)
 from .routing import Route, Router
 from .security import (
     MemoryRateLimitBackend,
@@ -125,7 +133,7 @@ DEBUG = False
 __all__ = [
     "__version__", "DEBUG", "Lcore", "AppStack", "app", "default_app",
     "request", "response", "ctx", "RequestContext", "LocalRequest", "LocalResponse",
-    "BaseRequest", "BaseResponse", "HTTPResponse", "HTTPError", "abort", "redirect",
+    "BaseRequest", "BaseResponse", "HTTPResponse", "HTTPError", "abort", "redirect", "safe_redirect",
     "HTTP_CODES", "Route", "Router", "ConfigDict", "load_dotenv", "DependencyContainer",
     "Middleware", "MiddlewareHook", "MiddlewarePipeline", "JSONPlugin", "TemplatePlugin",
     "MultiDict", "FormsDict", "HeaderDict", "WSGIHeaderDict", "FileUpload", "ResourceManager",

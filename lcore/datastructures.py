@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -122,14 +123,16 @@ class FormsDict(MultiDict):
 
 
 def _hkey(key: Any) -> str:
+    """Return a header name in its normal form; refuse one that is not an RFC 9110 token."""
     # PERF: header names are mostly the same few constants; their normal form is
-    # remembered (up to _HKEYS_MAX names, so names taken from requests cannot grow it).
+    # remembered (up to _HKEYS_MAX names, so names taken from requests cannot grow it),
+    # and only names that passed the check are remembered.
     if type(key) is not str:
         key = str(key)
     done = _HKEYS.get(key)
     if done is None:
-        if "\n" in key or "\r" in key or "\0" in key:
-            raise ValueError("Header names must not contain control characters.")
+        if _TOKEN.fullmatch(key) is None:
+            raise ValueError(_bad_hkey(key))
         done = key.title().replace("_", "-")
         if len(_HKEYS) < _HKEYS_MAX:
             _HKEYS[key] = done
@@ -138,13 +141,38 @@ def _hkey(key: Any) -> str:
 
 _HKEYS: dict[str, str] = {}
 _HKEYS_MAX = 512
+#: RFC 9110 ``token``: what a header name (and a cookie name) may be made of.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: What a header value must not hold: controls other than HTAB, and anything past latin-1.
+_BAD_HVAL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 
 
-def _hval(value: Any) -> str:
-    value = str(value)
-    if "\n" in value or "\r" in value or "\0" in value:
-        raise ValueError("Header value must not contain control characters.")
-    return value
+def _bad_hkey(key: str) -> str:
+    if not key:
+        return "Header names must not be empty."
+    if any(c < " " or c == "\x7f" for c in key):
+        return f"Header name {key!r} must not contain control characters."
+    return f"Header name {key!r} is not a token: use letters, digits and !#$%&'*+-.^_`|~ only."
+
+
+def _hval(value: Any, name: str = "") -> str:
+    """Return a header value as text; refuse controls (but HTAB) and text past latin-1.
+
+    Surrounding spaces and tabs are not part of a field value (RFC 9110 5.5) and are
+    dropped (some servers refuse to send them). ``name`` is for the error message.
+    """
+    if type(value) is not str:
+        value = str(value)
+    # PERF: the common value (printable ASCII, no surrounding space) costs two C scans.
+    if value.isascii() and value.isprintable() and (not value or (value[0] != " " and value[-1] != " ")):
+        return value
+    bad = _BAD_HVAL.search(value)
+    if bad is not None:
+        what = f"Header {name} value {value!r}" if name else f"Header value {value!r}"
+        if bad.group() < "\x80":
+            raise ValueError(f"{what} must not contain control characters.")
+        raise ValueError(f"{what} is not latin-1 text: percent-encode it (or use RFC 8187).")
+    return value.strip(" \t")
 
 
 class HeaderDict(MultiDict):
@@ -167,13 +195,16 @@ class HeaderDict(MultiDict):
         return self.dict[_hkey(key)][-1]
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self.dict[_hkey(key)] = [_hval(value)]
+        key = _hkey(key)
+        self.dict[key] = [_hval(value, key)]
 
     def append(self, key: Any, value: Any) -> None:
-        self.dict.setdefault(_hkey(key), []).append(_hval(value))
+        key = _hkey(key)
+        self.dict.setdefault(key, []).append(_hval(value, key))
 
     def replace(self, key: Any, value: Any) -> None:
-        self.dict[_hkey(key)] = [_hval(value)]
+        key = _hkey(key)
+        self.dict[key] = [_hval(value, key)]
 
     def getall(self, key: Any) -> list[Any]:
         return self.dict.get(_hkey(key)) or []

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import http.client
+import re
 from collections.abc import Iterator
-from datetime import date as _date
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NoReturn
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
+from ._cookies import format_set_cookie
 from ._utils import _cookie_sign, http_date
-from .datastructures import HeaderDict, HeaderProperty, _hkey, _hval
+from .datastructures import _BAD_HVAL, HeaderDict, HeaderProperty, _hkey, _hval
 
-__all__ = ["BaseResponse", "HTTPResponse", "HTTPError", "abort", "redirect", "HTTP_CODES"]
+__all__ = ["BaseResponse", "HTTPResponse", "HTTPError", "abort", "redirect", "safe_redirect", "HTTP_CODES"]
 
 HTTP_CODES: dict[int, str] = {int(k): v for k, v in http.client.responses.items()}
 HTTP_CODES[418] = "I'm a teapot"
@@ -22,9 +23,6 @@ HTTP_CODES[431] = "Request Header Fields Too Large"
 HTTP_CODES[451] = "Unavailable For Legal Reasons"
 HTTP_CODES[511] = "Network Authentication Required"
 _STATUS_LINES = {k: f"{k} {v}" for k, v in HTTP_CODES.items()}
-
-_SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
-
 
 class BaseResponse:
     """Status, headers, cookies and body of the response being built.
@@ -102,6 +100,8 @@ class BaseResponse:
             status = status.strip()
             code = int(status.split()[0])
             line = status
+            if _BAD_HVAL.search(line):  # the reason phrase goes out like a header value
+                raise ValueError(f"Status line {line!r} must be latin-1 text without control characters.")
         elif isinstance(status, str) and status.strip().isdigit():
             code = int(status)
             line = _STATUS_LINES.get(code) or f"{code} Unknown"
@@ -109,8 +109,6 @@ class BaseResponse:
             raise ValueError(f"String status line without a reason phrase: {status!r}")
         if not 100 <= code <= 999:
             raise ValueError("Status code out of range.")
-        if "\n" in line or "\r" in line:
-            raise ValueError("Status line must not contain control characters.")
         self._status_code = code
         self._status_line = line
 
@@ -137,7 +135,8 @@ class BaseResponse:
         return self._headers[_hkey(name)][-1]
 
     def __setitem__(self, name: str, value: Any) -> None:
-        self._headers[_hkey(name)] = [_hval(value)]
+        key = _hkey(name)
+        self._headers[key] = [_hval(value, key)]
 
     def get_header(self, name: str, default: Any = None) -> Any:
         """Return the last value of a header, or ``default``."""
@@ -145,12 +144,18 @@ class BaseResponse:
         return values[-1] if values else default
 
     def set_header(self, name: str, value: Any) -> None:
-        """Set a header, replacing previous values."""
-        self._headers[_hkey(name)] = [_hval(value)]
+        """Set a header, replacing previous values.
+
+        The name must be an RFC 9110 token and the value latin-1 text without control
+        characters (HTAB aside); anything else is a ``ValueError`` here, not at send time.
+        """
+        key = _hkey(name)
+        self._headers[key] = [_hval(value, key)]
 
     def add_header(self, name: str, value: Any) -> None:
-        """Add a header value (keeps previous values)."""
-        self._headers.setdefault(_hkey(name), []).append(_hval(value))
+        """Add a header value (keeps previous values); checked as in :meth:`set_header`."""
+        key = _hkey(name)
+        self._headers.setdefault(key, []).append(_hval(value, key))
 
     def iter_headers(self) -> Iterator[tuple[str, str]]:
         """Yield ``(name, value)`` pairs as they will be sent."""
@@ -209,53 +214,30 @@ class BaseResponse:
 
         With ``secret``, any JSON-serialisable value is signed (HMAC-SHA256) and can be
         read back with ``request.get_cookie(name, secret=...)``. Without it the value
-        must be a string. Control characters and ``;`` in names or values are refused.
+        must be a string.
+
+        Every attribute is checked here, so request text cannot add attributes or split
+        the header: ``max_age`` is an int (seconds) or a timedelta; ``expires`` a
+        datetime, date, timestamp or an HTTP date string; ``samesite`` ``'Strict'``,
+        ``'Lax'``, ``'None'`` (any case) or None; ``path`` and ``domain`` text without
+        control characters, ``;`` or ``,``; ``secure``, ``httponly`` and ``partitioned``
+        booleans. Names are tokens; values hold no control characters or ``;``. Anything
+        else is a ``ValueError`` naming the attribute.
         """
-        if not name or not isinstance(name, str) or any(c in name for c in '()<>@,;:\\"/[]?={} \t\r\n'):
-            raise ValueError(f"Invalid cookie name {name!r}")
         if secret:
             value = _cookie_sign(value, secret, digestmod).decode("ascii")
         elif not isinstance(value, str):
             raise TypeError("Secret key required for non-string cookies.")
-        if len(value) > 4096:
-            raise ValueError("Cookie value too long (more than 4096 bytes).")
-        if any(c in value for c in ";\r\n\0") or any(ord(c) < 32 for c in value):
-            raise ValueError("Cookie value must not contain control characters or ';'.")
-        if any(c in value for c in ' ",\\'):
-            value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        parts = [f"{name}={value}"]
-        if max_age is not None:
-            if isinstance(max_age, timedelta):
-                max_age = max_age.seconds + max_age.days * 24 * 3600
-            parts.append(f"Max-Age={int(max_age)}")
-        if expires is not None:
-            if isinstance(expires, (int, float, datetime, _date)):
-                expires = http_date(expires)
-            parts.append(f"Expires={expires}")
-        for key, val in (("Path", path), ("Domain", domain)):
-            if val:
-                if any(c in str(val) for c in ";\r\n"):
-                    raise ValueError(f"Invalid cookie {key}")
-                parts.append(f"{key}={val}")
-        if samesite:
-            ss = _SAMESITE.get(str(samesite).lower())
-            if ss is None:
-                raise ValueError("samesite must be 'lax', 'strict' or 'none'")
-            parts.append(f"SameSite={ss}")
-            if ss == "None":
-                secure = True
-        if secure:
-            parts.append("Secure")
-        if httponly:
-            parts.append("HttpOnly")
-        if partitioned:
-            parts.append("Partitioned")
+        header = format_set_cookie(
+            name, value, max_age=max_age, expires=expires, path=path, domain=domain,
+            secure=secure, httponly=httponly, samesite=samesite, partitioned=partitioned,
+        )
         cookies = self._cookies
         if cookies is None:
             cookies = self._cookies = []
         prefix = name + "="
         cookies[:] = [c for c in cookies if not c.startswith(prefix)]
-        cookies.append("; ".join(parts))
+        cookies.append(header)
 
     def delete_cookie(self, key: str, **kwargs: Any) -> None:
         """Tell the client to delete a cookie (same path/domain as when it was set)."""
@@ -338,7 +320,11 @@ def abort(code: int = 500, text: str = "Unknown Error.") -> NoReturn:
 def redirect(url: str, code: int | None = None) -> NoReturn:
     """Stop the request and redirect to ``url`` (303 for HTTP/1.1, 302 for 1.0).
 
-    Relative URLs are resolved against the current request URL.
+    Relative URLs are resolved against the current request URL. The Location is
+    percent-encoded as browsers do (non-ASCII as UTF-8, valid ``%XX`` escapes kept, a
+    non-ASCII host name in IDNA form); control characters are a ``ValueError``.
+    ``url`` is followed wherever it points: for a target taken from the request (a
+    ``?next=`` parameter), use :func:`safe_redirect`.
     """
     from .context import _current_or_none  # here: context imports this module
 
@@ -346,7 +332,7 @@ def redirect(url: str, code: int | None = None) -> NoReturn:
     req = c.request if c is not None else None
     if not code:
         code = 303 if req is None or req.http_version != "1.0" else 302
-    if any(ch in url for ch in "\r\n\0"):
+    if _CONTROL.search(url):
         raise ValueError("Redirect URL must not contain control characters.")
     res = HTTPResponse("", status=code)
     if c is not None and c.response is not None:
@@ -354,5 +340,57 @@ def redirect(url: str, code: int | None = None) -> NoReturn:
         res.status = code
         res.body = ""
     location = urljoin(req.url, url) if req is not None else url
-    res.set_header("Location", location)
+    res.set_header("Location", _encode_location(location))
     raise res
+
+
+def safe_redirect(target: str | None, fallback: str = "/", code: int | None = None) -> NoReturn:
+    """Redirect to ``target`` if it stays on this site, else to ``fallback``.
+
+    For targets taken from the request (``?next=``, a form field): a same-site path such
+    as ``/account?tab=2`` or ``../up`` is followed; an absolute URL
+    (``https://evil.example``), a scheme-relative one (``//evil.example``,
+    ``/\\evil.example``), another scheme (``javascript:...``), a backslash, control
+    characters (tabs and newlines too) or surrounding whitespace send the client to
+    ``fallback`` instead (browsers read several of these as another host). None or
+    ``''`` goes to ``fallback``, which must itself be a same-site path.
+    """
+    if not _is_same_site(fallback):
+        raise ValueError(f"safe_redirect() fallback {fallback!r} is not a same-site path.")
+    redirect(target if target and _is_same_site(target) else fallback, code)
+
+
+#: C0 controls and DEL: never part of a URL (browsers drop tabs and newlines silently).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: ``%`` that does not start a valid escape; sent as ``%25``.
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+#: RFC 3986 reserved characters and ``%`` stay as they are; ``quote`` keeps the unreserved.
+_URI_KEEP = "!#$%&'()*+,/:;=?@[]~"
+
+
+def _encode_location(url: str) -> str:
+    """Percent-encode ``url`` as browsers do: UTF-8 for non-ASCII, valid escapes kept."""
+    netloc = urlsplit(url).netloc
+    if netloc and not netloc.isascii():
+        userinfo, at, hostport = netloc.rpartition("@")
+        host, colon, port = hostport.partition(":")
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass  # not a name IDNA can spell: percent-encoded below, as browsers send it
+        else:
+            url = url.replace(netloc, userinfo + at + host + colon + port, 1)
+    return quote(_STRAY_PERCENT.sub("%25", url), safe=_URI_KEEP)
+
+
+def _is_same_site(target: str) -> bool:
+    """Whether ``target`` is a reference that no browser resolves to another origin."""
+    if not isinstance(target, str) or not target or target != target.strip():
+        return False
+    if "\\" in target or target.startswith("//") or _CONTROL.search(target):
+        return False
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return False
+    return not parts.scheme and not parts.netloc

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from lcore import HTTPError, HTTPResponse, Lcore, abort, redirect, response
+from lcore import HTTPError, HTTPResponse, Lcore, abort, redirect, response, safe_redirect
 
 
 def _app_returning(value):
@@ -573,3 +573,82 @@ def test_response_read_after_sending_is_the_same_on_both_paths(make_client):
     fast, full = run(False), run(True)
     assert fast == full
     assert fast["/d"] == fast["/l"] == (200, "application/json") and fast["/s"] == (200, "")
+
+
+@pytest.mark.parametrize(("target", "location"), [
+    ("/caf\u00e9", "http://localhost/caf%C3%A9"),
+    ("/\u00ff", "http://localhost/%C3%BF"),
+    ("/%ff", "http://localhost/%ff"),                      # a valid escape is kept as it is
+    ("/caf%C3%A9/x%2Fy", "http://localhost/caf%C3%A9/x%2Fy"),
+    ("/100%", "http://localhost/100%25"),                  # a stray '%' is escaped
+    ("/100%zz", "http://localhost/100%25zz"),
+    ('/a b"<>\\^`{|}', "http://localhost/a%20b%22%3C%3E%5C%5E%60%7B%7C%7D"),
+    ("/s?q=\u00e9&r=1#fr\u00e4g", "http://localhost/s?q=%C3%A9&r=1#fr%C3%A4g"),
+    ("\u00e9t\u00e9", "http://localhost/rd/%C3%A9t%C3%A9"),  # relative, resolved first
+    ("https://b\u00fccher.example/\u00f6?x=1", "https://xn--bcher-kva.example/%C3%B6?x=1"),
+    ("https://user@b\u00fccher.example:8443/", "https://user@xn--bcher-kva.example:8443/"),
+    ("https://example.org/z?a=1&b=%20#top", "https://example.org/z?a=1&b=%20#top"),
+])
+def test_redirect_location_is_percent_encoded(make_client, target, location):
+    app = Lcore()
+    app.route("/rd/here", callback=lambda: redirect(target))
+    r = make_client(app).get("/rd/here")
+    assert (r.status_code, r.headers["location"]) == (303, location)
+
+
+@pytest.mark.parametrize("target", ["/a\r\nX-Injected: 1", "/a\x00", "/a\tb", "/a\x7f", "/\x1b"])
+def test_redirect_refuses_control_characters(make_client, target):
+    app = Lcore()
+
+    @app.route("/")
+    def h():
+        with pytest.raises(ValueError, match="control characters"):
+            redirect(target)
+        return "ok"
+
+    assert make_client(app).get("/").text == "ok"
+
+
+OFF_SITE = [
+    "//evil.example", " //evil.example", "\t//evil.example", "/\\evil.example", "\\\\evil.example",
+    "\\/evil.example", "///evil.example", "/\t/evil.example", "/\n/evil.example", "/\r/evil.example",
+    "https://evil.example", "HTTPS://evil.example/x", "http:evil.example", "https:/evil.example",
+    "javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,<script>alert(1)</script>",
+    "evil.example:80/x", "/ok\x00", "/ok ", "\x00/ok", "", None,
+]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_safe_redirect_refuses_off_site_targets(make_client, target):
+    app = Lcore()
+    app.route("/login", callback=lambda: safe_redirect(target, fallback="/home"))
+    r = make_client(app).get("/login")
+    assert (r.status_code, r.headers["location"]) == (303, "http://localhost/home")
+
+
+@pytest.mark.parametrize(("target", "location"), [
+    ("/account?tab=2#x", "http://localhost/account?tab=2#x"),
+    ("/caf\u00e9", "http://localhost/caf%C3%A9"),
+    ("/a/%2F%2Fevil.example", "http://localhost/a/%2F%2Fevil.example"),  # escapes stay escapes
+    ("next", "http://localhost/app/next"),
+    ("../up", "http://localhost/up"),
+    ("?page=2", "http://localhost/app/login?page=2"),
+])
+def test_safe_redirect_follows_same_site_targets(make_client, target, location):
+    app = Lcore()
+    app.route("/app/login", callback=lambda: safe_redirect(target, code=302))
+    r = make_client(app).get("/app/login")
+    assert (r.status_code, r.headers["location"]) == (302, location)
+
+
+@pytest.mark.parametrize("fallback", ["//evil.example", "https://evil.example", "", "/a\nb"])
+def test_safe_redirect_fallback_must_be_same_site(make_client, fallback):
+    app = Lcore()
+
+    @app.route("/")
+    def h():
+        with pytest.raises(ValueError, match="fallback"):
+            safe_redirect("/fine", fallback=fallback)
+        return "ok"
+
+    assert make_client(app).get("/").text == "ok"

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import json.encoder as _json_encoder
+import re
 import threading
 import time
 import warnings
@@ -204,6 +205,73 @@ def json_loads(s: str | bytes, **kw: Any) -> Any:
         if type(s) is bytes and len(s) > 1 and 0 < s[0] < 0x80 and s[1]:
             return _decoder.decode(s.decode("utf-8"))
     return json.loads(s, **kw)
+
+
+# A JSON string (its brackets do not nest), matched on UTF-8 bytes: a multi-byte
+# sequence never holds an ASCII byte such as '"', '\\' or a bracket.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_QUOTE_OR_BRACKET = bytes(b for b in range(256) if b not in b'"[]{}')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_OBJECT_AS_ARRAY = bytes.maketrans(b"{}", b"[]")
+
+
+def _json_too_deep(s: str | bytes, max_depth: int) -> bool:
+    """Return True when JSON text nests arrays and objects more than ``max_depth`` deep.
+
+    Brackets inside strings do not count. Every step runs in C: text with no more than
+    ``max_depth`` opening brackets (most bodies) costs two ``count`` calls; otherwise
+    strings are cut out, only brackets kept, and the innermost level taken away once per
+    level (a pass over what is left, which shrinks fast in wide documents).
+    """
+    if isinstance(s, str):
+        if s.count("[") + s.count("{") <= max_depth:
+            return False
+        data = s.encode("utf-8", "surrogatepass")
+    else:
+        # In UTF-16/32 every bracket is such a byte too: the count is never too low.
+        if s.count(b"[") + s.count(b"{") <= max_depth:
+            return False
+        data = bytes(s)
+        encoding = json.detect_encoding(data)
+        if not encoding.startswith("utf-8"):
+            data = data.decode(encoding, "surrogatepass").encode("utf-8", "surrogatepass")
+    if b"\\" in data:  # an escaped quote does not end a string: find strings by regex
+        brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKET)
+    else:
+        # PERF: without escapes quotes alternate open/close. Keep quotes and brackets; two
+        # adjacent quotes (an empty string, or two strings with nothing between) go in
+        # one replace, then every other piece between quotes is a string's inside.
+        brackets = data.translate(None, _NOT_QUOTE_OR_BRACKET).replace(b'""', b"")
+        if b'"' in brackets:
+            brackets = b"".join(brackets.split(b'"')[::2])
+    brackets = brackets.translate(_OBJECT_AS_ARRAY)  # b'{"a": [1, {}]}' is b'[[[]]]' now
+    for _ in range(max_depth):
+        inner = brackets.replace(b"[]", b"")  # every pair at the deepest level goes
+        if len(inner) == len(brackets):  # no pair left: balanced nesting all gone
+            # Unclosed openers left: invalid JSON, but as deep as their number at least.
+            return brackets.count(b"[") > max_depth
+        brackets = inner
+    return b"[" in brackets  # a level below max_depth levels
+
+
+class _JSONTooDeep(ValueError):
+    """JSON text nests arrays and objects deeper than allowed."""
+
+
+def _json_loads_limited(s: str | bytes, max_depth: int) -> Any:
+    """Parse JSON from a client: ValueError for anything invalid, never RecursionError.
+
+    Arrays and objects nested more than ``max_depth`` deep are refused before parsing
+    (``_JSONTooDeep``), so they cannot exhaust the stack of the decoder or of the code
+    given the result.
+    """
+    # PERF: text no longer than max_depth cannot nest deeper; small bodies skip the scan.
+    if len(s) > max_depth and _json_too_deep(s, max_depth):
+        raise _JSONTooDeep(f"arrays and objects nested more than {max_depth} deep")
+    try:
+        return json_loads(s)
+    except RecursionError:  # only when max_depth is more than the decoder can take
+        raise _JSONTooDeep("arrays and objects nested too deep to parse") from None
 
 
 def http_date(value: Any) -> str:

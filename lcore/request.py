@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import SplitResult, quote, urlunsplit
 
-from ._utils import _cookie_unsign, json_loads, parse_auth, parse_qsl
+from ._utils import _cookie_unsign, _json_loads_limited, _JSONTooDeep, parse_auth, parse_qsl
 from .datastructures import FormsDict, WSGIHeaderDict
 from .exceptions import MultipartError
 from .multipart import FileUpload, MultipartParser, parse_options_header
@@ -172,6 +172,8 @@ class BaseRequest:
 
     #: Bodies larger than this are spooled to a temporary file instead of memory.
     MEMFILE_MAX = 102400
+    #: ``request.json`` refuses (400) arrays and objects nested deeper than this.
+    MAX_JSON_DEPTH = 128
 
     method: str
     _path: str
@@ -612,7 +614,8 @@ class BaseRequest:
     def json(self) -> Any:
         """The parsed JSON body, or None when the Content-Type is not JSON.
 
-        Invalid JSON with a JSON Content-Type is a 400.
+        Invalid JSON with a JSON Content-Type is a 400, and so is JSON that nests arrays
+        and objects more than ``MAX_JSON_DEPTH`` (128) deep.
         """
         if "json" in self._cache:
             return self._cache["json"]
@@ -625,8 +628,10 @@ class BaseRequest:
                 value = None
             else:
                 try:
-                    value = json_loads(raw)
-                except (ValueError, UnicodeDecodeError):
+                    value = _json_loads_limited(raw, self.MAX_JSON_DEPTH)
+                except _JSONTooDeep as e:
+                    raise _http_error(400, f"Invalid JSON body: {e}.") from None
+                except ValueError:  # UnicodeDecodeError too
                     raise _http_error(400, "Invalid JSON body.") from None
         self._cache["json"] = value
         return value

@@ -89,6 +89,27 @@ def test_invalid_json_is_400(make_client, path):
     assert r.json["details"][0]["field"] == "body"
 
 
+@pytest.mark.parametrize("path", ["/users", "/ausers"])
+def test_json_nested_too_deep_is_400_invalid_json(make_client, path):
+    # The decoder's RecursionError was a 500 with a traceback.
+    c = make_client(_app())
+    limit = 128  # BaseRequest.MAX_JSON_DEPTH
+    user = '"name": "a", "email": "e", "age": 1'
+    for body in (
+        "[" * 100_000,
+        '{"a":' * 50_000,
+        '{"a":' * 50_000 + "1" + "}" * 50_000,
+        "{" + user + ', "x":' + "[" * limit + "]" * limit + "}",
+    ):
+        r = c.post(path, body=body, content_type="application/json")
+        assert r.status_code == 400, (body[:20], r.status_code)
+        assert r.json["error"] == "Invalid JSON"
+        assert r.json["details"][0]["field"] == "body"
+    at_limit = "{" + user + ', "x":' + "[" * (limit - 1) + "]" * (limit - 1) + "}"
+    r = c.post(path, body=at_limit, content_type="application/json")
+    assert r.status_code == 200 and r.json["created"] is True
+
+
 @pytest.mark.parametrize("body", [b"", b"[1, 2]", b"42"])
 def test_missing_or_non_object_body_is_422(make_client, body):
     r = make_client(_app()).post("/users", body=body, content_type="application/json")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 
 from lcore import Lcore, request
+from lcore.request import BaseRequest
 
 
 def _echo(app, path="/", method="GET"):
@@ -146,6 +148,75 @@ def test_json_invalid_in_async_handler(make_client):
     c = make_client(app)
     assert c.post("/", json=[1]).json == {"got": [1]}
     assert c.post("/", body="[", content_type="application/json").status_code == 400
+
+
+def _nested(depth, opener="[", closer="]", inner="0"):
+    return opener * depth + inner + closer * depth
+
+
+def _depth(value):
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+def _json_depth_app():
+    app = Lcore()
+
+    @app.post("/")
+    def sync_handler():
+        return {"depth": _depth(request.json)}
+
+    @app.post("/async")
+    async def async_handler():
+        return {"depth": _depth(request.json)}
+
+    return app
+
+
+def test_json_nested_too_deep_is_400(make_client):
+    # The decoder's RecursionError was a 500 with a traceback on every server.
+    c = make_client(_json_depth_app())
+    limit = BaseRequest.MAX_JSON_DEPTH
+    assert limit == 128
+    hostile = [
+        "[" * 100_000,
+        '{"a":' * 50_000,
+        _nested(100_000),
+        _nested(50_000, '{"a":', "}"),
+        _nested(limit + 1),
+        _nested(limit + 1, '{"a":', "}"),
+        _nested(limit, "[1, {}, ", "]"),  # the innermost {} is one deeper
+    ]
+    for path in ("/", "/async"):
+        for body in hostile:
+            r = c.post(path, body=body, content_type="application/json")
+            assert r.status_code == 400, (path, body[:20], r.status_code)
+            assert "Invalid JSON body" in r.text and "Traceback" not in r.text
+        r = c.post(path, body=_nested(limit + 1).encode("utf-16"), content_type="application/json")
+        assert r.status_code == 400
+        assert "nested more than 128 deep" in r.text
+        for body in (_nested(limit), _nested(limit, '{"a":', "}"), _nested(limit - 1, "[1, {}, ", "]")):
+            r = c.post(path, body=body, content_type="application/json")
+            assert r.json == {"depth": limit}, (path, body[:20])
+        # Brackets inside strings do not nest, escaped quotes or not.
+        for text in ("[" * 1000, '\\"' + "{" * 1000, "\\u005b" + "[" * 1000):
+            body = "[" * 100 + json.dumps(text) + "]" * 100
+            assert c.post(path, body=body, content_type="application/json").json == {"depth": 100}
+
+
+def test_json_depth_limit_is_a_setting(make_client, monkeypatch):
+    c = make_client(_json_depth_app())
+    monkeypatch.setattr(BaseRequest, "MAX_JSON_DEPTH", 3)
+    assert c.post("/", json=[[[1]]]).json == {"depth": 3}
+    assert c.post("/", json=[[[[]]]]).status_code == 400
+    assert c.post("/", json={"a": {"b": {"c": {}}}}).status_code == 400
+    # Above what the decoder can take, its RecursionError is still a 400.
+    monkeypatch.setattr(BaseRequest, "MAX_JSON_DEPTH", 1_000_000)
+    r = c.post("/async", body=_nested(100_000), content_type="application/json")
+    assert r.status_code == 400
 
 
 def test_body_and_stream(make_client):

@@ -1,7 +1,9 @@
 """The seam between the protocol-neutral core and the concurrency edge.
 
-The core never starts event loops or threads itself. When it must run a coroutine from
-sync code, or a blocking function from async code, it calls the two functions here;
+The core never starts event loops or threads itself, and never imports asyncio or anyio.
+When it must run a coroutine from sync code, or a blocking function from async code, or
+needs a task, an event or a thread-safe callback on the running loop, it calls the
+functions here;
 ``lcore.concurrency`` (which owns anyio) installs the real implementations when
 ``lcore`` is imported.
 """
@@ -36,6 +38,23 @@ with_timeout: Callable[..., Awaitable[tuple[bool, Any]]] = _not_installed
 call_with_timeout: Callable[..., tuple[bool, Any]] = _not_installed
 
 
+#: ``current_loop()`` -> a handle on the running event loop: ``call_soon_threadsafe(fn, *args)``
+#: from any thread (never blocks; False once the loop is gone) and ``is_current()``.
+current_loop: Callable[[], Any] = _not_installed
+#: ``new_event()`` -> an event of the running loop (``set``, ``is_set``, ``await wait()``).
+new_event: Callable[[], Any] = _not_installed
+#: ``await wait_event(event, timeout)`` -> True when ``event`` was set within ``timeout``
+#: seconds (None: no limit).
+wait_event: Callable[..., Awaitable[bool]] = _not_installed
+#: ``spawn(async_fn, *args)`` -> a task outliving its caller: ``cancel()``, ``done()``,
+#: ``await wait(timeout)``.
+spawn: Callable[..., Any] = _not_installed
+#: ``on_event_loop()`` -> True in code an event loop runs (blocking on it would deadlock).
+on_event_loop: Callable[[], bool] = _not_installed
+
+_EXTRA = ("current_loop", "new_event", "wait_event", "spawn", "on_event_loop")
+
+
 def _default_thread_limit() -> int:
     return 64
 
@@ -50,9 +69,18 @@ def install(
     with_timeout_impl: Callable[..., Any] | None = None,
     thread_limit_impl: Callable[[], int] | None = None,
     call_with_timeout_impl: Callable[..., tuple[bool, Any]] | None = None,
+    **extra: Callable[..., Any],
 ) -> None:
-    """Install the concurrency implementations (called by ``lcore.concurrency``)."""
+    """Install the concurrency implementations (called by ``lcore.concurrency``).
+
+    ``extra`` sets the loop primitives by name (``current_loop``, ``new_event``,
+    ``wait_event``, ``spawn``, ``on_event_loop``).
+    """
     global run_async, run_sync, with_timeout, thread_limit, call_with_timeout
+    unknown = set(extra) - set(_EXTRA)
+    if unknown:
+        raise TypeError(f"unknown concurrency primitives: {sorted(unknown)}")
+    globals().update(extra)
     run_async = run_async_impl
     run_sync = run_sync_impl
     if with_timeout_impl is not None:

@@ -11,8 +11,18 @@
 - ``call_with_timeout(ctx, seconds, owner, slots, fn, *args)``: from blocking code, run a
   blocking function in a worker thread of the same loop ``run_async`` would use, and
   stop waiting for it at a deadline (``TimeoutMiddleware``'s ``def`` handlers).
+- ``iterate_in_thread(ctx, iterator)``: from async code, iterate a blocking iterator in
+  worker threads; ``iterate_from_thread(ctx, aiter)``: from blocking code, iterate an
+  async iterator on the event loop.
+- ``start_portal(backend)``: an event loop of its own in a thread (test clients).
+- ``current_loop()``: a handle on the running loop that other threads (and signal
+  handlers) can hand callbacks to; ``spawn(fn, *args)``: a task that outlives its
+  caller; ``new_event()`` / ``wait_event(event, timeout)``.
+- ``require_asyncio(feature)``: a clear error for the few asyncio-only features.
 
-Both carry the request context across, so ``ctx``/``request``/``response`` stay right.
+They carry the request context across, so ``ctx``/``request``/``response`` stay right.
+The functions run on every anyio backend (asyncio and trio); nothing else in lcore,
+lcore_asgi or lcore_ws touches asyncio's loop/thread API (tests/test_architecture.py).
 """
 
 from __future__ import annotations
@@ -20,24 +30,33 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import contextvars
+import logging
 import math
 import os
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any
 
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
+import sniffio
 
 from . import _bridge
 from .context import _current
 
-__all__ = ["run_async", "run_sync", "iterate_in_thread", "set_thread_limit", "get_thread_limit", "portal",
-           "shutdown_portal", "call_with_timeout"]
+__all__ = ["run_async", "run_sync", "iterate_in_thread", "iterate_from_thread", "set_thread_limit",
+           "get_thread_limit", "portal", "shutdown_portal", "call_with_timeout", "start_portal", "current_loop",
+           "LoopHandle", "spawn", "Task", "new_event", "wait_event", "on_event_loop", "current_backend",
+           "require_asyncio", "BACKENDS"]
 
+#: The anyio backends lcore runs on.
+BACKENDS = ("asyncio", "trio")
+
+_log = logging.getLogger("lcore.error")
 _tl = threading.local()
 _lock = threading.Lock()
 _portal: Any = None
@@ -74,7 +93,7 @@ def portal() -> Any:
         raise RuntimeError("the interpreter is exiting: lcore's persistent event loop is closed")
     with _lock:
         if _portal is None or _portal_pid != os.getpid():
-            cm = anyio.from_thread.start_blocking_portal("asyncio")
+            cm = start_portal("asyncio")
             _portal = cm.__enter__()
             _portal_cm = cm
             _portal_pid = os.getpid()
@@ -208,14 +227,15 @@ async def iterate_in_thread(ctx: Any, iterator: Any, ahead: int = 4) -> AsyncGen
     then returns its thread (a slow client never holds a worker). Closing this async
     generator closes ``iterator`` in a worker thread, never while it is running.
     """
-    loop = asyncio.get_running_loop()
+    loop = current_loop()
+    call_soon = loop.call_soon_threadsafe
     st = _Ahead()
     items = st.items
 
     def wake() -> None:
         w = st.waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        if w is not None:
+            w.set()
 
     def deliver(item: Any) -> None:
         items.append(item)
@@ -232,26 +252,24 @@ async def iterate_in_thread(ctx: Any, iterator: Any, ahead: int = 4) -> AsyncGen
                 item = next(iterator, _DONE)
             except BaseException as e:  # noqa: BLE001 - re-raised on the loop side
                 item = _Failed(e)
-            loop.call_soon_threadsafe(deliver, item)
+            call_soon(deliver, item)
             produced += 1
             if item is _DONE or type(item) is _Failed or produced >= ahead:
                 with st.lock:
                     st.running = False
                     stopped = st.stop
                 if not stopped:
-                    loop.call_soon_threadsafe(wake)  # the consumer may be waiting for more
+                    call_soon(wake)  # the consumer may be waiting for more
                     return
                 break
         _close_quietly(iterator)
 
-    worker: list[Any] = []
+    worker: list[Task] = []
 
     def start() -> None:
         with st.lock:
             st.running = True
-        task = loop.create_task(run_sync(ctx, work))
-        task.add_done_callback(_consume_result)
-        worker[:] = [task]
+        worker[:] = [spawn(run_sync, ctx, work)]
 
     try:
         start()
@@ -270,17 +288,43 @@ async def iterate_in_thread(ctx: Any, iterator: Any, ahead: int = 4) -> AsyncGen
                 continue
             if not st.running:
                 start()
-            st.waiter = loop.create_future()
-            await st.waiter
+            st.waiter = w = new_event()
+            await w.wait()
     finally:
         with st.lock:
             st.stop = True
             running = st.running
         with anyio.CancelScope(shield=True):
             if running:
-                await worker[0]  # it closes the iterator after its current step
+                await worker[0].wait()  # it closes the iterator after its current step
             elif not st.finished:
                 await run_sync(ctx, _close_quietly, iterator)
+
+
+def iterate_from_thread(ctx: Any, aiterable: Any) -> Iterator[Any]:
+    """From blocking code, iterate an async iterable on the event loop, item by item.
+
+    The loop is the one :func:`run_async` uses from here. Closing the generator closes
+    the async iterator (its ``aclose``) on that loop.
+    """
+    ait = aiterable.__aiter__()
+    try:
+        while True:
+            item = run_async(ctx, _anext_or_done, ait)
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        aclose = getattr(ait, "aclose", None)
+        if aclose is not None:
+            run_async(ctx, aclose)
+
+
+async def _anext_or_done(ait: Any) -> Any:
+    try:
+        return await ait.__anext__()
+    except StopAsyncIteration:
+        return _DONE
 
 
 class _Failed:
@@ -294,11 +338,6 @@ def _close_quietly(iterator: Any) -> None:
     close = getattr(iterator, "close", None)
     if close is not None:
         close()
-
-
-def _consume_result(task: Any) -> None:
-    if not task.cancelled():
-        task.exception()  # work() reports failures through the items; nothing is lost
 
 
 async def with_timeout(seconds: float, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
@@ -410,4 +449,177 @@ def call_with_timeout(ctx: Any, seconds: float, owner: Any, slots: int | None, f
     return run_async(ctx, _timed, ctx, float(seconds), owner, int(slots or _thread_limit), fn, args)  # type: ignore[no-any-return]
 
 
-_bridge.install(run_async, run_sync, with_timeout, get_thread_limit, call_with_timeout)
+# -- event loops: which one runs, handles on it, tasks, events --------------------------
+
+
+def start_portal(backend: str = "asyncio") -> Any:
+    """A context manager starting an event loop of its own in a thread (an anyio portal).
+
+    ``backend`` is ``'asyncio'`` or ``'trio'``. The test clients run the ASGI side on it.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    return anyio.from_thread.start_blocking_portal(backend)
+
+
+def current_backend() -> str | None:
+    """The async library running in this thread (``'asyncio'``, ``'trio'``), or None."""
+    try:
+        return sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
+
+
+def on_event_loop() -> bool:
+    """True in code an event loop runs (where blocking on the loop would deadlock)."""
+    return current_backend() is not None
+
+
+def require_asyncio(feature: str, why: str) -> None:
+    """Raise a clear error when ``feature`` (asyncio-only, because ``why``) runs elsewhere."""
+    lib = current_backend()
+    if lib is not None and lib != "asyncio":
+        raise RuntimeError(f"{feature} needs the asyncio event loop ({why}); it is running on {lib}")
+
+
+class LoopHandle:
+    """The running event loop, as a handle any thread can pass callbacks to.
+
+    ``call_soon_threadsafe(fn, *args)`` never blocks (a signal handler may call it) and
+    returns False when the loop has finished. ``key`` identifies the loop (the asyncio
+    loop object; trio's run token).
+    """
+
+    __slots__ = ("key", "_call", "__weakref__")
+
+    def __init__(self, key: Any, call: Callable[..., Any]) -> None:
+        self.key = key
+        self._call = call
+
+    def call_soon_threadsafe(self, fn: Callable[..., Any], *args: Any) -> bool:
+        try:
+            self._call(fn, *args)
+        except RuntimeError:  # the loop is closed (trio: RunFinishedError)
+            return False
+        return True
+
+    def is_current(self) -> bool:
+        """True when called from this loop's own thread, inside it."""
+        try:
+            return _native_loop() is self.key
+        except RuntimeError:
+            return False
+
+    def __repr__(self) -> str:
+        return f"<LoopHandle {self.key!r}>"
+
+
+def _native_loop() -> Any:
+    if current_backend() == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    return asyncio.get_running_loop()
+
+
+_handles: anyio.lowlevel.RunVar[LoopHandle] = anyio.lowlevel.RunVar("lcore_loop_handle")
+
+
+def current_loop() -> LoopHandle:
+    """A :class:`LoopHandle` on the running event loop (the same object for one loop)."""
+    try:
+        return _handles.get()
+    except LookupError:
+        pass
+    key = _native_loop()
+    h = LoopHandle(key, key.run_sync_soon if current_backend() == "trio" else key.call_soon_threadsafe)
+    _handles.set(h)
+    return h
+
+
+def new_event() -> anyio.Event:
+    """An event of the running loop: ``set()`` (on the loop), ``is_set()``, ``await wait()``."""
+    return anyio.Event()
+
+
+async def wait_event(event: anyio.Event, timeout: float | None) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds (None: no limit); True if it is set."""
+    if timeout is None:
+        await event.wait()
+        return True
+    with anyio.move_on_after(timeout):
+        await event.wait()
+    return event.is_set()
+
+
+class Task:
+    """A task started by :func:`spawn`: ``cancel()``, ``done()``, ``await wait(timeout)``.
+
+    An exception that ends it is logged and kept as ``exception``, never lost.
+    """
+
+    __slots__ = ("_scope", "_done", "_finished", "exception", "_native")
+
+    def __init__(self) -> None:
+        self._scope = anyio.CancelScope()
+        self._done = anyio.Event()
+        self._finished = False
+        self.exception: BaseException | None = None
+        self._native: Any = None
+
+    async def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            with self._scope:
+                await fn(*args)
+        except Exception as e:  # noqa: BLE001 - a detached task has no caller to raise to
+            self.exception = e
+            _log.error("lcore task %r failed", fn, exc_info=e)
+        finally:
+            self._finished = True
+            self._done.set()
+
+    def cancel(self) -> None:
+        """Cancel it (it ends at its next checkpoint).
+
+        On asyncio this is the task's own one-shot ``cancel()``, so the cleanup of the
+        code it runs (a ``finally`` that awaits) still runs as it always did there.
+        """
+        if self._native is not None:
+            self._native.cancel()
+        else:
+            self._scope.cancel()
+
+    def done(self) -> bool:
+        return self._finished
+
+    async def wait(self, timeout: float | None = None, shield: bool = False) -> bool:
+        """Wait until it ended, at most ``timeout`` seconds; True if it did.
+
+        ``shield``: the wait is not cut short by the caller's cancellation (clean-up).
+        """
+        if not self._finished:
+            with anyio.CancelScope(shield=shield):
+                await wait_event(self._done, timeout)
+        return self._finished
+
+
+def spawn(fn: Callable[..., Any], *args: Any) -> Task:
+    """Start ``await fn(*args)`` on the running loop as a task that outlives its caller.
+
+    It runs in a copy of the caller's context (request context included). On asyncio it
+    is a loop task; on trio a system task (trio has no other detached tasks). Prefer a
+    task group where the task's lifetime fits one.
+    """
+    task = Task()
+    if current_backend() == "trio":
+        import trio
+
+        trio.lowlevel.spawn_system_task(task._run, fn, args, context=contextvars.copy_context())
+    else:
+        task._native = asyncio.get_running_loop().create_task(task._run(fn, args))
+    return task
+
+
+_bridge.install(run_async, run_sync, with_timeout, get_thread_limit, call_with_timeout,
+                current_loop=current_loop, new_event=new_event, wait_event=wait_event, spawn=spawn,
+                on_event_loop=on_event_loop)

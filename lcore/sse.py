@@ -20,7 +20,6 @@ stream ends, and when the server shuts down (``close_streams``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import weakref
@@ -167,7 +166,7 @@ def sse(source: Any, *, heartbeat: float | None = 15.0, retry: int | None = None
 
 # Re-entrant: close_streams() may run in a signal handler on a thread holding it.
 _streams_lock = threading.RLock()
-#: Open streams: id -> (loop, future set at shutdown, apps the stream belongs to).
+#: Open streams: id -> (loop handle, its stream's channel, apps the stream belongs to).
 _open: dict[int, tuple[Any, Any, tuple[Any, ...]]] = {}
 #: Apps shutting down: their new streams end at once.
 _closing: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -184,23 +183,16 @@ def close_streams(app: Any = None) -> None:
         if app is not None:
             _closing.add(app)
         entries = list(_open.values())
-    for loop, fut, apps in entries:
+    for loop, chan, apps in entries:
         if app is None or app in apps:
-            try:
-                loop.call_soon_threadsafe(_resolve, fut)
-            except RuntimeError:  # that loop is closed: its stream is gone too
-                pass
+            # False when that loop is closed: its stream is gone too.
+            loop.call_soon_threadsafe(chan.close)
 
 
 def _reopen_streams(app: Any) -> None:
     """Let ``app`` stream again (a lifespan that starts after a shutdown)."""
     with _streams_lock:
         _closing.discard(app)
-
-
-def _resolve(fut: Any) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 def _apps_of(c: Any) -> tuple[Any, ...]:
@@ -213,27 +205,34 @@ def _apps_of(c: Any) -> tuple[Any, ...]:
 
 
 class _Channel:
-    """A small bounded queue between the source task and the response."""
+    """A small bounded queue between the source task and the response (one loop)."""
 
-    __slots__ = ("items", "getter", "putter", "loop")
+    __slots__ = ("items", "getter", "putter", "closing")
 
-    def __init__(self, loop: Any) -> None:
+    def __init__(self) -> None:
         self.items: deque[Any] = deque()
-        self.getter: Any = None
-        self.putter: Any = None
-        self.loop = loop
+        self.getter: Any = None  # the response waits for an item (or for closing)
+        self.putter: Any = None  # the source waits for room
+        self.closing = False
 
     async def put(self, item: Any) -> None:
         while len(self.items) >= _BUFFER:
-            self.putter = self.loop.create_future()
-            await self.putter
+            self.putter = p = _bridge.new_event()
+            await p.wait()
         self.push(item)
 
     def push(self, item: Any) -> None:
         self.items.append(item)
         g = self.getter
-        if g is not None and not g.done():
-            g.set_result(None)
+        if g is not None:
+            g.set()
+
+    def close(self) -> None:
+        """End the stream (shutdown); called on the stream's loop."""
+        self.closing = True
+        g = self.getter
+        if g is not None:
+            g.set()
 
     def pop_frames(self) -> tuple[bytes, Any]:
         """Every encoded frame waiting, joined, and the control item after them (or None)."""
@@ -247,8 +246,8 @@ class _Channel:
                 break
             frames.append(item)
         p = self.putter
-        if p is not None and not p.done():
-            p.set_result(None)
+        if p is not None:
+            p.set()
         return b"".join(frames), ctl
 
 
@@ -279,8 +278,6 @@ class _Source:
                 await self._run_async(chan)
             else:
                 await self._run_sync(chan)
-        except asyncio.CancelledError:
-            raise
         except Exception as e:  # noqa: BLE001 - reported by the response side
             chan.push(_Failed(e))
             return
@@ -326,29 +323,21 @@ class _Source:
             task.cancel()
 
 
-def _retrieve(task: Any) -> None:
-    if not task.cancelled() and task.exception() is not None:  # pragma: no cover - run() catches
-        _log.error("event stream source failed", exc_info=task.exception())
-
-
 async def _frames(source: Any, heartbeat: float | None, retry: int | None) -> AsyncIterator[bytes]:
     """The response body: encoded events, heartbeats, until the source ends or is stopped."""
-    loop = asyncio.get_running_loop()
+    loop = _bridge.current_loop()
     c = _current.get(None)
-    chan = _Channel(loop)
+    chan = _Channel()
     src = _Source(source, c, chan)
-    closing = loop.create_future()
-    key = id(closing)
+    key = id(chan)
     apps = _apps_of(c)
     with _streams_lock:
-        _open[key] = (loop, closing, apps)
+        _open[key] = (loop, chan, apps)
         if any(a in _closing for a in apps):
-            closing.set_result(None)
-    src.task = loop.create_task(src.run())
-    src.task.add_done_callback(_retrieve)
+            chan.closing = True
+    src.task = _bridge.spawn(src.run)
     # PERF: one wait per idle period covers the next event, the heartbeat and shutdown.
-    wait_for = asyncio.wait
-    first = asyncio.FIRST_COMPLETED
+    new_event, wait_event = _bridge.new_event, _bridge.wait_event
     try:
         if retry is not None:
             yield f"retry: {int(retry)}\n\n".encode()
@@ -366,14 +355,14 @@ async def _frames(source: Any, heartbeat: float | None, retry: int | None) -> As
                     _log.error("event stream source failed; ending the stream", exc_info=ctl.exc)
                     return
                 continue
-            if closing.done():
+            if chan.closing:
                 return
-            getter = chan.getter = loop.create_future()
-            done, _ = await wait_for((getter, closing), timeout=heartbeat, return_when=first)
-            if not done:
-                getter.cancel()
+            getter = chan.getter = new_event()
+            woken = await wait_event(getter, heartbeat)
+            chan.getter = None
+            if not woken:
                 yield HEARTBEAT
-            elif closing.done() and not items:
+            elif chan.closing and not items:
                 return
     finally:
         with _streams_lock:
@@ -383,4 +372,4 @@ async def _frames(source: Any, heartbeat: float | None, retry: int | None) -> As
         if not task.done() and not src.in_thread:
             # The source's own cleanup (its ``finally``) runs now, before the request's
             # teardown; a sync source busy in a thread ends after its current step.
-            await asyncio.wait((task,), timeout=5.0)
+            await task.wait(5.0, shield=True)

@@ -7,19 +7,18 @@ the handler runs. Streamed bodies stop when the client disconnects.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
-import anyio.from_thread
 
 from lcore import concurrency  # noqa: F401 - installs the loop/thread bridge
 from lcore._bridge import run_sync
-from lcore.concurrency import iterate_in_thread
+from lcore.concurrency import iterate_from_thread, iterate_in_thread, on_event_loop, spawn
 from lcore.dispatch import AITER, BYTES, FILE, ITER, Outgoing, handle_async
 from lcore.request import BaseRequest, BodySource
 from lcore.response import HTTPError, HTTPResponse
@@ -109,35 +108,12 @@ class ASGIBody(BodySource):
 
     def iter_sync(self) -> Iterator[bytes]:
         # Called from a worker thread: each message comes from the loop.
-        if _on_event_loop():
+        if on_event_loop():
             raise RuntimeError(
                 "the request body was not read before this async handler ran (its route has "
                 "stream_body=True): read it with `async for chunk in request.stream()`"
             )
-        agen = self.iter_async()
-        try:
-            while True:
-                chunk = anyio.from_thread.run(_anext, agen)
-                if chunk is None:
-                    return
-                yield chunk
-        finally:
-            anyio.from_thread.run(agen.aclose)  # type: ignore[attr-defined]
-
-
-async def _anext(agen: Any) -> Any:
-    try:
-        return await agen.__anext__()
-    except StopAsyncIteration:
-        return None
-
-
-def _on_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+        yield from iterate_from_thread(None, self.iter_async())
 
 
 _BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
@@ -424,6 +400,27 @@ def _end_streams_on_signal(app: Any) -> None:
             return
 
 
+class _Inbox:
+    """An unbounded queue of ASGI messages within one loop (any anyio backend)."""
+
+    __slots__ = ("items", "waiter")
+
+    def __init__(self) -> None:
+        self.items: deque[dict[str, Any]] = deque()
+        self.waiter: anyio.Event | None = None
+
+    def put(self, msg: dict[str, Any]) -> None:
+        self.items.append(msg)
+        if self.waiter is not None:
+            self.waiter.set()
+
+    async def receive(self) -> dict[str, Any]:
+        while not self.items:
+            self.waiter = anyio.Event()
+            await self.waiter.wait()
+        return self.items.popleft()
+
+
 async def call_asgi_app(asgi_app: Any, req: BaseRequest) -> HTTPResponse:
     """Call a foreign ASGI app with the (path-shifted) request; return its response.
 
@@ -449,8 +446,8 @@ async def call_asgi_app(asgi_app: Any, req: BaseRequest) -> HTTPResponse:
     }
     body_cached = req._cache.get("body")
     source = req._source
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    done = asyncio.Event()
+    queue = _Inbox()
+    done = anyio.Event()
 
     body_done = False
 
@@ -483,18 +480,18 @@ async def call_asgi_app(asgi_app: Any, req: BaseRequest) -> HTTPResponse:
     receive_agen = source.iter_async()
 
     async def send(msg: dict[str, Any]) -> None:
-        await queue.put(msg)
+        queue.put(msg)
 
     async def run() -> None:
         try:
             await asgi_app(scope, receive, send)
         except Exception as e:  # reported as a 500 if nothing was sent yet
-            await queue.put({"type": "lcore.error", "exc": e})
+            queue.put({"type": "lcore.error", "exc": e})
         finally:
-            await queue.put({"type": "lcore.done"})
+            queue.put({"type": "lcore.done"})
 
-    task = asyncio.ensure_future(run())
-    msg = await queue.get()
+    task = spawn(run)
+    msg = await queue.receive()
     if msg["type"] == "lcore.error":
         raise msg["exc"]
     if msg["type"] != "http.response.start":
@@ -512,7 +509,7 @@ async def call_asgi_app(asgi_app: Any, req: BaseRequest) -> HTTPResponse:
     async def body() -> AsyncIterator[bytes]:
         try:
             while True:
-                m = await queue.get()
+                m = await queue.receive()
                 t = m["type"]
                 if t == "http.response.body":
                     if m.get("body"):
@@ -527,10 +524,7 @@ async def call_asgi_app(asgi_app: Any, req: BaseRequest) -> HTTPResponse:
             done.set()
             if not task.done():
                 task.cancel()
-                try:
-                    await task
-                except BaseException:  # noqa: BLE001 - the child's cancellation is expected
-                    pass
+                await task.wait(shield=True)
 
     res.body = body()
     return res

@@ -208,11 +208,10 @@ url = _make_shortcut("get_url")
 
 
 def run(app: Any = None, **kwargs: Any) -> None:
-    """Run ``app`` (default: the default app) on a server; see ``Lcore.run``."""
-    target = app if app is not None else default_app()
-    if isinstance(target, str):
-        target = load(target)
-    target.run(**kwargs)
+    """Run ``app`` (default: the default app, or a ``"module:app"`` spec) on a server; see ``Lcore.run``."""
+    from .server import run as _run
+
+    _run(app, **kwargs)
 
 
 def debug(mode: bool = True) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from ._cli import base_parser, check_certificate, startup_errors
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.app:
         parser.error("no application given (e.g. python -m lcore myapp:app)")
     host, port = _parse_bind(args.bind) if args.bind else (args.host, args.port)
+    # The level of lcore's logger; at debug, app.run() prints start-up tracebacks too.
+    logging.getLogger("lcore").setLevel(args.log_level.upper())
     with startup_errors(debug=args.log_level == "debug", host=host, port=port):
         _serve(parser, args, host, port)
 

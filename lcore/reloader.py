@@ -391,8 +391,9 @@ def run_with_reloader(
     command = command or child_command()
     roots = list(paths or _default_paths())
     backend = select_backend()
-    print(f"lcore: watching {', '.join(roots)} for changes ({backend}); "
-          f"serving from a child process", file=sys.stderr, flush=True)
+    how = "watchfiles" if backend == "watchfiles" else (
+        f"polling every {interval}s; pip install 'lcore[reload]' to use watchfiles")
+    print(f"lcore: watching {', '.join(roots)} for changes ({how})", file=sys.stderr, flush=True)
     env = dict(os.environ, **{CHILD_ENV: "true", _PARENT_ENV: str(os.getpid())})
     stop = threading.Event()
     changed = threading.Event()

@@ -27,6 +27,7 @@ from .context import RequestContext, _current, _current_or_none
 from .di import DependencyContainer
 from .exceptions import PluginError, RouteError
 from .middleware.base import MiddlewarePipeline
+from .plan import check_handler
 from .plugins import JSONPlugin, TemplatePlugin
 from .request import BaseRequest
 from .response import BaseResponse, HTTPResponse
@@ -86,6 +87,7 @@ class Lcore:
         self.plugins: list[Any] = []
         self.middleware = MiddlewarePipeline(self)
         self._container = DependencyContainer()
+        self._container._on_change = self._invalidate_plans
         self._module_hooks: dict[tuple[str, str], list[Callable[..., Any]]] = {}
         self._module_hook_plan: dict[tuple[str, str], tuple[tuple[Callable[..., Any], bool], ...]] = {}
         self._group_stack: list[tuple[str, dict[str, Any]]] = []
@@ -143,6 +145,8 @@ class Lcore:
     def _config_changed(self, key: str, value: Any) -> None:
         if key == "debug" and value and self._docs_path is None and self.__dict__.get("routes") is not None:
             self.enable_docs()
+        if key == "json.enable":
+            self._invalidate_plans()
         self.trigger_hook("config", key, value)
 
     # -- hooks ------------------------------------------------------------------------
@@ -173,6 +177,12 @@ class Lcore:
             for name, funcs in self._hooks.items()
             if funcs and name in _PER_REQUEST_HOOKS
         }
+        self._invalidate_plans()
+
+    def _invalidate_plans(self) -> None:
+        """Forget every route's plan (rebuilt on the route's next request)."""
+        for r in self.__dict__.get("routes", ()):
+            r._plan = None
 
     def trigger_hook(self, name: str, *args: Any, **kwargs: Any) -> list[Any] | None:
         """Call every callback of hook ``name``; None when there are none.
@@ -259,7 +269,11 @@ class Lcore:
         return removed
 
     def reset(self, route: Any = None) -> None:
-        """Rebuild cached route callbacks (all, or one route by object or index)."""
+        """Rebuild route plans (all, or one route by object or index) on their next request.
+
+        A plan holds the route's plugins applied to its callback, its middleware and its
+        cast (:attr:`Route.plan`).
+        """
         if route is None:
             routes = self.routes
         elif isinstance(route, Route):
@@ -307,7 +321,9 @@ class Lcore:
 
     # -- routing --------------------------------------------------------------------------
     def add_route(self, route: Route) -> Route:
-        """Add a :class:`Route` object."""
+        """Add a :class:`Route` object (its handler's kind is checked now)."""
+        if route._mount is None:
+            check_handler(route.callback, route.rule, route.method)
         self.routes.append(route)
         self.router.add(route.rule, route.method, route, name=route.name)
         if self.config.get("debug"):
@@ -336,8 +352,8 @@ class Lcore:
         def decorator(callback: Callable[..., Any]) -> Callable[..., Any]:
             if isinstance(callback, str):
                 raise TypeError("route callback must be a function, not a string")
-            if not callable(callback):
-                raise RouteError(f"route callback must be callable, got {callback!r}")
+            check_handler(callback, ", ".join(map(str, makelist(path))) or "(from the function name)",
+                          "/".join(makelist(method)))
             prefix, common = self._group_stack[-1] if self._group_stack else ("", {})
             route_plugins, route_skip = plugins, skiplist
             if "skip" in common or "apply" in common:
@@ -436,7 +452,12 @@ class Lcore:
         return self.router.match(method_or_environ, path or "/")
 
     def show_routes(self) -> list[dict[str, Any]]:
-        """Describe every route: method, rule, name, callback and plugin names."""
+        """Describe every route: method, rule, name, callback, plugin names and its plan.
+
+        ``plan`` lists what runs for a request to the route, in order (hooks,
+        middleware, plugins, the handler and whether it is async, the cast); see
+        :class:`lcore.plan.RoutePlan`.
+        """
         out = []
         for r in self.routes:
             cb = r.get_undecorated_callback()
@@ -447,6 +468,7 @@ class Lcore:
                     "name": r.name,
                     "callback": getattr(cb, "__qualname__", repr(cb)),
                     "plugins": [getattr(p, "name", type(p).__name__) for p in r.all_plugins()],
+                    "plan": r.plan.stages(),
                 }
             )
         return out
@@ -528,17 +550,9 @@ class Lcore:
             return (yield from dispatch._call(mode, False, runner.call_wsgi_app, child, sub))
         return (yield dispatch._Await(runner.call_asgi_app(child, sub)))
 
-    def _route_is_async(self, req: BaseRequest) -> bool:
-        """Whether the request's handler is async (decides the ASGI execution mode)."""
-        try:
-            route, args = self.router.match(req.method, req._path)
-        except HTTPResponse:
-            return True  # error pages are cheap; render them on the loop
-        req._cache["peek"] = (req.method, req._path, route, args)
-        mount = route._mount
-        if mount is None:
-            return route.is_async
-        kind, child, _prefix, depth = mount
+    def _mount_is_async(self, route: Route, req: BaseRequest) -> bool:
+        """Whether a request to mount ``route`` ends in an async handler (the ASGI mode)."""
+        kind, child, _prefix, depth = route._mount  # type: ignore[misc]
         if kind == "asgi":
             return True
         if kind == "wsgi":
@@ -548,7 +562,13 @@ class Lcore:
             sub.path_shift(depth)
         except AssertionError:
             sub._path = "/"
-        return child._route_is_async(sub)
+        try:
+            inner, _args = child.router.match(sub.method, sub._path)
+        except HTTPResponse:
+            return True  # error pages are cheap; render them on the loop
+        if inner._mount is not None:
+            return child._mount_is_async(inner, sub)  # type: ignore[no-any-return]
+        return inner.is_async  # type: ignore[no-any-return]
 
     # -- after-response work -----------------------------------------------------------
     def _run_after_response_sync(self, c: RequestContext, tasks: list[Any]) -> None:

@@ -46,6 +46,9 @@ class DependencyContainer:
         self._providers: dict[str, _Provider] = {}
         self._lock = threading.RLock()
         self._async_eager: tuple[_Provider, ...] = ()
+        #: Called after a registration (the app forgets its route plans: whether a request
+        #: must prepare async dependencies is part of each plan).
+        self._on_change: Any = None
 
     def register(self, name: str, factory: Any, lifetime: str = "singleton") -> None:
         """Register ``factory`` under ``name`` with a lifetime (ValueError if unknown)."""
@@ -62,6 +65,8 @@ class DependencyContainer:
                 for p in self._providers.values()
                 if p.is_async and p.lifetime in ("singleton", "scoped")
             )
+        if self._on_change is not None:
+            self._on_change()
 
     def __contains__(self, name: object) -> bool:
         return name in self._providers

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -72,8 +71,9 @@ def _default_filters() -> dict[str, Callable[[str | None], tuple[str, Any, Any]]
 class Route:
     """One route: a rule, a method and a callback, with its config and plugins.
 
-    ``call`` is the callback with every applicable plugin applied, built once and cached
-    until ``reset()``.
+    ``plan`` says what runs for a request to it (hooks, middleware, the callback with its
+    plugins applied as ``call``, the cast), built on first use and again after
+    ``reset()``.
     """
 
     def __init__(
@@ -95,40 +95,41 @@ class Route:
         self.plugins = list(plugins or [])
         self.skiplist = list(skiplist or [])
         self.config = dict(config)
-        self._post_mw: Any = None
+        self._plan: Any = None
         #: For mount routes: (kind, app, prefix, depth); None for handlers.
         self._mount: tuple[Any, ...] | None = None
 
-    # PERF: ``call``, ``fast_call`` and ``is_async`` are plain instance attributes once
-    # computed (cached_property: later reads hit the instance dict); ``reset()`` deletes
-    # them. No ``__getattr__`` on the class: it would slow every attribute read.
-    @cached_property
+    # PERF: the dispatcher reads ``route._plan`` (a plain attribute) and builds it on
+    # a miss; ``plan``, ``call`` and ``is_async`` are the readable spellings of it.
+    @property
+    def plan(self) -> Any:
+        """What runs for a request to this route (:class:`lcore.plan.RoutePlan`)."""
+        plan = self._plan
+        return plan if plan is not None else self._build_plan()
+
+    def _build_plan(self) -> Any:
+        from .plan import build_plan
+
+        plan = self._plan = build_plan(self)
+        return plan
+
+    @property
     def call(self) -> Callable[..., Any]:
         """The callback with every applicable plugin applied."""
-        return self._make_callback()
+        return self.plan.call  # type: ignore[no-any-return]
 
-    @cached_property
-    def fast_call(self) -> Callable[..., Any]:
-        """The callback for the dispatcher's fast path (see ``_make_fast_callback``)."""
-        return self._make_fast_callback()
-
-    @cached_property
+    @property
     def is_async(self) -> bool:
-        """Whether the handler is a coroutine function (decides where it runs)."""
-        from ._bridge import is_async_callable
-
-        return is_async_callable(self.get_undecorated_callback()) or is_async_callable(self.callback)
+        """Whether the handler is awaited (``async def``, or wrapped by an async plugin)."""
+        return self.plan.is_async  # type: ignore[no-any-return]
 
     def reset(self) -> None:
-        """Forget the cached callback and middleware chain; rebuilt on next use."""
-        self.__dict__.pop("call", None)
-        self.__dict__.pop("fast_call", None)
-        self.__dict__.pop("is_async", None)
-        self._post_mw = None
+        """Forget the plan (plugins applied, middleware, cast); rebuilt on next use."""
+        self._plan = None
 
     def prepare(self) -> None:
-        """Build the cached callback now."""
-        self.call  # noqa: B018
+        """Build the plan now."""
+        self.plan  # noqa: B018
 
     def all_plugins(self) -> list[Any]:
         """The plugins that apply to this route (app plugins + route plugins - skips)."""
@@ -148,22 +149,6 @@ class Route:
                 unique.add(name)
             result.append(p)
         return result
-
-    def _make_fast_callback(self) -> Callable[..., Any]:
-        """The callback for the dispatcher's fast path (no hooks, no middleware).
-
-        When the outermost plugin is a default :class:`~lcore.plugins.JSONPlugin`, its
-        wrapper is left out: the fast path's cast turns ``dict`` and ``list`` results into
-        the same JSON response (``JSONPlugin.casts_like_core``), one call cheaper.
-        Otherwise this is :attr:`call` itself.
-        """
-        plugins = self.all_plugins()
-        if plugins:
-            outer = plugins[-1]
-            casts = getattr(outer, "casts_like_core", None)
-            if casts is not None and casts(self):
-                return self._make_callback(plugins[:-1])
-        return self.call  # type: ignore[no-any-return]
 
     def _make_callback(self, plugins: list[Any] | None = None) -> Callable[..., Any]:
         from .exceptions import RouteReset

@@ -129,8 +129,8 @@ def _resolve(app: Any, path: str, prefix: str = "") -> tuple[Any, Route, dict[st
     return None
 
 
-def _sync_pipeline(app: Any, c: Any) -> dispatch.Outgoing:
-    return dispatch.drive_sync(dispatch.pipeline(app, dispatch.SYNC, c))  # type: ignore[no-any-return]
+def _sync_pipeline(app: Any, c: Any, route: Any, args: Any) -> dispatch.Outgoing:
+    return dispatch.drive_sync(dispatch.pipeline(app, dispatch.SYNC, c, route, args))  # type: ignore[no-any-return]
 
 
 async def handle(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -152,20 +152,19 @@ async def handle(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> No
     if prefix:  # a route of a mounted Lcore app: the request is seen below its mount point
         req.script_name = req.script_name.rstrip("/") + prefix.rstrip("/") + "/"
         req._path = req._path[len(prefix):] or "/"
-    # The pipeline routes by the request's peeked match: the WebSocket route, never an
-    # HTTP route that happens to share the path.
-    req._cache["peek"] = ("GET", req._path, route, args)
+    # The pipeline is given the match: the WebSocket route, never an HTTP route that
+    # happens to share the path.
     c = dispatch._new_ctx(app, req)
     c.state["websocket"] = ws
     token = _current.set(c)
     out: dispatch.Outgoing | None = None
     try:
         if route.is_async:
-            out = await dispatch.drive_async(dispatch.pipeline(app, dispatch.ASYNC, c))
+            out = await dispatch.drive_async(dispatch.pipeline(app, dispatch.ASYNC, c, route, args))
         else:
             # A ``def`` handler runs, with its hooks and middleware, in one worker thread;
             # its SyncWebSocket calls hop back to this loop.
-            out = await _bridge.run_sync(c, _sync_pipeline, app, c)
+            out = await _bridge.run_sync(c, _sync_pipeline, app, c, route, args)
     except BaseException:
         if ws.state is WebSocketState.CONNECTED:
             await ws.close(1011, "internal error")

@@ -170,8 +170,7 @@ class MiddlewarePipeline:
         self.pre_filtered = any(e.matcher is not None for e in self.pre)
         app = self.app
         if app is not None:
-            for route in app.routes:
-                route._post_mw = None
+            app._invalidate_plans()
 
     def pre_for(self, path: str) -> tuple[_Entry, ...]:
         """The pre-routing middleware that apply to ``path``."""
@@ -179,24 +178,17 @@ class MiddlewarePipeline:
             return self.pre
         return tuple(e for e in self.pre if e.matcher is None or e.matcher(path))
 
-    def post_for(self, route: Any, path: str) -> tuple[_Entry, ...]:
-        """The post-routing middleware for a request (route ``skip=``, ``routes=`` applied)."""
-        cached = route._post_mw
-        if cached is None:
-            cached = route._post_mw = self._post_for_route(route)
-        entries, filtered = cached
-        if not filtered:
-            return entries
-        return tuple(e for e in entries if e.matcher is None or e.matcher(path))
+    def post_for_route(self, route: Any) -> tuple[tuple[_Entry, ...], bool]:
+        """The post-routing middleware for ``route`` and whether any has ``routes=``.
 
-    def _post_for_route(self, route: Any) -> tuple[tuple[_Entry, ...], bool]:
+        A route's ``skip=`` list removes middleware named in it (by name, object or
+        type); ``skip=True`` removes plugins only, as in Lcore 0.0.4.
+        """
         skip = route.skiplist
-        if True in skip:
-            return (), False
         out = []
         for e in self.post:
-            name = getattr(e.mw, "name", None)
-            if skip and (name in skip or e.mw in skip or type(e.mw) in skip):
+            mw = e.mw
+            if skip and (getattr(mw, "name", None) in skip or any(s is mw or s is type(mw) for s in skip)):
                 continue
             out.append(e)
         return tuple(out), any(e.matcher is not None for e in out)

@@ -50,11 +50,16 @@ def test_debug_toggle(make_client):
     assert "KeyError" not in c.get("/").text
 
 
-def test_json_enable_false_keeps_dicts_working(make_client):
+def test_json_enable_false_turns_json_conversion_off(make_client, caplog):
+    # Lcore 0.0.4: json.enable = False really turns JSON conversion off; a dict left over
+    # is a 500 whose log line names the route (0.0.4 sent the dict's keys).
     app = Lcore(**{"json.enable": False})
     app.route("/", callback=lambda: {"a": [1]})
-    r = make_client(app).get("/")
-    assert r.json == {"a": [1]}
+    app.route("/text", callback=lambda: "t")
+    c = make_client(app)
+    assert c.get("/").status_code == 500
+    assert "route GET '/' returned a dict, but JSON conversion is off" in caplog.text
+    assert c.get("/text").text == "t"
 
 
 def test_proxy_trusted_from_load_dict(make_client):

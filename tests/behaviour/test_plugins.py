@@ -91,12 +91,15 @@ def test_skip(make_client, skip):
     assert c.get("/n").text == "NORMAL"
 
 
-def test_skip_true_skips_json_too(make_client):
+def test_skip_true_skips_json_too(make_client, caplog):
     app = Lcore()
     app.route("/", callback=lambda: {"a": 1}, skip=True)
-    r = make_client(app).get("/")
-    # The core still casts dict results to JSON even without the plugin.
-    assert r.json == {"a": 1}
+    app.route("/s", callback=lambda: "text", skip=True)
+    c = make_client(app)
+    # skip=True removes every plugin, the json plugin too: a dict is a 500 that says why.
+    assert c.get("/").status_code == 500
+    assert "JSON conversion is off" in caplog.text
+    assert c.get("/s").text == "text"
 
 
 def test_route_apply(make_client):
@@ -159,9 +162,11 @@ def test_json_disable(make_client):
         return {"a": 2}
 
     c = make_client(app)
-    # The plugin did not touch it; the core casts the dict to JSON anyway.
-    assert c.get("/").json == {"a": 1}
+    # JSON conversion is off for "/" only: its dict is a 500; the other route is JSON.
+    assert c.get("/").status_code == 500
+    assert c.get("/other").json == {"a": 2}
     assert [x["plugins"] for x in app.show_routes()] == [["template", "json"], ["template", "json"]]
+    assert [x["plan"][-1] for x in app.show_routes()] == ["cast: JSON off (a dict is a 500)", "cast: dict/list to JSON"]
 
 
 def test_json_plugin_custom_dumps(make_client):
@@ -178,10 +183,11 @@ def test_json_enable_config(make_client):
     app = Lcore()
     app.uninstall("json")
     app.install(JSONPlugin(json_dumps=lambda obj: "plugin"))
-    app.config["json.enable"] = False
-    app.reset()
     app.route("/", callback=lambda: {"a": 1})
-    assert make_client(app).get("/").json == {"a": 1}
+    c = make_client(app)
+    assert c.get("/").text == "plugin"
+    app.config["json.enable"] = False  # takes effect at once (the plans are rebuilt)
+    assert c.get("/").status_code == 500
 
 
 def test_json_non_serialisable_is_500(make_client):
@@ -322,16 +328,16 @@ def test_json_results_same_on_fast_path_and_pipeline(make_client, with_hook):
     assert r.body == '{"name":"Zoë"}'.encode() and r.headers["Content-Length"] == str(len(r.body))
 
 
-def test_fast_callback_leaves_out_only_a_default_json_plugin():
+def test_json_is_the_plans_cast_not_a_wrapper():
     app = Lcore()
     app.route("/a", callback=lambda: {"x": 1})
     app.route("/off", callback=lambda: {"x": 1}, json_disable=True)
     a, off = app.routes
-    assert a.fast_call is not a.call and a.fast_call() == {"x": 1} and a.call() == '{"x":1}'
-    assert off.fast_call is off.call
+    # The json plugin adds no wrapper: its work is the plan's cast.
+    assert a.call() == {"x": 1} and a.plan.dumps is not None and off.plan.dumps is None
     custom = Lcore()
     custom.uninstall(JSONPlugin)
     custom.install(JSONPlugin(json_dumps=lambda obj: "custom"))
     custom.route("/c", callback=lambda: {"x": 1})
     (c,) = custom.routes
-    assert c.fast_call is c.call and c.call() == "custom"
+    assert c.plan.dumps({"x": 1}) == "custom"

@@ -347,7 +347,9 @@ def test_show_routes_shape():
 
     [info] = app.show_routes()
     assert info == {"method": "GET", "rule": "/x", "name": "x", "callback": "test_show_routes_shape.<locals>.x",
-                    "plugins": ["template", "json"]}
+                    "plugins": ["template", "json"],
+                    "plan": ["route GET /x", "plugin: template", "handler test_show_routes_shape.<locals>.x (sync)",
+                             "cast: dict/list to JSON"]}
 
 
 def test_match_and_merge():

@@ -1,4 +1,4 @@
-"""The python examples in docs/getting-started.md run, in order, as one script."""
+"""The python examples in docs/getting-started.md and docs/routing.md run, in order, as one script each."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-RUN_AS_SCRIPT = ["getting-started.md"]
+RUN_AS_SCRIPT = ["getting-started.md", "routing.md"]
 
 
 def _blocks(path: Path) -> list[str]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from time import monotonic as _monotonic
 from typing import Any
 
 import anyio
 import h11
-import h11._writers
 
 from ._date import http_date
 from ._h1_checks import (
@@ -21,7 +19,7 @@ from ._h1_checks import (
     head_end,
 )
 from ._state import ServerState, error_logger
-from ._status import REASONS, STATUS_LINES, reason_phrase
+from ._status import STATUS_LINES, reason_phrase
 from .streams import (
     ClientDisconnected,
     HTTPStream,
@@ -38,10 +36,6 @@ __all__ = ["H11Connection", "UpgradeHandler"]
 #: False to let the request be served as plain HTTP.
 UpgradeHandler = Callable[["H11Connection", h11.Request], Awaitable[bool]]
 
-#: Control characters RFC 9110 forbids in field values (checked in the app's headers).
-_CTL_SEARCH = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]").search
-_TOKEN_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
-_GOOD_NAMES: set[bytes] = set()
 _FRAMING = frozenset((b"content-length", b"transfer-encoding"))
 #: Statuses whose responses never carry a Content-Length we could add.
 _NO_LENGTH = frozenset((204, 304))
@@ -57,56 +51,23 @@ _NEED_DATA = h11.NEED_DATA
 _PAUSED = h11.PAUSED
 
 
-def _write_response(response: Any, write: Callable[[bytes], Any]) -> None:
-    """Write a response head with the status line taken from the prebuilt table."""
-    line = STATUS_LINES.get(response.status_code)
-    if line is None or response.reason != REASONS.get(response.status_code):
-        _H11_RESPONSE_WRITER(response, write)
-        return
-    write(line)
-    write(
-        b"".join([b"%s: %s\r\n" % (raw, value) for raw, _, value in response.headers._full_items])
-    )
-    write(b"\r\n")
-
-
-_H11_RESPONSE_WRITER: Any = getattr(h11._writers, "write_any_response", None)
-
-
-class _Connection(h11.Connection):
-    """h11's server connection, writing status lines from :data:`STATUS_LINES`."""
-
-    # PERF: status lines are built once at import instead of formatted per response.
-    # This swaps h11's response writer through its private ``_get_io_object`` hook; if a
-    # future h11 drops the hook or the writer, h11's own writer is simply used.
-    def _get_io_object(self, role: Any, event: Any, io_dict: Any) -> Any:
-        writer = super()._get_io_object(role, event, io_dict)
-        if writer is _H11_RESPONSE_WRITER and writer is not None:
-            return _write_response
-        return writer
-
-
 def _header_list(headers: Any) -> list[tuple[bytes, bytes]]:
     """Return (lower-case name, value) pairs of parsed request headers."""
     # PERF: h11's Headers is a Sequence whose __iter__ goes through __getitem__ and
-    # IndexError; its private triple list is ~4x faster to walk.
-    return [(name, value) for _, name, value in headers._full_items]
+    # IndexError; its public raw_items() list, lower-cased here, is faster to walk.
+    return [(name.lower(), value) for name, value in headers.raw_items()]
 
 
 def _response_headers(head: list[tuple[bytes, bytes]], app_headers: Any) -> bool:
-    """Validate the app's response headers, append them to ``head``; True if they frame."""
-    # PERF: h11 runs two regexes per header (ours included, which are known good);
-    # names seen valid are remembered and values get one control-character search.
-    good = _GOOD_NAMES
+    """Append the app's response headers to ``head``; True if they frame the body.
+
+    h11 validates them (``h11.Response``); an invalid one raises ``LocalProtocolError``.
+    """
     framed = False
     for name, value in app_headers:
-        if name not in good:
-            if type(name) is not bytes or _TOKEN_RE.fullmatch(name) is None:
-                raise h11.LocalProtocolError(f"illegal header name {name!r}")
-            if len(good) < 512:
-                good.add(name)
-        if type(value) is not bytes or _CTL_SEARCH(value):
-            raise h11.LocalProtocolError(f"illegal header value {value!r}")
+        if type(name) is not bytes or type(value) is not bytes:
+            # ASGI headers are bytes; h11 would encode a str one silently.
+            raise h11.LocalProtocolError(f"header not bytes: {name!r}: {value!r}")
         if len(name) in (14, 17) and name.lower() in _FRAMING:
             framed = True
         head.append((name, value))
@@ -146,7 +107,7 @@ class H11Connection:
         self.upgrade_handlers = (
             config.upgrade_handlers if upgrade_handlers is None else upgrade_handlers
         )
-        self.conn = _Connection(
+        self.conn = h11.Connection(
             h11.SERVER, max_incomplete_event_size=config.h11_max_incomplete_event_size
         )
         self._config = config
@@ -496,13 +457,7 @@ class H11Connection:
             head.append((b"content-length", b"%d" % len(body)))
         if self._must_close:
             head.append((b"connection", b"close"))
-        # PERF: _parsed=True skips h11's two regexes per header; _response_headers has
-        # validated the app's headers and ours are known good.
-        data = conn.send(
-            h11.Response(
-                status_code=status, headers=head, reason=reason_phrase(status), _parsed=True
-            )
-        )
+        data = conn.send(h11.Response(status_code=status, headers=head, reason=reason_phrase(status)))
         if body:
             data += conn.send(h11.Data(data=body))
         if end:

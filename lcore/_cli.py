@@ -43,7 +43,9 @@ class CertificateError(ValueError):
     """The TLS certificate or key file cannot be used; the message names the file."""
 
 
-def base_parser(prog: str, description: str, *, port: int, app_required: bool = True) -> argparse.ArgumentParser:
+def base_parser(
+    prog: str, description: str, *, port: int, app_required: bool = True
+) -> argparse.ArgumentParser:
     """A parser with the options every entry point has: app, host, port, workers, reload, log level."""
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("app", nargs=None if app_required else "?", help=APP_HELP)
@@ -51,16 +53,23 @@ def base_parser(prog: str, description: str, *, port: int, app_required: bool = 
     p.add_argument("--port", type=int, default=port, help="bind port (default %(default)s)")
     p.add_argument("--workers", type=int, default=1, help="pre-forked worker processes (default 1)")
     p.add_argument(
-        "--reload", action="store_true",
+        "--reload",
+        action="store_true",
         help="restart when a .py (or template) file under the current directory changes; "
         "uses watchfiles when installed (pip install 'lcore[reload]'), else polls",
     )
-    p.add_argument("--log-level", default="info", choices=LOG_LEVELS,
-                   help="'debug' also prints the traceback of a start-up error")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=LOG_LEVELS,
+        help="'debug' also prints the traceback of a start-up error",
+    )
     return p
 
 
-def check_certificate(certfile: str | None, keyfile: str | None = None, password: Any = None) -> None:
+def check_certificate(
+    certfile: str | None, keyfile: str | None = None, password: Any = None
+) -> None:
     """Raise :class:`CertificateError` unless ``certfile`` (and ``keyfile``) load as a TLS pair."""
     if not certfile:
         if keyfile:
@@ -78,11 +87,17 @@ def check_certificate(certfile: str | None, keyfile: str | None = None, password
     except ssl.SSLError as exc:
         # PEM_LIB says only that PEM parsing failed; other reasons (a key that does not
         # match the certificate, a wrong password) are worth naming.
-        reason = "" if exc.reason in (None, "PEM_LIB") else f" ({exc.reason.replace('_', ' ').lower()})"
-        raise CertificateError(f"cannot load {pair}: not a valid PEM certificate and private key{reason}") from None
+        reason = (
+            "" if exc.reason in (None, "PEM_LIB") else f" ({exc.reason.replace('_', ' ').lower()})"
+        )
+        raise CertificateError(
+            f"cannot load {pair}: not a valid PEM certificate and private key{reason}"
+        ) from None
 
 
-def describe(exc: BaseException, host: str | None = None, port: int | None = None) -> tuple[str, int] | None:
+def describe(
+    exc: BaseException, host: str | None = None, port: int | None = None
+) -> tuple[str, int] | None:
     """``(one-line message, exit status)`` for a start-up error a user can fix, else None."""
     # anyio wraps the error of a task in an exception group (the backport's on 3.10)
     while isinstance(getattr(exc, "exceptions", None), tuple) and len(exc.exceptions) == 1:  # type: ignore[attr-defined]
@@ -92,9 +107,16 @@ def describe(exc: BaseException, host: str | None = None, port: int | None = Non
         return str(exc), 2
     if isinstance(exc, OSError):
         if exc.errno == errno.EADDRINUSE:
-            return f"cannot listen on {where}: address already in use (is another server running there?)", 1
+            return (
+                f"cannot listen on {where}: address already in use (is another server running there?)",
+                1,
+            )
         if exc.errno in (errno.EACCES, errno.EPERM):
-            hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" if port is not None and 0 < port < 1024 else ""
+            hint = (
+                " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                if port is not None and 0 < port < 1024
+                else ""
+            )
             return f"cannot listen on {where}: permission denied{hint}", 1
         if exc.errno == errno.EADDRNOTAVAIL:
             return f"cannot listen on {where}: no such address on this machine", 1
@@ -109,7 +131,9 @@ def describe(exc: BaseException, host: str | None = None, port: int | None = Non
 
 
 @contextmanager
-def startup_errors(*, debug: bool = False, host: str | None = None, port: int | None = None) -> Iterator[None]:
+def startup_errors(
+    *, debug: bool = False, host: str | None = None, port: int | None = None
+) -> Iterator[None]:
     """Turn a start-up error a user can fix into ``error: ...`` on stderr and SystemExit(1 or 2)."""
     try:
         yield

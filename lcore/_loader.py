@@ -132,7 +132,9 @@ def check_app(app: Any, spec: str, protocol: str = "any") -> None:
         if accepts is None or any(accepts[0] <= n <= accepts[1] for n in arity):
             return
         if accepts[0] == 0:
-            hint = f"; if it builds the app, call it as a factory: '{spec}()'" if ":" in spec else ""
+            hint = (
+                f"; if it builds the app, call it as a factory: '{spec}()'" if ":" in spec else ""
+            )
     raise AppLoadError(f"{spec!r} is {_describe(app)}, not {wanted}{hint}")
 
 

@@ -81,15 +81,18 @@ def _env(**extra: str) -> dict[str, str]:
 def command(entry: str, spec: str, port: int, *options: str) -> list[str]:
     """The command line that serves ``spec`` on ``port`` with ``entry``."""
     if entry == "app.run":
-        pairs = [f"{a.lstrip('-').replace('-', '_')}={b}" for a, b in zip(options[::2], options[1::2])]
+        pairs = [
+            f"{a.lstrip('-').replace('-', '_')}={b}" for a, b in zip(options[::2], options[1::2])
+        ]
         mode = "app" if spec == "myapp:app" else "spec"
         return [sys.executable, "run.py", mode, spec, str(port), *pairs]
     return [sys.executable, "-m", entry, spec, "--host", "127.0.0.1", "--port", str(port), *options]
 
 
 def run_to_exit(cmd: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.Popen(cmd, cwd=cwd, env=_env(**env), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         out, err = proc.communicate(timeout=30)
     finally:
@@ -138,7 +141,8 @@ def free_port() -> int:
 def test_address_in_use(project: Path, busy_port: int, entry: str) -> None:
     result = run_to_exit(command(entry, "myapp:app", busy_port), project)
     assert_one_error_line(
-        result, 1,
+        result,
+        1,
         f"error: cannot listen on 127.0.0.1:{busy_port}: address already in use "
         "(is another server running there?)",
     )
@@ -149,16 +153,21 @@ def test_log_level_debug_adds_the_traceback(project: Path, busy_port: int, entry
     result = run_to_exit(command(entry, "myapp:app", busy_port, "--log-level", "debug"), project)
     assert result.returncode == 1
     assert "Traceback" in result.stderr
-    assert result.stderr.rstrip("\n").endswith("address already in use (is another server running there?)")
+    assert result.stderr.rstrip("\n").endswith(
+        "address already in use (is another server running there?)"
+    )
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="root may bind ports below 1024, so permission is never denied")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0,
+    reason="root may bind ports below 1024, so permission is never denied",
+)
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
 def test_permission_denied_on_a_low_port(project: Path, entry: str) -> None:
     result = run_to_exit(command(entry, "myapp:app", 80), project)
     assert_one_error_line(
-        result, 1,
+        result,
+        1,
         "error: cannot listen on 127.0.0.1:80: permission denied "
         "(ports below 1024 need root or CAP_NET_BIND_SERVICE)",
     )
@@ -168,9 +177,15 @@ def test_permission_denied_on_a_low_port(project: Path, entry: str) -> None:
 @pytest.mark.parametrize(
     ("certfile", "line"),
     [
-        ("missing.pem", "error: cannot load TLS certificate 'missing.pem': 'missing.pem' does not exist"),
-        ("garbage.pem", "error: cannot load TLS certificate 'garbage.pem': "
-                        "not a valid PEM certificate and private key"),
+        (
+            "missing.pem",
+            "error: cannot load TLS certificate 'missing.pem': 'missing.pem' does not exist",
+        ),
+        (
+            "garbage.pem",
+            "error: cannot load TLS certificate 'garbage.pem': "
+            "not a valid PEM certificate and private key",
+        ),
     ],
 )
 def test_bad_certificate_file(project: Path, entry: str, certfile: str, line: str) -> None:
@@ -182,15 +197,27 @@ def test_bad_certificate_file(project: Path, entry: str, certfile: str, line: st
 @pytest.mark.parametrize(
     ("spec", "line"),
     [
-        ("nosuch:app", "error: could not import module 'nosuch' for app spec 'nosuch:app' "
-                       "(run from the directory containing it, or check the spelling)"),
-        ("myapp:nope", "error: module 'myapp' has no attribute 'nope' (from app spec 'myapp:nope')"),
-        ("myapp:app;x", "error: invalid app spec 'myapp:app;x': after ':' give a dotted attribute name, "
-                        "optionally followed by '()' to call a factory "
-                        "(e.g. 'myapp:app' or 'myapp:create_app()')"),
-        ("myapp:app.__class__", "error: invalid app spec 'myapp:app.__class__': after ':' give a dotted "
-                                "attribute name, optionally followed by '()' to call a factory "
-                                "(e.g. 'myapp:app' or 'myapp:create_app()')"),
+        (
+            "nosuch:app",
+            "error: could not import module 'nosuch' for app spec 'nosuch:app' "
+            "(run from the directory containing it, or check the spelling)",
+        ),
+        (
+            "myapp:nope",
+            "error: module 'myapp' has no attribute 'nope' (from app spec 'myapp:nope')",
+        ),
+        (
+            "myapp:app;x",
+            "error: invalid app spec 'myapp:app;x': after ':' give a dotted attribute name, "
+            "optionally followed by '()' to call a factory "
+            "(e.g. 'myapp:app' or 'myapp:create_app()')",
+        ),
+        (
+            "myapp:app.__class__",
+            "error: invalid app spec 'myapp:app.__class__': after ':' give a dotted "
+            "attribute name, optionally followed by '()' to call a factory "
+            "(e.g. 'myapp:app' or 'myapp:create_app()')",
+        ),
     ],
 )
 def test_bad_app_spec(project: Path, entry: str, spec: str, line: str) -> None:
@@ -201,14 +228,26 @@ def test_bad_app_spec(project: Path, entry: str, spec: str, line: str) -> None:
 @pytest.mark.parametrize(
     ("entry", "line"),
     [
-        ("lcore", "error: 'myapp:index' is the function index(), not a WSGI or ASGI app; "
-                  "if it builds the app, call it as a factory: 'myapp:index()'"),
-        ("app.run", "error: 'myapp:index' is the function index(), not a WSGI or ASGI app; "
-                    "if it builds the app, call it as a factory: 'myapp:index()'"),
-        ("lcore_asgi", "error: 'myapp:index' is the function index(), not an ASGI app "
-                       "(scope, receive, send); if it builds the app, call it as a factory: 'myapp:index()'"),
-        ("lcore_ws", "error: 'myapp:index' is the function index(), not an Lcore app: the WebSocket "
-                     "server serves an Lcore() app's @app.websocket routes"),
+        (
+            "lcore",
+            "error: 'myapp:index' is the function index(), not a WSGI or ASGI app; "
+            "if it builds the app, call it as a factory: 'myapp:index()'",
+        ),
+        (
+            "app.run",
+            "error: 'myapp:index' is the function index(), not a WSGI or ASGI app; "
+            "if it builds the app, call it as a factory: 'myapp:index()'",
+        ),
+        (
+            "lcore_asgi",
+            "error: 'myapp:index' is the function index(), not an ASGI app "
+            "(scope, receive, send); if it builds the app, call it as a factory: 'myapp:index()'",
+        ),
+        (
+            "lcore_ws",
+            "error: 'myapp:index' is the function index(), not an Lcore app: the WebSocket "
+            "server serves an Lcore() app's @app.websocket routes",
+        ),
     ],
 )
 def test_a_plain_function_is_refused_at_start_up(project: Path, entry: str, line: str) -> None:
@@ -228,8 +267,9 @@ def test_a_missing_server_package_names_what_to_install(project: Path) -> None:
 
 def _serve(cmd: list[str], cwd: Path, port: int, log: Path, **env: str) -> subprocess.Popen[str]:
     with log.open("w") as sink:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=_env(**env), stdout=sink, stderr=subprocess.STDOUT,
-                                text=True)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=_env(**env), stdout=sink, stderr=subprocess.STDOUT, text=True
+        )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -256,7 +296,9 @@ def test_spec_forms_serve(project: Path, entry: str, spec: str) -> None:
 
 def test_ws_server_takes_a_factory_spec(project: Path) -> None:
     port = free_port()
-    proc = _serve(command("lcore_ws", "myapp:create_app()", port), project, port, project / "log.txt")
+    proc = _serve(
+        command("lcore_ws", "myapp:create_app()", port), project, port, project / "log.txt"
+    )
     try:
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 426
     finally:
@@ -266,7 +308,9 @@ def test_ws_server_takes_a_factory_spec(project: Path) -> None:
 # -- the loader in-process ---------------------------------------------------------------------
 
 
-def test_loader_errors_are_value_and_import_errors(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loader_errors_are_value_and_import_errors(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(project)
     monkeypatch.syspath_prepend(str(project))
     try:
@@ -326,17 +370,29 @@ def _alive(pid: int) -> bool:
         return False
 
 
-BACKENDS = ["polling", pytest.param("watchfiles", marks=pytest.mark.skipif(
-    __import__("importlib").util.find_spec("watchfiles") is None, reason="watchfiles is not installed"))]
+BACKENDS = [
+    "polling",
+    pytest.param(
+        "watchfiles",
+        marks=pytest.mark.skipif(
+            __import__("importlib").util.find_spec("watchfiles") is None,
+            reason="watchfiles is not installed",
+        ),
+    ),
+]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("entry", ["lcore", "lcore_asgi", "app.run"])
 def test_reload_restarts_on_a_change(project: Path, entry: str, backend: str) -> None:
     port = free_port()
-    path = os.pathsep.join([_no_watchfiles(project), str(ROOT)]) if backend == "polling" else str(ROOT)
+    path = (
+        os.pathsep.join([_no_watchfiles(project), str(ROOT)]) if backend == "polling" else str(ROOT)
+    )
     # app.run gets reloader="True" (run.py passes strings; any non-empty one is true)
-    cmd = command(entry, "myapp:app", port, *(["--reload"] if entry != "app.run" else ["--reloader", "True"]))
+    cmd = command(
+        entry, "myapp:app", port, *(["--reload"] if entry != "app.run" else ["--reloader", "True"])
+    )
     log = project / "log.txt"
     proc = _serve(cmd, project, port, log, PYTHONPATH=path)
     child = None
@@ -365,7 +421,9 @@ def test_reload_restarts_on_a_change(project: Path, entry: str, backend: str) ->
 
 def test_reload_child_stops_when_the_reloader_is_killed(project: Path) -> None:
     port = free_port()
-    proc = _serve(command("lcore_asgi", "myapp:app", port, "--reload"), project, port, project / "log.txt")
+    proc = _serve(
+        command("lcore_asgi", "myapp:app", port, "--reload"), project, port, project / "log.txt"
+    )
     child = None
     try:
         body = _get(port)
@@ -380,10 +438,13 @@ def test_reload_child_stops_when_the_reloader_is_killed(project: Path) -> None:
             os.kill(child, signal.SIGKILL)
 
 
-def test_reload_ends_with_the_status_of_a_child_that_cannot_start(project: Path, busy_port: int) -> None:
+def test_reload_ends_with_the_status_of_a_child_that_cannot_start(
+    project: Path, busy_port: int
+) -> None:
     result = run_to_exit(command("lcore_asgi", "myapp:app", busy_port, "--reload"), project)
     assert_one_error_line(
-        result, 1,
+        result,
+        1,
         f"error: cannot listen on 127.0.0.1:{busy_port}: address already in use "
         "(is another server running there?)",
     )

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from lcore import _bridge
+from lcore._utils import _json_loads_limited
+from lcore.request import BaseRequest
 from lcore.context import _current
 
 __all__ = ["WebSocket", "WebSocketState", "WebSocketDisconnect", "SyncWebSocket"]
@@ -135,11 +137,12 @@ class WebSocket:
     async def receive_json(self, mode: str = "text") -> Any:
         """The next message parsed as JSON (``mode='binary'`` reads a binary message).
 
-        Invalid JSON closes the connection with 1007.
+        Invalid JSON closes the connection with 1007, and so does JSON nested deeper
+        than ``BaseRequest.MAX_JSON_DEPTH`` (the limit HTTP bodies have).
         """
         raw: str | bytes = await (self.receive_text() if mode == "text" else self.receive_bytes())
         try:
-            return json.loads(raw)
+            return _json_loads_limited(raw, BaseRequest.MAX_JSON_DEPTH)
         except ValueError:
             await self._refuse(1007, "invalid JSON")
 

@@ -383,6 +383,13 @@ def test_unsupported_data_and_invalid_json_close_codes(make_client):
         with pytest.raises(WebSocketDisconnect) as e:
             ws.receive()
         assert e.value.code == 1007
+    # Nesting past the HTTP body limit is invalid JSON too, not a RecursionError (1011).
+    for deep in ("[" * 100_000, '{"a":' * 50_000):
+        with c.websocket_connect("/j") as ws:
+            ws.send_text(deep)
+            with pytest.raises(WebSocketDisconnect) as e:
+                ws.receive()
+            assert e.value.code == 1007
 
 
 def test_handler_that_returns_closes_with_1000(make_client):

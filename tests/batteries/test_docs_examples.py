@@ -1,4 +1,4 @@
-"""Every ```python block in docs/middleware.md and docs/security.md runs, on both protocols."""
+"""Every ```python block in docs/middleware.md, security.md and migration.md runs, on both protocols."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import lcore
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-FILES = ["middleware.md", "security.md"]
+FILES = ["middleware.md", "security.md", "migration.md"]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 

@@ -40,9 +40,11 @@ class CORSMiddleware(MiddlewareHook):
     """Answer CORS preflights and add CORS headers for allowed origins.
 
     ``allow_origins`` is ``'*'`` or a list (or comma-separated string) of origins such
-    as ``'https://app.example.com'``. A preflight (``OPTIONS`` with ``Origin`` and
-    ``Access-Control-Request-Method``) from an allowed origin is answered ``204`` before
-    routing, with ``Access-Control-Allow-Methods``, ``-Allow-Headers`` and ``-Max-Age``.
+    as ``'https://app.example.com'``. A preflight (``OPTIONS`` with an ``Origin``) from an
+    allowed origin is answered ``204`` before routing, with ``Access-Control-Allow-Methods``,
+    ``-Allow-Headers`` and ``-Max-Age``, whether or not a route matches. As in Lcore 0.0.4,
+    ``Access-Control-Request-Method`` is not required: every cross-origin ``OPTIONS`` is
+    taken for a preflight.
     Other requests from an allowed origin get ``Access-Control-Allow-Origin`` (and
     ``-Expose-Headers`` when set). Requests without an ``Origin``, or from an origin not
     allowed, get no CORS headers at all (a disallowed preflight is routed like any
@@ -102,11 +104,7 @@ class CORSMiddleware(MiddlewareHook):
             return None
         headers = req.headers
         origin = headers.get("Origin")
-        if (
-            not origin
-            or "Access-Control-Request-Method" not in headers
-            or not self.is_allowed(origin)
-        ):
+        if not origin or not self.is_allowed(origin):
             return None
         res = _Preflight(status=204)
         self._origin_headers(res, origin)

@@ -66,6 +66,28 @@ def test_preflight_is_answered_before_routing(make_client):
     assert "Vary" not in r.headers  # '*' does not depend on the Origin
 
 
+@pytest.mark.parametrize("path", ["/data", "/no/such/route"])
+def test_options_with_origin_alone_is_a_preflight(make_client, path):
+    """As in Lcore 0.0.4: no Access-Control-Request-Method needed, route or no route."""
+    c = make_client(_app(allow_origins=[ORIGIN], allow_methods=["GET", "PUT"]))
+    r = c.options(path, headers={"Origin": ORIGIN})
+    assert r.status_code == 204
+    assert r.body == b""
+    assert _cors_headers(r) == {
+        "access-control-allow-origin": ORIGIN,
+        "access-control-allow-methods": "GET, PUT",
+        "access-control-allow-headers": (
+            "Accept, Accept-Language, Content-Language, Content-Type, Authorization, "
+            "X-Requested-With, X-CSRF-Token, X-Request-ID"
+        ),
+        "access-control-max-age": "86400",
+    }
+    assert r.headers["Vary"] == "Origin"
+    # Without an Origin, OPTIONS is routed as before (405 with Allow here, 404 unrouted).
+    plain = c.options(path)
+    assert plain.status_code in (404, 405) and _cors_headers(plain) == {}
+
+
 def test_wildcard_simple_request(make_client):
     c = make_client(_app(expose_headers=["X-Total"]))
     r = c.get("/data", headers={"Origin": ORIGIN})

@@ -14,8 +14,8 @@ from typing import Any
 
 from lcore import _bridge
 from lcore._utils import _json_loads_limited
-from lcore.request import BaseRequest
 from lcore.context import _current
+from lcore.request import BaseRequest
 
 __all__ = ["WebSocket", "WebSocketState", "WebSocketDisconnect", "SyncWebSocket"]
 

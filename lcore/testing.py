@@ -4,12 +4,16 @@
 ``TestResponse`` with ``status``, ``status_code``, ``headers``, ``body``, ``text``,
 ``json``) and adds ``protocol='wsgi'|'asgi'``. A handler's exception is reported as a
 500 response, never raised into the test.
+
+Under ``asgi`` the app runs on an event loop of the client's own, in a thread:
+``backend='asyncio'`` (the default, or ``LCORE_TEST_BACKEND``) or ``'trio'``.
 """
 
 from __future__ import annotations
 
 import atexit
 import json as _json
+import os
 import queue
 import sys
 import threading
@@ -97,13 +101,14 @@ class _ASGITransport:
     Response bodies stream: chunks reach the client as the app sends them.
     """
 
-    def __init__(self, app: Any, client: tuple[str, int], root_path: str = "") -> None:
-        import anyio.from_thread
+    def __init__(self, app: Any, client: tuple[str, int], root_path: str = "", backend: str = "asyncio") -> None:
+        from .concurrency import start_portal
 
         self.app = app
         self.client = client
         self.root_path = root_path
-        self._cm = anyio.from_thread.start_blocking_portal("asyncio")
+        self.backend = backend
+        self._cm = start_portal(backend)
         self.portal = self._cm.__enter__()
         self._open: set[threading.Event] = set()
         _open_transports.add(self)
@@ -224,18 +229,25 @@ class TestClient:
     __test__ = False
 
     def __init__(self, app: Any, protocol: str = "wsgi", base_url: str = _BASE_URL,
-                 client: tuple[str, int] = ("127.0.0.1", 50000)) -> None:
+                 client: tuple[str, int] = ("127.0.0.1", 50000), backend: str | None = None) -> None:
         import httpx
+
+        from .concurrency import BACKENDS
 
         if protocol not in ("wsgi", "asgi"):
             raise ValueError("protocol must be 'wsgi' or 'asgi'")
+        backend = backend or os.environ.get("LCORE_TEST_BACKEND") or "asyncio"
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         self.app = app
         self.protocol = protocol
+        #: The event loop library the ASGI side runs on (``'asyncio'`` or ``'trio'``).
+        self.backend = backend
         if protocol == "wsgi":
             transport: Any = _wsgi_transport(app, client)
             self._asgi: _ASGITransport | None = None
         else:
-            self._asgi = _ASGITransport(app, client, root_path="")
+            self._asgi = _ASGITransport(app, client, root_path="", backend=backend)
             transport = _SyncAdapter(self._asgi)
         self._http = httpx.Client(transport=transport, base_url=base_url, follow_redirects=False,
                                   timeout=30.0)

@@ -91,12 +91,10 @@ class ASGIBody(BodySource):
             raise RuntimeError("The request body was already read (use request.body).")
         return self.receive
 
-    async def iter_async(self) -> AsyncIterator[bytes]:
-        receive = self._start_reading()
-        while not self.complete:
-            chunk = self._body_message(await receive())
-            if chunk:
-                yield chunk
+    def iter_async(self) -> AsyncIterator[bytes]:
+        # A plain async iterator, not an async generator: it holds nothing to clean up, so
+        # one left unfinished (a 413 mid-stream) needs no finalizer on any event loop.
+        return _BodyChunks(self)
 
     async def read_async(self, add: Any) -> None:
         # PERF: iter_async's loop without an async generator (the whole-body read).
@@ -398,6 +396,33 @@ def _end_streams_on_signal(app: Any) -> None:
             signal.signal(sig, on_signal)
         except (ValueError, OSError):  # pragma: no cover - not allowed here
             return
+
+
+class _BodyChunks:
+    """``ASGIBody.iter_async()``: the body's chunks as ``http.request`` messages bring them."""
+
+    __slots__ = ("source", "receive")
+
+    def __init__(self, source: ASGIBody) -> None:
+        self.source = source
+        self.receive: Any = None
+
+    def __aiter__(self) -> _BodyChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        source = self.source
+        receive = self.receive
+        if receive is None:
+            receive = self.receive = source._start_reading()  # raises if read already
+        while not source.complete:
+            chunk = source._body_message(await receive())
+            if chunk:
+                return chunk
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        pass
 
 
 class _Inbox:

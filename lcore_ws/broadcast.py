@@ -31,17 +31,26 @@ and never answers 500 because Redis is down.
 
 A subscriber that falls behind by ``max_buffer`` messages loses the oldest ones (counted
 in ``Subscription.dropped``): a slow client never blocks publishers.
+
+The in-memory backend runs on every anyio backend (asyncio, trio), and a message crosses
+loops and threads through ``lcore.concurrency``. The Redis backend needs asyncio:
+redis-py's async client is written on asyncio's streams; on trio it raises a
+``RuntimeError`` saying so.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator
 from time import monotonic
 from typing import Any
+
+import anyio
+
+from lcore.concurrency import LoopHandle, Task, current_loop, require_asyncio, spawn
 
 __all__ = ["Broadcast", "Event", "Subscription", "MemoryBackend", "RedisBackend"]
 
@@ -96,12 +105,13 @@ class Subscription:
         self.max_buffer = max_buffer
         #: Messages lost because this subscriber fell ``max_buffer`` behind.
         self.dropped = 0
-        self._queue: asyncio.Queue[Event] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: deque[Event] | None = None
+        self._waiter: anyio.Event | None = None
+        self._loop: LoopHandle | None = None
 
     async def __aenter__(self) -> Subscription:
-        self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
+        self._loop = current_loop()
+        self._queue = deque()
         await self.backend._add(self)
         return self
 
@@ -115,32 +125,37 @@ class Subscription:
         q = self._queue
         if q is None:
             return
-        if q.qsize() >= self.max_buffer:
-            q.get_nowait()
+        if len(q) >= self.max_buffer:
+            q.popleft()
             self.dropped += 1
             if self.dropped == 1:
                 _log.warning("a subscriber of %r is too slow; dropping its oldest messages", self.channel)
-        q.put_nowait(event)
+        q.append(event)
+        w = self._waiter
+        if w is not None:
+            w.set()
 
     def _deliver(self, event: Event) -> None:
         """Called from any loop or thread."""
         loop = self._loop
-        if loop is None or loop.is_closed():
+        if loop is None:
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
+        if loop.is_current():
             self._put(event)
         else:
-            loop.call_soon_threadsafe(self._put, event)
+            loop.call_soon_threadsafe(self._put, event)  # False: that loop is gone
 
     async def get(self) -> Event:
         """The next event (waits for it)."""
-        if self._queue is None:
+        q = self._queue
+        if q is None:
             raise RuntimeError("use 'async with broadcast.subscribe(channel) as sub' first")
-        return await self._queue.get()
+        while not q:
+            self._waiter = w = anyio.Event()
+            await w.wait()
+            if self._queue is not q:
+                raise RuntimeError("the subscription was closed")
+        return q.popleft()
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iter()
@@ -190,9 +205,9 @@ class _RedisHub:
     def __init__(self, backend: RedisBackend) -> None:
         self.backend = backend
         self.subs: dict[str, set[Subscription]] = {}
-        self.confirmed: dict[str, asyncio.Event] = {}
+        self.confirmed: dict[str, anyio.Event] = {}
         self.pubsub: Any = None
-        self.task: asyncio.Task[None] | None = None
+        self.task: Task | None = None
 
     async def add(self, sub: Subscription) -> None:
         ch = sub.channel
@@ -200,18 +215,18 @@ class _RedisHub:
         self.subs.setdefault(ch, set()).add(sub)
         if not new:
             return
-        event = self.confirmed.setdefault(ch, asyncio.Event())
+        event = self.confirmed.setdefault(ch, anyio.Event())
         if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run(), name="lcore-broadcast-redis")
+            self.task = spawn(self._run)
         elif self.pubsub is not None:
             try:
                 await self.pubsub.subscribe(ch)
             except Exception:  # noqa: BLE001 - the reconnect loop subscribes it again
                 pass
         # Wait until Redis confirmed, so a message published right after we return is ours.
-        try:
-            await asyncio.wait_for(event.wait(), self.backend.subscribe_timeout)
-        except asyncio.TimeoutError:
+        with anyio.move_on_after(self.backend.subscribe_timeout):
+            await event.wait()
+        if not event.is_set():
             _log.warning("Redis did not confirm the subscription to %r yet; it will resume", ch)
 
     async def remove(self, sub: Subscription) -> None:
@@ -236,10 +251,7 @@ class _RedisHub:
         task, self.task = self.task, None
         if task is not None and not task.done():
             task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
+            await task.wait(shield=True)
 
     async def _run(self) -> None:
         import redis.asyncio as aioredis
@@ -270,18 +282,20 @@ class _RedisHub:
                         delay = backend.reconnect_min
                         if ch in self.confirmed:
                             self.confirmed[ch].set()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # noqa: BLE001 - any Redis/network failure: reconnect
                 _log.warning("broadcast: Redis pub/sub connection lost (%s); reconnecting in %.1fs",
                              exc, delay)
             finally:
                 self.pubsub = None
-                for ev in self.confirmed.values():
-                    ev.clear()
-                await _quietly(pubsub.aclose())
-                await _quietly(client.aclose())
-            await asyncio.sleep(delay)
+                # anyio events cannot be cleared: a confirmed channel gets a new event and
+                # waits for Redis to confirm it again (an unconfirmed one keeps its waiters).
+                for key, ev in self.confirmed.items():
+                    if ev.is_set():
+                        self.confirmed[key] = anyio.Event()
+                with anyio.CancelScope(shield=True):
+                    await _quietly(pubsub.aclose())
+                    await _quietly(client.aclose())
+            await anyio.sleep(delay)
             delay = min(delay * 2, backend.reconnect_max)
 
 
@@ -325,6 +339,12 @@ class _DropLog:
         _log.warning("broadcast: Redis is reachable again; %d message(s) were dropped meanwhile", count)
 
 
+def _asyncio_loop() -> Any:
+    """The running asyncio loop (redis.asyncio's clients are bound to it)."""
+    require_asyncio("Broadcast('redis://...')", "redis-py's async client is built on asyncio streams")
+    return current_loop().key
+
+
 class RedisBackend:
     """Channels across processes and machines through Redis pub/sub (``redis.asyncio``)."""
 
@@ -338,11 +358,11 @@ class RedisBackend:
         self.redis_options = redis_options
         self._drops = _DropLog(drop_log_interval)
         # Redis clients are bound to the loop that made them: one of each per loop.
-        self._hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RedisHub] = weakref.WeakKeyDictionary()
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._hubs: weakref.WeakKeyDictionary[Any, _RedisHub] = weakref.WeakKeyDictionary()
+        self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     def _hub(self) -> _RedisHub:
-        loop = asyncio.get_running_loop()
+        loop = _asyncio_loop()
         hub = self._hubs.get(loop)
         if hub is None:
             hub = self._hubs[loop] = _RedisHub(self)
@@ -361,7 +381,7 @@ class RedisBackend:
 
         unreachable = (RedisConnectionError, RedisTimeoutError, OSError)
         payload = _encode(message)
-        loop = asyncio.get_running_loop()
+        loop = _asyncio_loop()
         client = self._clients.get(loop)
         if client is None:
             client = self._clients[loop] = aioredis.from_url(self.url, **self.redis_options)
@@ -386,7 +406,7 @@ class RedisBackend:
 
     async def aclose(self) -> None:
         """Close this loop's pub/sub connection and publishing client."""
-        loop = asyncio.get_running_loop()
+        loop = _asyncio_loop()
         hub = self._hubs.pop(loop, None)
         if hub is not None:
             await hub.stop()

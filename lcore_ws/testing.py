@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
-import anyio.from_thread
+
+from lcore.concurrency import start_portal
 
 from .websocket import WebSocketDisconnect
 
@@ -246,7 +247,7 @@ def _pipe() -> tuple[_MemoryByteStream, _MemoryByteStream]:
 
 class _WireTransport:
     def __init__(self, app: Any, url: str, headers: list[tuple[str, str]], subprotocols: list[str] | None,
-                 client: tuple[str, int]) -> None:
+                 client: tuple[str, int], backend: str = "asyncio") -> None:
         from websockets.client import ClientProtocol
         from websockets.frames import Opcode
         from websockets.http11 import Response
@@ -256,7 +257,7 @@ class _WireTransport:
         from .server import SideBySideApp
 
         self._Opcode = Opcode
-        self._cm: Any = anyio.from_thread.start_blocking_portal("asyncio")
+        self._cm: Any = start_portal(backend)
         self.portal = self._cm.__enter__()
         self.closed = False
         ours, theirs = _pipe()
@@ -385,7 +386,8 @@ def connect(
         target += "?" + parts.query
     addr = getattr(client, "_client_addr", ("127.0.0.1", 50000))
     if client.protocol == "wsgi":
-        return WebSocketTestSession(_WireTransport(client.app, "ws://testserver" + target, hdrs, subprotocols, addr))
+        return WebSocketTestSession(_WireTransport(client.app, "ws://testserver" + target, hdrs, subprotocols, addr,
+                                                   backend=getattr(client, "backend", "asyncio")))
     raw = [(k.lower().encode("latin1"), str(v).encode("latin1")) for k, v in hdrs]
     raw.append((b"host", b"testserver"))
     if subprotocols:

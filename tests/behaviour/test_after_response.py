@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 
+import anyio
 import pytest
 
 from lcore import Lcore, ctx, request, sse
@@ -20,7 +20,7 @@ def test_sync_and_async_tasks_run_after_the_response(make_client):
         done.append(what + extra + ":" + request.path)
 
     async def arecord(what):
-        await asyncio.sleep(0)
+        await anyio.sleep(0)
         done.append(what)
         finished.set()
 

@@ -8,7 +8,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import anyio
+
 from lcore import Lcore, request
+from lcore.concurrency import current_backend, current_loop
 
 
 def test_async_handler_awaits(make_client):
@@ -16,7 +19,7 @@ def test_async_handler_awaits(make_client):
 
     @app.route("/a/<n:int>")
     async def a(n):
-        await asyncio.sleep(0.001)
+        await anyio.sleep(0.001)
         return {"n": n * 2}
 
     assert make_client(app).get("/a/21").json == {"n": 42}
@@ -29,7 +32,7 @@ def test_async_handlers_share_one_loop(make_client):
 
     @app.route("/")
     async def h():
-        loops.append(asyncio.get_running_loop())
+        loops.append(current_loop().key)
         return "ok"
 
     c = make_client(app)
@@ -59,10 +62,9 @@ def test_sync_handler_never_on_event_loop_thread(make_client, proto):
 
     @app.route("/")
     def h():
-        try:
-            asyncio.get_running_loop()
+        if current_backend() is not None:
             return "on loop"
-        except RuntimeError:
+        else:
             return "no loop"
 
     assert make_client(app).get("/").text == "no loop"
@@ -96,7 +98,7 @@ def test_sync_handler_returning_awaitable(make_client):
     app = Lcore()
 
     async def compute():
-        await asyncio.sleep(0)
+        await anyio.sleep(0)
         return "from coroutine"
 
     app.route("/", callback=lambda: compute())
@@ -148,7 +150,7 @@ def test_many_concurrent_async_requests(make_client):
 
     @app.route("/<n:int>")
     async def h(n):
-        await asyncio.sleep(0.01)
+        await anyio.sleep(0.01)
         return str(n)
 
     c = make_client(app)
@@ -183,7 +185,7 @@ def test_async_generator_sees_ctx(make_client):
     async def h():
         async def body():
             yield request.path
-            await asyncio.sleep(0)
+            await anyio.sleep(0)
             yield ctx.route.rule
 
         return body()
@@ -209,10 +211,9 @@ def test_sync_hooks_of_async_request_are_off_the_loop(make_client):
     seen = []
 
     def hook():
-        try:
-            asyncio.get_running_loop()
+        if current_backend() is not None:
             seen.append("on loop")
-        except RuntimeError:
+        else:
             seen.append("off loop")
 
     app.add_hook("before_request", hook)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
+import anyio
 import pytest
 
 from lcore import Lcore, RequestContext, ctx, request, response
@@ -131,9 +131,9 @@ def test_ctx_in_async_handler_across_awaits(make_client):
 
     @app.route("/a/<n>")
     async def a(n):
-        await asyncio.sleep(0)
+        await anyio.sleep(0)
         first = request.path
-        await asyncio.sleep(0.01)
+        await anyio.sleep(0.01)
         ctx.state["n"] = n
         return {"path": first, "again": request.path, "n": ctx.state["n"]}
 
@@ -177,7 +177,7 @@ def test_concurrent_async_requests_isolated(make_client):
         for _ in range(200):
             if len(started) >= 2:
                 break
-            await asyncio.sleep(0.005)
+            await anyio.sleep(0.005)
         return request.path + "|" + n
 
     c = make_client(app)

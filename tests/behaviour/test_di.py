@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from lcore import DependencyContainer, Lcore, abort, ctx
+from lcore.concurrency import current_loop
 
 
 class Resource:
@@ -223,13 +224,12 @@ def test_async_factories(make_client):
 
 def test_async_singleton_on_persistent_loop(make_client):
     """An async singleton made once keeps working on later requests (one loop)."""
-    import asyncio
 
     app = Lcore()
 
     class LoopBound:
         def __init__(self):
-            self.loop = asyncio.get_running_loop()
+            self.loop = current_loop().key
 
     async def make():
         return LoopBound()
@@ -238,7 +238,7 @@ def test_async_singleton_on_persistent_loop(make_client):
 
     @app.route("/")
     async def h():
-        return str(ctx.bound.loop is asyncio.get_running_loop())
+        return str(ctx.bound.loop is current_loop().key)
 
     c = make_client(app)
     assert [c.get("/").text for _ in range(3)] == ["True"] * 3

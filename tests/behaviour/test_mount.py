@@ -366,7 +366,7 @@ def test_nested_mounts(make_client):
 
 
 def test_parent_and_child_hook_and_middleware_order(make_client):
-    import asyncio
+    import anyio
 
     log = []
     app, child = Lcore(), Lcore()
@@ -397,7 +397,7 @@ def test_parent_and_child_hook_and_middleware_order(make_client):
 
     @child.route("/a")
     async def a():
-        await asyncio.sleep(0)
+        await anyio.sleep(0)
         log.append("handler")
         return {"path": request.path}
 

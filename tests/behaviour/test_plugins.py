@@ -251,7 +251,7 @@ def test_app_close_closes_plugins():
 
 
 def test_async_plugin_wrapping_sync_handler(make_client):
-    import asyncio
+    import anyio
 
     app = Lcore()
 
@@ -261,7 +261,7 @@ def test_async_plugin_wrapping_sync_handler(make_client):
 
         def apply(self, callback, route):
             async def wrapper(*a, **ka):
-                await asyncio.sleep(0)
+                await anyio.sleep(0)
                 return "<" + callback(*a, **ka) + ">"
 
             return wrapper

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 
+import anyio
 import pytest
 
 from lcore import CompressionMiddleware, EventStream, Lcore, ServerSentEvent, request, sse
@@ -93,7 +94,7 @@ def test_sync_and_async_sources_in_sync_and_async_handlers(make_client, handler_
 
         async def agen():
             for i in range(3):
-                await asyncio.sleep(0)
+                await anyio.sleep(0)
                 yield ServerSentEvent(f"{request.path}:{i}", id=i)
         return agen()
 
@@ -129,7 +130,7 @@ def test_events_arrive_as_they_are_produced(make_client):
             deadline = time.monotonic() + 5
             while not got_first.is_set():
                 assert time.monotonic() < deadline, "the first event was held back"
-                await asyncio.sleep(0.005)
+                await anyio.sleep(0.005)
             yield "second"
 
         return sse(gen(), heartbeat=None)
@@ -153,7 +154,7 @@ def test_heartbeat_comments_when_idle(make_client):
     async def slow():
         async def gen():
             yield "a"
-            await asyncio.sleep(0.35)
+            await anyio.sleep(0.35)
             yield "b"
 
         return sse(gen(), heartbeat=0.1)
@@ -171,7 +172,7 @@ def test_heartbeat_comments_when_idle(make_client):
     async def quiet():
         async def gen():
             yield "a"
-            await asyncio.sleep(0.3)
+            await anyio.sleep(0.3)
             yield "b"
 
         return sse(gen(), heartbeat=None)
@@ -230,7 +231,7 @@ def test_client_disconnect_closes_the_source(make_client, source_kind):
                 while True:
                     yield str(i)
                     i += 1
-                    await asyncio.sleep(0.02)
+                    await anyio.sleep(0.02)
             finally:
                 closed.set()
         return sse(agen(), heartbeat=0.05)
@@ -259,7 +260,7 @@ def test_is_disconnected_inside_an_async_source(make_client, proto):
                         seen.append("disconnected")
                         return
                     yield str(i)
-                    await asyncio.sleep(0.01)
+                    await anyio.sleep(0.01)
             finally:
                 done.set()
 
@@ -284,7 +285,7 @@ def test_is_disconnected_in_a_long_poll_handler():
     async def poll():
         while not await request.is_disconnected():
             polls.append(1)
-            await asyncio.sleep(0.01)
+            await anyio.sleep(0.01)
         return "gone"
 
     async def main():
@@ -297,7 +298,7 @@ def test_is_disconnected_in_a_long_poll_handler():
             if msgs:
                 return msgs.pop(0)
             while time.monotonic() < gone_at:
-                await asyncio.sleep(0.01)
+                await anyio.sleep(0.01)
             return {"type": "http.disconnect"}
 
         async def send(msg):
@@ -343,7 +344,7 @@ def test_close_streams_ends_open_streams_cleanly(make_client):
                 started.set()
                 while True:
                     yield "tick"
-                    await asyncio.sleep(0.02)
+                    await anyio.sleep(0.02)
             finally:
                 cleaned.set()
 

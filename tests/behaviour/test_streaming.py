@@ -11,9 +11,11 @@ import threading
 import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from lcore import Lcore, request
+from lcore.concurrency import current_loop
 from lcore.request import _CONSUMED
 
 from .test_uploads import CT, multipart
@@ -42,7 +44,7 @@ def test_generator_chunks_are_sent_as_they_are_produced(make_client):
             deadline = time.monotonic() + 5
             while not got_first.is_set():
                 assert time.monotonic() < deadline, "the first chunk was held back"
-                await asyncio.sleep(0.005)
+                await anyio.sleep(0.005)
             yield "second"
 
         return gen()
@@ -83,9 +85,9 @@ def test_async_generators_run_on_one_persistent_loop(make_client, proto):
     @app.get("/a")
     def a():
         async def gen():
-            loops.append(asyncio.get_running_loop())
+            loops.append(current_loop().key)
             yield request.path  # the request context is there while the server iterates
-            await asyncio.sleep(0)
+            await anyio.sleep(0)
             yield "!"
 
         return gen()
@@ -121,7 +123,7 @@ def test_a_client_that_leaves_closes_the_generator(make_client, kind):
             try:
                 while True:
                     yield b"x" * 1000
-                    await asyncio.sleep(0.005)
+                    await anyio.sleep(0.005)
             finally:
                 closed.set()
         return agen()
@@ -172,10 +174,10 @@ def _serve_body_in_two_halves(proto, app, path, first, second, got_first, header
                 deadline = time.monotonic() + 5
                 while not got_first.is_set():
                     assert time.monotonic() < deadline, "the handler did not see the first half in time"
-                    await asyncio.sleep(0.005)
+                    await anyio.sleep(0.005)
             if msgs:
                 return msgs.pop(0)
-            await asyncio.sleep(10)
+            await anyio.sleep(10)
             return {"type": "http.disconnect"}
 
         async def send(msg):
@@ -412,7 +414,7 @@ def test_iterate_in_thread_hands_over_every_item_in_order_and_closes():
                 if x == stop_at:
                     break
                 if random.random() < 0.3:
-                    await asyncio.sleep(0)
+                    await anyio.sleep(0)
         finally:
             await agen.aclose()
         assert out == list(range(min(n, stop_at + 1)))

@@ -162,6 +162,7 @@ def test_chat_room_through_websockets(make_client):
         assert alice.receive_text() == "hello alice"
 
 
+@pytest.mark.asyncio_only("redis-py's async client is built on asyncio streams")
 def test_publish_while_redis_is_down_is_a_logged_drop_not_a_500(make_client, redis_server, caplog):
     """Redis stopped mid-test: HTTP and WebSocket handlers that publish go on (publish()
     returns False, one rate-limited WARNING); after Redis restarts publishing works again
@@ -236,3 +237,59 @@ def test_publish_while_redis_is_down_is_a_logged_drop_not_a_500(make_client, red
             if got.startswith("back"):
                 break
     c.post("/release")
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_memory_backend_on_each_anyio_backend(backend: str) -> None:
+    async def main() -> None:
+        b = Broadcast(max_buffer=2)
+        async with b.subscribe("a") as a1, b.subscribe("b") as b1:
+            await b.publish("a", "text")
+            await b.publish("a", b"\x00bin")
+            await b.publish("b", "for b")
+            with anyio.fail_after(5):
+                assert await a1.get() == Event("a", "text")
+                assert await a1.get() == Event("a", b"\x00bin")
+                assert (await b1.get()).message == "for b"
+            for i in range(3):
+                await b.publish("a", str(i))
+            with anyio.fail_after(5):
+                assert [(await a1.get()).message for _ in range(2)] == ["1", "2"]
+            assert a1.dropped == 1
+
+    anyio.run(main, backend=backend)
+
+
+def test_memory_backend_across_an_asyncio_and_a_trio_loop() -> None:
+    """A subscriber on trio gets what a publisher on asyncio (another thread) sends."""
+    b = Broadcast()
+    ready = threading.Event()
+    got: list[Event] = []
+
+    async def subscriber() -> None:
+        async with b.subscribe("x") as sub:
+            ready.set()
+            with anyio.fail_after(10):
+                got.append(await sub.get())
+
+    t = threading.Thread(target=lambda: anyio.run(subscriber, backend="trio"))
+    t.start()
+    assert ready.wait(10)
+    asyncio.run(b.publish("x", "from asyncio to trio"))
+    t.join(10)
+    assert got == [Event("x", "from asyncio to trio")]
+
+
+def test_redis_backend_on_trio_is_a_clear_error() -> None:
+    async def main() -> None:
+        await Broadcast("redis://127.0.0.1:1/0").publish("x", "y")
+
+    with pytest.raises(RuntimeError, match=r"needs the asyncio event loop \(redis-py's async client"):
+        anyio.run(main, backend="trio")
+
+    async def subscribe() -> None:
+        async with Broadcast("redis://127.0.0.1:1/0").subscribe("x"):
+            pass
+
+    with pytest.raises(RuntimeError, match="running on trio"):
+        anyio.run(subscribe, backend="trio")

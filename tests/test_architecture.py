@@ -1,9 +1,14 @@
 """The layout shows the architecture: the protocol-neutral core imports no protocol code.
 
 Core modules of ``lcore`` (everything but the edge modules below) must never import
-``lcore.wsgi``, ``lcore_asgi``, ``lcore_ws``, ``anyio``, ``h11`` or ``h2`` (at any
-level, including imports inside functions), and ``import lcore`` must not import the
-optional dependencies.
+``lcore.wsgi``, ``lcore_asgi``, ``lcore_ws``, ``anyio``, ``asyncio``, ``h11`` or ``h2``
+(at any level, including imports inside functions), and ``import lcore`` must not import
+the optional dependencies.
+
+One concurrency seam: in ``lcore``, ``lcore_asgi`` and ``lcore_ws`` only
+``lcore/concurrency.py`` imports ``asyncio`` or anyio's thread hops (``anyio.from_thread``,
+``anyio.to_thread``) or calls asyncio's loop/thread API; every other module reaches them
+through it. The few exceptions are listed in ``ASYNCIO_ALLOWED``, each with its reason.
 """
 
 from __future__ import annotations
@@ -28,11 +33,28 @@ EDGE = {
     "lcore/server.py",  # server adapters for app.run()
 }
 
-FORBIDDEN = ("lcore.wsgi", "lcore_asgi", "lcore_ws", "anyio", "h11", "h2", "lcore.concurrency",
-             "lcore.testing", "lcore.server", "httpx", "uvicorn", "gunicorn", "hypercorn")
+FORBIDDEN = ("lcore.wsgi", "lcore_asgi", "lcore_ws", "anyio", "asyncio", "sniffio", "trio", "h11", "h2",
+             "lcore.concurrency", "lcore.testing", "lcore.server", "httpx", "uvicorn", "gunicorn", "hypercorn")
+
+#: Every package the concurrency seam covers.
+PACKAGES = ("lcore", "lcore_asgi", "lcore_ws")
+#: The one module that hops between event loops and threads.
+SEAM = "lcore/concurrency.py"
+#: Modules that may still use asyncio (or a raw anyio hop) themselves, and why.
+ASYNCIO_ALLOWED = {
+    "lcore/server.py": "the hypercorn adapter runs hypercorn.asyncio.serve under asyncio.run",
+    "lcore/reloader.py": "the in-loop reloader polls from an asyncio task (to move behind the seam: #13)",
+    "lcore_asgi/server/_fast_stream.py": "the embedded server's asyncio-transport fast path (anyio streams elsewhere)",
+    "lcore_asgi/server/serving.py": "Server.run_in_thread starts its own anyio portal (to move behind the seam: #13)",
+}
+#: What counts as using asyncio / a raw hop: modules imported, and attributes reached
+#: through ``asyncio.`` or ``anyio.`` (``anyio.from_thread.run``, ``asyncio.get_running_loop``).
+RAW_MODULES = ("asyncio", "anyio.from_thread", "anyio.to_thread")
+RAW_ANYIO_ATTRS = {"from_thread", "to_thread"}
 
 
 def _core_modules() -> list[Path]:
+    """The protocol-neutral core: every module of ``lcore`` not in ``EDGE``."""
     mods = []
     for path in sorted(LCORE.rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
@@ -41,9 +63,28 @@ def _core_modules() -> list[Path]:
     return mods
 
 
+def _seam_modules() -> list[Path]:
+    """Every module of ``PACKAGES`` but the seam itself."""
+    return [p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))
+            if p.relative_to(ROOT).as_posix() != SEAM]
+
+
+def _raw_concurrency(path: Path) -> list[tuple[int, str]]:
+    """Where ``path`` imports asyncio / anyio's hops, or reaches them as ``asyncio.x``/``anyio.from_thread``."""
+    out = [(line, name) for line, name in _imported_names(path)
+           if any(name == m or name.startswith(m + ".") for m in RAW_MODULES)
+           or name in ("anyio.from_thread", "anyio.to_thread")]
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id == "asyncio" or (node.value.id == "anyio" and node.attr in RAW_ANYIO_ATTRS):
+                out.append((node.lineno, f"{node.value.id}.{node.attr}"))
+    return sorted(set(out))
+
+
 def _imported_names(path: Path) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(), filename=str(path))
-    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    inside = path.is_relative_to(ROOT)
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1]) if inside else "lcore"
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -71,7 +112,9 @@ def test_core_module_list_is_not_empty() -> None:
 
 @pytest.mark.parametrize("path", _core_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_core_module_imports_no_protocol_code(path: Path) -> None:
-    bad = [(line, name) for line, name in _imported_names(path) if _forbidden(name)]
+    asyncio_ok = path.relative_to(ROOT).as_posix() in ASYNCIO_ALLOWED
+    bad = [(line, name) for line, name in _imported_names(path) if _forbidden(name)
+           and not (asyncio_ok and (name == "asyncio" or name.startswith("asyncio.")))]
     assert not bad, f"{path.relative_to(ROOT)} imports protocol/edge code: {bad}"
 
 
@@ -83,6 +126,35 @@ def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
     finally:
         fake.unlink()
     assert any(_forbidden(n) for n in names)
+
+
+@pytest.mark.parametrize("path", _seam_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_only_the_concurrency_module_uses_asyncio_or_raw_hops(path: Path) -> None:
+    rel = path.relative_to(ROOT).as_posix()
+    raw = _raw_concurrency(path)
+    if rel in ASYNCIO_ALLOWED:
+        assert raw, f"{rel} no longer needs asyncio: take it off ASYNCIO_ALLOWED"
+        return
+    assert not raw, (f"{rel} uses asyncio / a raw anyio hop {raw}; go through lcore.concurrency "
+                     f"(or list it in ASYNCIO_ALLOWED with the reason)")
+
+
+def test_the_seam_checker_catches_asyncio(tmp_path: Path) -> None:
+    # Probes outside the tree are read as modules of lcore.
+    for text in ("import asyncio\n", "from asyncio import Queue\n", "import anyio.from_thread\n",
+                 "import anyio\ndef f():\n    return anyio.to_thread.run_sync\n",
+                 "def f(asyncio):\n    return asyncio.get_running_loop()\n"):
+        probe = tmp_path / "probe.py"
+        probe.write_text(text)
+        assert _raw_concurrency(probe), text
+        assert any(_forbidden(name) for _, name in _imported_names(probe)) or "asyncio." in text, text
+    probe.write_text("import anyio\nfrom redis import asyncio as aioredis\nanyio.sleep\n")
+    assert not _raw_concurrency(probe)
+
+
+def test_allowed_asyncio_modules_exist() -> None:
+    assert all((ROOT / rel).is_file() for rel in ASYNCIO_ALLOWED), ASYNCIO_ALLOWED
+    assert SEAM not in ASYNCIO_ALLOWED and (ROOT / SEAM).is_file()
 
 
 def test_core_does_not_touch_scope_or_environ_outside_the_request_view() -> None:

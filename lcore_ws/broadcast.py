@@ -170,15 +170,48 @@ class Subscription:
 
 
 class MemoryBackend:
-    """Channels within this process (any event loop, any thread)."""
+    """Channels within this process (any event loop, any thread).
+
+    Under several worker processes each worker has its own channels, so a message
+    reaches only the subscribers of the worker that published it. That is logged once
+    per process: when the backend is used in a process forked after it was made, or
+    when the WSGI server says it runs several processes (``wsgi.multiprocess``).
+    """
 
     #: Always reachable: nothing is ever dropped.
     dropped = 0
+    #: Logged once per process (see the class docstring).
+    _warned_pid = 0
 
     def __init__(self) -> None:
+        import os
+
         self._subs: dict[str, set[Subscription]] = {}
+        self._pid = os.getpid()
+
+    def _check_workers(self) -> None:
+        import os
+        import sys
+
+        pid = os.getpid()
+        if MemoryBackend._warned_pid == pid:
+            return
+        wsgi = sys.modules.get("lcore.wsgi")
+        if pid != self._pid:
+            why = f"in a process forked after it was made (pid {self._pid} -> {pid})"
+        elif wsgi is not None and wsgi.multiprocess_server():
+            why = "under a WSGI server that runs several worker processes (wsgi.multiprocess)"
+        else:
+            return
+        MemoryBackend._warned_pid = pid
+        _log.warning(
+            "broadcast: the in-memory backend is used %s; each worker has its own channels, "
+            "so messages do not reach subscribers in other workers. Use "
+            "Broadcast('redis://host:6379/0') to share channels across workers.", why,
+        )
 
     async def publish(self, channel: str, message: str | bytes) -> bool:
+        self._check_workers()
         _encode(message)  # same type rules as Redis
         event = Event(channel, message)
         for sub in list(self._subs.get(channel, ())):
@@ -186,6 +219,7 @@ class MemoryBackend:
         return True
 
     async def _add(self, sub: Subscription) -> None:
+        self._check_workers()
         self._subs.setdefault(sub.channel, set()).add(sub)
 
     async def _remove(self, sub: Subscription) -> None:

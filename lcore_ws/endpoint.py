@@ -25,7 +25,7 @@ from lcore_asgi.adapter import ASGIRequest
 
 from .websocket import SyncWebSocket, WebSocket, WebSocketDisconnect, WebSocketState, _offered
 
-__all__ = ["register", "handle", "ws_router"]
+__all__ = ["register", "handle", "ws_router", "upgrade_required", "warn_unserved", "refusal_handler"]
 
 _log = logging.getLogger("lcore.ws")
 
@@ -127,6 +127,61 @@ def _resolve(app: Any, path: str, prefix: str = "") -> tuple[Any, Route, dict[st
             if found is not None:
                 return found
     return None
+
+
+def upgrade_required(app: Any, path: str) -> bytes | None:
+    """The ``426 Upgrade Required`` body when ``path`` is one of ``app``'s WebSocket routes.
+
+    For transports that cannot serve WebSockets (a WSGI server; the embedded server
+    without the ``websockets`` package): the client learns why, instead of a 404.
+    """
+    if not hasattr(app, "_mounts") or _resolve(app, path) is None:
+        return None
+    return (
+        f"426 Upgrade Required: {path} is a WebSocket route, and this server cannot serve "
+        "WebSockets. Serve the app with an ASGI server (uvicorn, hypercorn, "
+        "python -m lcore_asgi with lcore[ws] installed), or run "
+        "`python -m lcore_ws module:app --port 8081` beside this server and route the "
+        "WebSocket paths to it.\n"
+    ).encode()
+
+
+def warn_unserved(app: Any, where: str, fix: str) -> None:
+    """Log once per app and process that ``app`` has WebSocket routes ``where`` cannot serve."""
+    routes = app.__dict__.get("ws_routes") if hasattr(app, "__dict__") else None
+    if not routes:
+        return
+    logged = app.__dict__.setdefault("_ws_unserved_logged", set())
+    if where in logged:
+        return
+    logged.add(where)
+    _log.warning(
+        "this app has %d WebSocket route(s) (%s) that %s cannot serve; they answer "
+        "426 Upgrade Required. %s",
+        len(routes), ", ".join(r.rule for r in routes[:5]), where, fix,
+    )
+
+
+def refusal_handler() -> Callable[[Any, Any], Any]:
+    """An embedded-server ``Upgrade: websocket`` handler for when ``websockets`` is missing.
+
+    It answers ``426 Upgrade Required`` for the app's WebSocket routes, and lets any other
+    upgrade request through to the app as plain HTTP.
+    """
+    from urllib.parse import unquote
+
+    async def refuse(connection: Any, request: Any) -> bool:
+        app = connection.state.app
+        path = unquote(request.target.split(b"?", 1)[0].decode("latin-1"))
+        body = upgrade_required(app, path)
+        if body is None:
+            return False
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"upgrade", b"websocket"),
+                   (b"connection", b"close")]
+        await connection.send_head(426, headers, body, True)
+        return True  # answered; the connection closes
+
+    return refuse
 
 
 def _sync_pipeline(app: Any, c: Any, route: Any, args: Any) -> dispatch.Outgoing:

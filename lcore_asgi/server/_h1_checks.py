@@ -6,7 +6,8 @@ what status to answer; the driver answers it and closes the connection.
 
 - :func:`check_partial_head` while a head is still arriving (answers before the rest),
 - :func:`check_head_bytes` on the raw bytes of a complete head,
-- :func:`check_request` on the parsed request line and fields,
+- :func:`check_request` on the parsed request line and fields (the body size limit is not
+  checked here but in the stream layer, ``streams.HTTPStream``, for both HTTP versions),
 - :func:`check_raw_framing` to refine the status when the parser itself refused a head.
 """
 
@@ -155,11 +156,11 @@ def check_request(
     target: bytes,
     http_version: bytes,
     headers: Iterable[tuple[bytes, bytes]],
-) -> bytes | None:
+) -> tuple[bytes | None, int | None]:
     """Refuse a parsed request h11 (or another parser) accepts but we do not; cheap.
 
     ``headers`` are (lower-case name, value) pairs. Returns the request's first
-    ``Upgrade`` token, lower-cased, or None.
+    ``Upgrade`` token, lower-cased, or None, and its ``Content-Length``, or None.
     """
     if http_version not in _VERSIONS:
         raise BadRequest(400, "unsupported HTTP version")
@@ -216,12 +217,9 @@ def check_request(
     elif content_length is not None:
         if not content_length.isdigit() or len(content_length) > 18:
             raise BadRequest(400, "invalid Content-Length")
-        max_body = config.max_body_size
-        if max_body is not None and int(content_length) > max_body:
-            raise BadRequest(413, "declared body too large")
     if authority is not None and authority[0] != _normal_authority(host, authority[1]):
         raise BadRequest(400, "absolute-form target and Host disagree")
-    return upgrade
+    return upgrade, None if content_length is None else int(content_length)
 
 
 def _raw_field_values(data: bytes, end: int, name: bytes) -> bytes | None:

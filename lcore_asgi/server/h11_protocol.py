@@ -21,12 +21,14 @@ from ._h1_checks import (
 from ._state import ServerState, error_logger
 from ._status import STATUS_LINES, reason_phrase
 from .streams import (
+    CLIENT_GONE,
     ClientDisconnected,
     HTTPStream,
     Pace,
     RequestError,
     build_scope,
     error_response_body,
+    receive_before,
 )
 
 __all__ = ["H11Connection", "UpgradeHandler"]
@@ -111,17 +113,13 @@ class H11Connection:
             h11.SERVER, max_incomplete_event_size=config.h11_max_incomplete_event_size
         )
         self._config = config
-        self._max_body = config.max_body_size
-        self._body_seen = 0
         self._must_close = False
         self._idle = False
         self._scope: anyio.CancelScope | None = None
         self._expired = False
         self._linger = False
         self._head_started = False
-        #: When the pending read or write times out (see ``ServerState.run_watchdog``).
-        self.deadline = _INF
-        #: The whole first head must be in by then (set when the connection starts).
+        #: The whole first head must be in by then (``time.monotonic()``; see ``run``).
         self._first_head_deadline = _INF
         self._body_pace = Pace(config.timeout_body, config.min_body_rate)
         self._write_pace = Pace(config.timeout_write, config.min_write_rate)
@@ -139,10 +137,16 @@ class H11Connection:
 
     # -- connection loop -------------------------------------------------------------
 
-    async def run(self, initial: bytes = b"") -> None:
-        """Serve requests until the peer closes, a timeout, an error or shutdown."""
+    async def run(self, initial: bytes = b"", accepted: float | None = None) -> None:
+        """Serve requests until the peer closes, a timeout, an error or shutdown.
+
+        ``accepted`` (``time.monotonic()``) is when the connection was accepted, if bytes
+        were read before (the HTTP/2 preface sniff): the first head's deadline counts
+        from then. ``initial`` are those bytes.
+        """
         self.state.connections.add(self)
-        self._first_head_deadline = _monotonic() + self._config.timeout_headers
+        start = _monotonic() if accepted is None else accepted
+        self._first_head_deadline = start + self._config.timeout_headers
         if initial:
             self.conn.receive_data(initial)
             self._raw = initial
@@ -155,20 +159,11 @@ class H11Connection:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
                     await self._write_error(408)
                 linger = True
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, ClientDisconnected):
+        except CLIENT_GONE:
             pass
         finally:
             self.state.connections.discard(self)
-            self.deadline = _INF
             await self._close(linger)
-
-    def expire(self) -> None:
-        """The pending read or write ran past its deadline: drop the connection."""
-        self.deadline = _INF
-        self._expired = True
-        self._must_close = True
-        if self._scope is not None:
-            self._scope.cancel()
 
     def shutdown(self) -> None:
         """Finish the current request then close; close now if idle."""
@@ -189,7 +184,7 @@ class H11Connection:
                 if request is None:
                     return False
                 headers = _header_list(request.headers)
-                self._upgrade = check_request(
+                self._upgrade, declared_length = check_request(
                     config, request.method, request.target, request.http_version, headers
                 )
             except BadRequest as exc:
@@ -227,10 +222,9 @@ class H11Connection:
                 self.client,
                 self.server,
             )
-            self._body_seen = 0
             self._body_eof = False
             self._body_pace.reset()
-            await HTTPStream(state, scope, self).run()
+            await HTTPStream(state, scope, self, declared_length).run()
             if self._waiter_scope is not None:
                 self._waiter_scope.cancel()
                 assert self._waiter_exited is not None
@@ -295,6 +289,8 @@ class H11Connection:
                 elif self._must_close:
                     return None
                 data = await self._receive_head(deadline)
+                if data is None:
+                    return None  # timed out: see run()
                 if data:
                     raw = raw + data if raw else data
                 conn.receive_data(data)  # b"": end of stream
@@ -305,16 +301,17 @@ class H11Connection:
                 return event
             return None  # ConnectionClosed
 
-    async def _receive_head(self, deadline: float) -> bytes:
+    async def _receive_head(self, deadline: float) -> bytes | None:
+        """Head bytes (``b""`` at end of stream); None past ``deadline``."""
         self._idle = True
-        self.deadline = deadline
         try:
-            return await self.stream.receive(_READ_SIZE)
-        except anyio.EndOfStream:
-            return b""
+            return await receive_before(self.stream, deadline, _READ_SIZE)
+        except TimeoutError:
+            self._expired = True
+            self._must_close = True
+            return None
         finally:
             self._idle = False
-            self.deadline = _INF
 
     def _refusal_status(self, exc: h11.RemoteProtocolError, raw: bytes) -> int:
         """The status for a head h11 refused: our checks' where they are more specific.
@@ -333,18 +330,14 @@ class H11Connection:
             return bad.status
         return status
 
-    async def _receive_body(self) -> bytes:
-        """Read body bytes within the body pace (see :class:`Pace`); TimeoutError if not."""
-        pace = self._body_pace
-        start = _monotonic()
-        with anyio.move_on_after(pace.credit):
-            try:
-                data = await self.stream.receive(_READ_SIZE)
-            except anyio.EndOfStream:
-                data = b""
-            pace.spent(_monotonic() - start, len(data))
-            return data
-        raise TimeoutError
+    async def _receive_some(self) -> bytes:
+        """Body bytes; ``b""`` at end of stream; ClientDisconnected if the client is gone."""
+        try:
+            return await self.stream.receive(_READ_SIZE)
+        except anyio.EndOfStream:
+            return b""
+        except CLIENT_GONE as exc:
+            raise ClientDisconnected from exc
 
     async def read_body(self) -> tuple[bytes, bool] | None:
         """Return the next request body chunk (see :class:`StreamTransport`)."""
@@ -372,11 +365,11 @@ class H11Connection:
                     if body:
                         break
                     try:
-                        data = await self._receive_body()
+                        data = await self._body_pace.wait(self._receive_some)
                     except TimeoutError:
                         self._must_close = True
                         raise RequestError(408, "request body too slow") from None
-                    except anyio.BrokenResourceError:
+                    except ClientDisconnected:
                         self._must_close = True
                         return None
                     if not data:
@@ -394,11 +387,6 @@ class H11Connection:
                 raise RequestError(400, "bad body framing") from None
             # The bytes before the error go out first; h11 stays in its ERROR state,
             # so the next call ends up here again without them.
-        if self._max_body is not None and body:
-            self._body_seen += len(body)
-            if self._body_seen > self._max_body:
-                self._must_close = True
-                raise RequestError(413)
         return body, more
 
     async def wait_disconnect(self) -> None:
@@ -412,7 +400,7 @@ class H11Connection:
                 while True:
                     try:
                         data = await self.stream.receive(_READ_SIZE)
-                    except (anyio.EndOfStream, anyio.BrokenResourceError):
+                    except CLIENT_GONE:
                         self._must_close = True
                         return
                     self.conn.receive_data(data)
@@ -426,18 +414,23 @@ class H11Connection:
     # -- writing ---------------------------------------------------------------------
 
     async def _write(self, data: bytes) -> None:
-        pace = self._write_pace
-        start = _monotonic()
-        self.deadline = start + pace.credit
+        """Send within the write pace; ClientDisconnected if the client is gone or too slow."""
         try:
-            await self.stream.send(data)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+            await self._write_pace.wait(self._send_counted, data)
+        except TimeoutError:
             self._must_close = True
+            raise ClientDisconnected("the client is too slow to read") from None
+        except CLIENT_GONE as exc:
+            # Over TLS a send after the client's close may raise EndOfStream or an
+            # ssl error: the client is gone all the same, never a server error.
+            self._must_close = True
+            if isinstance(exc, ClientDisconnected):
+                raise
             raise ClientDisconnected from exc
-        finally:
-            self.deadline = _INF
-        if pace.per_byte:
-            pace.spent(_monotonic() - start, len(data))
+
+    async def _send_counted(self, data: bytes) -> bytes:
+        await self.stream.send(data)
+        return data
 
     async def send_head(
         self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, end: bool
@@ -512,23 +505,21 @@ class H11Connection:
             return False
         drained = 0
         try:
-            with anyio.move_on_after(self._config.timeout_body):
-                while True:
-                    event = conn.next_event()
-                    if type(event) is _Data:
-                        drained += len(event.data)
-                        if drained > _DRAIN_LIMIT:
-                            return False
-                    elif type(event) is _EndOfMessage:
-                        return True
-                    elif event is _NEED_DATA:
-                        data = await self.stream.receive(_READ_SIZE)
-                        conn.receive_data(data)
-                    else:
+            while True:
+                event = conn.next_event()
+                if type(event) is _Data:
+                    drained += len(event.data)
+                    if drained > _DRAIN_LIMIT:
                         return False
-        except (h11.RemoteProtocolError, anyio.EndOfStream, anyio.BrokenResourceError):
+                elif type(event) is _EndOfMessage:
+                    return True
+                elif event is _NEED_DATA:
+                    data = await self._body_pace.wait(self._receive_some)
+                    conn.receive_data(data)
+                else:
+                    return False
+        except (h11.RemoteProtocolError, TimeoutError, ClientDisconnected):
             return False
-        return False
 
     # -- for upgrade handlers --------------------------------------------------------
 

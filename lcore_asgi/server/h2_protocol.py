@@ -6,7 +6,6 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Mapping
-from time import monotonic as _monotonic
 from typing import Any
 
 import anyio
@@ -22,7 +21,7 @@ from hyperframe.frame import GoAwayFrame, PingFrame
 
 from ._state import ServerState, error_logger
 from .h2_stream import H2Stream
-from .streams import build_scope
+from .streams import CLIENT_GONE, Pace, build_scope
 
 __all__ = ["H2Connection", "upgrade_h2c"]
 
@@ -38,9 +37,6 @@ _StreamEnded = h2.events.StreamEnded
 _StreamReset = h2.events.StreamReset
 _WindowUpdated = h2.events.WindowUpdated
 _H2_CONFIG = h2.config.H2Configuration(client_side=False, header_encoding=None)
-#: What a vanished client raises from the byte stream (TLS ones included: ``ssl.SSLError``
-#: is an ``OSError``, and a TLS peer that closes without close_notify gives EndOfStream).
-CLIENT_GONE = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 #: Opaque data of the two PINGs of a graceful shutdown (see ``H2Connection._go_away``).
 _FLUSH_PING = b"lcore-s1"
 _GOAWAY_PING = b"lcore-s2"
@@ -110,8 +106,8 @@ class H2Connection:
         self._client_resets = 0
         self._completed = 0
         self._unparsed_limit = config.h2_max_frame_size + config.h2_max_header_list_size + 1024
-        #: When the pending write times out (see ``ServerState.run_watchdog``).
-        self.deadline = _INF
+        #: Socket writes wait on the client within this (the HTTP/1.1 rule, see Pace).
+        self._write_pace = Pace(config.timeout_write, config.min_write_rate)
         self._read_scope: anyio.CancelScope | None = None
 
     # -- connection loop -------------------------------------------------------------
@@ -145,7 +141,6 @@ class H2Connection:
         finally:
             self._tg = None
             state.connections.discard(self)
-            self.deadline = _INF
             with anyio.CancelScope(shield=True):
                 await anyio.aclose_forcefully(self.stream)
 
@@ -165,15 +160,6 @@ class H2Connection:
         self.schedule_write()
         # Bound the final flush: a peer that stopped reading must not hold us here.
         tg.cancel_scope.deadline = anyio.current_time() + min(5.0, self.state.config.timeout_write)
-
-    def expire(self) -> None:
-        """A write ran past its deadline: the peer stopped reading; drop the connection."""
-        self.deadline = _INF
-        self.broken = True
-        for stream in list(self.streams.values()):
-            stream.on_reset()
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
 
     def shutdown(self) -> None:
         """Close gracefully: in-flight streams complete, then the connection closes.
@@ -442,16 +428,16 @@ class H2Connection:
         scope = build_scope(state, method, scheme, target, headers, "2", self.client, self.server)
         stream = H2Stream(self, stream_id)
         self.streams[stream_id] = stream
-        limit = state.config.max_body_size
-        if limit is not None:
-            for name, value in headers:
-                if name == b"content-length" and value.isdigit() and int(value) > limit:
-                    stream.refuse = 413
-                    break
+        declared_length = None
+        for name, value in headers:
+            if name == b"content-length" and value.isdigit():
+                # h2 refuses an invalid one and holds the body to it.
+                declared_length = int(value)
+                break
         if state.over_capacity():
             stream.refuse = 503
         assert self._tg is not None
-        self._tg.start_soon(stream.run, scope)
+        self._tg.start_soon(stream.run, scope, declared_length)
 
     # -- writing ---------------------------------------------------------------------
 
@@ -464,7 +450,7 @@ class H2Connection:
         # PERF: streams only mark the connection dirty; this task sends everything h2 has
         # queued (all streams' frames) in one write per loop turn.
         conn = self.conn
-        timeout = self.state.config.timeout_write
+        pace = self._write_pace
         while True:
             await self._write_needed.wait()
             self._write_needed = self.new_event()
@@ -474,24 +460,27 @@ class H2Connection:
                 self._extra = b""
             self._queued = 0
             if data:
-                self.deadline = _monotonic() + timeout
                 try:
-                    await self.stream.send(data)
-                except CLIENT_GONE:
+                    await pace.wait(self._send, data)
+                except (TimeoutError, *CLIENT_GONE):
                     # The client went away (over TLS a send after its close may raise
-                    # EndOfStream or an SSL error): not a server fault.
+                    # EndOfStream or an SSL error) or reads too slowly: not a server fault.
                     self.broken = True
                     for stream in list(self.streams.values()):
                         stream.on_reset()
                     if self._read_scope is not None:
                         self._read_scope.cancel()
+                    if self._tg is not None and not self._stopping:
+                        self._tg.cancel_scope.cancel()
                     return
-                finally:
-                    self.deadline = _INF
             drained, self._drained = self._drained, self.new_event()
             drained.set()
             if self._stopping and not self._write_needed.is_set():
                 return
+
+    async def _send(self, data: bytes) -> bytes:
+        await self.stream.send(data)
+        return data
 
     async def wait_writable(self, nbytes: int) -> None:
         """Queue accounting: wait for the socket when too much output is pending."""

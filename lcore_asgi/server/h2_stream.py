@@ -12,7 +12,7 @@ from h2.errors import ErrorCodes
 from ._date import http_date
 from ._state import error_logger
 from ._status import H2_STATUS
-from .streams import ClientDisconnected, HTTPStream, RequestError, error_response_body
+from .streams import ClientDisconnected, HTTPStream, Pace, RequestError, error_response_body
 
 if TYPE_CHECKING:
     from .h2_protocol import H2Connection
@@ -35,7 +35,8 @@ class H2Stream:
         "reset",
         "complete",
         "refuse",
-        "received",
+        "_body_pace",
+        "_write_pace",
         "_event",
         "_window",
         "_scope",
@@ -49,8 +50,13 @@ class H2Stream:
         self.ended = False
         self.reset = False
         self.complete = False
+        #: A status to answer without calling the app (503 over ``limit_concurrency``).
         self.refuse = 0
-        self.received = 0
+        config = connection.state.config
+        #: The same timeouts as HTTP/1.1 (see :class:`Pace`), per stream: the body
+        #: arriving, and the client's flow-control window opening for the response.
+        self._body_pace = Pace(config.timeout_body, config.min_body_rate)
+        self._write_pace = Pace(config.timeout_write, config.min_write_rate)
         self._event: anyio.Event | None = None
         self._window: anyio.Event | None = None
         self._scope: anyio.CancelScope | None = None
@@ -80,7 +86,7 @@ class H2Stream:
                 connection.schedule_write()
             connection.stream_done(self.stream_id, completed=self.complete and not self.reset)
 
-    async def run(self, scope: dict[str, Any]) -> None:
+    async def run(self, scope: dict[str, Any], declared_length: int | None = None) -> None:
         """Run the app for this stream; a reset cancels it."""
         connection = self.connection
         try:
@@ -91,7 +97,7 @@ class H2Stream:
                 if self.refuse:
                     await self.send_error(self.refuse)
                     return
-                await HTTPStream(connection.state, scope, self).run()
+                await HTTPStream(connection.state, scope, self, declared_length).run()
         finally:
             self._scope = None
             if not self.reset and not connection.broken:
@@ -147,35 +153,34 @@ class H2Stream:
     # -- StreamTransport ---------------------------------------------------------------
 
     async def read_body(self) -> tuple[bytes, bool] | None:
-        """Return buffered request body; acknowledge it so the client may send more."""
-        if not self.chunks and not self.ended and not self.reset:
-            with anyio.move_on_after(self.connection.state.config.timeout_body):
-                while not self.chunks and not self.ended and not self.reset:
-                    self._event = event = self.connection.new_event()
-                    await event.wait()
-            if not self.chunks and not self.ended and not self.reset:
-                # The client stalled mid-body: cancel the stream, the app sees a disconnect.
-                self._cancel_stream(ErrorCodes.CANCEL)
+        """Return the request body buffered so far, waiting within the body pace."""
+        try:
+            body = await self._body_pace.wait(self._next_body)
+        except TimeoutError:
+            raise RequestError(408, "request body too slow") from None
         if self.reset:
             return None
+        return body, not self.ended
+
+    async def _next_body(self) -> bytes:
+        """Wait for body bytes (or its end); take them and acknowledge them to the client."""
+        while not self.chunks and not self.ended and not self.reset:
+            self._event = event = self.connection.new_event()
+            await event.wait()
         chunks = self.chunks
-        if not chunks:
-            return b"", False
+        if self.reset or not chunks:
+            return b""
         if len(chunks) == 1:
             body, acked = chunks.popleft()
         else:
             body = b"".join(c[0] for c in chunks)
             acked = sum(c[1] for c in chunks)
             chunks.clear()
-        connection = self.connection
-        limit = connection.state.config.max_body_size
-        self.received += len(body)
-        if limit is not None and self.received > limit:
-            raise RequestError(413)
         if acked:
+            connection = self.connection
             connection.conn.acknowledge_received_data(acked, self.stream_id)
             connection.schedule_write()
-        return body, not self.ended
+        return body
 
     async def wait_disconnect(self) -> None:
         """Wait until the stream is reset (or the handler is cancelled)."""
@@ -217,13 +222,20 @@ class H2Stream:
             window = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
             if window <= 0:
                 self._window = event = connection.new_event()
-                await event.wait()
+                try:
+                    await self._write_pace.wait(event.wait)
+                except TimeoutError:
+                    # The client stopped opening its window: as slow as a client that
+                    # stops reading over HTTP/1.1.
+                    self._cancel_stream(ErrorCodes.CANCEL)
+                    raise ClientDisconnected("the client is too slow to read") from None
                 continue
             chunk, body = body[:window], body[window:]
             try:
                 conn.send_data(stream_id, chunk, end_stream=end and not body)
             except h2.exceptions.StreamClosedError:
                 raise ClientDisconnected from None
+            self._write_pace.spent(0.0, len(chunk))
             if end and not body:
                 self._finish()
             await connection.wait_writable(len(chunk))

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from time import monotonic
 from typing import Any
 
 import anyio
@@ -21,9 +22,10 @@ from anyio.streams.tls import TLSAttribute, TLSStream
 from ._fast_stream import open_fast_stream
 from ._state import ServerState, error_logger
 from .config import Config
-from .h2_protocol import CLIENT_GONE, H2Connection, upgrade_h2c
+from .h2_protocol import H2Connection, upgrade_h2c
 from .h11_protocol import H11Connection
 from .lifespan import Lifespan, LifespanFailure
+from .streams import CLIENT_GONE, receive_before
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup  # anyio's dependency there
@@ -123,7 +125,6 @@ class Server:
         state = self.state
         assert state is not None and self._exit is not None
         self.sockets = sockets or [bind_socket(config)]
-        outer.start_soon(state.run_watchdog)
         if config.install_signal_handlers and threading.current_thread() is threading.main_thread():
             outer.start_soon(self._watch_signals)
         async with anyio.create_task_group() as connections:
@@ -209,6 +210,7 @@ class Server:
         state = self.state
         assert state is not None
         config = self.config
+        accepted = None
         try:
             client = _address(stream.extra(SocketAttribute.remote_address, None))
             local = stream.extra(SocketAttribute.local_address, None)
@@ -229,7 +231,8 @@ class Server:
             else:
                 scheme = "http"
                 if config.http2:
-                    sniffed = await self._sniff(stream)
+                    accepted = monotonic()
+                    sniffed = await self._sniff(stream, accepted + config.timeout_headers)
                     if sniffed is None:
                         return
                     initial = sniffed
@@ -240,7 +243,7 @@ class Server:
                 ).run(initial)
             else:
                 await H11Connection(state, byte_stream, scheme, client, server, self._handlers).run(
-                    initial
+                    initial, accepted
                 )
         except Exception as exc:
             if _client_gone(exc):
@@ -251,17 +254,23 @@ class Server:
                 error_logger.exception("Unexpected error while serving a connection")
             await anyio.aclose_forcefully(stream)
 
-    async def _sniff(self, stream: anyio.abc.ByteStream) -> bytes | None:
-        """Read the first bytes; enough of them to tell an HTTP/2 preface from HTTP/1.1."""
+    async def _sniff(self, stream: anyio.abc.ByteStream, deadline: float) -> bytes | None:
+        """Read the first bytes; enough of them to tell an HTTP/2 preface from HTTP/1.1.
+
+        Bounded by ``deadline``, the first HTTP/1.1 head's: the driver that takes over
+        keeps it, so sniffing does not add to ``timeout_headers``.
+        """
         data = b""
-        with anyio.move_on_after(self.config.timeout_headers):
+        try:
             while True:
-                try:
-                    data += await stream.receive(65536)
-                except anyio.EndOfStream:
+                chunk = await receive_before(stream, deadline, 65536)
+                if not chunk:
                     break
+                data += chunk
                 if len(data) >= len(_H2_PREFACE) or not _H2_PREFACE.startswith(data):
                     return data
+        except TimeoutError:
+            pass
         await anyio.aclose_forcefully(stream)
         return None
 
@@ -272,8 +281,12 @@ class Server:
         if b"websocket" not in handlers:
             try:  # WebSockets need the optional ``websockets`` package (lcore[ws])
                 from lcore_ws.upgrade import upgrade_handler
-            except ImportError:
-                pass
+            except ImportError:  # WebSocket routes answer 426, not a silent 404
+                from lcore_ws.endpoint import refusal_handler, warn_unserved
+
+                handlers[b"websocket"] = refusal_handler()
+                warn_unserved(getattr(self.state, "app", None), "this server (the websockets package is missing)",
+                              "Install it: pip install 'lcore[ws]'.")
             else:
                 handlers[b"websocket"] = upgrade_handler()
         return handlers

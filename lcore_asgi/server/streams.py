@@ -2,19 +2,29 @@
 
 The HTTP/1.1 and HTTP/2 drivers each implement :class:`StreamTransport`, a handful of
 neutral operations (read body, send head, send body, abort, wait for disconnect);
-:class:`HTTPStream` maps those to ASGI messages, runs the app, and turns app failures
-into a 500 or an aborted stream.
+:class:`HTTPStream` maps those to ASGI messages, runs the app, turns app failures into
+a 500 or an aborted stream, and enforces ``max_body_size`` for both HTTP versions.
+
+Every wait on the client is bounded here too, one way: a cancel-scope deadline, from
+:func:`receive_before` (a deadline: request heads, the HTTP/2 preface sniff) or from
+:meth:`Pace.wait` (a stall limit and a minimum rate: request bodies and response writes).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from time import monotonic as _monotonic
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote
+
+import anyio
+import anyio.abc
 
 from ._state import ServerState, access_logger, error_logger
 from ._status import reason_phrase
 
 __all__ = [
+    "CLIENT_GONE",
     "ClientDisconnected",
     "HTTPStream",
     "Pace",
@@ -22,9 +32,16 @@ __all__ = [
     "StreamTransport",
     "build_scope",
     "error_response_body",
+    "receive_before",
 ]
 
 _ASGI = {"version": "3.0", "spec_version": "2.4"}
+_T = TypeVar("_T")
+
+#: What a vanished client raises from a byte stream, TLS ones included: ``ssl.SSLError``
+#: is an ``OSError``, and a send after a TLS peer's close may raise ``EndOfStream``. Both
+#: drivers treat all of them alike: the client is gone, never a server error.
+CLIENT_GONE = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 
 
 class ClientDisconnected(OSError):
@@ -66,6 +83,32 @@ class Pace:
         if self.per_byte:
             credit = self.credit - waited + moved * self.per_byte
             self.credit = credit if credit < self.limit else self.limit
+
+    async def wait(self, waiting: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+        """Await ``waiting(*args)`` within the credit left; TimeoutError once it runs out.
+
+        The time waited is spent; a ``bytes`` result earns its length.
+        """
+        start = _monotonic()
+        with anyio.move_on_after(self.credit):
+            result = await waiting(*args)
+            self.spent(_monotonic() - start, len(result) if isinstance(result, bytes) else 0)
+            return result
+        self.credit = 0.0
+        raise TimeoutError
+
+
+async def receive_before(stream: anyio.abc.ByteStream, deadline: float, max_bytes: int) -> bytes:
+    """Receive from ``stream`` by ``deadline`` (``time.monotonic()``); TimeoutError if not.
+
+    Returns ``b""`` once the client closed or is gone.
+    """
+    with anyio.move_on_after(deadline - _monotonic()):
+        try:
+            return await stream.receive(max_bytes)
+        except CLIENT_GONE:
+            return b""
+    raise TimeoutError
 
 
 class StreamTransport(Protocol):
@@ -132,7 +175,14 @@ def error_response_body(status: int) -> bytes:
 
 
 class HTTPStream:
-    """One request/response exchange: runs the ASGI app against a transport."""
+    """One request/response exchange: runs the ASGI app against a transport.
+
+    ``declared_length`` is the request's ``Content-Length`` (already validated by the
+    driver), if any. The body limit lives here, for both HTTP versions: a declared length
+    over ``max_body_size`` is answered 413 without calling the app; a body that grows
+    past it while the app reads is answered 413 (the app's ``receive()`` then returns
+    ``http.disconnect``).
+    """
 
     __slots__ = (
         "state",
@@ -146,9 +196,17 @@ class HTTPStream:
         "body_done",
         "disconnected",
         "head_only",
+        "declared_length",
+        "body_room",
     )
 
-    def __init__(self, state: ServerState, scope: dict[str, Any], transport: StreamTransport):
+    def __init__(
+        self,
+        state: ServerState,
+        scope: dict[str, Any],
+        transport: StreamTransport,
+        declared_length: int | None = None,
+    ) -> None:
         self.state = state
         self.scope = scope
         self.transport = transport
@@ -160,13 +218,20 @@ class HTTPStream:
         self.body_done = False
         self.disconnected = False
         self.head_only = scope["method"] == "HEAD"
+        self.declared_length = declared_length
+        #: Body bytes still allowed (``max_body_size`` minus what was read); None: no limit.
+        self.body_room: int | None = state.config.max_body_size
 
     async def run(self) -> None:
         """Call the app; map an exception to a 500 (before the head) or an abort (after)."""
         state = self.state
         state.active_requests += 1
         try:
-            await state.app(self.scope, self.receive, self.send)
+            declared = self.declared_length
+            if declared is not None and self.body_room is not None and declared > self.body_room:
+                await self._reject(413)
+            else:
+                await state.app(self.scope, self.receive, self.send)
         except ClientDisconnected:
             self.disconnected = True  # ours, re-raised by the app: not an error
         except Exception:
@@ -212,6 +277,13 @@ class HTTPStream:
             self.disconnected = True
             return {"type": "http.disconnect"}
         body, more = chunk
+        room = self.body_room
+        if room is not None:
+            room -= len(body)
+            self.body_room = room
+            if room < 0:
+                await self._reject(413)
+                return {"type": "http.disconnect"}
         if not more:
             self.body_done = True
         return {"type": "http.request", "body": body, "more_body": more}

@@ -24,7 +24,6 @@ async def connection(app: Any, **options: Any) -> AsyncIterator[Any]:
     server_end, client = memory_pipe()
     driver = H11Connection(state, server_end, "http", ("127.0.0.1", 5555), ("127.0.0.1", 80))
     async with anyio.create_task_group() as tg:
-        tg.start_soon(state.run_watchdog, 0.02)
         tg.start_soon(driver.run)
         try:
             yield client
@@ -433,7 +432,6 @@ async def test_graceful_shutdown_closes_idle_connection() -> None:
     driver = H11Connection(state, server_end, "http", None, None)
     async with anyio.create_task_group() as tg:
         tg.start_soon(driver.run)
-        tg.start_soon(state.run_watchdog, 0.02)
         await client.send(get())
         await read_until(client, b"hello")
         await anyio.sleep(0.05)

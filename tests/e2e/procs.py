@@ -19,16 +19,30 @@ from .servers import APPS, ROOT, Running, stop
 
 
 @contextmanager
-def launch(name: str, cmd: list[str], url: str, tmp_path: Path, *, env: dict[str, str] | None = None,
-           ready_path: str = "/health", startup_timeout: float = 20.0) -> Iterator[Running]:
+def launch(
+    name: str,
+    cmd: list[str],
+    url: str,
+    tmp_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    ready_path: str = "/health",
+    startup_timeout: float = 20.0,
+) -> Iterator[Running]:
     """Run ``cmd`` (which serves on ``url``) until the block ends; waits until it answers."""
     log = tmp_path / f"{name}.log"
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = os.pathsep.join([str(APPS), str(ROOT), full_env.get("PYTHONPATH", "")])
     full_env.update(env or {})
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=str(tmp_path),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=str(tmp_path),
+            start_new_session=True,
+        )
     running = Running(proc, url, log)
     try:
         deadline = time.monotonic() + startup_timeout
@@ -40,7 +54,9 @@ def launch(name: str, cmd: list[str], url: str, tmp_path: Path, *, env: dict[str
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not answer within {startup_timeout}s:\n{running.output()}") from None
+                    raise RuntimeError(
+                        f"{name} did not answer within {startup_timeout}s:\n{running.output()}"
+                    ) from None
                 time.sleep(0.1)
         yield running
     finally:

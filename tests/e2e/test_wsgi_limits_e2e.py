@@ -19,8 +19,12 @@ from .servers import free_port, serve
 pytestmark = pytest.mark.e2e
 
 SPEC = "ws_limits_app:app"
-UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 WS_LOG = "WebSocket route(s) (/ws/<room>)"
 
 
@@ -43,7 +47,9 @@ def test_gunicorn_answers_426_for_websocket_routes_and_logs_once(tmp_path: Path)
     with serve("gunicorn-sync", SPEC, tmp_path) as srv:
         for _ in range(3):
             _assert_426(httpx.get(srv.url + "/ws/lobby", headers=UPGRADE, timeout=5))
-        assert httpx.get(srv.url + "/ws/lobby", timeout=5).status_code == 404  # no Upgrade: plain HTTP
+        assert (
+            httpx.get(srv.url + "/ws/lobby", timeout=5).status_code == 404
+        )  # no Upgrade: plain HTTP
         log = _wait_for(srv, WS_LOG)
     assert log.count(WS_LOG) == 1, log
     assert "a WSGI server cannot serve" in log
@@ -58,10 +64,14 @@ def test_embedded_server_without_websockets_answers_426(tmp_path: Path) -> None:
         sys.argv = ["lcore_asgi", {SPEC!r}, "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]
         runpy.run_module("lcore_asgi", run_name="__main__", alter_sys=True)
     """)
-    with launch("lcore-no-websockets", [sys.executable, "-c", boot], f"http://127.0.0.1:{port}", tmp_path) as srv:
+    with launch(
+        "lcore-no-websockets", [sys.executable, "-c", boot], f"http://127.0.0.1:{port}", tmp_path
+    ) as srv:
         r = httpx.get(srv.url + "/ws/lobby", headers=UPGRADE, timeout=5)
         _assert_426(r)
-        assert httpx.get(srv.url + "/health", headers=UPGRADE, timeout=5).text == "ok"  # not a WS route
+        assert (
+            httpx.get(srv.url + "/health", headers=UPGRADE, timeout=5).text == "ok"
+        )  # not a WS route
         log = _wait_for(srv, WS_LOG)
     assert "the websockets package is missing" in log and "lcore[ws]" in log
     assert log.count(WS_LOG) == 1, log
@@ -72,10 +82,30 @@ def test_sse_on_gunicorn_sync_worker_warns_once_and_tears_down_cleanly(tmp_path:
     marks = tmp_path / "marks"
     marks.mkdir()
     port = free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "sync", "--timeout", "3", "--graceful-timeout", "2",
-           "--no-control-socket", "-b", f"127.0.0.1:{port}", SPEC]
-    with launch("gunicorn-sync-timeout", cmd, f"http://127.0.0.1:{port}", tmp_path,
-                env={"E2E_MARKS": str(marks)}) as srv:
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        "1",
+        "-k",
+        "sync",
+        "--timeout",
+        "3",
+        "--graceful-timeout",
+        "2",
+        "--no-control-socket",
+        "-b",
+        f"127.0.0.1:{port}",
+        SPEC,
+    ]
+    with launch(
+        "gunicorn-sync-timeout",
+        cmd,
+        f"http://127.0.0.1:{port}",
+        tmp_path,
+        env={"E2E_MARKS": str(marks)},
+    ) as srv:
         short = httpx.get(srv.url + "/sse?n=2&gap=0.1", timeout=10)
         assert short.status_code == 200 and short.text.count("data:") == 2
         try:
@@ -130,9 +160,17 @@ def test_memory_broadcast_warns_in_a_forked_process(tmp_path: Path) -> None:
         anyio.run(b.publish, "c", "parent again")
         print("child", pid)
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                          cwd=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(tmp_path),
+    )
     assert done.returncode == 0, done.stderr
     child = done.stdout.split()[-1]
     assert done.stderr.count("in-memory backend is used") == 1, done.stderr
-    assert "in a process forked after it was made (pid " in done.stderr and f"-> {child})" in done.stderr
+    assert (
+        "in a process forked after it was made (pid " in done.stderr
+        and f"-> {child})" in done.stderr
+    )

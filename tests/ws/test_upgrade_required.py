@@ -14,8 +14,12 @@ import pytest
 
 from lcore import Lcore, TestClient
 
-UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 
 
 def _app() -> Lcore:
@@ -42,7 +46,9 @@ def _app() -> Lcore:
     return app
 
 
-def test_websocket_route_under_wsgi_answers_426_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_websocket_route_under_wsgi_answers_426_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     app = _app()
     with caplog.at_level(logging.WARNING, logger="lcore.ws"):
         c = TestClient(app, protocol="wsgi")

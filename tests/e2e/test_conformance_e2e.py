@@ -162,25 +162,15 @@ CASES: list[tuple[str, str, str, dict[str, Any] | Callable[[httpx.Client], dict[
 ALLOWED: dict[str, str] = {
     "date": "each server stamps its own clock (and some send none)",
     "server": "each server names itself (uvicorn, hypercorn, granian...) or sends nothing",
-    "connection": "hop-by-hop (RFC 9110 7.6.1): keep-alive/close is the server's choice",
+    "connection": "hop-by-hop (RFC 9110 7.6.1): gunicorn's sync worker answers Connection: close, "
+    "the others keep the connection alive",
     "keep-alive": "hop-by-hop (RFC 9110 7.6.1)",
-    "transfer-encoding": "framing of a body of unknown length (chunked or close-delimited) is the server's",
+    "transfer-encoding": "framing of a body of unknown length (chunked, or ended by closing the "
+    "connection) is the server's; the body itself is compared",
 }
 #: Header name case: HTTP/1.1 names are case-insensitive (RFC 9110 5.1); WSGI servers send
 #: lcore's Title-Case, ASGI servers lowercase. httpx gives names lowercased.
 CASE_NOTE = "header names compared lowercased: WSGI sends Title-Case, ASGI lowercase (RFC 9110 5.1)"
-#: Content-Length on streamed bodies: lcore leaves it out; a server may add it when it can count.
-STREAMED_LENGTH = {
-    "generator",
-    "async generator",
-    "file-like",
-    "streamed 1 MiB",
-    "gen raises after",
-}
-STREAMED_LENGTH_REASON = (
-    "a streamed body has no Content-Length from lcore; a server may buffer a short one "
-    "and add it, or send it chunked"
-)
 #: A body cut short by an error: how much of it reached the client before the server
 #: aborted the connection is the server's (granian's WSGI side may drop a chunk it had
 #: not flushed yet); that it was cut short (never a complete-looking body) is compared.
@@ -219,7 +209,7 @@ def _fetch(client: httpx.Client, case: tuple[str, str, str, Any], base: str) -> 
         return {"status": 0, "headers": (), "body": "", "outcome": f"failed ({type(exc).__name__})"}
     kept = []
     for k, v in headers:
-        if k in ALLOWED or (k == "content-length" and name in STREAMED_LENGTH):
+        if k in ALLOWED:
             continue
         if k == "content-length" and method != "HEAD" and v == str(len(body)):
             v = "=len(body)"  # the URL (port) in an error page changes the length, not its truth
@@ -269,7 +259,6 @@ def _print_matrix(out: dict[str, dict[str, dict[str, Any]]]) -> None:
             cells.append(f"{got['status']}{mark}".ljust(len(kind)))
         lines.append(name.ljust(width) + " | " + " | ".join(cells))
     lines.append("normalised: " + "; ".join(f"{k}: {v}" for k, v in ALLOWED.items()))
-    lines.append("normalised: content-length on streamed cases: " + STREAMED_LENGTH_REASON)
     lines.append("normalised: " + CASE_NOTE)
     lines.append(
         f"normalised: the body of a truncated {sorted(PARTIAL_BODY)}: " + PARTIAL_BODY_REASON

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from time import monotonic
 from typing import Any
+
+import anyio
 
 from .config import Config
 
@@ -38,6 +41,20 @@ class ServerState:
         header = config.server_header
         self.server_header = header.encode("latin-1") if isinstance(header, str) else header
         self.log_access = config.access_log
+
+    async def run_watchdog(self, resolution: float = 0.1) -> None:
+        """Expire connection deadlines (reads, writes, idle) until cancelled.
+
+        Each connection keeps a ``deadline`` (``time.monotonic()`` based, ``inf`` when
+        nothing is pending) and an ``expire()`` method.
+        """
+        # PERF: one periodic sweep instead of a cancel scope and timer per read and write.
+        while True:
+            await anyio.sleep(resolution)
+            now = monotonic()
+            for connection in list(self.connections):
+                if connection.deadline <= now:
+                    connection.expire()
 
     def over_capacity(self) -> bool:
         """Whether a new request would exceed ``limit_concurrency``."""

@@ -125,6 +125,7 @@ class Server:
         state = self.state
         assert state is not None and self._exit is not None
         self.sockets = sockets or [bind_socket(config)]
+        outer.start_soon(state.run_watchdog)
         if config.install_signal_handlers and threading.current_thread() is threading.main_thread():
             outer.start_soon(self._watch_signals)
         async with anyio.create_task_group() as connections:

@@ -24,6 +24,7 @@ async def connection(app: Any, **options: Any) -> AsyncIterator[Any]:
     server_end, client = memory_pipe()
     driver = H11Connection(state, server_end, "http", ("127.0.0.1", 5555), ("127.0.0.1", 80))
     async with anyio.create_task_group() as tg:
+        tg.start_soon(state.run_watchdog, 0.02)
         tg.start_soon(driver.run)
         try:
             yield client

@@ -29,14 +29,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def gunicorn_flags() -> list[str]:
+    """gunicorn 24+ opens a control socket at one fixed path (~/.gunicorn/gunicorn.ctl) by
+    default; gunicorns started side by side would fight over it, so tests turn it off."""
+    try:
+        from gunicorn.config import KNOWN_SETTINGS
+    except ImportError:
+        return []
+    names = {s.name for s in KNOWN_SETTINGS}
+    return ["--no-control-socket"] if "control_socket_disable" in names else []
+
+
 def server_command(kind: str, spec: str, port: int, *, workers: int = 1, threads: int = 16) -> list[str]:
     """The command line that serves ``spec`` (``module:attr``) with the named server."""
     py = sys.executable
     bind = f"127.0.0.1:{port}"
     if kind == "gunicorn-sync":
-        return [py, "-m", "gunicorn", "-w", str(workers), "-k", "sync", "-b", bind, "--graceful-timeout", "5", spec]
+        return [py, "-m", "gunicorn", *gunicorn_flags(), "-w", str(workers), "-k", "sync", "-b", bind,
+                "--graceful-timeout", "5", spec]
     if kind == "gunicorn-gthread":
-        return [py, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
+        return [py, "-m", "gunicorn", *gunicorn_flags(), "-w", str(workers), "-k", "gthread", "--threads", str(threads),
                 "-b", bind, "--graceful-timeout", "5", spec]
     if kind == "uvicorn":
         return [py, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from .procs import launch
-from .servers import free_port
+from .servers import free_port, gunicorn_flags
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,7 @@ def _command(kind: str, port: int) -> list[str]:
         bind,
         "--graceful-timeout",
         "3",
-        "--no-control-socket",
+        *gunicorn_flags(),
     ]
     commands = {
         "gunicorn-sync": gunicorn + ["-k", "sync", SPEC],

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from .procs import launch
-from .servers import free_port, serve
+from .servers import free_port, gunicorn_flags, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -94,7 +94,7 @@ def test_sse_on_gunicorn_sync_worker_warns_once_and_tears_down_cleanly(tmp_path:
         "3",
         "--graceful-timeout",
         "2",
-        "--no-control-socket",
+        *gunicorn_flags(),
         "-b",
         f"127.0.0.1:{port}",
         SPEC,

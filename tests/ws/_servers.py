@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from e2e.servers import gunicorn_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = Path(__file__).resolve().parent / "apps"
@@ -45,7 +46,7 @@ def command(kind: str, port: int, workers: int = 1, spec: str = "ws_app:app",
         return [py, "-m", "lcore_ws", spec, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                 "--log-level", "warning", "--timeout-graceful-shutdown", "3", *cert]
     if kind == "gunicorn":
-        return [py, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "3",
+        return [py, "-m", "gunicorn", *gunicorn_flags(), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "3",
                 spec]
     raise ValueError(kind)
 

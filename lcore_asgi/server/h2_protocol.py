@@ -59,6 +59,10 @@ _BASE64URL = re.compile(rb"[A-Za-z0-9_-]+={0,2}")
 class H2Connection:
     """Serve HTTP/2 streams on one byte stream until it closes."""
 
+    #: Never due: HTTP/2 waits end by their own deadlines (``Pace.wait``), so the
+    #: server's watchdog (``ServerState.run_watchdog``) has nothing to expire here.
+    deadline = _INF
+
     def __init__(
         self,
         state: ServerState,

@@ -9,8 +9,15 @@ import pytest
 from lcore import Lcore, Middleware, RouteError, response, view
 
 
-class Color(enum.StrEnum):
-    RED = "red"
+if hasattr(enum, "StrEnum"):  # Python 3.11+
+
+    class Color(enum.StrEnum):
+        RED = "red"
+
+else:  # 3.10: a str-mixin Enum is the same kind of str subclass
+
+    class Color(str, enum.Enum):  # type: ignore[no-redef]
+        RED = "red"
 
 
 class Tag(Middleware):

@@ -8,7 +8,6 @@ import pytest
 
 from lcore import Lcore, Middleware, RouteError, response, view
 
-
 if hasattr(enum, "StrEnum"):  # Python 3.11+
 
     class Color(enum.StrEnum):

@@ -49,7 +49,7 @@ from . import _bridge
 from .context import _current
 
 __all__ = ["run_async", "run_sync", "iterate_in_thread", "iterate_from_thread", "set_thread_limit",
-           "get_thread_limit", "portal", "shutdown_portal", "call_with_timeout", "start_portal", "current_loop",
+           "get_thread_limit", "portal", "shutdown_portal", "call_with_timeout", "start_portal", "PortalThread", "current_loop",
            "LoopHandle", "spawn", "Task", "new_event", "wait_event", "on_event_loop", "current_backend",
            "require_asyncio", "BACKENDS"]
 
@@ -97,12 +97,8 @@ def portal() -> Any:
             _portal = cm.__enter__()
             _portal_cm = cm
             _portal_pid = os.getpid()
-            _portal_thread_ident = _portal.call(_loop_thread_ident)
+            _portal_thread_ident = cm.thread.ident if cm.thread is not None else None
         return _portal
-
-
-async def _loop_thread_ident() -> int:
-    return threading.get_ident()
 
 
 def shutdown_portal(cancel: bool = False) -> None:
@@ -112,15 +108,10 @@ def shutdown_portal(cancel: bool = False) -> None:
     """
     global _portal, _portal_cm, _portal_pid
     with _lock:
-        p, cm, pid = _portal, _portal_cm, _portal_pid
+        cm, pid = _portal_cm, _portal_pid
         _portal = _portal_cm = _portal_pid = None
     if cm is not None and pid == os.getpid():
-        try:
-            if cancel:
-                p.call(p.stop, True)
-            cm.__exit__(None, None, None)
-        except Exception:  # pragma: no cover - best effort at exit
-            pass
+        cm.stop(cancel=cancel)
 
 
 _exiting = False
@@ -128,29 +119,14 @@ _exiting = False
 EXIT_TIMEOUT = 3.0
 
 
-def _run_bounded(fn: Callable[[], Any], timeout: float) -> bool:
-    """Run ``fn()`` in a daemon thread and wait at most ``timeout`` s; True if it finished.
-
-    For clean-ups at interpreter exit: one stuck on a call that never returns (a handler
-    blocked in a worker thread) is left behind, and the process still exits.
-    """
-    t = threading.Thread(target=_quietly, args=(fn,), name="lcore-exit", daemon=True)
-    t.start()
-    t.join(timeout)
-    return not t.is_alive()
-
-
-def _quietly(fn: Callable[[], Any]) -> None:
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 - best effort at exit
-        pass
-
-
 def _at_exit() -> None:
-    global _exiting
+    global _exiting, _portal, _portal_cm, _portal_pid
     _exiting = True
-    _run_bounded(lambda: shutdown_portal(cancel=True), EXIT_TIMEOUT)
+    with _lock:
+        cm, pid = _portal_cm, _portal_pid
+        _portal = _portal_cm = _portal_pid = None
+    if cm is not None and pid == os.getpid():
+        cm.stop(cancel=True, timeout=EXIT_TIMEOUT)
 
 
 def _after_fork_in_child() -> None:
@@ -452,14 +428,71 @@ def call_with_timeout(ctx: Any, seconds: float, owner: Any, slots: int | None, f
 # -- event loops: which one runs, handles on it, tasks, events --------------------------
 
 
-def start_portal(backend: str = "asyncio") -> Any:
-    """A context manager starting an event loop of its own in a thread (an anyio portal).
+class PortalThread:
+    """An event loop running in a daemon thread of its own, reached through an anyio
+    ``BlockingPortal``; a context manager whose ``__enter__`` returns the portal.
+
+    ``stop(cancel, timeout)`` ends it: with ``cancel`` the calls still running are
+    cancelled, and with ``timeout`` it waits at most that long for the thread (a ``def``
+    handler blocked in a worker thread cannot be cancelled; the loop thread is a daemon,
+    so it never holds up the interpreter's exit). ``stop`` starts no thread: it is safe at
+    interpreter exit, where Python 3.12 refuses new threads.
+    """
+
+    def __init__(self, backend: str = "asyncio") -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        self.backend = backend
+        self.portal: Any = None
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> Any:
+        import concurrent.futures
+
+        ready: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        async def serve() -> None:
+            async with anyio.from_thread.BlockingPortal() as p:
+                ready.set_result(p)
+                await p.sleep_until_stopped()
+
+        def run() -> None:
+            try:
+                anyio.run(serve, backend=self.backend)
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+                if not ready.done():
+                    ready.set_exception(exc)
+
+        self.thread = threading.Thread(target=run, name=f"lcore-{self.backend}-loop", daemon=True)
+        self.thread.start()
+        self.portal = ready.result()
+        return self.portal
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop(cancel=exc[0] is not None)
+
+    def stop(self, cancel: bool = False, timeout: float | None = None) -> bool:
+        """Stop the loop; True once its thread has ended (within ``timeout`` if given)."""
+        p, t = self.portal, self.thread
+        if p is None or t is None:
+            return True
+        try:
+            if timeout is None:
+                p.call(p.stop, cancel)
+            else:
+                p.start_task_soon(p.stop, cancel)
+        except BaseException:  # noqa: BLE001 - stopped already, or cancelled by its own stop
+            pass
+        t.join(timeout)
+        return not t.is_alive()
+
+
+def start_portal(backend: str = "asyncio") -> PortalThread:
+    """A context manager starting an event loop of its own in a thread (a ``PortalThread``).
 
     ``backend`` is ``'asyncio'`` or ``'trio'``. The test clients run the ASGI side on it.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    return anyio.from_thread.start_blocking_portal(backend)
+    return PortalThread(backend)
 
 
 def current_backend() -> str | None:

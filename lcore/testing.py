@@ -17,6 +17,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import traceback
 import weakref
 from collections.abc import Iterator
@@ -121,12 +122,17 @@ class _ASGITransport:
         cm, self._cm = self._cm, None  # type: ignore[assignment]
         if cm is not None:
             _open_transports.discard(self)
-            if cancel:
-                try:
-                    self.portal.call(self.portal.stop, True)
-                except Exception:  # noqa: BLE001 - stopped already
-                    pass
-            cm.__exit__(None, None, None)
+            cm.stop(cancel=cancel)
+
+    def close_within(self, timeout: float) -> None:
+        """Stop the loop thread at interpreter exit, cancelling running requests, waiting
+        at most ``timeout`` s (a ``def`` handler blocked in a thread is left behind)."""
+        for ev in list(self._open):
+            ev.set()
+        cm, self._cm = self._cm, None  # type: ignore[assignment]
+        if cm is not None:
+            _open_transports.discard(self)
+            cm.stop(cancel=True, timeout=timeout)
 
     def handle_request(self, request: Any) -> Any:
         import anyio
@@ -393,16 +399,11 @@ def _close_open_transports() -> None:
     """Close the clients a program never closed, without ever hanging its exit: running
     requests are cancelled, and one that cannot be (a ``def`` handler blocked in a
     thread) is left behind after a bounded wait."""
-    from .concurrency import EXIT_TIMEOUT, _run_bounded
+    from .concurrency import EXIT_TIMEOUT
 
-    transports = list(_open_transports)
-
-    def close_all() -> None:
-        for t in transports:
-            _close_quietly(t, cancel=True)
-
-    if transports:
-        _run_bounded(close_all, EXIT_TIMEOUT)
+    deadline = time.monotonic() + EXIT_TIMEOUT
+    for t in list(_open_transports):
+        t.close_within(max(0.0, deadline - time.monotonic()))
 
 
 atexit.register(_close_open_transports)

@@ -131,3 +131,35 @@ def test_the_concurrency_doc_examples_run() -> None:
     assert blocks
     for code in blocks:
         exec(compile(code, "docs/concurrency.md", "exec"), {"__name__": "docs_example"})
+
+
+@pytest.mark.parametrize("backend", concurrency.BACKENDS)
+def test_portal_thread_stops_within_its_bound_without_starting_a_thread(
+        backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # At interpreter exit Python 3.12 refuses new threads: the exit clean-up (the
+    # persistent loop's and the test clients') must stop a loop without one, and must
+    # not wait past its bound for a call blocked in a worker thread.
+    release, blocked = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        blocked.set()
+        release.wait()
+
+    cm = concurrency.start_portal(backend)
+    portal = cm.__enter__()
+    portal.start_task_soon(anyio.to_thread.run_sync, stuck)
+    assert blocked.wait(5)
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    try:
+        assert cm.stop(cancel=True, timeout=0.5) is False  # the blocked call holds the loop
+    finally:
+        monkeypatch.undo()
+        release.set()
+    assert cm.thread is not None
+    cm.thread.join(5)
+    assert not cm.thread.is_alive()
+    assert cm.stop(cancel=True, timeout=1) is True  # stopped already: nothing to do

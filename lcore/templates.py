@@ -20,6 +20,7 @@ import importlib.util
 import inspect
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -546,6 +547,10 @@ class SimpleTemplate(BaseTemplate):
         """
         mapped = False  # SyntaxError lines: generated code's until the tree is remapped
         try:
+            if sys.version_info < (3, 11):
+                # Python 3.10 builds the AST objects of ``ast.parse`` without a depth
+                # guard and crashes the process on a deep tree; its compiler has one.
+                compile(code, self._filename, "exec")
             tree = ast.parse(code, self._filename, "exec")
             _remap_lines(tree, linemap)
             mapped = True

@@ -484,13 +484,13 @@ def test_template_settings_argument():
 def test_compiled_once_and_cached(views, monkeypatch):
     (views / "cached.tpl").write_text("v1 {{x}}")
     calls = []
-    original = SimpleTemplate._compile
+    original = SimpleTemplate.prepare
 
-    def counting(self, *args):
+    def counting(self, *args, **kwargs):
         calls.append(self.name)
-        return original(self, *args)
+        return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(SimpleTemplate, "_compile", counting)
+    monkeypatch.setattr(SimpleTemplate, "prepare", counting)
     assert template("cached", x=1) == "v1 1"
     assert template("cached", x=2) == "v1 2"
     assert calls == ["cached"]

@@ -7,10 +7,25 @@ import time
 from dataclasses import dataclass
 
 from lcore import (
-    TEMPLATE_PATH, BackgroundTaskPool, BodyLimitMiddleware, CORSMiddleware, Lcore,
-    RequestIDMiddleware, RequestLoggerMiddleware, SecurityHeadersMiddleware, abort,
-    auth_basic, ctx, hash_password, on_shutdown, rate_limit, request, response,
-    template, validate_request, verify_password, view,
+    TEMPLATE_PATH,
+    BackgroundTaskPool,
+    BodyLimitMiddleware,
+    CORSMiddleware,
+    Lcore,
+    RequestIDMiddleware,
+    RequestLoggerMiddleware,
+    SecurityHeadersMiddleware,
+    auth_basic,
+    ctx,
+    hash_password,
+    on_shutdown,
+    rate_limit,
+    request,
+    response,
+    template,
+    validate_request,
+    verify_password,
+    view,
 )
 
 from .users import users_app

@@ -29,8 +29,6 @@ def _request_head(request: Any) -> bytes:
 
 def upgrade_handler(options: WebSocketOptions | None = None) -> Any:
     """The embedded server's HTTP/1.1 ``Upgrade: websocket`` handler (``Config.upgrade_handlers``)."""
-    import h11
-
     opts = options or WebSocketOptions()
 
     async def handle_upgrade(connection: Any, request: Any) -> bool:
@@ -39,10 +37,9 @@ def upgrade_handler(options: WebSocketOptions | None = None) -> Any:
         for name, value in request.headers:
             if name in (b"content-length", b"transfer-encoding") and value != b"0":
                 return False
-        conn = connection.conn
-        if type(conn.next_event()) is not h11.EndOfMessage:
+        trailing = connection.upgrade_bytes()  # None: a body follows the head
+        if trailing is None:
             return False
-        trailing = conn.trailing_data[0]
         state = connection.state
         tls = connection.scheme == "https"
 

@@ -28,6 +28,7 @@ class ServerState:
         "active_requests",
         "server_header",
         "log_access",
+        "_header_cache",
     )
 
     def __init__(self, app: Any, config: Config) -> None:
@@ -41,6 +42,7 @@ class ServerState:
         header = config.server_header
         self.server_header = header.encode("latin-1") if isinstance(header, str) else header
         self.log_access = config.access_log
+        self._header_cache: tuple[bytes, bytes] = (b"", b"")
 
     async def run_watchdog(self, resolution: float = 0.1) -> None:
         """Expire connection deadlines (reads, writes, idle) until cancelled.
@@ -66,3 +68,13 @@ class ServerState:
         if self.server_header:
             return [(b"date", date), (b"server", self.server_header)]
         return [(b"date", date)]
+
+    def default_header_bytes(self, date: bytes) -> bytes:
+        """Return the ``date``/``server`` header lines, serialized once per ``date`` value."""
+        # PERF: http_date() returns the same object all second; one identity check then.
+        cache = self._header_cache
+        if cache[0] is date:
+            return cache[1]
+        lines = b"".join(b"%s: %s\r\n" % pair for pair in self.default_headers(date))
+        self._header_cache = (date, lines)
+        return lines

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from time import monotonic as _monotonic
 from typing import Any
 
 import anyio
+import anyio.abc
 import h11
 
 from ._date import http_date
+from ._h1_base import H1Connection, UpgradeHandler, origin_form
 from ._h1_checks import (
     BadRequest,
     check_head_bytes,
@@ -19,23 +21,10 @@ from ._h1_checks import (
     head_end,
 )
 from ._state import ServerState, error_logger
-from ._status import STATUS_LINES, reason_phrase
-from .streams import (
-    CLIENT_GONE,
-    ClientDisconnected,
-    HTTPStream,
-    Pace,
-    RequestError,
-    build_scope,
-    error_response_body,
-)
+from ._status import reason_phrase
+from .streams import CLIENT_GONE, ClientDisconnected, HTTPStream, RequestError, build_scope
 
 __all__ = ["H11Connection", "UpgradeHandler"]
-
-#: An HTTP/1.1 ``Upgrade`` handler: called with the connection and the request event
-#: (whose body, if any, has not been read). Return True if it took the connection over;
-#: False to let the request be served as plain HTTP.
-UpgradeHandler = Callable[["H11Connection", h11.Request], Awaitable[bool]]
 
 _FRAMING = frozenset((b"content-length", b"transfer-encoding"))
 #: Statuses whose responses never carry a Content-Length we could add.
@@ -43,7 +32,6 @@ _NO_LENGTH = frozenset((204, 304))
 _VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
 _METHODS: dict[bytes, str] = {}
 _READ_SIZE = 65536
-_INF = float("inf")
 _DRAIN_LIMIT = 65536
 _Request = h11.Request
 _Data = h11.Data
@@ -75,20 +63,8 @@ def _response_headers(head: list[tuple[bytes, bytes]], app_headers: Any) -> bool
     return framed
 
 
-def _origin_form(target: bytes) -> bytes:
-    """Turn an absolute-form target (``http://host/p?q``) into origin form (``/p?q``)."""
-    scheme, sep, rest = target.partition(b"://")
-    if not sep or scheme.lower() not in (b"http", b"https"):
-        return target
-    slash = rest.find(b"/")
-    question = rest.find(b"?")
-    if slash == -1 or (question != -1 and question < slash):
-        return b"/" + rest[question:] if question != -1 else b"/"
-    return rest[slash:]
-
-
-class H11Connection:
-    """Serve HTTP/1.1 requests on one byte stream until it closes."""
+class H11Connection(H1Connection):
+    """Serve HTTP/1.1 requests on one byte stream until it closes (the h11 driver)."""
 
     def __init__(
         self,
@@ -99,89 +75,16 @@ class H11Connection:
         server: tuple[str, int | None] | None,
         upgrade_handlers: Mapping[bytes, UpgradeHandler] | None = None,
     ) -> None:
-        config = state.config
-        self.state = state
-        self.stream = stream
-        self.scheme = scheme
-        self.client = client
-        self.server = server
-        self.upgrade_handlers = (
-            config.upgrade_handlers if upgrade_handlers is None else upgrade_handlers
-        )
+        super().__init__(state, stream, scheme, client, server, upgrade_handlers)
         self.conn = h11.Connection(
-            h11.SERVER, max_incomplete_event_size=config.h11_max_incomplete_event_size
+            h11.SERVER, max_incomplete_event_size=self._config.h11_max_incomplete_event_size
         )
-        self._config = config
-        self._must_close = False
-        self._idle = False
-        self._scope: anyio.CancelScope | None = None
-        self._expired = False
-        self._linger = False
-        self._head_started = False
-        #: When the pending head read or write times out (``ServerState.run_watchdog``).
-        self.deadline = _INF
-        #: The whole first head must be in by then (``time.monotonic()``; see ``run``).
-        self._first_head_deadline = _INF
-        self._body_pace = Pace(config.timeout_body, config.min_body_rate)
-        self._write_pace = Pace(config.timeout_write, config.min_write_rate)
-        self._body_eof = False
-        self._waiter_scope: anyio.CancelScope | None = None
-        self._waiter_exited: anyio.Event | None = None
-        self._cycles = 0
-        self._request: h11.Request | None = None
-        self._upgrade: bytes | None = None
         #: Raw bytes received of the head being read (h11 keeps its own copy).
         self._raw = b""
-        #: Set by an upgrade handler that took the connection over (e.g. a WebSocket
-        #: session); its ``shutdown()`` is called on graceful server shutdown.
-        self.upgraded: Any = None
 
-    # -- connection loop -------------------------------------------------------------
-
-    async def run(self, initial: bytes = b"", accepted: float | None = None) -> None:
-        """Serve requests until the peer closes, a timeout, an error or shutdown.
-
-        ``accepted`` (``time.monotonic()``) is when the connection was accepted, if bytes
-        were read before (the HTTP/2 preface sniff): the first head's deadline counts
-        from then. ``initial`` are those bytes.
-        """
-        self.state.connections.add(self)
-        start = _monotonic() if accepted is None else accepted
-        self._first_head_deadline = start + self._config.timeout_headers
-        if initial:
-            self.conn.receive_data(initial)
-            self._raw = initial
-        linger = False
-        try:
-            with anyio.CancelScope() as scope:
-                self._scope = scope
-                linger = await self._serve() or self._linger
-            if self._expired and self._head_started:
-                with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
-                    await self._write_error(408)
-                linger = True
-        except CLIENT_GONE:
-            pass
-        finally:
-            self.state.connections.discard(self)
-            self.deadline = _INF
-            await self._close(linger)
-
-    def expire(self) -> None:
-        """The pending head read or write ran past its deadline: drop the connection."""
-        self.deadline = _INF
-        self._expired = True
-        self._must_close = True
-        if self._scope is not None:
-            self._scope.cancel()
-
-    def shutdown(self) -> None:
-        """Finish the current request then close; close now if idle."""
-        self._must_close = True
-        if self.upgraded is not None:
-            self.upgraded.shutdown()
-        elif self._idle and not self._head_started and self._scope is not None:
-            self._scope.cancel()
+    def _take_initial(self, initial: bytes) -> None:
+        self.conn.receive_data(initial)
+        self._raw = initial
 
     async def _serve(self) -> bool:
         conn = self.conn
@@ -221,7 +124,7 @@ class H11Connection:
                     _METHODS[request.method] = method
             target = request.target
             if target[:1] != b"/" and target[:4].lower() == b"http":
-                target = _origin_form(target)
+                target = origin_form(target)
             scope = build_scope(
                 state,
                 method,
@@ -235,10 +138,7 @@ class H11Connection:
             self._body_eof = False
             self._body_pace.reset()
             await HTTPStream(state, scope, self, declared_length).run()
-            if self._waiter_scope is not None:
-                self._waiter_scope.cancel()
-                assert self._waiter_exited is not None
-                await self._waiter_exited.wait()
+            await self._after_response()
             if self._must_close or conn.our_state is not h11.DONE:
                 return False
             if conn.their_state is h11.SEND_BODY and not await self._drain_body():
@@ -248,21 +148,6 @@ class H11Connection:
             conn.start_next_cycle()
             self._cycles += 1
             self._raw = conn.trailing_data[0]
-
-    async def _close(self, linger: bool) -> None:
-        stream = self.stream
-        with anyio.CancelScope(shield=True):
-            if linger:
-                # Half-close and read what the client still sends, so closing with unread
-                # data does not reset the connection before it reads our error response.
-                with anyio.move_on_after(1.0):
-                    try:
-                        await stream.send_eof()
-                        while await stream.receive(_READ_SIZE):
-                            pass
-                    except Exception:
-                        pass
-            await anyio.aclose_forcefully(stream)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -278,12 +163,7 @@ class H11Connection:
         raw = self._raw
         self._raw = b""
         started = self._head_started = bool(raw)
-        if not self._cycles:
-            deadline = self._first_head_deadline
-        elif started:
-            deadline = _monotonic() + config.timeout_headers
-        else:
-            deadline = _monotonic() + config.timeout_keep_alive
+        deadline = self._head_deadline(started)
         while True:
             try:
                 event = conn.next_event()
@@ -309,18 +189,6 @@ class H11Connection:
                 return event
             return None  # ConnectionClosed
 
-    async def _receive_head(self, deadline: float) -> bytes:
-        """Head bytes (``b""`` at end of stream); past ``deadline`` :meth:`expire` ends us."""
-        self._idle = True
-        self.deadline = deadline
-        try:
-            return await self.stream.receive(_READ_SIZE)
-        except CLIENT_GONE:
-            return b""
-        finally:
-            self._idle = False
-            self.deadline = _INF
-
     def _refusal_status(self, exc: h11.RemoteProtocolError, raw: bytes) -> int:
         """The status for a head h11 refused: our checks' where they are more specific.
 
@@ -337,15 +205,6 @@ class H11Connection:
         except BadRequest as bad:
             return bad.status
         return status
-
-    async def _receive_some(self) -> bytes:
-        """Body bytes; ``b""`` at end of stream; ClientDisconnected if the client is gone."""
-        try:
-            return await self.stream.receive(_READ_SIZE)
-        except anyio.EndOfStream:
-            return b""
-        except CLIENT_GONE as exc:
-            raise ClientDisconnected from exc
 
     async def read_body(self) -> tuple[bytes, bool] | None:
         """Return the next request body chunk (see :class:`StreamTransport`)."""
@@ -372,16 +231,9 @@ class H11Connection:
                 if event is _NEED_DATA:
                     if body:
                         break
-                    try:
-                        data = await self._body_pace.wait(self._receive_some)
-                    except TimeoutError:
-                        self._must_close = True
-                        raise RequestError(408, "request body too slow") from None
-                    except ClientDisconnected:
-                        self._must_close = True
+                    data = await self._receive_body()
+                    if data is None:
                         return None
-                    if not data:
-                        self._body_eof = True
                     conn.receive_data(data)
                     continue
                 self._must_close = True
@@ -421,27 +273,6 @@ class H11Connection:
 
     # -- writing ---------------------------------------------------------------------
 
-    async def _write(self, data: bytes) -> None:
-        """Send within the write pace; ClientDisconnected if the client is gone."""
-        pace = self._write_pace
-        start = _monotonic()
-        # PERF: the hot path's waits (heads, writes) are bounded by the watchdog's sweep
-        # of ``deadline`` (set from the Pace), not a cancel scope and timer each: those
-        # cost ~30% of req/s under wrk. Body waits use ``Pace.wait``.
-        self.deadline = start + pace.credit
-        try:
-            await self.stream.send(data)
-        except CLIENT_GONE as exc:
-            # Over TLS a send after the client's close may raise EndOfStream or an
-            # ssl error: the client is gone all the same, never a server error.
-            self._must_close = True
-            if isinstance(exc, ClientDisconnected):
-                raise
-            raise ClientDisconnected from exc
-        finally:
-            self.deadline = _INF
-        pace.spent(_monotonic() - start, len(data))
-
     async def send_head(
         self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, end: bool
     ) -> None:
@@ -476,34 +307,6 @@ class H11Connection:
         if data:
             await self._write(data)
 
-    async def send_error(self, status: int) -> None:
-        """Write a server-generated error response and mark the connection to close."""
-        self._must_close = True
-        self._linger = True
-        await self._write_error(status)
-
-    async def abort(self) -> None:
-        """Close the connection once the app returns."""
-        self._must_close = True
-
-    async def _write_error(self, status: int) -> None:
-        # Written without h11: it may already be in an error state, and we close anyway.
-        self._must_close = True
-        request = self._request
-        head_only = request is not None and request.method == b"HEAD"
-        payload = error_response_body(status)
-        head = b"".join(b"%s: %s\r\n" % pair for pair in self.state.default_headers(http_date()))
-        data = (
-            STATUS_LINES.get(status, b"HTTP/1.1 %d %s\r\n" % (status, reason_phrase(status)))
-            + head
-            + b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-            b"connection: close\r\n\r\n" % len(payload) + (b"" if head_only else payload)
-        )
-        try:
-            await self._write(data)
-        except ClientDisconnected:
-            pass
-
     async def _drain_body(self) -> bool:
         """Discard an unread request body so the connection can be reused."""
         conn = self.conn
@@ -533,9 +336,18 @@ class H11Connection:
 
     # -- for upgrade handlers --------------------------------------------------------
 
-    async def send_raw(self, data: bytes) -> None:
-        """Write bytes on the underlying stream (for upgrade handlers)."""
-        await self._write(data)
+    def upgrade_bytes(self) -> bytes | None:
+        """The bytes received after the request head, if no body follows it; else None.
+
+        For an upgrade handler taking the connection over: h11 is done with it then.
+        """
+        conn = self.conn
+        try:
+            if type(conn.next_event()) is not _EndOfMessage:
+                return None
+        except h11.RemoteProtocolError:
+            return None
+        return bytes(conn.trailing_data[0])
 
 
 _END = h11.EndOfMessage()

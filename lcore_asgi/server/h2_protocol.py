@@ -15,10 +15,10 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
-import h11
 from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame, PingFrame
 
+from ._h1_base import RequestHead
 from ._state import ServerState, error_logger
 from .h2_stream import H2Stream
 from .streams import CLIENT_GONE, Pace, build_scope
@@ -116,7 +116,7 @@ class H2Connection:
 
     # -- connection loop -------------------------------------------------------------
 
-    async def run(self, initial: bytes = b"", upgrade: h11.Request | None = None) -> None:
+    async def run(self, initial: bytes = b"", upgrade: RequestHead | None = None) -> None:
         """Serve until the peer closes, an error, idle timeout or a graceful shutdown.
 
         With ``upgrade`` (an ``Upgrade: h2c`` request, after :meth:`accept_upgrade`),
@@ -413,7 +413,7 @@ class H2Connection:
             return False
         return True
 
-    def _start_upgraded_stream(self, request: h11.Request) -> None:
+    def _start_upgraded_stream(self, request: RequestHead) -> None:
         self._open_stream(
             1, request.method.decode("ascii"), self.scheme, request.target, list(request.headers)
         )
@@ -505,7 +505,7 @@ class H2Connection:
             self._maybe_finish()
 
 
-async def upgrade_h2c(connection: Any, request: h11.Request) -> bool:
+async def upgrade_h2c(connection: Any, request: RequestHead) -> bool:
     """Switch an HTTP/1.1 connection to HTTP/2 on ``Upgrade: h2c`` (RFC 7540 §3.2).
 
     A request without exactly one valid ``HTTP2-Settings`` header is not upgraded (RFC
@@ -527,18 +527,14 @@ async def upgrade_h2c(connection: Any, request: h11.Request) -> bool:
     )
     if not h2conn.accept_upgrade(settings[0]):
         return False
-    conn = connection.conn
-    event = conn.next_event()
-    if type(event) is not h11.EndOfMessage:
+    trailing = connection.upgrade_bytes()
+    if trailing is None:
         return False
-    await connection.send_raw(
-        conn.send(
-            h11.InformationalResponse(
-                status_code=101,
-                headers=[(b"connection", b"Upgrade"), (b"upgrade", b"h2c")],
-                reason=b"Switching Protocols",
-            )
-        )
-    )
-    await h2conn.run(conn.trailing_data[0], upgrade=request)
+    await connection.send_raw(_SWITCHING_TO_H2C)
+    await h2conn.run(trailing, upgrade=request)
     return True
+
+
+_SWITCHING_TO_H2C = (
+    b"HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n"
+)

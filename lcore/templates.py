@@ -15,13 +15,14 @@ turning that off is explicit, with each engine's own setting: ``noescape=True``
 from __future__ import annotations
 
 import functools
-import importlib.util
 import inspect
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._utils import html_escape, touni
+from .context import _current_or_none
 from .exceptions import TemplateError
 from .template_compiler import _TOO_DEEP, _template_error, compile_stpl
 
@@ -47,7 +48,9 @@ __all__ = [
 TEMPLATE_PATH: list[str] = ["./", "./views/"]
 #: Compiled templates, keyed by (adapter, lookup dirs, name or source, settings).
 TEMPLATES: dict[Any, BaseTemplate] = {}
-#: In debug mode the cache is bypassed, so edited templates show up on the next render.
+#: Debug mode for templates alone: templates given by name are read and compiled again
+#: on every render, so edits show up at once. ``lcore.debug(True)`` and an app's
+#: ``debug`` config (for that app's requests) do the same without setting this.
 DEBUG = False
 
 
@@ -55,6 +58,22 @@ def _set_debug(flag: bool) -> None:
     """Turn template debug mode on or off (recompile on every ``template()`` call)."""
     global DEBUG
     DEBUG = bool(flag)
+
+
+def _debug_mode() -> bool:
+    """Whether templates are recompiled on each render instead of taken from ``TEMPLATES``.
+
+    True when this module's ``DEBUG`` is set, after ``lcore.debug(True)``, or while a
+    request of an app whose ``debug`` config is true is being handled.
+    """
+    if DEBUG:
+        return True
+    package = sys.modules.get(__package__ or "lcore")
+    if getattr(package, "DEBUG", False):
+        return True
+    current = _current_or_none()
+    app = getattr(current, "app", None) if current is not None else None
+    return app is not None and bool(app.config.get("debug", False))
 
 
 class _EngineMissing(TemplateError, ImportError):
@@ -111,11 +130,11 @@ class BaseTemplate:
     def _require_engine(cls) -> None:
         if cls._engine is None:
             return
-        module, requirement = cls._engine
-        if importlib.util.find_spec(module) is None:
-            raise _EngineMissing(
-                f"{cls.__name__} needs the {module!r} package: pip install {requirement}"
-            )
+        from ._extras import available, install_hint
+
+        module = cls._engine[0]
+        if not available(module):
+            raise _EngineMissing(f"{cls.__name__} needs the {module!r} package: {install_hint(module)}")
 
     @classmethod
     def search(cls, name: str, lookup: list[str] | tuple[str, ...] | None = None) -> str | None:
@@ -431,12 +450,15 @@ def _get_template(
     dirs = tuple(os.path.abspath(p) for p in (TEMPLATE_PATH if lookup is None else lookup))
     key = (adapter, dirs, tpl, _settings_key(settings))
     cached = TEMPLATES.get(key)
-    if cached is None or DEBUG:
-        if _is_source(tpl):
-            cached = adapter(source=tpl, lookup=dirs, **settings)
-        else:
-            cached = adapter(name=tpl, lookup=dirs, **settings)
-        TEMPLATES[key] = cached
+    # In debug mode a template file is read again (it may have been edited); source
+    # given as a string cannot change and stays cached.
+    if cached is not None and (cached.filename is None or not _debug_mode()):
+        return cached
+    if _is_source(tpl):
+        cached = adapter(source=tpl, lookup=dirs, **settings)
+    else:
+        cached = adapter(name=tpl, lookup=dirs, **settings)
+    TEMPLATES[key] = cached
     return cached
 
 
@@ -453,7 +475,8 @@ def template(
     A string containing a newline, ``{``, ``%`` or ``$`` is template source; any other
     string is a name looked up in ``template_lookup`` (default ``TEMPLATE_PATH``).
     Variables come from the dicts in ``args`` and then ``kwargs``. Compiled templates
-    are cached in ``TEMPLATES`` (not in debug mode).
+    are cached in ``TEMPLATES``; in debug mode (``lcore.debug(True)``, the app's
+    ``debug`` config, or ``lcore.templates.DEBUG``) template files are read again.
     """
     if isinstance(tpl, BaseTemplate):
         obj = tpl

@@ -528,6 +528,14 @@ def test_debug_mode_recompiles(views):
     tpl_mod._set_debug(False)
 
 
+def test_debug_mode_keeps_template_source_strings_cached():
+    tpl_mod._set_debug(True)
+    assert template("{{x}}!", x=1) == "1!"
+    [compiled] = TEMPLATES.values()
+    assert template("{{x}}!", x=2) == "2!"
+    assert list(TEMPLATES.values()) == [compiled]
+
+
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Import lcore.templates in a fresh interpreter without running lcore/__init__.py, so the
 # check is about this module alone.

@@ -1,7 +1,8 @@
 """Tests for lcore.static.static_file.
 
 Every request goes through a real ``Lcore`` app and ``TestClient``, over both the
-WSGI and the ASGI side. The handler keeps the response object ``static_file``
+WSGI and the ASGI side (``make_client``, tests/conftest.py): a broken ASGI client fails
+these tests, it never skips them. The handler keeps the response object ``static_file``
 returned, so tests can also check what it built before the framework sent it.
 """
 
@@ -15,32 +16,11 @@ from types import SimpleNamespace
 import pytest
 
 import lcore.static as static_mod
-from lcore import Lcore, TestClient, static_file
+from lcore import Lcore, static_file
 from lcore._utils import http_date
 from lcore.response import HTTPError, HTTPResponse
 
 CONTENT = b"0123456789abcdefghij"
-
-
-def _asgi_client_works() -> bool:
-    app = Lcore()
-    app.route("/")(lambda: "ok")
-    try:
-        with TestClient(app, protocol="asgi") as c:
-            return c.get("/").body == b"ok"
-    except Exception:
-        return False
-
-
-PROTOCOLS = [
-    "wsgi",
-    pytest.param(
-        "asgi",
-        marks=pytest.mark.skipif(
-            not _asgi_client_works(), reason="TestClient(protocol='asgi') does not work yet"
-        ),
-    ),
-]
 
 
 @pytest.fixture
@@ -57,8 +37,8 @@ def root(tmp_path):
     return base
 
 
-@pytest.fixture(params=PROTOCOLS)
-def serve(request):
+@pytest.fixture
+def serve(make_client):
     """Serve one file through an app; return (result, body bytes).
 
     ``headers`` are the request's headers, ``extra_headers`` goes to static_file as
@@ -77,7 +57,7 @@ def serve(request):
         assert isinstance(resp, HTTPResponse)
         return spec["inspect"](resp) if spec["inspect"] else resp
 
-    client = TestClient(app, protocol=request.param)
+    client = make_client(app)  # WSGI and ASGI (tests/conftest.py), closed after the test
 
     def call(filename, root, method="GET", headers=None, extra_headers=None, inspect=None, **kw):
         kw["headers"] = extra_headers
@@ -88,8 +68,7 @@ def serve(request):
         )
         return result, r.body
 
-    yield call
-    client.close()
+    return call
 
 
 def etag_of(path) -> str:
@@ -501,8 +480,8 @@ def test_if_range(serve, root):
 # --------------------------------------------------------------------------- through a route
 
 
-@pytest.fixture(params=PROTOCOLS)
-def client(request, root):
+@pytest.fixture
+def client(make_client, root):
     app = Lcore()
 
     @app.route("/static/<filename:path>")
@@ -513,8 +492,7 @@ def client(request, root):
     def dl(filename):
         return static_file(filename, root=str(root), download=True)
 
-    with TestClient(app, protocol=request.param) as c:
-        yield c
+    return make_client(app)
 
 
 def test_route_get(client, root):

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ._extras import EXTRAS, MissingExtraError, install_hint
 from ._loader import AppLoadError
 
 __all__ = ["CertificateError", "LOG_LEVELS", "base_parser", "check_certificate", "startup_errors"]
@@ -27,17 +28,6 @@ __all__ = ["CertificateError", "LOG_LEVELS", "base_parser", "check_certificate",
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 APP_HELP = "the app: module, module:attr, pkg.mod:attr, file.py or module:factory()"
-
-#: Optional packages and the lcore extra that installs each.
-EXTRAS = {
-    "websockets": "ws",
-    "watchfiles": "reload",
-    "jinja2": "templates",
-    "redis": "redis",
-    "httpx": "client",
-    "brotli": "compression",
-}
-
 
 class CertificateError(ValueError):
     """The TLS certificate or key file cannot be used; the message names the file."""
@@ -56,7 +46,7 @@ def base_parser(
         "--reload",
         action="store_true",
         help="restart when a .py (or template) file under the current directory changes; "
-        "uses watchfiles when installed (pip install 'lcore[reload]'), else polls",
+        f"uses watchfiles when installed ({install_hint('watchfiles')}), else polls",
     )
     p.add_argument(
         "--log-level",
@@ -121,8 +111,10 @@ def describe(
         if exc.errno == errno.EADDRNOTAVAIL:
             return f"cannot listen on {where}: no such address on this machine", 1
         return None
+    if isinstance(exc, MissingExtraError):
+        return str(exc), 1
     if isinstance(exc, ModuleNotFoundError) and exc.name in EXTRAS:
-        return f"{exc}: install it with pip install 'lcore[{EXTRAS[exc.name]}]'", 1
+        return f"{exc}: {install_hint(exc.name)}", 1
     if isinstance(exc, ImportError):
         return str(exc), 1
     if isinstance(exc, SyntaxError):

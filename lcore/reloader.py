@@ -4,7 +4,7 @@
 (``python -m lcore``, ``python -m lcore_asgi``, ``python -m lcore_ws`` and
 ``app.run(reloader=True)``): it runs the server as a child process and starts it again
 when a watched file changes. Changes come from ``watchfiles`` when it is installed
-(``pip install 'lcore[reload]'``) and from polling otherwise.
+(``pip install "lcore[reload]"``) and from polling otherwise.
 
 In-process, ``WatchdogReloader`` (a thread) and ``AsyncReloader`` (an asyncio task):
 
@@ -31,6 +31,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+from ._extras import install_hint, require
 
 __all__ = ["WatchdogReloader", "AsyncReloader", "run_with_reloader", "watch_changes"]
 
@@ -341,7 +343,7 @@ def watch_changes(
     """
     roots = list(dict.fromkeys(os.path.abspath(p) for p in paths))
     if (backend or select_backend()) == "watchfiles":
-        import watchfiles
+        watchfiles = require("watchfiles", "reload", "the watchfiles reloader backend")
 
         for changes in watchfiles.watch(
             *roots, watch_filter=_watch_filter, stop_event=stop, debounce=400,
@@ -392,7 +394,7 @@ def run_with_reloader(
     roots = list(paths or _default_paths())
     backend = select_backend()
     how = "watchfiles" if backend == "watchfiles" else (
-        f"polling every {interval}s; pip install 'lcore[reload]' to use watchfiles")
+        f"polling every {interval}s; {install_hint('watchfiles')} to use watchfiles")
     print(f"lcore: watching {', '.join(roots)} for changes ({how})", file=sys.stderr, flush=True)
     env = dict(os.environ, **{CHILD_ENV: "true", _PARENT_ENV: str(os.getpid())})
     stop = threading.Event()

@@ -24,7 +24,12 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._extras import require
+
 __all__ = ["TestClient", "TestResponse"]
+
+# The client is httpx; without it, importing TestClient says what to install.
+_httpx = require("httpx", "client", "TestClient")
 
 _BASE_URL = "http://localhost"
 
@@ -190,9 +195,6 @@ class _ASGITransport:
         headers = [(k, v) for k, v in msg.get("headers", [])]
         stream = _QueueStream(out, disconnect, future, request.method == "HEAD")
         return httpx.Response(int(msg["status"]), headers=headers, stream=stream)
-
-
-import httpx as _httpx  # noqa: E402 - httpx is needed by the client anyway
 
 
 class _QueueStream(_httpx.SyncByteStream):

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "WebSocketOptions": "protocol",
+    "WebSocketOptions": "options",
     "serve": "server",
     "SideBySideApp": "server",
     "Broadcast": "broadcast",
@@ -36,4 +36,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'lcore_ws' has no attribute {name!r}")
     import importlib
 
+    if module == "server":  # serving needs the websockets package; say how to get it
+        from lcore._extras import require
+
+        require("websockets", "ws", f"lcore_ws.{name}")
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)

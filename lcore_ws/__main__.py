@@ -11,10 +11,11 @@ import logging
 import sys
 
 from lcore._cli import base_parser, check_certificate, startup_errors
+from lcore._extras import require
 from lcore._loader import load_app
 from lcore.reloader import is_reloader_child, run_with_reloader, watch_parent
 
-from .protocol import WebSocketOptions
+from .options import WebSocketOptions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         logger.propagate = False
     watch_parent()
     with startup_errors(debug=args.log_level == "debug", host=args.host, port=args.port):
+        require("websockets", "ws", "python -m lcore_ws")
         check_certificate(args.certfile, args.keyfile)
         if args.reload and not is_reloader_child():
             sys.exit(run_with_reloader())

@@ -248,6 +248,9 @@ def _pipe() -> tuple[_MemoryByteStream, _MemoryByteStream]:
 class _WireTransport:
     def __init__(self, app: Any, url: str, headers: list[tuple[str, str]], subprotocols: list[str] | None,
                  client: tuple[str, int], backend: str = "asyncio") -> None:
+        from lcore._extras import require
+
+        require("websockets", "ws", "websocket_connect() through the WSGI side")
         from websockets.client import ClientProtocol
         from websockets.frames import Opcode
         from websockets.http11 import Response

@@ -194,18 +194,32 @@ class CompressionMiddleware(MiddlewareHook):
     ``Content-Encoding``, ``Cache-Control: no-transform``, partial (206) and bodiless
     responses. Sets ``Vary: Accept-Encoding`` on every compressible response and fixes
     ``Content-Length`` (dropped for streams; a strong ``ETag`` becomes weak).
+
+    ``brotli``: None (default) uses Brotli when the package is installed; True requires it
+    (a missing package is an ImportError naming ``pip install "lcore[compression]"``);
+    False never uses it.
     """
 
     name = "compression"
     order = 90
     phase = "post"
     _lcore_nonblocking = True
+    brotli: bool | None = None
 
     def __init__(
-        self, min_size: int = 256, level: int = 6, content_types: Iterable[str] | None = None
+        self,
+        min_size: int = 256,
+        level: int = 6,
+        content_types: Iterable[str] | None = None,
+        brotli: bool | None = None,
     ) -> None:
         if not 1 <= int(level) <= 9:
             raise ValueError("level must be between 1 and 9")
+        if brotli:
+            from .._extras import require
+
+            require("brotli", "compression", "CompressionMiddleware(brotli=True)")
+        self.brotli = brotli
         self.min_size = int(min_size)
         self.level = int(level)
         types = (
@@ -234,7 +248,8 @@ class CompressionMiddleware(MiddlewareHook):
         accepted = _parse_accept_encoding(header)
         star = accepted.get("*", 0.0)
         q_gzip = accepted.get("gzip", accepted.get("x-gzip", star))
-        q_br = accepted.get("br", star) if _brotli_module() is not None else 0.0
+        use_br = self.brotli is not False and _brotli_module() is not None
+        q_br = accepted.get("br", star) if use_br else 0.0
         if q_br > 0 and q_br >= q_gzip:
             return _Brotli
         if q_gzip > 0:

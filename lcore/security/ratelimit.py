@@ -151,6 +151,9 @@ class RedisRateLimitBackend(RateLimitBackend):
         socket_connect_timeout: float = 2,
         health_check_interval: int = 30,
     ) -> None:
+        from .._extras import require
+
+        require("redis", "redis", "RedisRateLimitBackend")  # fail here, not on a request
         self.redis_url = redis_url
         self.prefix = prefix
         self.socket_connect_timeout = socket_connect_timeout

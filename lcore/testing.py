@@ -21,7 +21,7 @@ import time
 import traceback
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._extras import require
@@ -29,7 +29,10 @@ from ._extras import require
 __all__ = ["TestClient", "TestResponse"]
 
 # The client is httpx; without it, importing TestClient says what to install.
-_httpx = require("httpx", "client", "TestClient")
+if TYPE_CHECKING:
+    import httpx as _httpx
+else:
+    _httpx = require("httpx", "client", "TestClient")
 
 _BASE_URL = "http://localhost"
 

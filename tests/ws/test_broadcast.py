@@ -18,7 +18,7 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 30))
 
 
-async def _basic(b: Broadcast) -> None:
+async def check_publish_subscribe(b: Broadcast) -> None:
     async with b.subscribe("a") as a1, b.subscribe("a") as a2, b.subscribe("b") as b1:
         await b.publish("a", "text")
         await b.publish("a", b"\x00bin")
@@ -35,11 +35,11 @@ async def _basic(b: Broadcast) -> None:
 
 
 def test_memory_publish_subscribe():
-    run(_basic(Broadcast()))
+    run(check_publish_subscribe(Broadcast()))
 
 
 def test_redis_publish_subscribe(redis_server):
-    run(_basic(Broadcast(redis_server.url)))
+    run(check_publish_subscribe(Broadcast(redis_server.url)))
 
 
 def test_unsubscribed_gets_nothing_and_iteration_subscribes_itself():

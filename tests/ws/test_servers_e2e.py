@@ -195,7 +195,7 @@ def _pair(stack: ExitStack, url_a: str, url_b: str, room: str) -> tuple[object, 
     pytest.fail("never reached a second worker")
 
 
-def _cross_delivery(url_a: str, url_b: str, room: str) -> None:
+def check_cross_delivery(url_a: str, url_b: str, room: str) -> None:
     """A message sent through a connection on one process reaches one on another."""
     with ExitStack() as stack:
         a, b = _pair(stack, url_a, url_b, room)
@@ -205,7 +205,7 @@ def _cross_delivery(url_a: str, url_b: str, room: str) -> None:
         _expect(a, "from b")
 
 
-def _restart_and_resume(redis_server, url_a: str, url_b: str, room: str) -> None:
+def check_restart_and_resume(redis_server, url_a: str, url_b: str, room: str) -> None:
     with ExitStack() as stack:
         a, b = _pair(stack, url_a, url_b, room)
         redis_server.stop()
@@ -231,12 +231,12 @@ def test_broadcast_across_two_uvicorn_workers_and_redis_restart(redis_server, tm
     env = {"BROADCAST_URL": redis_server.url}
     with serve("uvicorn", tmp_path, workers=2, env=env) as addr:
         url = f"ws://{addr}"
-        _cross_delivery(url, url, "lobby")
-        _restart_and_resume(redis_server, url, url, "lobby2")
+        check_cross_delivery(url, url, "lobby")
+        check_restart_and_resume(redis_server, url, url, "lobby2")
 
 
 def test_broadcast_across_two_side_by_side_servers_and_redis_restart(redis_server, tmp_path: Path) -> None:
     env = {"BROADCAST_URL": redis_server.url}
     with serve("side-by-side", tmp_path, env=env) as a, serve("side-by-side", tmp_path, env=env) as b:
-        _cross_delivery(f"ws://{a}", f"ws://{b}", "lobby")
-        _restart_and_resume(redis_server, f"ws://{a}", f"ws://{b}", "lobby2")
+        check_cross_delivery(f"ws://{a}", f"ws://{b}", "lobby")
+        check_restart_and_resume(redis_server, f"ws://{a}", f"ws://{b}", "lobby2")

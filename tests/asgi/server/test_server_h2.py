@@ -273,7 +273,8 @@ async def test_rst_stream_cancels_handler() -> None:
             await cancelled.wait()
         client.conn.ping(b"still-up")
         await client.flush()
-        await client.wait_for(lambda e: isinstance(e, h2.events.PingAckReceived))
+        ack = await client.wait_for(lambda e: isinstance(e, h2.events.PingAckReceived))
+    assert ack.ping_data == b"still-up"  # the connection outlived the reset stream
 
 
 async def test_rst_stream_gives_disconnect_to_receive() -> None:

@@ -128,7 +128,9 @@ from .templates import (
 )
 
 __version__ = "1.0.0.dev0"
+"""The version of lcore, lcore_asgi and lcore_ws (one distribution)."""
 DEBUG = False
+"""Debug mode of the default app, as last set by :func:`debug`."""
 
 __all__ = [
     "__version__", "DEBUG", "Lcore", "AppStack", "app", "default_app",
@@ -193,18 +195,31 @@ def _make_shortcut(name: str) -> Any:
 
 
 route = _make_shortcut("route")
+"""Add a route to the default app: ``Lcore.route``."""
 get = _make_shortcut("get")
+"""Add a GET route to the default app: ``Lcore.get``."""
 post = _make_shortcut("post")
+"""Add a POST route to the default app: ``Lcore.post``."""
 put = _make_shortcut("put")
+"""Add a PUT route to the default app: ``Lcore.put``."""
 delete = _make_shortcut("delete")
+"""Add a DELETE route to the default app: ``Lcore.delete``."""
 patch = _make_shortcut("patch")
+"""Add a PATCH route to the default app: ``Lcore.patch``."""
 error = _make_shortcut("error")
+"""Register an error handler on the default app: ``Lcore.error``."""
 mount = _make_shortcut("mount")
+"""Mount an app under a prefix of the default app: ``Lcore.mount``."""
 hook = _make_shortcut("hook")
+"""Register a hook on the default app: ``Lcore.hook``."""
 install = _make_shortcut("install")
+"""Install a plugin on the default app: ``Lcore.install``."""
 uninstall = _make_shortcut("uninstall")
+"""Uninstall plugins from the default app: ``Lcore.uninstall``."""
 use = _make_shortcut("use")
+"""Add middleware to the default app: ``Lcore.use``."""
 url = _make_shortcut("get_url")
+"""Build the URL of a named route of the default app: ``Lcore.get_url``."""
 
 
 def run(app: Any = None, **kwargs: Any) -> None:

@@ -734,4 +734,5 @@ class AppStack(list):  # type: ignore[type-arg]
 
 
 app = default_app = AppStack()
+"""The stack of default apps: ``app()`` (or ``default_app()``) returns the current one."""
 default = default_app

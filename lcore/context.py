@@ -290,7 +290,10 @@ class _CtxProxy(_Proxy):
 
 #: The current :class:`RequestContext`.
 ctx: RequestContext = _CtxProxy(None)  # type: ignore[assignment]
+"""The current request's :class:`RequestContext` (``ctx.request``, ``ctx.user``, injected dependencies)."""
 #: The current request.
 request: BaseRequest = LocalRequest("request")  # type: ignore[assignment]
+"""The current request: a context-local proxy to a :class:`BaseRequest`."""
 #: The current response.
 response: BaseResponse = LocalResponse("response")  # type: ignore[assignment]
+"""The current response: a context-local proxy to a :class:`BaseResponse`."""

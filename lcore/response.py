@@ -16,6 +16,7 @@ from .datastructures import _BAD_HVAL, HeaderDict, HeaderProperty, _hkey, _hval
 __all__ = ["BaseResponse", "HTTPResponse", "HTTPError", "abort", "redirect", "safe_redirect", "HTTP_CODES"]
 
 HTTP_CODES: dict[int, str] = {int(k): v for k, v in http.client.responses.items()}
+"""Reason phrases by status code (the stdlib's table plus 418 and a few more)."""
 HTTP_CODES[418] = "I'm a teapot"
 HTTP_CODES[428] = "Precondition Required"
 HTTP_CODES[429] = "Too Many Requests"

@@ -111,12 +111,16 @@ class GunicornServer(ServerAdapter):
 
 
 class WaitressServer(ServerAdapter):
+    """Waitress (pure-Python, threaded WSGI)."""
+
     def run(self, handler: Any) -> None:
         waitress = _need("waitress", "waitress", "waitress")
         waitress.serve(handler, host=self.host, port=self.port, _quiet=self.quiet, **self.options)
 
 
 class CherootServer(ServerAdapter):
+    """Cheroot (CherryPy's threaded WSGI server)."""
+
     def run(self, handler: Any) -> None:
         wsgi = _need("cheroot.wsgi", "cheroot", "cheroot")
         srv = wsgi.Server((self.host, self.port), handler, **self.options)
@@ -127,12 +131,16 @@ class CherootServer(ServerAdapter):
 
 
 class GeventServer(ServerAdapter):
+    """gevent's WSGI server (needs ``gevent`` and monkey-patching)."""
+
     def run(self, handler: Any) -> None:
         pywsgi = _need("gevent.pywsgi", "gevent", "gevent")
         pywsgi.WSGIServer((self.host, self.port), handler, log=None if self.quiet else "default").serve_forever()
 
 
 class EventletServer(ServerAdapter):
+    """eventlet's WSGI server (needs ``eventlet`` and monkey-patching)."""
+
     def run(self, handler: Any) -> None:
         eventlet = _need("eventlet", "eventlet", "eventlet")
         from eventlet import wsgi  # type: ignore[import-not-found]
@@ -141,6 +149,8 @@ class EventletServer(ServerAdapter):
 
 
 class TornadoServer(ServerAdapter):
+    """Tornado's WSGI container."""
+
     def run(self, handler: Any) -> None:
         _need("tornado", "tornado", "tornado")
         import tornado.httpserver  # type: ignore[import-not-found]
@@ -154,6 +164,8 @@ class TornadoServer(ServerAdapter):
 
 
 class TwistedServer(ServerAdapter):
+    """Twisted's WSGI resource."""
+
     def run(self, handler: Any) -> None:
         _need("twisted", "twisted", "twisted")
         from twisted.internet import reactor  # type: ignore[import-not-found]
@@ -169,6 +181,8 @@ class TwistedServer(ServerAdapter):
 
 
 class MeinheldServer(ServerAdapter):
+    """meinheld (a C WSGI server)."""
+
     def run(self, handler: Any) -> None:
         server = _need("meinheld.server", "meinheld", "meinheld")
         server.listen((self.host, self.port))
@@ -176,6 +190,8 @@ class MeinheldServer(ServerAdapter):
 
 
 class BjoernServer(ServerAdapter):
+    """bjoern (a C WSGI server)."""
+
     def run(self, handler: Any) -> None:
         bjoern = _need("bjoern", "bjoern", "bjoern")
         bjoern.run(handler, self.host, self.port)
@@ -192,6 +208,8 @@ class AiohttpServer(ServerAdapter):
 
 
 class PasteServer(ServerAdapter):
+    """Paste's threaded HTTP server."""
+
     def run(self, handler: Any) -> None:
         httpserver = _need("paste.httpserver", "paste", "paste")
         httpserver.serve(handler, host=self.host, port=str(self.port), **self.options)

@@ -46,8 +46,10 @@ __all__ = [
 
 #: Directories searched for templates given by name, in order.
 TEMPLATE_PATH: list[str] = ["./", "./views/"]
+"""Directories searched for templates given by name, in order."""
 #: Compiled templates, keyed by (adapter, lookup dirs, name or source, settings).
 TEMPLATES: dict[Any, BaseTemplate] = {}
+"""Compiled templates, keyed by (adapter, lookup dirs, name or source, settings)."""
 #: Debug mode for templates alone: templates given by name are read and compiled again
 #: on every render, so edits show up at once. ``lcore.debug(True)`` and an app's
 #: ``debug`` config (for that app's requests) do the same without setting this.

@@ -14,48 +14,13 @@ from collections.abc import AsyncIterator, Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from ._utils import html_escape, json_dumps
 from .context import LAZY_JSON_RESPONSE, _current, _LazyResponse
 from .outgoing import BYTES, Outgoing
-from .response import BaseResponse, HTTPError, HTTPResponse
+from .response import BaseResponse, HTTPResponse
 
 _log = logging.getLogger("lcore.error")
 
 _NO_BODY_STATUS = frozenset((204, 304))
-
-
-def default_error_body(app: Any, c: Any, err: HTTPError) -> Any:
-    """The built-in error page: JSON (``error.format = 'json'``) or HTML."""
-    resp = c.response
-    fmt = app.config.get("error.format", "html")
-    debug = app.config.get("debug", False)
-    text = err.body if isinstance(err.body, str) and err.body else err.reason
-    if fmt == "json":
-        resp._headers["Content-Type"] = ["application/json"]
-        doc: dict[str, Any] = {"error": text, "status": err.status_code}
-        if debug and err.exception is not None:
-            doc["exception"] = repr(err.exception)
-            doc["traceback"] = err.traceback
-        return json_dumps(doc)
-    # The page is HTML whatever type the handler had chosen before it failed (a JSON
-    # handler that aborts must not label this page JSON), unless the error names one.
-    if "Content-Type" not in err._headers:
-        resp._headers["Content-Type"] = ["text/html; charset=UTF-8"]
-    parts = [
-        "<!DOCTYPE html>\n<html><head><title>Error: ", html_escape(err.status_line),
-        "</title><style>html{background:#eee;font-family:sans-serif}"
-        "body{background:#fff;border:1px solid #ddd;padding:15px;margin:15px}"
-        "pre{background:#eee;border:1px solid #ddd;padding:5px}</style></head><body>",
-        "<h1>Error: ", html_escape(err.status_line), "</h1>",
-        "<p>Sorry, the requested URL <tt>", html_escape(repr(c.request.url)),
-        "</tt> caused an error:</p><pre>", html_escape(text), "</pre>",
-    ]
-    if debug and err.exception is not None:
-        parts += ["<h2>Exception:</h2><pre>", html_escape(repr(err.exception)), "</pre>"]
-        if err.traceback:
-            parts += ["<h2>Traceback:</h2><pre>", html_escape(err.traceback), "</pre>"]
-    parts.append("</body></html>\n")
-    return "".join(parts)
 
 
 _END = object()

@@ -40,12 +40,12 @@ from .cast import (
     _container_body,
     _iter_bytes,
     cast_plain,
-    default_error_body,
     exact_text,
     json_off_error,
     json_result,
 )
 from .context import LAZY_RESPONSE, RequestContext, _current
+from .errorpage import default_error_body
 from .outgoing import AITER, BYTES, FILE, ITER, Outgoing, _teardown_async, _teardown_sync
 from .plan import app_dumps
 from .response import BaseResponse, HTTPError, HTTPResponse

@@ -309,7 +309,11 @@ class Router:
                 mask, in_filter, out_filter = r"[^/]+", None, None
             else:
                 if mode not in self.filters:
-                    raise RouterUnknownModeError(f"Unknown route filter {mode!r} in rule {rule!r}")
+                    raise RouterUnknownModeError(
+                        f"Unknown route filter {mode!r} in rule {rule!r}; known filters: "
+                        f"{', '.join(sorted(self.filters))} "
+                        "(add one with app.add_route_filter(name, pattern))"
+                    )
                 try:
                     mask, in_filter, out_filter = self.filters[mode](conf)
                 except re.error as e:

@@ -58,11 +58,11 @@ def _parse_bind(bind: str | None) -> tuple[str, int]:
 def _monkey_patch(server: str | None) -> None:
     # gevent and eventlet must patch the stdlib before the app imports it.
     if server and server.startswith("gevent"):
-        import gevent.monkey  # type: ignore[import-not-found]
+        import gevent.monkey
 
         gevent.monkey.patch_all()
     elif server and server.startswith("eventlet"):
-        import eventlet  # type: ignore[import-not-found]
+        import eventlet
 
         eventlet.monkey_patch()
 

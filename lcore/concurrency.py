@@ -432,7 +432,7 @@ def call_with_timeout(ctx: Any, seconds: float, owner: Any, slots: int | None, f
     ``owner`` run at once, counting abandoned ones until they return; a call still waiting
     for a slot at its deadline never starts. ``fn``'s exceptions are raised here.
     """
-    return run_async(ctx, _timed, ctx, float(seconds), owner, int(slots or _thread_limit), fn, args)  # type: ignore[no-any-return]
+    return run_async(ctx, _timed, ctx, float(seconds), owner, int(slots or _thread_limit), fn, args)
 
 
 # -- an event loop in a thread of its own -----------------------------------------------

@@ -185,7 +185,7 @@ def _has_default(field: dataclasses.Field[Any]) -> bool:
 # --------------------------------------------------------------------------- ConfigDict
 
 
-class ConfigDict(dict):  # type: ignore[type-arg]
+class ConfigDict(dict):
     """A ``dict`` of configuration values with dotted keys, loaders, metadata and overlays.
 
     Keys must be strings; ``config['db.url']`` is the usual namespaced form and nested
@@ -450,7 +450,7 @@ class ConfigDict(dict):  # type: ignore[type-arg]
             self[key] = default
         return self[key]
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         """Store the given items like ``dict.update``; nested dicts become dotted keys.
 
         A string as the first argument is a namespace for all keys:
@@ -461,7 +461,7 @@ class ConfigDict(dict):  # type: ignore[type-arg]
             namespace, args = args[0].rstrip("."), args[1:]
         self.load_dict(dict(*args, **kwargs), namespace)
 
-    def __ior__(self, other: Any) -> ConfigDict:  # type: ignore[override,misc]
+    def __ior__(self, other: Any) -> ConfigDict:  # type: ignore[misc]
         self.update(other)
         return self
 
@@ -488,7 +488,7 @@ class ConfigDict(dict):  # type: ignore[type-arg]
             if key not in self._virtual_keys:
                 del self[key]
 
-    def copy(self) -> ConfigDict:  # type: ignore[override]
+    def copy(self) -> ConfigDict:
         """Return an independent ConfigDict with the same values and metadata."""
         new = ConfigDict()
         dict.update(new, self)

@@ -254,7 +254,7 @@ class Part:
         always readable.
         """
         if self._in_memory:
-            return self.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+            return self.file.getvalue()  # type: ignore[attr-defined]
         if self.is_file:
             raise _too_large(
                 f"file part {self.name!r} is too large to load into memory; read .file"

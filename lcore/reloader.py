@@ -188,7 +188,7 @@ class WatchdogReloader(_Base):
             return None
         reloader = self
 
-        class Handler(FileSystemEventHandler):  # type: ignore[misc]
+        class Handler(FileSystemEventHandler):
             def on_any_event(self, event: Any) -> None:
                 if event.is_directory or event.event_type not in ("modified", "created", "moved"):
                     return

@@ -74,7 +74,7 @@ class WSGIRefServer(ServerAdapter):
                 if not self.quiet_:
                     super().log_request(*a, **k)
 
-        Handler.quiet_ = self.quiet  # type: ignore[attr-defined]
+        Handler.quiet_ = self.quiet
 
         class Server(ThreadingMixIn, WSGIServer):
             daemon_threads = True
@@ -99,7 +99,7 @@ class GunicornServer(ServerAdapter):
         config = {"bind": f"{self.host}:{self.port}"}
         config.update(self.options)
 
-        class App(base.BaseApplication):  # type: ignore[name-defined,misc]
+        class App(base.BaseApplication):  # type: ignore[name-defined]
             def load_config(self) -> None:
                 for key, value in config.items():
                     self.cfg.set(key, value)
@@ -143,7 +143,7 @@ class EventletServer(ServerAdapter):
 
     def run(self, handler: Any) -> None:
         eventlet = _need("eventlet", "eventlet", "eventlet")
-        from eventlet import wsgi  # type: ignore[import-not-found]
+        from eventlet import wsgi
 
         wsgi.server(eventlet.listen((self.host, self.port)), handler, log_output=not self.quiet)
 
@@ -153,7 +153,7 @@ class TornadoServer(ServerAdapter):
 
     def run(self, handler: Any) -> None:
         _need("tornado", "tornado", "tornado")
-        import tornado.httpserver  # type: ignore[import-not-found]
+        import tornado.httpserver
         import tornado.ioloop
         import tornado.wsgi
 
@@ -168,9 +168,9 @@ class TwistedServer(ServerAdapter):
 
     def run(self, handler: Any) -> None:
         _need("twisted", "twisted", "twisted")
-        from twisted.internet import reactor  # type: ignore[import-not-found]
-        from twisted.python.threadpool import ThreadPool  # type: ignore[import-not-found]
-        from twisted.web import server, wsgi  # type: ignore[import-not-found]
+        from twisted.internet import reactor
+        from twisted.python.threadpool import ThreadPool
+        from twisted.web import server, wsgi
 
         pool = ThreadPool()
         pool.start()
@@ -202,7 +202,7 @@ class AiohttpServer(ServerAdapter):
 
     def run(self, handler: Any) -> None:
         _need("aiohttp_wsgi", "aiohttp-wsgi", "aiohttp")
-        import aiohttp_wsgi  # type: ignore[import-not-found]
+        import aiohttp_wsgi
 
         aiohttp_wsgi.serve(handler, host=self.host, port=self.port)
 
@@ -258,8 +258,8 @@ class HypercornServer(ServerAdapter):
         _need("hypercorn", "hypercorn", "hypercorn")
         import asyncio
 
-        from hypercorn.asyncio import serve  # type: ignore[import-not-found]
-        from hypercorn.config import Config  # type: ignore[import-not-found]
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
 
         config = Config()
         config.bind = [f"{self.host}:{self.port}"]
@@ -269,7 +269,7 @@ class HypercornServer(ServerAdapter):
             setattr(config, k, v)
         if config.workers > 1:
             # hypercorn's own supervisor: spawned workers import the app by name.
-            from hypercorn.run import run as run_workers  # type: ignore[import-not-found]
+            from hypercorn.run import run as run_workers
 
             config.application_path = _import_string(handler, "hypercorn")
             run_workers(config)

@@ -63,14 +63,14 @@ class _FileRange:
         self.fp.close()
 
 
-class _Headers(dict):  # type: ignore[type-arg]
+class _Headers(dict):
     """A dict of headers in which names differing only in case are one name."""
 
     def __setitem__(self, name: str, value: Any) -> None:
         self.pop(name, None)
         super().__setitem__(name, value)
 
-    def pop(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def pop(self, name: str, default: Any = None) -> Any:
         lname, found = name.lower(), default
         for key in [k for k in self if k.lower() == lname]:
             found = super().pop(key)

@@ -284,7 +284,7 @@ class SimpleTemplate(BaseTemplate):
         env = dict(_env)
         env.update(kwargs)
         sub = _get_template(type(self), _name, self.lookup, self.settings)
-        return sub.execute(_env["_stdout"], env)  # type: ignore[attr-defined, no-any-return]
+        return sub.execute(_env["_stdout"], env)  # type: ignore[attr-defined]
 
     @staticmethod
     def _rebase(_env: dict[str, Any], _name: str, **kwargs: Any) -> None:
@@ -419,7 +419,7 @@ def _cheetah_escape() -> type:
     """The Cheetah filter class that HTML-escapes placeholders (made once, on first use)."""
     from Cheetah.Filters import Filter
 
-    class HTMLEscape(Filter):  # type: ignore[misc]
+    class HTMLEscape(Filter):
         def filter(self, val: Any, **kw: Any) -> str:
             return html_escape(super().filter(val, **kw))
 

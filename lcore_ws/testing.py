@@ -68,7 +68,7 @@ class WebSocketTestSession:
     def receive(self, timeout: float = _TIMEOUT) -> str | bytes:
         """The next message (``str`` or ``bytes``); WebSocketDisconnect once the app closed."""
         try:
-            return self._t.receive(timeout)  # type: ignore[no-any-return]
+            return self._t.receive(timeout)
         except WebSocketDisconnect as e:
             self.close_code, self.close_reason = e.code, e.reason
             raise
@@ -218,7 +218,7 @@ class _MemoryByteStream(anyio.abc.ByteStream):
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         try:
-            return await self._receive.receive()  # type: ignore[no-any-return]
+            return await self._receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             raise anyio.EndOfStream from None
 

@@ -30,7 +30,7 @@ class ValidationError(ValueError):
         self.message = message
 
 
-class _Fields(dict):  # type: ignore[type-arg]
+class _Fields(dict):
     """A dataclass as a schema (``name -> type``); ``defaults``: the fields that have one."""
 
     __slots__ = ("defaults",)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from .config import Config
 from .lifespan import LifespanFailure
-from .serving import Server, serve
+from .serving import Server
 from .streams import ClientDisconnected
+from .supervisor import serve
 
 __all__ = ["ClientDisconnected", "Config", "LifespanFailure", "Server", "main", "serve"]
 

@@ -231,4 +231,4 @@ async def open_fast_stream(sock: socket.socket) -> anyio.abc.ByteStream:
             return await anyio.abc.UNIXSocketStream.from_socket(sock)
         return await anyio.abc.SocketStream.from_socket(sock)
     transport, protocol = await loop.connect_accepted_socket(_Protocol, sock)
-    return FastSocketStream(transport, protocol)  # type: ignore[arg-type]
+    return FastSocketStream(transport, protocol)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from ._importer import import_app
@@ -32,6 +34,12 @@ class Config:
     keyfile: str | None = None
     keyfile_password: str | None = None
     http2: bool = True
+    #: HTTP/1.1 driver: ``"h11"`` (the reference), ``"httptools"`` (llhttp, as in
+    #: uvicorn[standard]; needs httptools) or ``"auto"`` (httptools when installed).
+    http: str = "auto"
+    #: Event loop: ``"asyncio"``, ``"uvloop"`` (needs uvloop) or ``"auto"`` (uvloop when
+    #: installed, except on Windows).
+    loop: str = "auto"
     log_level: str | None = "info"
     access_log: bool = True
     lifespan: str = "auto"
@@ -82,6 +90,13 @@ class Config:
     def __post_init__(self) -> None:
         if self.lifespan not in ("auto", "on", "off"):
             raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {self.lifespan!r}")
+        if self.http not in ("auto", "h11", "httptools"):
+            raise ValueError(f"http must be 'auto', 'h11' or 'httptools', not {self.http!r}")
+        if self.loop not in ("auto", "asyncio", "uvloop"):
+            raise ValueError(f"loop must be 'auto', 'asyncio' or 'uvloop', not {self.loop!r}")
+        for option, module in (("http", "httptools"), ("loop", "uvloop")):
+            if getattr(self, option) == module and not _importable(module):
+                raise ValueError(f"{option}={module!r} needs the {module} package: pip install {module}")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
         if self.keyfile and not self.certfile:
@@ -104,6 +119,24 @@ class Config:
         if not 16384 <= self.h2_max_frame_size <= 16777215:
             raise ValueError("h2_max_frame_size must be within 16384..16777215 (RFC 9113)")
 
+    @property
+    def http_driver(self) -> str:
+        """The HTTP/1.1 driver in use: ``"httptools"`` or ``"h11"`` (``http`` resolved)."""
+        if self.http == "auto":
+            return "httptools" if _importable("httptools") else "h11"
+        return self.http
+
+    @property
+    def event_loop(self) -> str:
+        """The event loop in use: ``"uvloop"`` or ``"asyncio"`` (``loop`` resolved)."""
+        if self.loop == "auto":
+            return "uvloop" if sys.platform != "win32" and _importable("uvloop") else "asyncio"
+        return self.loop
+
+    def run_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``anyio.run`` (and blocking portals): backend and loop."""
+        return {"backend": "asyncio", "backend_options": {"use_uvloop": self.event_loop == "uvloop"}}
+
     def load_app(self) -> Any:
         """Return the ASGI callable, importing it if ``app`` is a string."""
         if isinstance(self.app, str):
@@ -124,3 +157,12 @@ class Config:
         context.load_cert_chain(self.certfile, self.keyfile, self.keyfile_password)
         context.set_alpn_protocols(["h2", "http/1.1"] if self.http2 else ["http/1.1"])
         return context
+
+
+@cache
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True

@@ -7,15 +7,13 @@ import logging
 import sys
 from typing import Any
 
-import anyio
-
 from lcore._cli import base_parser, check_certificate, startup_errors
 from lcore._loader import load_app
 from lcore.reloader import is_reloader_child, run_with_reloader, watch_parent
 
 from .config import Config
 from .lifespan import LifespanFailure
-from .serving import Server
+from .serving import run
 from .supervisor import EXIT_STARTUP_FAILED, run_supervised
 
 __all__ = ["build_parser", "main"]
@@ -37,6 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
     a("--certfile", help="TLS certificate (PEM); enables HTTPS with ALPN h2/http/1.1")
     a("--keyfile", help="TLS private key (PEM)")
     a("--no-http2", dest="http2", action="store_false", help="disable HTTP/2")
+    a(
+        "--http",
+        choices=["auto", "h11", "httptools"],
+        default=_DEFAULTS.http,
+        help="HTTP/1.1 driver; auto: httptools when installed (default %(default)s)",
+    )
+    a(
+        "--loop",
+        choices=["auto", "asyncio", "uvloop"],
+        default=_DEFAULTS.loop,
+        help="event loop; auto: uvloop when installed (default %(default)s)",
+    )
     a("--access-log", dest="access_log", action="store_true", default=True)
     a("--no-access-log", dest="access_log", action="store_false")
     a("--lifespan", choices=["auto", "on", "off"], default="auto")
@@ -107,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
             config.app = load_app(config.app, protocol="asgi")
             if config.workers > 1:
                 sys.exit(run_supervised(config))
-            anyio.run(Server(config).serve)
+            run(config)
         except LifespanFailure as exc:
             print(f"error: application startup failed: {exc}", file=sys.stderr)
             sys.exit(EXIT_STARTUP_FAILED)

@@ -20,6 +20,7 @@ from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute, TLSStream
 
 from ._fast_stream import open_fast_stream
+from ._h1_base import H1Connection
 from ._state import ServerState, error_logger
 from .config import Config
 from .h2_protocol import H2Connection, upgrade_h2c
@@ -28,9 +29,9 @@ from .lifespan import Lifespan, LifespanFailure
 from .streams import CLIENT_GONE, receive_before
 
 if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup  # anyio's dependency there
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["Server", "bind_socket", "serve"]
+__all__ = ["Server", "bind_socket", "run"]
 
 _H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _ACCEPT_RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -69,6 +70,7 @@ class Server:
         self._ssl: ssl.SSLContext | None = None
         self._handlers: dict[bytes, Any] = {}
         self._connect_handlers: dict[bytes, Any] = {}
+        self._h1_driver: type[H1Connection] = H11Connection
         #: Signals that start a graceful shutdown (a second one forces it).
         self.shutdown_signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 
@@ -96,6 +98,7 @@ class Server:
         self._ssl = config.ssl_context()
         self._handlers = self._upgrade_handlers()
         self._connect_handlers = self._extended_connect_handlers()
+        self._h1_driver = _h1_driver(config.http_driver)
         lifespan = Lifespan(app, config.lifespan, state.lifespan_state)
         failure: LifespanFailure | None = None
         try:
@@ -243,7 +246,7 @@ class Server:
                     state, byte_stream, scheme, client, server, self._connect_handlers
                 ).run(initial)
             else:
-                await H11Connection(state, byte_stream, scheme, client, server, self._handlers).run(
+                await self._h1_driver(state, byte_stream, scheme, client, server, self._handlers).run(
                     initial, accepted
                 )
         except Exception as exc:
@@ -309,13 +312,21 @@ class Server:
     def run_in_thread(self) -> Iterator[Server]:
         """Run the server in a background thread for tests; yields once it listens."""
         self.config.install_signal_handlers = False
-        with anyio.from_thread.start_blocking_portal() as portal:
+        with anyio.from_thread.start_blocking_portal(**self.config.run_options()) as portal:
             future, _ = portal.start_task(self.serve)
             try:
                 yield self
             finally:
                 portal.call(self.request_shutdown)
                 future.result(timeout=self.config.timeout_graceful_shutdown + 10)
+
+
+def _h1_driver(name: str) -> type[H1Connection]:
+    if name == "httptools":
+        from .httptools_protocol import HttptoolsConnection
+
+        return HttptoolsConnection
+    return H11Connection
 
 
 def _client_gone(exc: BaseException) -> bool:
@@ -331,12 +342,6 @@ def _address(value: Any) -> Any:
     return None
 
 
-def serve(app: Any, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-    """Serve ``app`` (an ASGI callable or ``"module:attr"``) until interrupted; blocking."""
-    config = Config(app=app, host=host, port=port, **options)
-    if config.workers > 1 or config.reload:
-        from .supervisor import run_supervised
-
-        run_supervised(config)
-        return
-    anyio.run(Server(config).serve)
+def run(config: Config, sockets: list[socket.socket] | None = None) -> None:
+    """Run one server for ``config`` until it stops, on the event loop ``config`` picks."""
+    anyio.run(Server(config).serve, sockets, **config.run_options())

@@ -7,18 +7,32 @@ import signal
 import socket
 import sys
 import time
+from typing import Any
 
 import anyio
 
 from ._state import error_logger
 from .config import Config
 from .lifespan import LifespanFailure
-from .serving import Server, bind_socket
+from .serving import Server, bind_socket, run
 
-__all__ = ["EXIT_STARTUP_FAILED", "run_reloader", "run_supervised", "run_workers"]
+__all__ = ["EXIT_STARTUP_FAILED", "run_reloader", "run_supervised", "run_workers", "serve"]
 
 #: Exit status of a worker (and of the CLI) whose lifespan startup failed.
 EXIT_STARTUP_FAILED = 3
+
+
+def serve(app: Any, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """Serve ``app`` (an ASGI callable or ``"module:attr"``) until interrupted; blocking.
+
+    With ``workers > 1`` or ``reload=True`` it supervises worker processes (or the
+    reloader); otherwise it runs one server in this process.
+    """
+    config = Config(app=app, host=host, port=port, **options)
+    if config.workers > 1 or config.reload:
+        run_supervised(config)
+        return
+    run(config)
 
 
 def run_supervised(config: Config, argv: list[str] | None = None) -> int:
@@ -90,7 +104,7 @@ def _fork_worker(config: Config, sock: socket.socket) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         server = Server(config)
         server.shutdown_signals = (signal.SIGTERM,)
-        anyio.run(server.serve, [sock])
+        anyio.run(server.serve, [sock], **config.run_options())
     except LifespanFailure as exc:
         error_logger.error("Application startup failed: %s", exc)
         code = EXIT_STARTUP_FAILED

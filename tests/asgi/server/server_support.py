@@ -12,6 +12,27 @@ import anyio
 import anyio.abc
 
 from lcore_asgi.server import Config, Server
+from lcore_asgi.server._h1_base import H1Connection
+from lcore_asgi.server.h11_protocol import H11Connection
+
+try:
+    import httptools  # noqa: F401
+except ImportError:  # pragma: no cover - the test extra installs it
+    HAVE_HTTPTOOLS = False
+else:
+    HAVE_HTTPTOOLS = True
+
+#: The HTTP/1.1 driver of servers started here; set by the ``h1_driver`` fixture.
+H1_DRIVER = "auto"
+
+
+def h1_connection_class() -> type[H1Connection]:
+    """The connection driver class of the current ``H1_DRIVER`` (in-memory tests)."""
+    if H1_DRIVER == "httptools" or (H1_DRIVER == "auto" and HAVE_HTTPTOOLS):
+        from lcore_asgi.server.httptools_protocol import HttptoolsConnection
+
+        return HttptoolsConnection
+    return H11Connection
 
 # -- in-memory transport ------------------------------------------------------------------
 
@@ -130,6 +151,7 @@ def running_server(app: Any, **options: Any) -> Iterator[Server]:
     """Run a real server on 127.0.0.1 with an ephemeral port in a background thread."""
     options.setdefault("timeout_graceful_shutdown", 5.0)
     options.setdefault("access_log", False)
+    options.setdefault("http", H1_DRIVER)
     server = Server(Config(app=app, host="127.0.0.1", port=0, **options))
     with server.run_in_thread():
         yield server

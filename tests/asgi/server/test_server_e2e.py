@@ -17,7 +17,8 @@ import httpx
 import pytest
 from server_support import echo_app, hello_app, raw_exchange, running_server
 
-pytestmark = pytest.mark.e2e
+# HTTP/1.1 cases run against both drivers (h11 and httptools).
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("h1_driver")]
 
 NORMAL = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
@@ -47,7 +48,7 @@ MALFORMED = {
 
 
 @pytest.fixture(scope="module")
-def server() -> Any:
+def server(h1_driver: str) -> Any:
     with running_server(echo_app, max_body_size=1_000_000, timeout_body=2.0) as srv:
         yield srv
 

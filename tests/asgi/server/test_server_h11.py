@@ -8,13 +8,20 @@ from typing import Any
 
 import anyio
 import pytest
-from server_support import echo_app, hello_app, memory_pipe, read_until, read_until_closed
+from server_support import (
+    echo_app,
+    h1_connection_class,
+    hello_app,
+    memory_pipe,
+    read_until,
+    read_until_closed,
+)
 
 from lcore_asgi.server import Config
 from lcore_asgi.server._state import ServerState
-from lcore_asgi.server.h11_protocol import H11Connection
 
-pytestmark = pytest.mark.anyio
+# Every test here runs against both HTTP/1.1 drivers (h11 and httptools).
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("h1_driver")]
 
 
 @asynccontextmanager
@@ -22,7 +29,9 @@ async def connection(app: Any, **options: Any) -> AsyncIterator[Any]:
     config = Config(app=app, access_log=False, **options)
     state = ServerState(app, config)
     server_end, client = memory_pipe()
-    driver = H11Connection(state, server_end, "http", ("127.0.0.1", 5555), ("127.0.0.1", 80))
+    driver = h1_connection_class()(
+        state, server_end, "http", ("127.0.0.1", 5555), ("127.0.0.1", 80)
+    )
     async with anyio.create_task_group() as tg:
         tg.start_soon(state.run_watchdog, 0.02)
         tg.start_soon(driver.run)
@@ -354,7 +363,7 @@ async def test_websocket_upgrade_without_handler_reaches_app() -> None:
 async def test_upgrade_handler_seam() -> None:
     calls: list[bytes] = []
 
-    async def handler(conn: H11Connection, request: Any) -> bool:
+    async def handler(conn: Any, request: Any) -> bool:
         calls.append(request.target)
         await conn.send_raw(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
         return True
@@ -430,7 +439,7 @@ async def test_graceful_shutdown_closes_idle_connection() -> None:
     config = Config(app=app, access_log=False)
     state = ServerState(app, config)
     server_end, client = memory_pipe()
-    driver = H11Connection(state, server_end, "http", None, None)
+    driver = h1_connection_class()(state, server_end, "http", None, None)
     async with anyio.create_task_group() as tg:
         tg.start_soon(driver.run)
         await client.send(get())

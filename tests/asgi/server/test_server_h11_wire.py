@@ -16,7 +16,8 @@ from server_support import running_server
 
 from lcore_asgi.server import Server
 
-pytestmark = pytest.mark.e2e
+# Every test here runs against both HTTP/1.1 drivers (h11 and httptools).
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("h1_driver")]
 
 CALLS: list[bytes] = []
 
@@ -40,7 +41,7 @@ async def reading_app(scope: dict, receive: Any, send: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
+def server(h1_driver: str) -> Iterator[Server]:
     with running_server(reading_app) as srv:
         yield srv
 

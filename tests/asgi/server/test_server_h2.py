@@ -593,9 +593,11 @@ async def test_unread_bodies_do_not_leak_the_connection_window() -> None:
             assert headers[b":status"] == b"200"
 
 
+@pytest.mark.usefixtures("h1_driver")
 async def test_h2c_upgrade_from_http11() -> None:
+    from server_support import h1_connection_class
+
     from lcore_asgi.server.h2_protocol import upgrade_h2c
-    from lcore_asgi.server.h11_protocol import H11Connection
 
     scopes: list[dict] = []
 
@@ -606,7 +608,7 @@ async def test_h2c_upgrade_from_http11() -> None:
     config = Config(app=app, access_log=False)
     state = ServerState(app, config)
     server_end, client_end = memory_pipe()
-    driver = H11Connection(state, server_end, "http", None, None, {b"h2c": upgrade_h2c})
+    driver = h1_connection_class()(state, server_end, "http", None, None, {b"h2c": upgrade_h2c})
     conn = h2.connection.H2Connection(
         h2.config.H2Configuration(client_side=True, header_encoding=None)
     )

@@ -16,7 +16,8 @@ from test_server_h11 import connection
 
 from lcore_asgi.server import _h1_checks, h2_protocol, h2_stream, h11_protocol, streams
 
-pytestmark = pytest.mark.anyio
+# HTTP/1.1 cases run against both drivers (h11 and httptools).
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("h1_driver")]
 
 LIMIT = 100
 

@@ -513,6 +513,11 @@ class Lcore:
             r._mount = (kind, app, norm, depth)
             self.add_route(r)
 
+    @property
+    def mounts(self) -> tuple[tuple[str, Any], ...]:
+        """The apps mounted with :meth:`mount`, as ``(prefix, app)`` pairs in mount order."""
+        return tuple(self._mounts)
+
     def _dispatch_mount(self, mode: int, c: RequestContext, mount: tuple[Any, ...]) -> Any:
         """Pipeline step for a mount route (a generator, run by the current driver)."""
         kind, child, prefix, depth = mount

@@ -14,7 +14,7 @@ from .response import BaseResponse
 if TYPE_CHECKING:  # pragma: no cover
     from .request import BaseRequest
 
-__all__ = ["RequestContext", "ctx", "request", "response", "LocalRequest", "LocalResponse"]
+__all__ = ["RequestContext", "ctx", "request", "response", "LocalRequest", "LocalResponse", "current_context"]
 
 _current: ContextVar[RequestContext] = ContextVar("lcore.ctx")
 
@@ -216,8 +216,16 @@ def _reset_ctx(token: Any) -> None:
         pass
 
 
-def _current_or_none() -> RequestContext | None:
+def current_context() -> RequestContext | None:
+    """The current request's :class:`RequestContext`, or None outside a request.
+
+    For code that carries the context elsewhere itself (a blocking facade that hops to
+    the event loop, say); handlers use the ``ctx`` proxy.
+    """
     return _current.get(None)
+
+
+_current_or_none = current_context
 
 
 class _Proxy:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ._utils import touni
 
-__all__ = ["MultiDict", "FormsDict", "HeaderDict", "WSGIHeaderDict", "HeaderProperty"]
+__all__ = ["MultiDict", "FormsDict", "HeaderDict", "RequestHeaders", "WSGIHeaderDict", "HeaderProperty"]
 
 
 class MultiDict(MutableMapping):
@@ -48,7 +48,7 @@ class MultiDict(MutableMapping):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {list(self.allitems())!r}>"
 
-    def keys(self):  # type: ignore[override]
+    def keys(self):
         return self.dict.keys()
 
     def values(self) -> Iterator[Any]:  # type: ignore[override]
@@ -217,44 +217,31 @@ class HeaderDict(MultiDict):
         for name in (_hkey(n) for n in names):
             self.dict.pop(name, None)
 
-    def update(self, *a: Any, **ka: Any) -> None:  # type: ignore[override]
+    def update(self, *a: Any, **ka: Any) -> None:
         for k, v in dict(*a, **ka).items():
             self[k] = v
 
 
-class WSGIHeaderDict(MutableMapping):
-    """A read-only, case-insensitive view of the request headers.
+class RequestHeaders(MutableMapping):
+    """A read-only, case-insensitive view of a request's headers.
 
     Built from the neutral request's raw ``(bytes, bytes)`` header pairs; values are
     decoded (latin-1) only when asked. Repeated headers are joined with ``', '``
     (``Cookie`` with ``'; '``), as a CGI environ would present them.
     """
 
-    __slots__ = ("_raw", "_map", "_env")
+    __slots__ = ("_raw", "_map")
 
     def __init__(self, raw: Any) -> None:
-        # ``raw`` is a list of (lowercase bytes name, bytes value), or a WSGI environ.
-        # PERF: over an environ, single lookups read the CGI key directly; the full map
-        # is built only for iteration.
-        self._env: dict[str, Any] | None = None
-        if isinstance(raw, dict):
-            self._env = raw
-            raw = None
         self._raw: list[tuple[bytes, bytes]] | None = raw
         self._map: dict[str, str] | None = None
 
-    def _env_get(self, key: str, default: Any) -> Any:
-        name = key.upper().replace("-", "_")
-        if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            name = "HTTP_" + name
-        value = self._env.get(name)  # type: ignore[union-attr]
-        return default if value is None or (value == "" and name[0] == "C") else value
+    def _pairs(self) -> list[tuple[bytes, bytes]]:
+        return self._raw or []
 
     def _build(self) -> dict[str, str]:
         m: dict[str, str] = {}
-        if self._raw is None:
-            self._raw = _headers_from_environ(self._env or {})
-        for k, v in self._raw:
+        for k, v in self._pairs():
             key = k.decode("latin1").lower()
             val = v.decode("latin1")
             if key in m:
@@ -265,25 +252,16 @@ class WSGIHeaderDict(MutableMapping):
         return m
 
     def __getitem__(self, key: str) -> str:
-        if self._env is not None:
-            value = self._env_get(key, None)
-            if value is None:
-                raise KeyError(key)
-            return value
         m = self._map if self._map is not None else self._build()
         return m[key.lower().replace("_", "-")]
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        if self._env is not None:
-            return self._env_get(key, default)
+    def get(self, key: str, default: Any = None) -> Any:
         m = self._map if self._map is not None else self._build()
         return m.get(key.lower().replace("_", "-"), default)
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        if self._env is not None:
-            return self._env_get(key, None) is not None
         m = self._map if self._map is not None else self._build()
         return key.lower().replace("_", "-") in m
 
@@ -295,7 +273,7 @@ class WSGIHeaderDict(MutableMapping):
         m = self._map if self._map is not None else self._build()
         return len(m)
 
-    def keys(self):  # type: ignore[override]
+    def keys(self):
         return [k for k in self]
 
     def raw(self, key: str, default: Any = None) -> Any:
@@ -310,6 +288,54 @@ class WSGIHeaderDict(MutableMapping):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {dict(self.items())!r}>"
+
+
+class WSGIHeaderDict(RequestHeaders):
+    """Request headers read from a WSGI environ (Bottle's class), or from header pairs.
+
+    Over an environ, single lookups read the CGI key (``HTTP_X_TOKEN``) directly; the
+    full map is built only for iteration. The WSGI request uses it; the core reads
+    headers through :class:`RequestHeaders`.
+    """
+
+    __slots__ = ("_env",)
+
+    def __init__(self, raw: Any) -> None:
+        self._env: dict[str, Any] | None = None
+        if isinstance(raw, dict):
+            self._env = raw
+            raw = None
+        RequestHeaders.__init__(self, raw)
+
+    def _pairs(self) -> list[tuple[bytes, bytes]]:
+        if self._raw is None:
+            self._raw = _headers_from_environ(self._env or {})
+        return self._raw
+
+    def _env_get(self, key: str, default: Any) -> Any:
+        name = key.upper().replace("-", "_")
+        if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            name = "HTTP_" + name
+        value = self._env.get(name)  # type: ignore[union-attr]
+        return default if value is None or (value == "" and name[0] == "C") else value
+
+    def __getitem__(self, key: str) -> str:
+        if self._env is not None:
+            value = self._env_get(key, None)
+            if value is None:
+                raise KeyError(key)
+            return value
+        return RequestHeaders.__getitem__(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._env is not None:
+            return self._env_get(key, default)
+        return RequestHeaders.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if self._env is not None:
+            return isinstance(key, str) and self._env_get(key, None) is not None
+        return RequestHeaders.__contains__(self, key)
 
 
 def _headers_from_environ(environ: dict[str, Any]) -> list[tuple[bytes, bytes]]:

@@ -51,7 +51,7 @@ from .plan import app_dumps
 from .response import BaseResponse, HTTPError, HTTPResponse
 
 __all__ = ["Outgoing", "pipeline", "drive_sync", "drive_async", "handle_sync", "handle_async",
-           "BYTES", "ITER", "AITER", "FILE", "default_error_body"]
+           "BYTES", "ITER", "AITER", "FILE", "default_error_body", "new_context", "run_route"]
 
 _log = logging.getLogger("lcore.error")
 
@@ -598,9 +598,36 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
         _current.reset(token)
 
 
-def _new_ctx(app: Any, req: Any) -> RequestContext:
+def new_context(app: Any, req: Any) -> RequestContext:
+    """The ``ctx`` of a request ``app`` serves (for transports that match routes
+    themselves, such as lcore_ws's WebSocket handshake): pass it to :func:`run_route`."""
     req.app = app
     return RequestContext(req, LAZY_RESPONSE, app)
+
+
+def _pipeline_sync(app: Any, c: Any, route: Any, args: Any) -> Outgoing:
+    return drive_sync(pipeline(app, SYNC, c, route, args))
+
+
+async def run_route(c: RequestContext, route: Any, args: dict[str, Any]) -> Outgoing:
+    """Run an already matched ``route``'s pipeline for ``c`` (hooks, middleware, handler).
+
+    An async handler runs on this loop; a ``def`` one, with its hooks and middleware, in
+    one worker thread. ``c`` is the current ctx meanwhile. If the pipeline raises, the
+    request is torn down (uploads, scoped dependencies, after-response tasks) and the
+    exception propagates; otherwise the caller sends the Outgoing and closes it.
+    """
+    app = c.app
+    token = _current.set(c)
+    try:
+        if route.is_async:
+            return await drive_async(pipeline(app, ASYNC, c, route, args))
+        return await _bridge.run_sync(c, _pipeline_sync, app, c, route, args)
+    except BaseException:
+        await _teardown_async(c)
+        raise
+    finally:
+        _current.reset(token)
 
 
 def _complete(app: Any, mode: int, c: Any, out: Any) -> Effects:

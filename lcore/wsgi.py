@@ -20,6 +20,7 @@ from . import _bridge, concurrency  # noqa: F401 - concurrency installs the loop
 from .dispatch import AITER, BYTES, FILE, ITER, Outgoing, handle_sync
 from .request import BaseRequest
 from .response import HTTPResponse
+from .wsgi_request import WSGIRequest
 
 __all__ = ["WSGIAdapter", "call_wsgi_app", "multiprocess_server"]
 
@@ -62,7 +63,7 @@ class WSGIAdapter:
         app = self.app
         if self._started_pid != _PID[0]:
             self._startup(environ)
-        req = BaseRequest(environ)
+        req = WSGIRequest(environ)
         if "bad_path" in req._cache:
             body = b"Bad Request: the path is not valid UTF-8."
             start_response("400 Bad Request", [("Content-Type", "text/plain; charset=UTF-8"),
@@ -235,7 +236,7 @@ class _AsyncIterBridge:
         self.busy = False  # not reached when a BaseException interrupted the wait
         if chunk is None:
             raise StopIteration
-        return chunk  # type: ignore[no-any-return]
+        return chunk
 
     async def _anext(self) -> bytes | None:
         import anyio
@@ -243,7 +244,7 @@ class _AsyncIterBridge:
         with anyio.CancelScope() as scope:
             self.step = (scope, anyio.Event())
             try:
-                return await self.agen.__anext__()  # type: ignore[no-any-return]
+                return await self.agen.__anext__()
             except StopAsyncIteration:
                 return None
             finally:
@@ -275,10 +276,10 @@ def call_wsgi_app(wsgi_app: Any, req: BaseRequest) -> HTTPResponse:
     env = dict(req.environ)
     env["SCRIPT_NAME"] = req.script_name
     env["PATH_INFO"] = req.path.encode("utf8").decode("latin1")
-    if req._environ is None or "wsgi.input" not in env:
-        env["wsgi.input"] = req.body if req._body_needed or "body" in req._cache else io.BytesIO(b"")
-    else:
+    if isinstance(req, WSGIRequest) and "wsgi.input" in env:
         env["wsgi.input"] = req.body
+    else:
+        env["wsgi.input"] = req.body if req._body_needed or "body" in req._cache else io.BytesIO(b"")
     env.setdefault("wsgi.errors", sys.stderr)
     captured: dict[str, Any] = {}
     written: list[bytes] = []

@@ -24,7 +24,7 @@ from lcore.request import BaseRequest, BodySource
 from lcore.response import HTTPError, HTTPResponse
 from lcore.sse import _reopen_streams, close_streams
 
-__all__ = ["ASGIAdapter", "ASGIBody", "ASGIRequest", "ClientDisconnect", "call_asgi_app"]
+__all__ = ["ASGIAdapter", "ASGIBody", "ASGIRequest", "ClientDisconnect", "call_asgi_app", "describe_scope"]
 
 _log = logging.getLogger("lcore.error")
 _CHUNK = 65536
@@ -79,7 +79,7 @@ class ASGIBody(BodySource):
         if t == "http.request":
             if not msg.get("more_body", False):
                 self.complete = True
-            return msg.get("body", b"")  # type: ignore[no-any-return]
+            return msg.get("body", b"")
         if t == "http.disconnect":
             self.disconnected = True
             self.complete = True
@@ -117,6 +117,30 @@ class ASGIBody(BodySource):
 _BODYLESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE"))
 
 
+def describe_scope(scope: dict[str, Any]) -> dict[str, Any]:
+    """The neutral description of an ASGI ``http`` or ``websocket`` scope.
+
+    Keyword arguments for ``BaseRequest`` (or any ``HTTPConnection``): method, path,
+    query bytes, header pairs, raw path, client, server, scheme, http version, root
+    path. A ``websocket`` scope without a scheme says ``ws``.
+    """
+    default_scheme = "ws" if scope.get("type") == "websocket" else "http"
+    server = scope.get("server")
+    client = scope.get("client")
+    return {
+        "method": scope.get("method", "GET"),
+        "path": scope.get("path") or "/",
+        "query_string": scope.get("query_string") or b"",
+        "headers": list(scope.get("headers") or ()),
+        "raw_path": scope.get("raw_path"),
+        "client": (client[0], client[1]) if client else None,
+        "server": (server[0], server[1] or 0) if server else None,
+        "scheme": scope.get("scheme", default_scheme),
+        "http_version": scope.get("http_version", "1.1"),
+        "root_path": scope.get("root_path") or "",
+    }
+
+
 class ASGIRequest(BaseRequest):
     """The request of an ASGI ``http`` scope.
 
@@ -125,10 +149,11 @@ class ASGIRequest(BaseRequest):
     never do). ``_length`` and ``_may_body`` are the body framing read from the headers.
     """
 
-    __slots__ = ("_length", "_may_body")
+    __slots__ = ("_length", "_may_body", "_receive")
 
     _length: int | None
     _may_body: bool
+    _receive: Any
 
     def __init__(self, scope: dict[str, Any], receive: Any) -> None:
         try:  # the keys the ASGI spec requires; a scope without them takes the long way
@@ -167,7 +192,6 @@ class ASGIRequest(BaseRequest):
         client = scope.get("client")
         server = scope.get("server")
         self._cache = {}
-        self._environ = None
         self.method = method
         self._path = path
         self.raw_path = scope.get("raw_path")
@@ -183,7 +207,6 @@ class ASGIRequest(BaseRequest):
         self.http_version = version
         self.script_name = root
         self._src = None
-        self._scope = scope
         self._receive = receive
         self.app = self.route = self.max_body = None
         self.url_args = {}
@@ -197,7 +220,7 @@ class ASGIRequest(BaseRequest):
         # BaseRequest's, which would make the source.
         if self._src is None:
             return self._may_body and "body" not in self._cache
-        return BaseRequest._body_needed.fget(self)  # type: ignore[attr-defined,no-any-return]
+        return BaseRequest._body_needed.fget(self)  # type: ignore[attr-defined]
 
 
 #: Response headers as ASGI wants them (lower-case name, latin-1 bytes), remembered for
@@ -358,7 +381,7 @@ class ASGIAdapter:
 
             async def watcher() -> None:
                 while True:
-                    msg = await req._receive()  # type: ignore[misc]
+                    msg = await req._receive()  # type: ignore[attr-defined]
                     if source is not None and source._seen(msg):
                         tg.cancel_scope.cancel()
                         return
@@ -462,9 +485,7 @@ async def call_asgi_app(asgi_app: Any, req: BaseRequest) -> HTTPResponse:
         "raw_path": (req.script_name.rstrip("/") + req.path).encode("utf8"),
         "root_path": req.script_name,
         "query_string": req.query_string.encode("latin1"),
-        "headers": list(req._raw_headers)
-        if req._raw_headers is not None
-        else [(k.lower().encode("latin1"), v.encode("latin1")) for k, v in req.headers.items()],
+        "headers": list(req.header_pairs()),
         "client": req.client,
         "server": req.server,
         "state": {},

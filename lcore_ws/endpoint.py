@@ -15,13 +15,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from lcore import _bridge, dispatch
+from lcore import dispatch
 from lcore._bridge import is_async_callable
-from lcore.context import _current
-from lcore.request import _EMPTY_BODY, BaseRequest
+from lcore.context import ctx
+from lcore.request import BaseRequest
 from lcore.response import HTTPResponse
 from lcore.routing import Route, Router
-from lcore_asgi.adapter import ASGIRequest
+from lcore_asgi.adapter import describe_scope
 
 from .websocket import SyncWebSocket, WebSocket, WebSocketDisconnect, WebSocketState, _offered
 
@@ -38,7 +38,7 @@ def ws_router(app: Any) -> Router:
         router.filters = app.router.filters  # one filter table: add_route_filter covers both
         app.__dict__["ws_router"] = router
         app.__dict__["ws_routes"] = []
-    return router  # type: ignore[no-any-return]
+    return router
 
 
 def register(
@@ -81,7 +81,7 @@ def _entry(handler: Callable[..., Any]) -> Callable[..., Any]:
     if is_async_callable(handler):
 
         async def entry(**args: Any) -> Any:
-            ws = _current.get().state["websocket"]
+            ws = ctx.state["websocket"]
             try:
                 return await handler(ws, **args)
             except WebSocketDisconnect:
@@ -90,7 +90,7 @@ def _entry(handler: Callable[..., Any]) -> Callable[..., Any]:
     else:
 
         def entry(**args: Any) -> Any:  # type: ignore[misc]
-            ws = SyncWebSocket(_current.get().state["websocket"])
+            ws = SyncWebSocket(ctx.state["websocket"])
             try:
                 return handler(ws, **args)
             except WebSocketDisconnect:
@@ -104,12 +104,7 @@ def _entry(handler: Callable[..., Any]) -> Callable[..., Any]:
 
 def request_from_scope(scope: dict[str, Any]) -> BaseRequest:
     """The handshake request of an ASGI ``websocket`` scope (it has no body)."""
-    req = ASGIRequest(scope, None)
-    req._src = _EMPTY_BODY
-    req._may_body = False
-    if "scheme" not in scope:
-        req.scheme = "ws"
-    return req
+    return BaseRequest(**describe_scope(scope))
 
 
 def _resolve(app: Any, path: str, prefix: str = "") -> tuple[Any, Route, dict[str, Any], str] | None:
@@ -121,8 +116,8 @@ def _resolve(app: Any, path: str, prefix: str = "") -> tuple[Any, Route, dict[st
             return app, route, args, prefix
         except HTTPResponse:
             pass
-    for mount_prefix, child in app._mounts:
-        if path.startswith(mount_prefix) and hasattr(child, "_mounts") and hasattr(child, "router"):
+    for mount_prefix, child in app.mounts:
+        if path.startswith(mount_prefix) and hasattr(child, "mounts") and hasattr(child, "router"):
             found = _resolve(child, "/" + path[len(mount_prefix):], prefix + mount_prefix.rstrip("/"))
             if found is not None:
                 return found
@@ -135,7 +130,7 @@ def upgrade_required(app: Any, path: str) -> bytes | None:
     For transports that cannot serve WebSockets (a WSGI server; the embedded server
     without the ``websockets`` package): the client learns why, instead of a 404.
     """
-    if not hasattr(app, "_mounts") or _resolve(app, path) is None:
+    if not hasattr(app, "mounts") or _resolve(app, path) is None:
         return None
     return (
         f"426 Upgrade Required: {path} is a WebSocket route, and this server cannot serve "
@@ -184,10 +179,6 @@ def refusal_handler() -> Callable[[Any, Any], Any]:
     return refuse
 
 
-def _sync_pipeline(app: Any, c: Any, route: Any, args: Any) -> dispatch.Outgoing:
-    return dispatch.drive_sync(dispatch.pipeline(app, dispatch.SYNC, c, route, args))  # type: ignore[no-any-return]
-
-
 async def handle(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Serve one ASGI ``websocket`` connection with the app's WebSocket routes."""
     first = await receive()
@@ -197,38 +188,32 @@ async def handle(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> No
         scope = dict(scope)
         scope["subprotocols"] = _offered([v for k, v in scope.get("headers") or () if k == b"sec-websocket-protocol"])
     req = request_from_scope(scope)
+    found = _resolve(app, req.path)
+    if found is not None and found[3]:
+        # A route of a mounted Lcore app: the request is seen below its mount point.
+        prefix = found[3]
+        req.script_name = req.script_name.rstrip("/") + prefix.rstrip("/") + "/"
+        req.path = req.path[len(prefix):] or "/"
     ws = WebSocket(scope, receive, send, req)
-    found = _resolve(app, req._path)
     if found is None:
         await _reject(ws, 404, [("Content-Type", "text/plain; charset=UTF-8")],
                       b"No WebSocket route for this path.\n")
         return
-    app, route, args, prefix = found
-    if prefix:  # a route of a mounted Lcore app: the request is seen below its mount point
-        req.script_name = req.script_name.rstrip("/") + prefix.rstrip("/") + "/"
-        req._path = req._path[len(prefix):] or "/"
+    app, route, args, _prefix = found
+    ws.app = app
     # The pipeline is given the match: the WebSocket route, never an HTTP route that
-    # happens to share the path.
-    c = dispatch._new_ctx(app, req)
+    # happens to share the path. A ``def`` handler runs, with its hooks and middleware,
+    # in one worker thread; its SyncWebSocket calls hop back to this loop.
+    c = dispatch.new_context(app, req)
     c.state["websocket"] = ws
-    token = _current.set(c)
-    out: dispatch.Outgoing | None = None
     try:
-        if route.is_async:
-            out = await dispatch.drive_async(dispatch.pipeline(app, dispatch.ASYNC, c, route, args))
-        else:
-            # A ``def`` handler runs, with its hooks and middleware, in one worker thread;
-            # its SyncWebSocket calls hop back to this loop.
-            out = await _bridge.run_sync(c, _sync_pipeline, app, c, route, args)
+        out = await dispatch.run_route(c, route, args)
     except BaseException:
         if ws.state is WebSocketState.CONNECTED:
             await ws.close(1011, "internal error")
         elif ws.state is WebSocketState.CONNECTING:
             await _reject(ws, 500, [], b"")
-        await dispatch._teardown_async(c)
         raise
-    finally:
-        _current.reset(token)
     try:
         if ws.state is WebSocketState.CONNECTING:
             body = out.body if out.kind == dispatch.BYTES else b""

@@ -12,9 +12,10 @@ import json
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
-from lcore import _bridge
+from lcore import concurrency
 from lcore._utils import _json_loads_limited
-from lcore.context import _current
+from lcore.connection import HTTPConnection
+from lcore.context import current_context
 from lcore.request import BaseRequest
 
 __all__ = ["WebSocket", "WebSocketState", "WebSocketDisconnect", "SyncWebSocket"]
@@ -53,10 +54,12 @@ def _header_pairs(headers: Any) -> list[tuple[bytes, bytes]]:
     return out
 
 
-class WebSocket:
+class WebSocket(HTTPConnection):
     """One WebSocket connection (``async`` API).
 
-    ``request`` is the handshake request (headers, cookies, query, ``url_args``).
+    A WebSocket is a connection like a request: ``headers``, ``query``, ``cookies``,
+    ``path``, ``url``, ``client``, ``remote_addr`` read as on ``request``. ``request``
+    is the handshake request the app's pipeline saw (``url_args`` come from its route).
     Messages are ``str`` (text) or ``bytes`` (binary); ``async for message in ws``
     yields them until the client closes.
     """
@@ -66,6 +69,13 @@ class WebSocket:
         self._receive = receive
         self._send = send
         self.request = request
+        if request is not None:
+            description = request.describe()
+        else:
+            from lcore_asgi.adapter import describe_scope
+
+            description = describe_scope(scope)
+        HTTPConnection.__init__(self, **description)
         self.state = WebSocketState.CONNECTING
         #: The close code and reason once closed (by either side).
         self.close_code: int | None = None
@@ -83,6 +93,11 @@ class WebSocket:
     def url_args(self) -> dict[str, Any]:
         """The URL arguments of the route (``/ws/<room>`` gives ``{'room': ...}``)."""
         return self.request.url_args if self.request is not None else {}
+
+    @url_args.setter
+    def url_args(self, value: dict[str, Any]) -> None:
+        if value and self.request is not None:
+            self.request.url_args = value
 
     async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
         """Complete the handshake, optionally with a subprotocol and extra headers."""
@@ -224,10 +239,10 @@ class SyncWebSocket:
 
     def __init__(self, ws: WebSocket) -> None:
         self._ws = ws
-        self._ctx = _current.get(None)
+        self._ctx = current_context()
 
     def _run(self, fn: Any, *args: Any) -> Any:
-        return _bridge.run_async(self._ctx, fn, *args)
+        return concurrency.run_async(self._ctx, fn, *args)
 
     @property
     def websocket(self) -> WebSocket:
@@ -270,16 +285,16 @@ class SyncWebSocket:
         self._run(self._ws.accept, subprotocol, headers)
 
     def receive(self) -> dict[str, Any]:
-        return self._run(self._ws.receive)  # type: ignore[no-any-return]
+        return self._run(self._ws.receive)
 
     def receive_message(self) -> str | bytes:
-        return self._run(self._ws.receive_message)  # type: ignore[no-any-return]
+        return self._run(self._ws.receive_message)
 
     def receive_text(self) -> str:
-        return self._run(self._ws.receive_text)  # type: ignore[no-any-return]
+        return self._run(self._ws.receive_text)
 
     def receive_bytes(self) -> bytes:
-        return self._run(self._ws.receive_bytes)  # type: ignore[no-any-return]
+        return self._run(self._ws.receive_bytes)
 
     def receive_json(self, mode: str = "text") -> Any:
         return self._run(self._ws.receive_json, mode)

@@ -115,31 +115,13 @@ class ProxyFixMiddleware(MiddlewareHook):
             return None
         headers = req.headers
         client = self._pick(headers.get("X-Forwarded-For"))
-        ip = _clean_ip(client) if client else None
-        if ip:
-            req.remote_addr = ip
-            # The client is now the forwarded one (a mounted WSGI app sees it as well).
-            req.client = (ip, req.client[1] if req.client else 0)
-            if req._environ is not None:
-                req._environ["REMOTE_ADDR"] = ip
         proto = self._pick(headers.get("X-Forwarded-Proto"))
-        if proto and proto.lower() in _SCHEMES:
-            req.scheme = proto.lower()
-            if req._environ is not None:
-                req._environ["wsgi.url_scheme"] = req.scheme
         host = self._pick(headers.get("X-Forwarded-Host"))
-        if host and _valid_host(host):
-            _set_host(req, host)
-        req._cache.pop("urlparts", None)
+        # The neutral fields change; the URL, remote_addr and the environ a mounted WSGI
+        # app sees follow them.
+        req.apply_forwarded(
+            client=_clean_ip(client) if client else None,
+            scheme=proto.lower() if proto and proto.lower() in _SCHEMES else None,
+            host=host if host and _valid_host(host) else None,
+        )
         return None
-
-
-def _set_host(req: Any, host: str) -> None:
-    """Make ``host`` the request's Host header (both the neutral headers and the environ)."""
-    raw = req._raw_headers
-    if raw is not None:
-        req._raw_headers = [(k, v) for k, v in raw if k.lower() != b"host"]
-        req._raw_headers.append((b"host", host.encode("latin1")))
-    if req._environ is not None:
-        req._environ["HTTP_HOST"] = host
-    req._cache.pop("headers", None)

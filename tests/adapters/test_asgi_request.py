@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lcore_asgi.adapter import ASGIBody, ASGIRequest
+from lcore.request import BaseRequest
+from lcore_asgi.adapter import ASGIBody, ASGIRequest, describe_scope
 
 
 async def _receive() -> dict:
@@ -47,9 +48,9 @@ def test_request_filled_from_scope(name):
     req = ASGIRequest(scope, _receive)
     assert {slot: getattr(req, slot) for slot in EXPECTED[name]} == EXPECTED[name]
     assert type(req._client) in (tuple, type(None)) and type(req._raw_headers) is list
-    assert req._environ is None and req._cache == {} and req.url_args == {}
+    assert req._cache == {} and req.url_args == {}
     assert req.app is None and req.route is None and req.max_body is None
-    assert req._scope is scope and req._receive is _receive
+    assert req._receive is _receive
     # Every slot is set (the class has no __getattr__ to fall back on).
     for cls in type(req).__mro__:
         for slot in cls.__dict__.get("__slots__", ()):
@@ -99,3 +100,24 @@ def test_body_source_made_on_first_use(name):
     fresh = ASGIRequest(SCOPES[name], _receive)
     dup = fresh.copy()
     assert dup._source is fresh._source and dup._may_body == fresh._may_body
+
+
+NEUTRAL = ("method", "path", "script_name", "raw_path", "query_string", "client", "server", "scheme",
+           "http_version", "url", "remote_addr")
+
+
+@pytest.mark.parametrize("name", SCOPES)
+def test_asgi_request_reads_as_the_neutral_request(name):
+    """ASGIRequest fills its slots straight from the scope (PERF); the neutral request
+    built from ``describe_scope`` reads the same, field by field."""
+    fast = ASGIRequest(SCOPES[name], _receive)
+    neutral = BaseRequest(**describe_scope(SCOPES[name]))
+    assert {f: getattr(fast, f) for f in NEUTRAL} == {f: getattr(neutral, f) for f in NEUTRAL}
+    assert dict(fast.headers) == dict(neutral.headers) and fast.header_pairs() == neutral.header_pairs()
+    assert neutral.describe() == BaseRequest(**neutral.describe()).describe()
+
+
+def test_websocket_scope_without_scheme_says_ws():
+    scope = dict(SCOPES["get"], type="websocket")
+    del scope["scheme"]
+    assert BaseRequest(**describe_scope(scope)).url == "ws://example.org/a/b?x=1&y=%C3%A9"

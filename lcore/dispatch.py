@@ -562,7 +562,7 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
                 plan = route._build_plan()
             is_async = plan.is_async if route._mount is None else app._mount_is_async(route, req)
         if not is_async:
-            return await _bridge.run_sync(c, _serve_sync, app, c, route, args)  # type: ignore[no-any-return]
+            return await _bridge.run_sync(c, _serve_sync, app, c, route, args)
         try:
             out = None
             if plan is not None and plan.plain:

@@ -116,12 +116,12 @@ class Route:
     @property
     def call(self) -> Callable[..., Any]:
         """The callback with every applicable plugin applied."""
-        return self.plan.call  # type: ignore[no-any-return]
+        return self.plan.call
 
     @property
     def is_async(self) -> bool:
         """Whether the handler is awaited (``async def``, or wrapped by an async plugin)."""
-        return self.plan.is_async  # type: ignore[no-any-return]
+        return self.plan.is_async
 
     def reset(self) -> None:
         """Forget the plan (plugins applied, middleware, cast); rebuilt on next use."""
@@ -164,7 +164,7 @@ class Route:
                 return self._make_callback(plugins)
             if callback is not self.callback:
                 try:
-                    callback.__wrapped__ = getattr(callback, "__wrapped__", self.callback)  # type: ignore[attr-defined]
+                    callback.__wrapped__ = getattr(callback, "__wrapped__", self.callback)
                 except (AttributeError, TypeError):
                     pass
         return callback
@@ -251,8 +251,8 @@ class _Bucket:
         if m is None:
             return None
         # PERF: lastindex is the route's outer group (closed last), no scan over routes.
-        c = self._index[m.lastindex]  # type: ignore[index]
-        return c, m.groups()[m.lastindex : m.lastindex + len(c.args)]  # type: ignore[operator]
+        c = self._index[m.lastindex]
+        return c, m.groups()[m.lastindex : m.lastindex + len(c.args)]
 
 
 class Router:
@@ -289,7 +289,7 @@ class Router:
             prefix += rule[offset:]
             if prefix:
                 out.append((prefix, None, None, None))
-        return out  # type: ignore[return-value]
+        return out
 
     def add(self, rule: str, method: str, target: Route, name: str | None = None) -> None:
         """Add a route for ``method`` (``'ANY'`` matches every method)."""

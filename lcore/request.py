@@ -65,11 +65,12 @@ _EMPTY_BODY = _EmptyBody()
 class _BytesBody(BodySource):
     """A body given whole, as bytes."""
 
-    __slots__ = ("data", "length")
+    __slots__ = ("data", "length", "may_have_body")
 
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.length = len(data)
+        self.may_have_body = bool(data)  # known without a Content-Length header
 
     def iter_sync(self) -> Iterator[bytes]:
         if self.data:

@@ -1,9 +1,19 @@
-"""The layout shows the architecture: the protocol-neutral core imports no protocol code.
+"""The layout shows the architecture: the protocol-neutral core knows no protocol.
 
-Core modules of ``lcore`` (everything but the edge modules below) must never import
-``lcore.wsgi``, ``lcore_asgi``, ``lcore_ws``, ``anyio``, ``asyncio``, ``h11`` or ``h2``
-(at any level, including imports inside functions), and ``import lcore`` must not import
-the optional dependencies.
+Which modules are core, edge or batteries is listed once, in ``lcore/_layout.py``; the
+docs page ``docs/concepts.md`` shows the same list (checked here).
+
+Every module of ``lcore`` but the edge (core and batteries alike):
+
+- imports no edge or protocol code: ``lcore.wsgi``, ``lcore.wsgi_request``,
+  ``lcore_asgi``, ``lcore_ws``, ``anyio``, ``asyncio``, ``h11``, ``h2``... (at any level,
+  including imports inside functions);
+- names no ``environ``/``scope`` (variable, argument, or attribute such as
+  ``req.environ``), no ``asyncio``/``anyio``/``trio``, and reads no CGI/WSGI/ASGI key
+  (``"PATH_INFO"``, ``"wsgi.input"``, ``"http.request"``...), read from the syntax tree.
+  The few compatibility views that must are listed in ``COMPAT``, each with its reason.
+
+``import lcore`` must not import the optional dependencies.
 
 One concurrency seam: in ``lcore``, ``lcore_asgi`` and ``lcore_ws`` only
 ``lcore/concurrency.py`` imports ``asyncio`` or anyio's thread hops (``anyio.from_thread``,
@@ -14,28 +24,57 @@ through it. The few exceptions are listed in ``ASYNCIO_ALLOWED``, each with its 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from lcore._layout import CORE_MODULES, EDGE_MODULES
+
 ROOT = Path(__file__).resolve().parents[1]
 LCORE = ROOT / "lcore"
 
-#: The edge of the lcore package: adapters and the tools that start loops/servers.
-EDGE = {
-    "lcore/__init__.py",  # wires the edge in (installs the concurrency bridge)
-    "lcore/__main__.py",  # CLI
-    "lcore/wsgi.py",  # the WSGI adapter
-    "lcore/concurrency.py",  # the only module that hops between loops and threads
-    "lcore/_loops.py",  # part of the concurrency seam: event loops, tasks, events
-    "lcore/testing.py",  # TestClient drives both adapters
-    "lcore/server.py",  # server adapters for app.run()
-}
 
-FORBIDDEN = ("lcore.wsgi", "lcore_asgi", "lcore_ws", "anyio", "asyncio", "sniffio", "trio", "h11", "h2",
-             "lcore.concurrency", "lcore.testing", "lcore.server", "httpx", "uvicorn", "gunicorn", "hypercorn")
+def _module_path(name: str) -> Path:
+    """``lcore.request`` -> ROOT/lcore/request.py (a package -> its ``__init__.py``)."""
+    base = ROOT.joinpath(*name.split("."))
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+#: The edge of the lcore package: adapters and the tools that start loops/servers.
+EDGE = {_module_path(m).relative_to(ROOT).as_posix() for m in EDGE_MODULES}
+
+FORBIDDEN = tuple(m for m in EDGE_MODULES if m != "lcore") + (
+    "lcore_asgi", "lcore_ws", "anyio", "asyncio", "sniffio", "trio", "h11", "h2",
+    "httpx", "uvicorn", "gunicorn", "hypercorn",
+)
+
+#: Names, attributes and string keys that mean "reading a protocol's own input".
+PROTOCOL_NAMES = frozenset(("environ", "scope", "asyncio", "anyio", "trio", "sniffio"))
+PROTOCOL_ATTRS = frozenset(("environ", "_environ", "scope", "_scope"))
+PROTOCOL_KEYS = frozenset((
+    "wsgi.input", "wsgi.errors", "wsgi.url_scheme", "wsgi.file_wrapper", "wsgi.input_terminated",
+    "wsgi.multithread", "wsgi.multiprocess", "REQUEST_METHOD", "PATH_INFO", "SCRIPT_NAME",
+    "QUERY_STRING", "REMOTE_ADDR", "REMOTE_PORT", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
+    "CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_HOST", "HTTP_COOKIE", "HTTP_UPGRADE", "http.request",
+    "http.disconnect", "http.response.start", "http.response.body", "websocket.accept",
+    "websocket.receive", "websocket.send", "websocket.close", "lifespan.startup", "lifespan.shutdown",
+))
+#: Where a non-edge module may still name an environ or a scope: (module, qualified name
+#: of the function or class) and why. Everything inside that definition is allowed.
+COMPAT = {
+    ("lcore/connection.py", "HTTPConnection.__getitem__"): "request[key] reads the compatibility environ",
+    ("lcore/connection.py", "HTTPConnection.get"): "request.get(key) reads the compatibility environ",
+    ("lcore/request.py", "BaseRequest.__init__"): "BaseRequest(environ), the old constructor, hands the "
+    "environ to the WSGI edge (lcore.wsgi_request.init_from_environ)",
+    ("lcore/app.py", "Lcore.wsgi"): "the app is a WSGI callable: the environ goes to the adapter untouched",
+    ("lcore/app.py", "Lcore._asgi_entry"): "the app is an ASGI callable: the scope goes to the adapter untouched",
+    ("lcore/datastructures.py", "WSGIHeaderDict"): "Bottle's WSGIHeaderDict(environ), kept for old code; "
+    "the core reads RequestHeaders",
+    ("lcore/datastructures.py", "_headers_from_environ"): "WSGIHeaderDict's environ reader",
+}
 
 #: Every package the concurrency seam covers.
 PACKAGES = ("lcore", "lcore_asgi", "lcore_ws")
@@ -57,7 +96,8 @@ RAW_ANYIO_ATTRS = {"from_thread", "to_thread"}
 
 
 def _core_modules() -> list[Path]:
-    """The protocol-neutral core: every module of ``lcore`` not in ``EDGE``."""
+    """The protocol-neutral modules: every module of ``lcore`` not in ``EDGE`` (the core
+    and the batteries)."""
     mods = []
     for path in sorted(LCORE.rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
@@ -113,6 +153,112 @@ def test_core_module_list_is_not_empty() -> None:
     assert {"app.py", "dispatch.py", "routing.py", "request.py", "response.py", "context.py"} <= names
 
 
+def test_layout_lists_existing_modules_once() -> None:
+    listed = CORE_MODULES + EDGE_MODULES
+    assert len(set(listed)) == len(listed), "a module is listed twice in lcore/_layout.py"
+    for name in listed:
+        assert _module_path(name).is_file(), f"lcore/_layout.py lists {name}, which does not exist"
+    neutral = {p.relative_to(ROOT).as_posix() for p in _core_modules()}
+    assert {_module_path(m).relative_to(ROOT).as_posix() for m in CORE_MODULES} <= neutral
+
+
+def test_docs_show_the_core_module_list() -> None:
+    """docs/concepts.md lists the core modules between ``core-modules`` markers."""
+    text = (ROOT / "docs" / "concepts.md").read_text(encoding="utf8")
+    m = re.search(r"<!-- core-modules -->(.*?)<!-- /core-modules -->", text, re.S)
+    assert m, "docs/concepts.md has no <!-- core-modules --> ... <!-- /core-modules --> list"
+    assert tuple(re.findall(r"`(lcore[\w.]*)`", m.group(1))) == CORE_MODULES
+
+
+def protocol_uses(path: Path) -> list[tuple[int, str, str]]:
+    """Where ``path`` names an environ/scope/asyncio/anyio or reads a protocol key:
+    ``(line, qualified name of the enclosing definition, what)``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: list[tuple[int, str, str]] = []
+
+    def visit(node: ast.AST, where: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = where
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                inner = f"{where}.{child.name}" if where else child.name
+            what = None
+            if isinstance(child, ast.Name) and child.id in PROTOCOL_NAMES:
+                what = f"name {child.id}"
+            elif isinstance(child, ast.arg) and child.arg in PROTOCOL_NAMES:
+                what = f"argument {child.arg}"
+            elif isinstance(child, ast.Attribute) and child.attr in PROTOCOL_ATTRS and not (
+                isinstance(child.value, ast.Name) and child.value.id == "os"  # os.environ is fine
+            ):
+                what = f"attribute .{child.attr}"
+            elif isinstance(child, ast.Constant) and child.value in PROTOCOL_KEYS:
+                what = f"key {child.value!r}"
+            if what:
+                found.append((child.lineno, inner, what))
+            visit(child, inner)
+
+    visit(tree, "")
+    return found
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+
+
+def _uncompat(path: Path) -> list[tuple[int, str, str]]:
+    rel = _rel(path)
+    allowed = [where for (mod, where) in COMPAT if mod == rel]
+    return [u for u in protocol_uses(path)
+            if not any(u[1] == w or u[1].startswith(w + ".") for w in allowed)]
+
+
+@pytest.mark.parametrize("path", _core_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_neutral_module_reads_no_environ_scope_or_loop(path: Path) -> None:
+    bad = _uncompat(path)
+    assert not bad, (f"{_rel(path)} reaches protocol input or an event loop library directly: {bad}; "
+                     "go through the neutral request (or lcore.concurrency)")
+
+
+def test_compat_entries_are_still_needed() -> None:
+    for (mod, where), reason in COMPAT.items():
+        assert reason
+        uses = protocol_uses(ROOT / mod)
+        assert any(u[1] == where or u[1].startswith(where + ".") for u in uses), (
+            f"{mod}:{where} no longer names an environ or scope: take it off COMPAT")
+
+
+PLANTED = {
+    "req.environ": "def f(req):\n    return req.environ.get('x')\n",
+    "private environ": "def f(req):\n    return req._environ\n",
+    "environ argument": "def app(environ, start_response):\n    pass\n",
+    "scope name": "def f(d):\n    scope = d\n    return scope\n",
+    "CGI key": "def f(d):\n    return d['PATH_INFO']\n",
+    "wsgi.input": "def f(d):\n    return d.get('wsgi.input')\n",
+    "ASGI message": "async def f(receive):\n    return (await receive())['type'] == 'http.request'\n",
+    "asyncio": "def f():\n    return asyncio.get_running_loop()\n",
+    "anyio": "async def f():\n    await anyio.sleep(0)\n",
+}
+
+
+@pytest.mark.parametrize("kind", PLANTED)
+def test_the_checker_fails_on_a_planted_violation(tmp_path: Path, kind: str) -> None:
+    """A module with one violation makes the neutral-module check fail."""
+    probe = tmp_path / "planted.py"
+    probe.write_text("import os\n\nHOME = os.environ.get('HOME')\n\n\n" + PLANTED[kind])
+    assert protocol_uses(probe)
+    with pytest.raises(AssertionError, match="planted.py reaches protocol input"):
+        test_neutral_module_reads_no_environ_scope_or_loop(probe)
+
+
+def test_the_checker_passes_neutral_code(tmp_path: Path) -> None:
+    probe = tmp_path / "clean.py"
+    probe.write_text(
+        "import os\n\n\ndef f(request):\n    kind = 'asgi'\n"
+        "    return request.headers.get('Host'), request.path, os.environ.get('HOME'), kind\n"
+    )
+    assert protocol_uses(probe) == []
+    test_neutral_module_reads_no_environ_scope_or_loop(probe)
+
+
 @pytest.mark.parametrize("path", _core_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_core_module_imports_no_protocol_code(path: Path) -> None:
     asyncio_ok = path.relative_to(ROOT).as_posix() in ASYNCIO_ALLOWED
@@ -160,20 +306,37 @@ def test_allowed_asyncio_modules_exist() -> None:
     assert SEAM not in ASYNCIO_ALLOWED and (ROOT / SEAM).is_file()
 
 
-def test_core_does_not_touch_scope_or_environ_outside_the_request_view() -> None:
-    # request.py keeps ``request.environ`` (a compatibility view); nothing else in the
-    # core may index a WSGI environ or an ASGI scope.
-    offenders = []
-    # ProxyFixMiddleware keeps that view in step when it rewrites the client address.
-    allowed = {"lcore/request.py", "lcore/middleware/proxy.py"}
-    for path in _core_modules():
-        if path.relative_to(ROOT).as_posix() in allowed:
-            continue
-        text = path.read_text()
-        for needle in ('environ["', "environ['", 'scope["', "scope['", "wsgi.input"):
-            if needle in text:
-                offenders.append((path.relative_to(ROOT).as_posix(), needle))
-    assert not offenders, offenders
+#: Request, ctx and dispatch internals: lcore_ws reaches the core through public seams
+#: instead (``describe_scope``, ``BaseRequest(**description)``, ``HTTPConnection``,
+#: ``dispatch.new_context``/``run_route``, ``app.mounts``, ``context.current_context``).
+CORE_INTERNALS = frozenset((
+    "_src", "_source", "_may_body", "_body_needed", "_cache", "_environ", "_raw_headers", "_path",
+    "_client", "_mounts", "_new_ctx", "_teardown_async", "_current", "_scope", "_receive_body",
+))
+
+
+def core_internals_used(path: Path) -> list[tuple[int, str]]:
+    """Where ``path`` reads a core internal as an attribute or imports one from lcore."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Attribute) and node.attr in CORE_INTERNALS:
+            if not (isinstance(node.value, ast.Name) and node.value.id == "self"):
+                out.append((node.lineno, node.attr))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lcore"):
+            out += [(node.lineno, a.name) for a in node.names if a.name in CORE_INTERNALS or a.name == "_EMPTY_BODY"]
+    return out
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "lcore_ws").rglob("*.py")), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_lcore_ws_uses_public_seams_of_the_core(path: Path) -> None:
+    assert not core_internals_used(path), f"{_rel(path)} reaches core internals: {core_internals_used(path)}"
+
+
+def test_the_internals_checker_catches_private_access(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("from lcore.request import _EMPTY_BODY\nfrom lcore.context import _current\n"
+                     "def f(req, app):\n    req._src = None\n    return app._mounts\n")
+    assert [n for _, n in core_internals_used(probe)] == ["_EMPTY_BODY", "_current", "_src", "_mounts"]
 
 
 def test_import_lcore_loads_no_optional_dependency() -> None:

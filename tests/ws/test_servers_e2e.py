@@ -188,11 +188,20 @@ def _expect(ws, text: str, timeout: float = 5.0) -> None:
 def _pair(stack: ExitStack, url_a: str, url_b: str, room: str) -> tuple[object, object]:
     """Two connections in ``room`` served by different processes."""
     a, pid_a = _join(stack, url_a, room)
-    for _ in range(40):  # with 2 workers on one port, the kernel picks the worker
-        b, pid_b = _join(stack, url_b, room)
+    # With 2 workers on one port, whichever worker wakes first accepts; on a loaded machine
+    # the second worker may still be importing the app. Keep trying for a bounded time.
+    deadline = time.monotonic() + 30
+    tries = 0
+    while time.monotonic() < deadline:
+        tries += 1
+        candidate = ExitStack()
+        b, pid_b = _join(candidate, url_b, room)
         if pid_b != pid_a:
+            stack.enter_context(candidate)  # stays open with the rest
             return a, b
-    pytest.fail("never reached a second worker")
+        candidate.close()
+        time.sleep(0.05)
+    pytest.fail(f"never reached a second worker in {tries} connections over 30 s")
 
 
 def check_cross_delivery(url_a: str, url_b: str, room: str) -> None:

@@ -32,6 +32,7 @@ from .plugins import JSONPlugin, TemplatePlugin
 from .request import BaseRequest
 from .response import BaseResponse, HTTPResponse
 from .routing import Route, Router
+from .signals import _track_app
 
 __all__ = ["Lcore", "AppStack", "app", "default_app", "default"]
 
@@ -105,6 +106,7 @@ class Lcore:
         # ``app(environ, start_response)``, which Python resolves on the class. An async
         # bound method on the instance satisfies the first without changing the second.
         self.__call__ = self._asgi_entry  # type: ignore[method-assign,assignment]
+        _track_app(self)  # wires the built-in signals (lcore.signals) that have receivers
 
     # -- protocol entry points ------------------------------------------------------
     def __call__(self, environ_or_scope: Any, start_response_or_receive: Any, send: Any = _NO_ARG) -> Any:
@@ -421,7 +423,8 @@ class Lcore:
         """Context manager: routes added inside get ``prefix`` and the common config."""
         outer_prefix, outer_cfg = self._group_stack[-1] if self._group_stack else ("", {})
         full = outer_prefix.rstrip("/") + "/" + prefix.strip("/") if prefix.strip("/") else outer_prefix
-        self._group_stack.append((full, {**outer_cfg, **common_config}))
+        # ``_lcore_group``: the OpenAPI document tags the group's routes with its prefix.
+        self._group_stack.append((full, {**outer_cfg, "_lcore_group": full, **common_config}))
         try:
             yield self
         finally:

@@ -9,6 +9,9 @@ after anything that changes what runs for it (``reset()``, ``install()``,
 - ``post``: the post-routing middleware for this route (``skip=`` applied);
 - ``call``: the handler with the route's plugins applied, and ``is_async``: whether it
   is awaited (on the loop) or called (in a worker thread under ASGI);
+- ``status``: the route's default success status (``@app.route(..., status=201)``),
+  or None for 200; ``call`` sets it on the response before the handler runs, so a
+  status the handler (or an earlier hook) sets itself wins;
 - ``dumps``: the JSON serializer of the route's cast, or None when JSON conversion is
   off for it (``json_disable=True``, ``json.enable = False``, the json plugin skipped
   or uninstalled): then a plugin or ``@view`` may take dicts over, and a dict that is
@@ -26,6 +29,7 @@ import inspect
 from typing import Any
 
 from ._bridge import is_async_callable
+from .context import _current
 from .exceptions import PluginError, RouteError
 from .plugins import JSONPlugin
 
@@ -37,11 +41,11 @@ class RoutePlan:
 
     # PERF: slots; the drivers read ``plain``, ``call``, ``dumps`` and ``is_async``.
     __slots__ = ("route", "call", "is_async", "dumps", "plugins", "hooks", "post", "post_filtered",
-                 "plain", "read_body")
+                 "plain", "read_body", "status")
 
     def __init__(self, route: Any, call: Any, is_async: bool, dumps: Any, plugins: tuple[Any, ...],
                  hooks: dict[str, Any], post: tuple[Any, ...], post_filtered: bool, plain: bool,
-                 read_body: bool) -> None:
+                 read_body: bool, status: int | None = None) -> None:
         self.route = route
         self.call = call
         self.is_async = is_async
@@ -52,6 +56,7 @@ class RoutePlan:
         self.post_filtered = post_filtered
         self.plain = plain
         self.read_body = read_body
+        self.status = status
 
     def stages(self) -> list[str]:
         """The steps of a request to this route, in the order they run."""
@@ -75,6 +80,8 @@ class RoutePlan:
             out += [f"plugin: {_name(p)}" for p in reversed(self.plugins) if not isinstance(p, JSONPlugin)]
             kind = "async" if self.is_async else "sync"
             out.append(f"handler {_name(route.get_undecorated_callback())} ({kind})")
+            if self.status is not None:
+                out.append(f"default status {self.status}")
         for phase in ("on_handler_exit", "on_response_build", "after_request", "on_response_send"):
             out += [f"hook {phase}: {_name(f)}" for f, _a in hooks.get(phase, ())]
         out.append("cast: " + ("dict/list to JSON" if self.dumps is not None else "JSON off (a dict is a 500)"))
@@ -128,12 +135,47 @@ def build_plan(route: Any) -> RoutePlan:
         is_async_callable(route.get_undecorated_callback()) or is_async_callable(route.callback)
         or is_async_callable(call)
     )
+    status = route.config.get("status") if mount is None else None
+    if status is not None:
+        call = _with_status(call, int(status), is_async)
     mw = app.middleware
     post, post_filtered = mw.post_for_route(route)
     hooks = app._hook_plan
     plain = mount is None and not hooks and not mw.pre and not post and not app._container._async_eager
     read_body = mount is None and not route.config.get("stream_body")
-    return RoutePlan(route, call, is_async, dumps, tuple(plugins), hooks, post, post_filtered, plain, read_body)
+    return RoutePlan(route, call, is_async, dumps, tuple(plugins), hooks, post, post_filtered, plain, read_body,
+                     status)
+
+
+def _with_status(call: Any, status: int, is_async: bool) -> Any:
+    """``call`` that first gives the response ``status`` unless something already chose one.
+
+    Set before the handler, not after: whatever the handler sets (``response.status =
+    200`` too), raises or returns as an ``HTTPResponse`` decides instead.
+    """
+
+    def preset() -> None:
+        c = _current.get(None)
+        if c is not None:
+            resp = c.response
+            if resp._status_code == 200:
+                resp.status = status
+
+    if is_async:
+
+        async def call_async(*a: Any, **ka: Any) -> Any:
+            preset()
+            return await call(*a, **ka)
+
+        call_async.__wrapped__ = call  # type: ignore[attr-defined]
+        return call_async
+
+    def call_sync(*a: Any, **ka: Any) -> Any:
+        preset()
+        return call(*a, **ka)
+
+    call_sync.__wrapped__ = call  # type: ignore[attr-defined]
+    return call_sync
 
 
 def check_handler(callback: Any, rule: str, method: str) -> None:

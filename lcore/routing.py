@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .exceptions import RouteBuildError, RouterUnknownModeError, RouteSyntaxError
+from .exceptions import RouteBuildError, RouteError, RouterUnknownModeError, RouteSyntaxError
 from .response import HTTPError
 
 __all__ = ["Router", "Route", "RouteSyntaxError", "RouteBuildError"]
@@ -71,6 +71,11 @@ def _default_filters() -> dict[str, Callable[[str | None], tuple[str, Any, Any]]
 class Route:
     """One route: a rule, a method and a callback, with its config and plugins.
 
+    Config keys the core reads: ``status`` (the default success status, applied when the
+    handler sets none), and for the OpenAPI document ``responses`` (status -> description,
+    type or response object), ``security`` (``'bearer'``, ``'basic'``, ``'cookie[:name]'``
+    or a list of them) and ``tags``; any other key is the route's own (plugins read it).
+
     ``plan`` says what runs for a request to it (hooks, middleware, the callback with its
     plugins applied as ``call``, the cast), built on first use and again after
     ``reset()``.
@@ -95,6 +100,8 @@ class Route:
         self.plugins = list(plugins or [])
         self.skiplist = list(skiplist or [])
         self.config = dict(config)
+        if config:
+            _check_config(self.config, rule, method)
         self._plan: Any = None
         #: For mount routes: (kind, app, prefix, depth); None for handlers.
         self._mount: tuple[Any, ...] | None = None
@@ -196,6 +203,32 @@ class Route:
     def __repr__(self) -> str:
         cb = self.get_undecorated_callback()
         return f"<{self.method} {self.rule!r} {getattr(cb, '__qualname__', cb)!r}>"
+
+
+_SCHEMES = ("bearer", "basic", "cookie")
+
+
+def _check_config(config: dict[str, Any], rule: str, method: str) -> None:
+    """Refuse, when the route is added, a ``status``/``responses``/``security`` that cannot work."""
+    where = f"route {method} {rule!r}"
+    status = config.get("status")
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
+        raise RouteError(f"{where}: status={status!r} is not an HTTP status code (an int from 100 to 599)")
+    responses = config.get("responses")
+    if responses is not None:
+        if not isinstance(responses, dict):
+            raise RouteError(f"{where}: responses= must be a dict of status -> description, type or dict")
+        for code in responses:
+            ok = code == "default" or (isinstance(code, str) and re.fullmatch(r"[1-5](?:XX|\d\d)", code))
+            if not ok and not (isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599):
+                raise RouteError(f"{where}: responses= key {code!r} is not an HTTP status code")
+    security = config.get("security")
+    if security is not None:
+        for s in [security] if isinstance(security, str) else security:
+            if not isinstance(s, str) or s.partition(":")[0] not in _SCHEMES:
+                raise RouteError(
+                    f"{where}: security={s!r} is not one of 'bearer', 'basic', 'cookie' or 'cookie:<name>'"
+                )
 
 
 class _Compiled:

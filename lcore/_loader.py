@@ -97,31 +97,31 @@ def resolve_app(spec: str, *, default_app_fallback: bool = False) -> Any:
     return obj
 
 
-def load_app(spec: Any, *, protocol: str = "any", default_app_fallback: bool = False) -> Any:
+def load_app(
+    spec: Any, *, protocol: str = "any", default_app_fallback: bool = False, why: str | None = None
+) -> Any:
     """Resolve ``spec`` (a spec string or an app) and check that the result is an app.
 
     ``protocol`` is ``'any'`` (a WSGI or ASGI callable), ``'asgi'`` (``scope, receive,
     send``) or ``'lcore'`` (an :class:`~lcore.Lcore` app, as the WebSocket server needs).
     A plain function such as a route handler is refused here, at start-up, rather than
-    failing on every request.
+    failing on every request. ``why`` ends the message when an Lcore app is required.
     """
     label = spec if isinstance(spec, str) else None
     app = resolve_app(spec, default_app_fallback=default_app_fallback) if label else spec
-    check_app(app, label or repr(app), protocol)
+    check_app(app, label or repr(app), protocol, why)
     return app
 
 
-def check_app(app: Any, spec: str, protocol: str = "any") -> None:
+def check_app(app: Any, spec: str, protocol: str = "any", why: str | None = None) -> None:
     """Raise :class:`AppLoadError` unless ``app`` can be served as ``protocol``."""
     from .app import Lcore
 
     if isinstance(app, Lcore):
         return
     if protocol == "lcore":
-        raise AppLoadError(
-            f"{spec!r} is {_describe(app)}, not an Lcore app: the WebSocket server serves an "
-            "Lcore() app's @app.websocket routes"
-        )
+        why = why or "the WebSocket server serves an Lcore() app's @app.websocket routes"
+        raise AppLoadError(f"{spec!r} is {_describe(app)}, not an Lcore app: {why}")
     arity = {"any": (2, 3), "asgi": (3,)}[protocol]
     wanted = "an ASGI app (scope, receive, send)" if protocol == "asgi" else "a WSGI or ASGI app"
     hint = ""
@@ -219,4 +219,5 @@ def _describe(obj: Any) -> str:
             return f"the function {obj.__qualname__}{inspect.signature(obj)}"
         except (TypeError, ValueError):  # pragma: no cover - functions have signatures
             return f"the function {obj.__qualname__}"
-    return f"a {type(obj).__name__} object"
+    kind = type(obj).__name__
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind} object"

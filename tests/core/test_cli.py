@@ -349,7 +349,7 @@ def test_loader_errors_are_value_and_import_errors(
             resolve_app("myapp:VERSION()")
         with pytest.raises(AppLoadError, match="invalid app spec"):
             resolve_app("myapp:create_app(1)")
-        with pytest.raises(AppLoadError, match="is a int object, not a WSGI or ASGI app"):
+        with pytest.raises(AppLoadError, match="is an int object, not a WSGI or ASGI app"):
             load_app("myapp:VERSION")
         # a WSGI function is an app for python -m lcore, not for the ASGI server
         load_app(lambda environ, start_response: [])
@@ -427,7 +427,7 @@ def test_reload_restarts_on_a_change(project: Path, entry: str, backend: str) ->
         assert first is not None and first["version"] == 1
         child = first["pid"]
         assert child != proc.pid  # served by a child of the reloader
-        expected = "(watchfiles)" if backend == "watchfiles" else "pip install 'lcore[reload]'"
+        expected = "(watchfiles)" if backend == "watchfiles" else 'pip install "lcore[reload]"'
         assert expected in log.read_text()
         time.sleep(1.1)  # a distinct mtime for polling
         src = project / "myapp.py"

@@ -32,6 +32,7 @@ from .plugins import JSONPlugin, TemplatePlugin
 from .request import BaseRequest
 from .response import BaseResponse, HTTPResponse
 from .routing import Route, Router
+from .signals import _track_app
 
 __all__ = ["Lcore", "AppStack", "app", "default_app", "default"]
 
@@ -105,6 +106,7 @@ class Lcore:
         # ``app(environ, start_response)``, which Python resolves on the class. An async
         # bound method on the instance satisfies the first without changing the second.
         self.__call__ = self._asgi_entry  # type: ignore[method-assign,assignment]
+        _track_app(self)  # wires the built-in signals (lcore.signals) that have receivers
 
     # -- protocol entry points ------------------------------------------------------
     def __call__(self, environ_or_scope: Any, start_response_or_receive: Any, send: Any = _NO_ARG) -> Any:

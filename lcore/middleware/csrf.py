@@ -36,7 +36,10 @@ class CSRFMiddleware(Middleware):
     another. That value is what ``bind(ctx)`` returns (a session id, when the app has
     sessions), or, when there is no ``bind`` or it returns None, a random secret kept in
     the ``HttpOnly`` cookie ``bind_cookie_name`` (default ``<cookie_name>_bind``), set
-    with the token cookie. See docs/security.md for what this does and does not stop.
+    with the token cookie. Without ``bind``, when ``SessionMiddleware`` is installed the
+    binding is the session id (``ctx.session.csrf_binding()``); when a handler changes it
+    (``session.regenerate()`` at login, ``session.clear()`` at logout) the response
+    carries the new token. See docs/security.md for what this does and does not stop.
 
     A safe request without a valid token for its client gets a fresh one. The token is
     ``ctx.csrf_token`` (for templates: ``<input type="hidden" name="_csrf_token"
@@ -106,10 +109,49 @@ class CSRFMiddleware(Middleware):
             value = self.bind(ctx)
             if value is not None and value != "":
                 return f"s:{value}"
+        else:
+            # SessionMiddleware (which runs first) put the session here: bind to its id.
+            binding = getattr(ctx.__dict__.get("session"), "csrf_binding", None)
+            value = binding() if binding is not None else None
+            if value:
+                return f"s:{value}"
         value = ctx.request.cookies.get(self.bind_cookie_name)
         if value and len(value) == 64 and all(ch in _HEX for ch in value):
             return f"c:{value}"
         return None
+
+    def _issue(self, ctx: Any, binding: str | None) -> str:
+        """Set a fresh token cookie for ``binding`` (and a binding cookie if there is none)."""
+        if binding is None:
+            value = secrets.token_hex(32)
+            binding = ctx.request._cache["csrf_binding"] = f"c:{value}"
+            ctx.response.set_cookie(
+                self.bind_cookie_name, value, httponly=True, samesite="Strict",
+                secure=self.secure, path="/",
+            )
+        token = self.token_for(binding)
+        ctx.response.set_cookie(
+            self.cookie_name,
+            self.sign(token),
+            httponly=False,
+            samesite="Strict",
+            secure=self.secure,
+            path="/",
+        )
+        return token
+
+    def _rebind(self, ctx: Any) -> None:
+        """After the handler: a new binding (a login regenerated the session, a logout
+        cleared it) gets its token now, so the client's next request carries it."""
+        if self.bind is None and not hasattr(ctx.__dict__.get("session"), "csrf_binding"):
+            return
+        before = ctx.request._cache.get("csrf_binding")
+        binding = self._binding(ctx)
+        if binding is None and before is not None and before.startswith("c:"):
+            binding = before  # the binding cookie set by this very response
+        if binding == before:
+            return
+        ctx.csrf_token = self._issue(ctx, binding)
 
     def _deny(self) -> HTTPError:
         return HTTPError(403, "CSRF token missing or invalid.")
@@ -123,24 +165,10 @@ class CSRFMiddleware(Middleware):
             binding is None or not hmac.compare_digest(token, self.token_for(binding))
         ):
             token = None  # signed by us, but for another client (or an older binding)
+        req._cache["csrf_binding"] = binding
         if req.method in self.safe_methods:
             if token is None:
-                if binding is None:
-                    value = secrets.token_hex(32)
-                    binding = f"c:{value}"
-                    ctx.response.set_cookie(
-                        self.bind_cookie_name, value, httponly=True, samesite="Strict",
-                        secure=self.secure, path="/",
-                    )
-                token = self.token_for(binding)
-                ctx.response.set_cookie(
-                    self.cookie_name,
-                    self.sign(token),
-                    httponly=False,
-                    samesite="Strict",
-                    secure=self.secure,
-                    path="/",
-                )
+                token = self._issue(ctx, binding)
             ctx.csrf_token = token
             return None
         if token is None:
@@ -168,7 +196,9 @@ class CSRFMiddleware(Middleware):
             verdict = self._compare(ctx.csrf_token, self._form_value(ctx.request))
         if verdict is not None:
             return verdict
-        return next_handler(ctx)
+        result = next_handler(ctx)
+        self._rebind(ctx)
+        return result
 
     async def acall(self, ctx: Any, next_handler: Any) -> Any:
         verdict = self._check(ctx)
@@ -178,4 +208,6 @@ class CSRFMiddleware(Middleware):
             verdict = self._compare(ctx.csrf_token, value)
         if verdict is not None:
             return verdict
-        return await next_handler(ctx)
+        result = await next_handler(ctx)
+        self._rebind(ctx)
+        return result

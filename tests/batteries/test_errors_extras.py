@@ -204,3 +204,29 @@ def test_template_engines(package: str, function: str, message: str) -> None:
         """,
     )
     assert out == message + "\n"
+
+
+def test_check_names_a_missing_package() -> None:
+    out = run_blocked(
+        "websockets,brotli",
+        """
+        from lcore import CompressionMiddleware, Lcore
+        from lcore.commands import check
+
+        app = Lcore()
+        app.use(CompressionMiddleware())
+
+        @app.websocket("/ws")
+        async def ws(sock):
+            await sock.accept()
+
+        report = check(app)
+        print("\\n".join(report.problems))
+        print("\\n".join(n for n in report.notes if "brotli" in n))
+        """,
+    )
+    assert out == (
+        "WebSocket routes (/ws) need the 'websockets' package: pip install \"lcore[ws]\"\n"
+        "CompressionMiddleware sends gzip only: Brotli needs the 'brotli' package "
+        '(pip install "lcore[compression]")\n'
+    )

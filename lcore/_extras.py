@@ -24,6 +24,7 @@ EXTRAS: dict[str, str | None] = {
     "brotli": "compression",
     "watchfiles": "reload",
     "jinja2": "templates",
+    "prometheus_client": "metrics",
     "mako": None,
     "Cheetah": None,
 }

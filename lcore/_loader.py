@@ -109,19 +109,24 @@ def load_app(
     """
     label = spec if isinstance(spec, str) else None
     app = resolve_app(spec, default_app_fallback=default_app_fallback) if label else spec
-    check_app(app, label or repr(app), protocol, why)
+    check_app(app, label, protocol, why)
     return app
 
 
-def check_app(app: Any, spec: str, protocol: str = "any", why: str | None = None) -> None:
-    """Raise :class:`AppLoadError` unless ``app`` can be served as ``protocol``."""
+def check_app(app: Any, spec: str | None, protocol: str = "any", why: str | None = None) -> None:
+    """Raise :class:`AppLoadError` unless ``app`` can be served as ``protocol``.
+
+    ``spec`` is the app spec the user typed (None when the app object was given).
+    """
     from .app import Lcore
 
     if isinstance(app, Lcore):
         return
+    what = _describe(app)
+    subject = f"{spec!r} is {what}, not" if spec else f"{what[:1].upper()}{what[1:]} is not"
     if protocol == "lcore":
         why = why or "the WebSocket server serves an Lcore() app's @app.websocket routes"
-        raise AppLoadError(f"{spec!r} is {_describe(app)}, not an Lcore app: {why}")
+        raise AppLoadError(f"{subject} an Lcore app: {why}")
     arity = {"any": (2, 3), "asgi": (3,)}[protocol]
     wanted = "an ASGI app (scope, receive, send)" if protocol == "asgi" else "a WSGI or ASGI app"
     hint = ""
@@ -131,11 +136,9 @@ def check_app(app: Any, spec: str, protocol: str = "any", why: str | None = None
         accepts = _positional_counts(app)
         if accepts is None or any(accepts[0] <= n <= accepts[1] for n in arity):
             return
-        if accepts[0] == 0:
-            hint = (
-                f"; if it builds the app, call it as a factory: '{spec}()'" if ":" in spec else ""
-            )
-    raise AppLoadError(f"{spec!r} is {_describe(app)}, not {wanted}{hint}")
+        if accepts[0] == 0 and spec and ":" in spec:
+            hint = f"; if it builds the app, call it as a factory: '{spec}()'"
+    raise AppLoadError(f"{subject} {wanted}{hint}")
 
 
 def _import(name: str, spec: str) -> Any:
@@ -216,8 +219,13 @@ def _describe(obj: Any) -> str:
         return f"the class {obj.__qualname__}"
     if inspect.isfunction(obj) or inspect.ismethod(obj):
         try:
-            return f"the function {obj.__qualname__}{inspect.signature(obj)}"
+            params = inspect.signature(obj).parameters.values()
         except (TypeError, ValueError):  # pragma: no cover - functions have signatures
             return f"the function {obj.__qualname__}"
+        names = [
+            ("*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else "") + p.name
+            for p in params
+        ]
+        return f"the function {obj.__qualname__}({', '.join(names)})"
     kind = type(obj).__name__
     return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind} object"

@@ -82,6 +82,7 @@ def _entry(handler: Callable[..., Any]) -> Callable[..., Any]:
 
         async def entry(**args: Any) -> Any:
             ws = ctx.state["websocket"]
+            ws._follow_request()
             try:
                 return await handler(ws, **args)
             except WebSocketDisconnect:
@@ -91,6 +92,7 @@ def _entry(handler: Callable[..., Any]) -> Callable[..., Any]:
 
         def entry(**args: Any) -> Any:  # type: ignore[misc]
             ws = SyncWebSocket(ctx.state["websocket"])
+            ws.websocket._follow_request()
             try:
                 return handler(ws, **args)
             except WebSocketDisconnect:

@@ -83,6 +83,14 @@ class WebSocket(HTTPConnection):
         #: The subprotocol chosen in :meth:`accept`, if any.
         self.subprotocol: str | None = None
 
+    def _follow_request(self) -> None:
+        """Read the handshake request's fields again, as the handler is about to run:
+        middleware (``ProxyFixMiddleware``, say) may have rewritten them since."""
+        request = self.request
+        if request is not None:
+            HTTPConnection.__init__(self, **request.describe())
+            self.app = request.app
+
     # -- handshake -----------------------------------------------------------------
     @property
     def subprotocols(self) -> list[str]:

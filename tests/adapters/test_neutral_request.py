@@ -133,3 +133,19 @@ def test_a_websocket_reads_as_a_connection(make_client):
             got = ws.receive_json()
         assert got == {"connection": True, "path": "/room/blue", "full": target.split("?")[0], "args": {"name": "blue"},
                        "q": "1", "token": "t1", "cookie": "cv", "client": True, "scheme": "ws", "same": True}
+
+
+def test_a_websocket_sees_what_proxy_fix_rewrote(make_client):
+    app = Lcore()
+    app.use(ProxyFixMiddleware(trusted_proxies=["127.0.0.1"]))
+
+    @app.websocket("/ws")
+    def ws_handler(ws):  # a def handler: its SyncWebSocket reads the same fields
+        ws.accept()
+        conn = ws.websocket
+        ws.send_json([conn.client[0], conn.remote_addr, conn.scheme, conn.headers.get("Host"), conn.url])
+        ws.close()
+
+    with make_client(app).websocket_connect("/ws", headers=FWD) as ws:
+        assert ws.receive_json() == ["198.51.100.9", "198.51.100.9", "https", "shop.example",
+                                     "https://shop.example/ws"]

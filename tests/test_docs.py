@@ -1,27 +1,153 @@
-"""The python examples in docs/getting-started.md and docs/routing.md run, in order, as one script each."""
+"""The docs site: every python example runs, every page is in the nav, every public name
+has a reference entry, and the site builds with ``mkdocs build --strict``.
+
+How an example block is run: each fenced python block of every page under docs/ runs on
+its own, in a fresh namespace, in a temporary working directory. A block may instead
+continue the one before it on the same page, when the line above it (blank lines aside) is
+
+    <!-- docs-test: continue -->
+
+and then runs in that block's namespace (the chain is one test, named after its first
+block). A block that cannot run here says why on that line:
+
+    <!-- docs-test: skip needs a real Redis server at redis://localhost:6379 -->
+
+In tutorial-taskflow.md, a block introduced by a `path`: line is an excerpt of the
+TaskFlow source; tests/taskflow/test_tutorial.py checks it appears there verbatim.
+Both markers are HTML comments, so the built site does not show them.
+"""
 
 from __future__ import annotations
 
+import importlib
+import linecache
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
-RUN_AS_SCRIPT = ["getting-started.md", "routing.md"]
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+_BLOCK = re.compile(r"^```python[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
+_MARKER = re.compile(r"<!--\s*docs-test:\s*(continue|skip)\b\s*(.*?)\s*-->")
+_EXCERPT_LABEL = re.compile(r"^`(?:examples/taskflow|tests/taskflow)/[^`]+`:$")
 
 
-def _blocks(path: Path) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+def _pages() -> list[Path]:
+    return sorted(DOCS.rglob("*.md"))
 
 
-@pytest.mark.parametrize("name", RUN_AS_SCRIPT)
-def test_doc_examples_run(name: str) -> None:
-    blocks = _blocks(DOCS / name)
-    assert len(blocks) >= 3, f"{name} lost its examples"
-    namespace: dict = {"__name__": "docs_example"}
-    for i, code in enumerate(blocks):
-        try:
-            exec(compile(code, f"{name}[block {i}]", "exec"), namespace)
-        except Exception as e:  # pragma: no cover - the message says which block broke
-            raise AssertionError(f"{name} block {i} failed: {e!r}\n{code}") from e
+def _line_before(text: str, pos: int) -> str:
+    for line in reversed(text[:pos].splitlines()):
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _chains():
+    """(page, first line, [(line, code), ...]) for each runnable chain of blocks."""
+    for page in _pages():
+        text = page.read_text(encoding="utf8")
+        rel = page.relative_to(DOCS).as_posix()
+        chain: list[tuple[int, str]] | None = None
+        for m in _BLOCK.finditer(text):
+            line_no = text.count("\n", 0, m.start()) + 1
+            before = _line_before(text, m.start())
+            marker = _MARKER.search(before)
+            if rel == "tutorial-taskflow.md" and _EXCERPT_LABEL.match(before):
+                continue  # an excerpt of TaskFlow's source: tests/taskflow/test_tutorial.py
+            if marker and marker.group(1) == "skip":
+                assert marker.group(2), f"{rel}:{line_no}: a skipped block must say why"
+                continue
+            if marker and marker.group(1) == "continue":
+                assert chain is not None, f"{rel}:{line_no}: continues, but no block runs before it"
+                chain.append((line_no, m.group(1)))
+                continue
+            if chain:
+                yield rel, chain
+            chain = [(line_no, m.group(1))]
+        if chain:
+            yield rel, chain
+
+
+def _chain_params():
+    return [pytest.param(rel, chain, id=f"{rel}:{chain[0][0]}") for rel, chain in _chains()]
+
+
+@pytest.mark.parametrize(("page", "chain"), _chain_params())
+def test_doc_example_runs(page: str, chain: list[tuple[int, str]], tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    # A real module, so that dataclasses, pickle and typing find the example's classes.
+    module = types.ModuleType("docs_example")
+    monkeypatch.setitem(sys.modules, "docs_example", module)
+    namespace = module.__dict__
+    try:
+        for line_no, code in chain:
+            filename = f"docs/{page}:{line_no}"
+            # Tracebacks then show the failing line of the example, not "???".
+            linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+            exec(compile(code, filename, "exec"), namespace)
+    finally:
+        for value in list(namespace.values()):  # close clients and apps the block left open
+            if type(value).__name__ == "TestClient":
+                value.close()
+
+
+def test_markers_are_understood() -> None:
+    """The splitter itself: a continued block joins its chain, a skipped one is left out."""
+    sample = ("```python\na = 1\n```\n\n<!-- docs-test: continue -->\n```python\nb = a\n```\n"
+              "<!-- docs-test: skip needs redis -->\n\n```python\nraise SystemExit\n```\n"
+              "```python\nc = 3\n```\n")
+    blocks = [(_MARKER.search(_line_before(sample, m.start())), m.group(1))
+              for m in _BLOCK.finditer(sample)]
+    kinds = [mk.group(1) if mk else None for mk, _ in blocks]
+    assert kinds == [None, "continue", "skip", None]
+    assert blocks[2][0].group(2) == "needs redis"
+
+
+def test_docs_have_examples() -> None:
+    chains = list(_chains())
+    pages = {rel for rel, _ in chains}
+    for page in ("getting-started.md", "routing.md", "requests.md", "responses.md",
+                 "templates.md", "cookies.md", "config.md", "testing.md", "openapi.md"):
+        assert page in pages, f"{page} lost its examples"
+    assert sum(len(chain) for _, chain in chains) >= 60
+
+
+def _nav_files(node) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [f for v in node.values() for f in _nav_files(v)]
+    if isinstance(node, list):
+        return [f for v in node for f in _nav_files(v)]
+    return []
+
+
+def _mkdocs_config() -> dict:
+    yaml = pytest.importorskip("yaml")
+
+    class Loader(yaml.SafeLoader):  # mkdocs.yml may use !!python/name tags; none needed here
+        pass
+
+    return yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=Loader)
+
+
+def test_every_page_is_in_the_nav() -> None:
+    nav = set(_nav_files(_mkdocs_config()["nav"]))
+    pages = {p.relative_to(DOCS).as_posix() for p in _pages()}
+    assert pages - nav == set(), "pages missing from mkdocs.yml's nav"
+    assert nav - pages == set(), "nav entries with no page"
+
+
+def test_reference_covers_every_public_name() -> None:
+    documented: set[str] = set()
+    for page in (DOCS / "reference").glob("*.md"):
+        for target in re.findall(r"^::: ([\w.]+)\s*$", page.read_text(), flags=re.M):
+            documented.add(target.rsplit(".", 1)[-1])
+    for package in ("lcore", "lcore_asgi", "lcore_ws"):
+        names = set(importlib.import_module(package).__all__)
+        assert names - documented == set(), f"{package}: public names with no reference entry"

@@ -19,8 +19,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("lcore", "lcore_asgi", "lcore_ws")
 
@@ -68,6 +66,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: 
     return proc.stdout
 
 
+@pytest.mark.e2e
 def test_build_check_and_install_in_fresh_venv(tmp_path: Path) -> None:
     pytest.importorskip("build")
     pytest.importorskip("twine")
@@ -114,3 +113,35 @@ def test_build_check_and_install_in_fresh_venv(tmp_path: Path) -> None:
     version = _run([str(venv / "bin" / "lcore"), "--version"], cwd=tmp_path, env=env)
     assert version.strip(), "the lcore console script printed nothing"
     print(f"\nwheel {wheel.name}: {len(names)} files; sdist {sdist.name}; installed and imported in {venv}")
+
+
+def _extras() -> dict[str, list[str]]:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+
+def test_every_extra_named_in_an_error_exists_and_all_covers_it() -> None:
+    """``pip install "lcore[x]"`` in a missing-package message names a real extra, and
+    ``all`` brings every package such an extra brings."""
+    from lcore._extras import EXTRAS
+
+    extras = _extras()
+    named = {extra for extra in EXTRAS.values() if extra}
+    assert named - extras.keys() == set(), "error messages name extras pyproject does not define"
+
+    def base(req: str) -> str:
+        return req.split(";")[0].split("[")[0].split(">")[0].split("=")[0].strip().lower()
+
+    in_all = {base(r) for r in extras["all"]}
+    for extra in sorted(named | {"speed"}):
+        missing = {base(r) for r in extras[extra]} - in_all
+        assert not missing, f"lcore[all] lacks what lcore[{extra}] brings: {missing}"
+
+
+def test_install_page_lists_every_extra() -> None:
+    page = (ROOT / "docs" / "install.md").read_text()
+    for extra in _extras():
+        if extra in ("test-fast", "bench"):
+            continue
+        assert f"| `{extra}` |" in page, f"docs/install.md does not describe the {extra!r} extra"

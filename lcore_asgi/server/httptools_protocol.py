@@ -77,6 +77,7 @@ class HttptoolsConnection(H1Connection):
         self._message_done = True
         self._chunk_header = False
         self._upgraded = False
+        self._keep_alive = True
         # Request body framing: Content-Length bytes not yet fed, or chunked state.
         self._body_left = 0
         self._chunked = False
@@ -112,6 +113,10 @@ class HttptoolsConnection(H1Connection):
     def on_message_complete(self) -> None:
         """Note the end of the request message."""
         self._message_done = True
+
+    def on_headers_complete(self) -> None:
+        """Note whether the client lets the connection live on after this request."""
+        self._keep_alive = self._parser.should_keep_alive()
 
     def on_chunk_header(self) -> None:
         """Note that the line just fed was a chunk-size line."""
@@ -257,7 +262,7 @@ class HttptoolsConnection(H1Connection):
 
     def _frame_body(self, head: RequestHead, declared_length: int | None) -> bool:
         """Set up the request body framing; True if llhttp took the head as an upgrade."""
-        self._close_after = head.http_version != b"1.1" or not self._parser.should_keep_alive()
+        self._close_after = head.http_version != b"1.1" or not self._keep_alive
         self._expect_continue = (
             not self._message_done
             and head.http_version == b"1.1"
@@ -464,10 +469,8 @@ class HttptoolsConnection(H1Connection):
             if len(name) in (10, 14, 17):
                 lower = name.lower()
                 if lower == b"content-length":
-                    value = _content_length(value, length)
-                    if length is not None:
-                        continue  # a repeat of the same value: sent once, as h11 does
-                    length = value
+                    length = _content_length(value, length)
+                    continue  # sent once, below, as h11 does
                 elif lower == b"transfer-encoding":
                     if chunked or value.lower() != b"chunked":
                         raise ResponseError("only Transfer-Encoding: chunked is supported")

@@ -53,6 +53,7 @@ async def test_simple_get_has_reason_date_and_server() -> None:
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"\r\ndate: " in data.lower()
     assert b"\r\nserver: lcore\r\n" in data
+    assert data.lower().count(b"\r\ncontent-length: 5\r\n") == 1  # the app's, sent once
     assert data.endswith(b"hello")
 
 
@@ -616,3 +617,111 @@ def test_pace_credit() -> None:
     unlimited = Pace(2.0, None)
     unlimited.spent(1.9, 0)
     assert unlimited.credit == 2.0  # no rate: every wait gets the whole limit
+
+
+async def test_any_token_method_reaches_the_app() -> None:
+    # llhttp knows only registered methods; both drivers serve any token, as RFC 9110 does.
+    seen: list[str] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        seen.append(scope["method"])
+        await echo_app(scope, receive, send)
+
+    async with connection(app) as client:
+        await client.send(
+            b"FROBNICATE /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" + get(b"/after")
+        )
+        data = await read_until(client, b"x-path: /after")
+    assert seen == ["FROBNICATE", "GET"]
+    assert b"x-method: FROBNICATE" in data
+    assert b"3\r\nabc\r\n" in data
+
+
+async def test_chunked_body_then_pipelined_requests_in_one_read() -> None:
+    # Chunk data holding line ends, an extension and a trailer, then two pipelined heads
+    # in the same bytes: each head is parsed (and checked) on its own.
+    body = (
+        b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"7;name=v\r\na\nb\r\nc\n\r\n3\r\n\r\n\n\r\n0\r\nX-Trailer: 1\r\n\r\n"
+    )
+    async with connection(echo_app) as client:
+        await client.send(body + get(b"/second") + get(b"/third"))
+        data = await read_until(client, b"x-path: /third")
+        data += await read_until(client, b"0\r\n\r\n")
+    assert data.count(b"HTTP/1.1 200 OK") == 3
+    assert b"a\r\na\nb\r\nc\n\r\n\n\r\n" in data  # the 10 body bytes echoed, one chunk
+    assert data.index(b"x-path: /up") < data.index(b"x-path: /second")
+
+
+async def test_bad_head_pipelined_after_a_chunked_body_is_refused() -> None:
+    async with connection(echo_app) as client:
+        await client.send(
+            b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+            b"GET /bad HTTP/1.1\nHost: x\r\n\r\n"
+        )
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert b"\r\n\r\nHTTP/1.1 400 Bad Request\r\n" in data.replace(b"0\r\n\r\nHTTP", b"\r\n\r\nHTTP")
+    assert b"x-path: /bad" not in data
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b"zz\r\nabc\r\n0\r\n\r\n"],  # not hex
+        [b"3\r\nabcdef\r\n0\r\n\r\n"],  # data longer than its size
+        [b"3" + b";x" * 10000, b";x" * 10000 + b"\r\nabc\r\n0\r\n\r\n"],  # endless extension
+    ],
+    ids=["not-hex", "overlong-data", "endless-extension"],
+)
+async def test_bad_chunk_framing_is_400(chunks: list[bytes]) -> None:
+    async with connection(echo_app) as client:
+        await client.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for chunk in chunks:
+            await client.send(chunk)
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ([(b"content-length", b"2")], b"abc"),
+        ([(b"content-length", b"5"), (b"content-length", b"6")], b"abcde"),
+        ([(b"transfer-encoding", b"gzip")], b"abc"),
+    ],
+    ids=["too-much-data", "conflicting-lengths", "unsupported-coding"],
+)
+async def test_response_framing_the_app_cannot_keep_is_500(headers: list, body: bytes) -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async with connection(app) as client:
+        await client.send(get())
+        data = await read_until_closed(client)
+    assert data.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+
+
+async def test_http10_response_without_length_is_close_delimited() -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ab", "more_body": True})
+        await send({"type": "http.response.body", "body": b"cd"})
+
+    async with connection(app) as client:
+        await client.send(b"GET / HTTP/1.0\r\n\r\n")
+        data = await read_until_closed(client)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"transfer-encoding" not in head.lower()
+    assert b"connection: close" in head.lower()
+    assert body == b"abcd"
+
+
+async def test_client_connection_close_is_honoured() -> None:
+    async with connection(hello_app) as client:
+        await client.send(get(extra=b"Connection: close\r\n") + get(b"/ignored"))
+        data = await read_until_closed(client)
+    assert data.count(b"HTTP/1.1 ") == 1  # the second request is never read
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert b"connection: close" in data.lower()

@@ -282,8 +282,7 @@ class H1Connection:
             STATUS_LINES.get(status, b"HTTP/1.1 %d %s\r\n" % (status, reason_phrase(status)))
             + self.state.default_header_bytes(http_date())
             + b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-            b"connection: close\r\n\r\n" % len(payload)
-            + (b"" if head_only else payload)
+            b"connection: close\r\n\r\n" % len(payload) + (b"" if head_only else payload)
         )
         try:
             await self._write(data)

@@ -96,7 +96,9 @@ class Config:
             raise ValueError(f"loop must be 'auto', 'asyncio' or 'uvloop', not {self.loop!r}")
         for option, module in (("http", "httptools"), ("loop", "uvloop")):
             if getattr(self, option) == module and not _importable(module):
-                raise ValueError(f"{option}={module!r} needs the {module} package: pip install {module}")
+                raise ValueError(
+                    f"{option}={module!r} needs the {module} package: pip install {module}"
+                )
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
         if self.keyfile and not self.certfile:
@@ -135,7 +137,10 @@ class Config:
 
     def run_options(self) -> dict[str, Any]:
         """Keyword arguments for ``anyio.run`` (and blocking portals): backend and loop."""
-        return {"backend": "asyncio", "backend_options": {"use_uvloop": self.event_loop == "uvloop"}}
+        return {
+            "backend": "asyncio",
+            "backend_options": {"use_uvloop": self.event_loop == "uvloop"},
+        }
 
     def load_app(self) -> Any:
         """Return the ASGI callable, importing it if ``app`` is a string."""

@@ -291,7 +291,9 @@ class H11Connection(H1Connection):
             head.append((b"content-length", b"%d" % len(body)))
         if self._must_close:
             head.append((b"connection", b"close"))
-        data = conn.send(h11.Response(status_code=status, headers=head, reason=reason_phrase(status)))
+        data = conn.send(
+            h11.Response(status_code=status, headers=head, reason=reason_phrase(status))
+        )
         if body:
             data += conn.send(h11.Data(data=body))
         if end:

@@ -294,8 +294,9 @@ class H2Tunnel(anyio.abc.ByteStream):
         #: An object with ``shutdown()``, told when the server shuts down gracefully.
         self.session: Any = None
 
-    async def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"",
-                      end: bool = False) -> None:
+    async def respond(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"", end: bool = False
+    ) -> None:
         """Send the response to the CONNECT request (with ``end``, close the stream)."""
         try:
             await self.stream.send_head(status, headers, body, end)

@@ -294,7 +294,9 @@ class HttptoolsConnection(H1Connection):
         self._message_done = False
         self._parts = []
         framing = (
-            b"transfer-encoding: chunked" if chunked else b"content-length: %d" % (declared_length or 0)
+            b"transfer-encoding: chunked"
+            if chunked
+            else b"content-length: %d" % (declared_length or 0)
         )
         self._parser.feed_data(b"POST / HTTP/1.1\r\nhost: x\r\n" + framing + b"\r\n\r\n")
         self._chunked = chunked

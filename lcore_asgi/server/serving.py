@@ -246,9 +246,9 @@ class Server:
                     state, byte_stream, scheme, client, server, self._connect_handlers
                 ).run(initial)
             else:
-                await self._h1_driver(state, byte_stream, scheme, client, server, self._handlers).run(
-                    initial, accepted
-                )
+                await self._h1_driver(
+                    state, byte_stream, scheme, client, server, self._handlers
+                ).run(initial, accepted)
         except Exception as exc:
             if _client_gone(exc):
                 # A client that disconnects (reset, TLS without close_notify, a send
@@ -289,8 +289,11 @@ class Server:
                 from lcore_ws.endpoint import refusal_handler, warn_unserved
 
                 handlers[b"websocket"] = refusal_handler()
-                warn_unserved(getattr(self.state, "app", None), "this server (the websockets package is missing)",
-                              "Install it: pip install 'lcore[ws]'.")
+                warn_unserved(
+                    getattr(self.state, "app", None),
+                    "this server (the websockets package is missing)",
+                    "Install it: pip install 'lcore[ws]'.",
+                )
             else:
                 handlers[b"websocket"] = upgrade_handler()
         return handlers

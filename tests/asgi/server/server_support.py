@@ -34,6 +34,7 @@ def h1_connection_class() -> type[H1Connection]:
         return HttptoolsConnection
     return H11Connection
 
+
 # -- in-memory transport ------------------------------------------------------------------
 
 

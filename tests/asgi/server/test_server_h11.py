@@ -661,7 +661,8 @@ async def test_bad_head_pipelined_after_a_chunked_body_is_refused() -> None:
         )
         data = await read_until_closed(client)
     assert data.startswith(b"HTTP/1.1 200 OK")
-    assert b"\r\n\r\nHTTP/1.1 400 Bad Request\r\n" in data.replace(b"0\r\n\r\nHTTP", b"\r\n\r\nHTTP")
+    assert data.count(b"HTTP/1.1 ") == 2
+    assert b"0\r\n\r\nHTTP/1.1 400 Bad Request\r\n" in data
     assert b"x-path: /bad" not in data
 
 

@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-__all__ = ["EXTRAS", "MissingExtraError", "available", "install_hint", "require"]
+__all__ = ["EXTRAS", "MissingExtraError", "available", "install_hint", "require", "require_installed"]
 
 #: Optional package (its import name) -> the lcore extra that installs it (None: no
 #: extra; the hint names the package itself).
@@ -73,6 +73,15 @@ def require(module: str, extra: str | None, feature: str) -> ModuleType:
         if exc.name is None or exc.name == top or exc.name.startswith(top + "."):
             raise missing(module, extra, feature) from None
         raise
+
+
+def require_installed(module: str, extra: str | None, feature: str) -> None:
+    """Like :func:`require`, but only check that ``module`` is installed, without importing it.
+
+    For a constructor that should fail at once while the import itself waits for first use.
+    """
+    if not available(module):
+        raise missing(module, extra, feature)
 
 
 def available(module: str) -> bool:

@@ -385,9 +385,9 @@ class RedisBackend:
     def __init__(self, url: str = "redis://localhost:6379/0", *, reconnect_min: float = 0.1,
                  reconnect_max: float = 5.0, subscribe_timeout: float = 5.0, drop_log_interval: float = 10.0,
                  **redis_options: Any) -> None:
-        from lcore._extras import require
+        from lcore._extras import require_installed
 
-        require("redis.asyncio", "redis", "Broadcast's RedisBackend")  # fail here, not on publish
+        require_installed("redis", "redis", "Broadcast's RedisBackend")  # fail now, not on publish
         self.url = url
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max

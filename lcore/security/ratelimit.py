@@ -151,9 +151,9 @@ class RedisRateLimitBackend(RateLimitBackend):
         socket_connect_timeout: float = 2,
         health_check_interval: int = 30,
     ) -> None:
-        from .._extras import require
+        from .._extras import require_installed
 
-        require("redis", "redis", "RedisRateLimitBackend")  # fail here, not on a request
+        require_installed("redis", "redis", "RedisRateLimitBackend")  # fail now, not on a request
         self.redis_url = redis_url
         self.prefix = prefix
         self.socket_connect_timeout = socket_connect_timeout

@@ -25,6 +25,8 @@ def auth_basic(check: Any, realm: str = "private", text: str = "Access denied") 
     realm_q = realm.replace("\\", "\\\\").replace('"', '\\"')
     challenge = f'Basic realm="{realm_q}"'
     check_is_async = _bridge.is_async_callable(check)
+    # What the OpenAPI document says of a guarded route (lcore._openapi reads it).
+    declared = {"security": ["basic"], "responses": {401: text}}
 
     def deny() -> HTTPError:
         err = HTTPError(401, text)
@@ -49,6 +51,7 @@ def auth_basic(check: Any, realm: str = "private", text: str = "Access denied") 
                     raise deny()
                 return await func(*a, **ka)
 
+            async_wrapper.__lcore_openapi__ = declared  # type: ignore[attr-defined]
             return async_wrapper
 
         @functools.wraps(func)
@@ -60,6 +63,7 @@ def auth_basic(check: Any, realm: str = "private", text: str = "Access denied") 
                 raise deny()
             return func(*a, **ka)
 
+        wrapper.__lcore_openapi__ = declared  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

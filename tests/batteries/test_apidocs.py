@@ -202,11 +202,15 @@ def test_openapi_responses_from_return_hints():
     assert ok("/files/{p}")["content"] == {"application/octet-stream": {}}
     assert "content" not in ok("/kind/{k}")  # -> None
     assert "content" not in ok("/users/{id}")  # no hint
-    item = ok("/f/{x}/{u}")["content"]["application/json"]["schema"]
+    # named types live once in components and are referenced
+    doc = _app().openapi()
+    schemas = doc["components"]["schemas"]
+    assert ok("/f/{x}/{u}")["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Item"}
+    item = schemas["Item"]
     assert item["title"] == "Item" and item["required"] == ["id", "name"]
     assert item["properties"]["price"] == {"type": "number"}
-    page = ok("/slug/{s}")["content"]["application/json"]["schema"]
-    assert page["properties"]["items"] == {"type": "array", "items": {"type": "integer"}}
+    assert ok("/slug/{s}")["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Page"}
+    assert schemas["Page"]["properties"]["items"] == {"type": "array", "items": {"type": "integer"}}
 
 
 def test_openapi_any_route_and_config_info():

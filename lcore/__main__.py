@@ -27,15 +27,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = base_parser("python -m lcore", "Serve an lcore application.", port=8080, app_required=False)
     p.set_defaults(workers=None)  # the adapter's own default
     p.add_argument("--version", action="store_true", help="show the lcore version and exit")
-    p.add_argument("-b", "--bind", metavar="ADDRESS", help="bind socket to ADDRESS (host:port or :port); wins over --host/--port")
-    p.add_argument("-s", "--server", default=None, help="server adapter (default: lcore's embedded server)")
-    p.add_argument("-p", "--plugin", action="append", default=[], help="install a plugin (module:attr)")
-    p.add_argument("-c", "--conf", action="append", default=[], metavar="FILE", help="load a config file (.ini or .json)")
-    p.add_argument("-C", "--param", action="append", default=[], metavar="NAME=VALUE", help="override a config value")
-    p.add_argument("--debug", action="store_true", help="debug mode (tracebacks on error pages, /docs)")
+    p.add_argument(
+        "-b",
+        "--bind",
+        metavar="ADDRESS",
+        help="bind socket to ADDRESS (host:port or :port); wins over --host/--port",
+    )
+    p.add_argument(
+        "-s", "--server", default=None, help="server adapter (default: lcore's embedded server)"
+    )
+    p.add_argument(
+        "-p", "--plugin", action="append", default=[], help="install a plugin (module:attr)"
+    )
+    p.add_argument(
+        "-c",
+        "--conf",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="load a config file (.ini or .json)",
+    )
+    p.add_argument(
+        "-C",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a config value",
+    )
+    p.add_argument(
+        "--debug", action="store_true", help="debug mode (tracebacks on error pages, /docs)"
+    )
     p.add_argument("--certfile", help="TLS certificate (PEM), for the embedded server")
     p.add_argument("--keyfile", help="TLS private key (PEM)")
-    p.add_argument("--docs", action="store_true", help="print where the documentation lives and exit")
+    p.add_argument(
+        "--docs", action="store_true", help="print where the documentation lives and exit"
+    )
     return p
 
 
@@ -75,7 +102,9 @@ def _monkey_patch(server: str | None) -> None:
         eventlet.monkey_patch()
 
 
-def _split_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[list[str], str, list[str]] | None:
+def _split_command(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> tuple[list[str], str, list[str]] | None:
     """``(serve options up to APP, COMMAND, its args)`` when ``argv`` names a command after APP."""
     i = 0
     while i < len(argv):
@@ -113,7 +142,9 @@ def _builtin_command(name: str, argv: list[str]) -> None:
         sys.exit(runner(app, known.app or "APP", rest))
 
 
-def _app_command(parser: argparse.ArgumentParser, argv: list[str], name: str, rest: list[str]) -> None:
+def _app_command(
+    parser: argparse.ArgumentParser, argv: list[str], name: str, rest: list[str]
+) -> None:
     """``python -m lcore [options] APP COMMAND [args]``: run one of the app's commands."""
     from .commands import run_command
 
@@ -164,8 +195,16 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace, host: str,
     _configure(parser, args, app)
     tls = {k: v for k, v in (("certfile", args.certfile), ("keyfile", args.keyfile)) if v}
     try:
-        _server.run(app, server=args.server, host=host, port=port, debug=True if args.debug else None,
-                    reloader=args.reload, workers=args.workers, **tls)
+        _server.run(
+            app,
+            server=args.server,
+            host=host,
+            port=port,
+            debug=True if args.debug else None,
+            reloader=args.reload,
+            workers=args.workers,
+            **tls,
+        )
     except ValueError as e:  # an unknown server name
         raise SystemExit(f"error: {e}") from None
 

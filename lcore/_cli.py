@@ -29,6 +29,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 APP_HELP = "the app: module, module:attr, pkg.mod:attr, file.py or module:factory()"
 
+
 class CertificateError(ValueError):
     """The TLS certificate or key file cannot be used; the message names the file."""
 

@@ -13,7 +13,14 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-__all__ = ["EXTRAS", "MissingExtraError", "available", "install_hint", "require", "require_installed"]
+__all__ = [
+    "EXTRAS",
+    "MissingExtraError",
+    "available",
+    "install_hint",
+    "require",
+    "require_installed",
+]
 
 #: Optional package (its import name) -> the lcore extra that installs it (None: no
 #: extra; the hint names the package itself).

@@ -223,7 +223,8 @@ def _describe(obj: Any) -> str:
         except (TypeError, ValueError):  # pragma: no cover - functions have signatures
             return f"the function {obj.__qualname__}"
         names = [
-            ("*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else "") + p.name
+            ("*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else "")
+            + p.name
             for p in params
         ]
         return f"the function {obj.__qualname__}({', '.join(names)})"

@@ -69,7 +69,9 @@ _MIDDLEWARE_CTX_NAMES = {
 class Command:
     """A function run from the command line, its arguments parsed from its signature."""
 
-    def __init__(self, func: Callable[..., Any], name: str | None = None, help: str | None = None) -> None:
+    def __init__(
+        self, func: Callable[..., Any], name: str | None = None, help: str | None = None
+    ) -> None:
         self.func = func
         self.name = name or func.__name__.replace("_", "-")
         if self.name in RESERVED or not re.fullmatch(r"[A-Za-z][\w.-]*", self.name):
@@ -242,7 +244,12 @@ def _add_argument(p: argparse.ArgumentParser, param: inspect.Parameter, tp: Any)
     else:
         shown = "" if param.default is None else " (default: %(default)s)"
         p.add_argument(
-            flag, dest=name, default=param.default, nargs="*" if many else None, help=shown.strip(), **extra
+            flag,
+            dest=name,
+            default=param.default,
+            nargs="*" if many else None,
+            help=shown.strip(),
+            **extra,
         )
 
 
@@ -278,7 +285,10 @@ def route_rows(app: Any, prefix: str = "", outer: Sequence[str] = ()) -> list[di
         plan = route.plan
         # a middleware limited with ``routes=`` is shown where its pattern matches the rule
         entries = (*app.middleware.pre, *plan.post)
-        wrapping = [*outer, *(_label(e.mw) for e in entries if e.matcher is None or e.matcher(route.rule))]
+        wrapping = [
+            *outer,
+            *(_label(e.mw) for e in entries if e.matcher is None or e.matcher(route.rule)),
+        ]
         mount = route._mount
         if mount is not None:
             kind, child, norm, _depth = mount
@@ -287,11 +297,22 @@ def route_rows(app: Any, prefix: str = "", outer: Sequence[str] = ()) -> list[di
             if isinstance(child, Lcore):
                 rows += route_rows(child, prefix + norm.rstrip("/"), wrapping)
                 continue
-            rows.append(_row("*", prefix + norm + "*", route.name, _handler_label(child), f"{kind} app", wrapping))
+            rows.append(
+                _row(
+                    "*",
+                    prefix + norm + "*",
+                    route.name,
+                    _handler_label(child),
+                    f"{kind} app",
+                    wrapping,
+                )
+            )
             continue
         cb = route.get_undecorated_callback()
         kind = "async" if plan.is_async else "sync"
-        rows.append(_row(route.method, prefix + route.rule, route.name, _handler_label(cb), kind, wrapping))
+        rows.append(
+            _row(route.method, prefix + route.rule, route.name, _handler_label(cb), kind, wrapping)
+        )
     for route in app.__dict__.get("ws_routes", ()):
         cb = route.get_undecorated_callback()
         kind = "websocket, " + ("async" if _bridge.is_async_callable(cb) else "sync")
@@ -299,7 +320,9 @@ def route_rows(app: Any, prefix: str = "", outer: Sequence[str] = ()) -> list[di
     return rows
 
 
-def _row(method: Any, rule: str, name: Any, handler: str, kind: str, middleware: Sequence[str]) -> dict[str, Any]:
+def _row(
+    method: Any, rule: str, name: Any, handler: str, kind: str, middleware: Sequence[str]
+) -> dict[str, Any]:
     return {
         "method": method,
         "rule": rule,
@@ -331,7 +354,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def routes_main(app: Any, spec: str, argv: Sequence[str], prog: str = "python -m lcore routes") -> int:
+def routes_main(
+    app: Any, spec: str, argv: Sequence[str], prog: str = "python -m lcore routes"
+) -> int:
     """``python -m lcore routes APP [--json]``: print the route table of ``app`` (named ``spec``)."""
     p = argparse.ArgumentParser(prog=f"{prog} {spec}", description="List an app's routes.")
     p.add_argument("--json", action="store_true", help="print JSON (one object per route)")
@@ -429,7 +454,9 @@ def _check_config(app: Any, schema: Any, report: CheckReport) -> None:
     report.problems += [f"config: {e}" for e in errors]
 
 
-def _check_websockets(ws_routes: list[tuple[str, Any]], wsgi_only: bool, report: CheckReport) -> None:
+def _check_websockets(
+    ws_routes: list[tuple[str, Any]], wsgi_only: bool, report: CheckReport
+) -> None:
     if not ws_routes:
         return
     rules = ", ".join(prefix + r.rule for prefix, r in ws_routes)
@@ -463,7 +490,9 @@ def _check_dependencies(app: Any, prefix: str, report: CheckReport) -> None:
     set_by: dict[str, str] = {}
     for entry in (*app.middleware.pre, *app.middleware.post):
         mw = entry.mw
-        attrs = getattr(mw, "ctx_attributes", None) or _MIDDLEWARE_CTX_NAMES.get(type(mw).__name__, ())
+        attrs = getattr(mw, "ctx_attributes", None) or _MIDDLEWARE_CTX_NAMES.get(
+            type(mw).__name__, ()
+        )
         for attr in attrs:
             set_by.setdefault(attr, type(mw).__name__)
     for name in names:
@@ -544,7 +573,9 @@ def _check_packages(app: Any, report: CheckReport) -> None:
                 )
 
 
-def check_main(app: Any, spec: str, argv: Sequence[str], prog: str = "python -m lcore check") -> int:
+def check_main(
+    app: Any, spec: str, argv: Sequence[str], prog: str = "python -m lcore check"
+) -> int:
     """``python -m lcore check APP [--wsgi] [--schema MOD:DATACLASS]``: print the report."""
     p = argparse.ArgumentParser(
         prog=f"{prog} {spec}", description="Look for problems in an app before deploying it."
@@ -554,7 +585,9 @@ def check_main(app: Any, spec: str, argv: Sequence[str], prog: str = "python -m 
         action="store_true",
         help="the app is deployed under a WSGI server only (WebSocket routes are then a problem)",
     )
-    p.add_argument("--schema", metavar="MODULE:DATACLASS", help="check the config against this dataclass")
+    p.add_argument(
+        "--schema", metavar="MODULE:DATACLASS", help="check the config against this dataclass"
+    )
     args = p.parse_args(list(argv))
     schema = None
     if args.schema:

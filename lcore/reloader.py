@@ -346,8 +346,13 @@ def watch_changes(
         watchfiles = require("watchfiles", "reload", "the watchfiles reloader backend")
 
         for changes in watchfiles.watch(
-            *roots, watch_filter=_watch_filter, stop_event=stop, debounce=400,
-            rust_timeout=int(interval * 1000) or 500, yield_on_timeout=False, raise_interrupt=False,
+            *roots,
+            watch_filter=_watch_filter,
+            stop_event=stop,
+            debounce=400,
+            rust_timeout=int(interval * 1000) or 500,
+            yield_on_timeout=False,
+            raise_interrupt=False,
         ):
             yield sorted({path for _, path in changes})
         return
@@ -393,8 +398,11 @@ def run_with_reloader(
     command = command or child_command()
     roots = list(paths or _default_paths())
     backend = select_backend()
-    how = "watchfiles" if backend == "watchfiles" else (
-        f"polling every {interval}s; {install_hint('watchfiles')} to use watchfiles")
+    how = (
+        "watchfiles"
+        if backend == "watchfiles"
+        else (f"polling every {interval}s; {install_hint('watchfiles')} to use watchfiles")
+    )
     print(f"lcore: watching {', '.join(roots)} for changes ({how})", file=sys.stderr, flush=True)
     env = dict(os.environ, **{CHILD_ENV: "true", _PARENT_ENV: str(os.getpid())})
     stop = threading.Event()
@@ -423,8 +431,12 @@ def run_with_reloader(
             if child is not None and child.poll() is not None:
                 if not restarted:
                     return child.returncode
-                print(f"lcore: the server exited with status {child.returncode}; "
-                      "waiting for a change to restart it", file=sys.stderr, flush=True)
+                print(
+                    f"lcore: the server exited with status {child.returncode}; "
+                    "waiting for a change to restart it",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 child = None
             if changed.is_set():
                 changed.clear()

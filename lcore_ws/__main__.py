@@ -22,12 +22,16 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m lcore_ws``."""
     d = WebSocketOptions()
     p = base_parser(
-        "python -m lcore_ws", "Serve an Lcore app's WebSocket routes beside its WSGI server.", port=8081
+        "python -m lcore_ws",
+        "Serve an Lcore app's WebSocket routes beside its WSGI server.",
+        port=8081,
     )
     p.add_argument("--certfile", help="TLS certificate (PEM): serve wss://")
     p.add_argument("--keyfile", help="TLS private key (PEM)")
     p.add_argument("--root-path", default="")
-    p.add_argument("--max-size", type=int, default=d.max_size, help="largest message in bytes (0: no limit)")
+    p.add_argument(
+        "--max-size", type=int, default=d.max_size, help="largest message in bytes (0: no limit)"
+    )
     p.add_argument("--max-queue", type=int, default=d.max_queue)
     p.add_argument("--ping-interval", type=float, default=d.ping_interval, help="0 disables pings")
     p.add_argument("--ping-timeout", type=float, default=d.ping_timeout)
@@ -65,10 +69,19 @@ def main(argv: list[str] | None = None) -> None:
 
         app = load_app(args.app, protocol="lcore")
         try:
-            serve(app, args.host, args.port, options=options, workers=args.workers,
-                  certfile=args.certfile, keyfile=args.keyfile, root_path=args.root_path,
-                  log_level=args.log_level, access_log=False,
-                  timeout_graceful_shutdown=args.timeout_graceful_shutdown)
+            serve(
+                app,
+                args.host,
+                args.port,
+                options=options,
+                workers=args.workers,
+                certfile=args.certfile,
+                keyfile=args.keyfile,
+                root_path=args.root_path,
+                log_level=args.log_level,
+                access_log=False,
+                timeout_graceful_shutdown=args.timeout_graceful_shutdown,
+            )
         except KeyboardInterrupt:
             pass
 

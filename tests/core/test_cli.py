@@ -351,12 +351,15 @@ def test_loader_errors_are_value_and_import_errors(
             resolve_app("myapp:create_app(1)")
         with pytest.raises(AppLoadError, match="is an int object, not a WSGI or ASGI app"):
             load_app("myapp:VERSION")
+
         # a handler taking the request is not an app; a WSGI function is one (for python
         # -m lcore, not for the ASGI server)
         def handler(request: object) -> str:
             return ""
 
-        with pytest.raises(AppLoadError, match=r"^The function .*handler\(request\) is not a WSGI or ASGI app$"):
+        with pytest.raises(
+            AppLoadError, match=r"^The function .*handler\(request\) is not a WSGI or ASGI app$"
+        ):
             load_app(handler)
         load_app(lambda environ, start_response: [])
         with pytest.raises(AppLoadError, match="not an ASGI app"):

@@ -46,8 +46,26 @@ def test_arguments_come_from_the_signature(capsys: pytest.CaptureFixture[str]) -
 
     cmd = Command(create_user)
     assert cmd.name == "create-user" and cmd.help == "Create a user account."
-    assert cmd.run(["ann@x", "41", "t1", "--admin", "--no-cache", "--quota", "1.5", "t2",
-                    "--role", "staff", "--ids", "1", "2"]) == 3
+    assert (
+        cmd.run(
+            [
+                "ann@x",
+                "41",
+                "t1",
+                "--admin",
+                "--no-cache",
+                "--quota",
+                "1.5",
+                "t2",
+                "--role",
+                "staff",
+                "--ids",
+                "1",
+                "2",
+            ]
+        )
+        == 3
+    )
     assert seen[-1] == ("ann@x", 41, True, False, 1.5, "staff", ("t1", "t2"), [1, 2])
     assert cmd.run(["bob", "7"]) == 3
     assert seen[-1] == ("bob", 7, False, True, None, "user", (), None)
@@ -144,8 +162,12 @@ def test_route_rows() -> None:
     rows = {(r["method"], r["rule"]): r for r in route_rows(app)}
     here = __name__
     assert rows["GET", "/"] == {
-        "method": "GET", "rule": "/", "name": "home", "handler": f"{here}.test_route_rows.<locals>.index",
-        "kind": "sync", "middleware": ["request_id"],
+        "method": "GET",
+        "rule": "/",
+        "name": "home",
+        "handler": f"{here}.test_route_rows.<locals>.index",
+        "kind": "sync",
+        "middleware": ["request_id"],
     }
     assert rows["POST", "/slow/<n:int>"]["kind"] == "async"
     assert rows["POST", "/slow/<n:int>"]["middleware"] == ["timeout", "request_id"]
@@ -162,7 +184,10 @@ def test_a_clean_app_has_no_problems() -> None:
     app.inject("db", dict)
     report = check(app)
     assert report.ok and report.problems == []
-    assert report.render() == "1 route, 0 WebSocket routes, 0 middleware, 1 dependency\nno problems found"
+    assert (
+        report.render()
+        == "1 route, 0 WebSocket routes, 0 middleware, 1 dependency\nno problems found"
+    )
 
 
 @dataclasses.dataclass
@@ -203,8 +228,10 @@ def test_check_finds_problems() -> None:
     assert "dependency 'csrf_token': CSRFMiddleware sets ctx.csrf_token" in problems
     assert "dependency 'request': ctx.request is a built-in RequestContext attribute" in problems
     assert "dependency 'db' is registered by the app and by the app mounted at /api" in problems
-    assert f"route GET /a/<x>: the handler {__name__}.test_check_finds_problems.<locals>.a() " \
+    assert (
+        f"route GET /a/<x>: the handler {__name__}.test_check_finds_problems.<locals>.a() "
         "does not accept the URL argument x" in problems
+    )
     assert "route GET /c is registered 2 times" in problems
     assert "route name 'dup' is used by 2 rules (/a/<x>, /b)" in problems
     assert len(report.problems) == 9, problems
@@ -246,8 +273,14 @@ APP = textwrap.dedent(
 
 def _run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "lcore", *args], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "lcore", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -276,7 +309,10 @@ def test_cli_routes_check_and_app_commands(project: Path) -> None:
     assert (r.returncode, r.stdout) == (0, "5 apples verbose\n"), r.stderr
     assert _run(project, "myapp:app", "add", "60", "70").returncode == 5
     r = _run(project, "myapp:app", "sub", "1")
-    assert (r.returncode, r.stderr) == (2, "error: 'myapp:app' has no command 'sub'; its commands: add\n")
+    assert (r.returncode, r.stderr) == (
+        2,
+        "error: 'myapp:app' has no command 'sub'; its commands: add\n",
+    )
     r = _run(project, "routes", "myapp:handler")
     assert (r.returncode, r.stderr) == (
         2,

@@ -292,7 +292,7 @@ class Server:
                 warn_unserved(
                     getattr(self.state, "app", None),
                     "this server (the websockets package is missing)",
-                    "Install it: pip install 'lcore[ws]'.",
+                    'Install it: pip install "lcore[ws]".',  # the wording of lcore._extras
                 )
             else:
                 handlers[b"websocket"] = upgrade_handler()

@@ -119,3 +119,81 @@ def test_create_task_on_kanban_board(browser, kind, tmp_path):
     for path in shots:
         assert path.stat().st_size > 1000
         print(f"screenshot: {path}")
+
+
+MOBILE = {"width": 390, "height": 844}
+# No horizontal scroll at 390 px: the document is no wider than the screen. (Compared with
+# the screen width, not innerWidth: a mobile browser widens its layout viewport to fit
+# content that overflows, so innerWidth grows with the very overflow we look for.)
+_OVERFLOW_JS = """(width) => {
+    const wide = [...document.querySelectorAll('body *')]
+        .filter(el => el.getClientRects().length && el.getBoundingClientRect().right > width + 1)
+        .map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''));
+    return {scroll: document.documentElement.scrollWidth, width, inner: window.innerWidth, wide: wide.slice(0, 8)};
+}"""
+
+
+def test_mobile_width_has_no_horizontal_scroll(browser, tmp_path):
+    """At 390 px (a phone): every page fits the width, the sidebar collapses behind a menu
+    button that opens it, and the pages carry a favicon the server serves."""
+    env = {
+        "APP_DB_PATH": str(tmp_path / "taskflow.db"),
+        "APP_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "APP_SECRET_KEY": "mobile-" + uuid.uuid4().hex,
+        "TASKFLOW_REDIS_URL": "",
+    }
+    shots: list[Path] = []
+    with serve("lcore", SPEC, tmp_path, env=env) as srv:
+        context = browser.new_context(viewport=MOBILE, device_scale_factor=1, is_mobile=True, has_touch=True)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            def check(name: str) -> None:
+                page.wait_for_timeout(150)  # let the layout settle after a render
+                result = page.evaluate(_OVERFLOW_JS, MOBILE["width"])
+                path = tmp_path / f"mobile-{len(shots) + 1:02d}-{name}.png"
+                page.screenshot(path=str(path), full_page=True)
+                shots.append(path)
+                assert result["scroll"] <= result["width"] and result["inner"] == result["width"], \
+                    f"{name}: horizontal scroll at 390 px: {result}"
+
+            for url, name in (("/", "welcome"), ("/live", "live")):
+                page.goto(srv.url + url)
+                check(name)
+
+            login(page, srv.url, "admin")
+            # collapsed: the menu button shows, the section links do not, until it is pressed
+            menu = page.locator(".nav-toggle-btn")
+            assert menu.is_visible()
+            assert not page.locator('.sidebar a[data-nav="team"]').is_visible()
+            check("dashboard")
+            menu.click()
+            page.wait_for_selector('.sidebar a[data-nav="team"]', state="visible")
+            check("menu-open")
+            page.click('.sidebar a[data-nav="team"]')
+            page.wait_for_selector('.sidebar a[data-nav="team"]', state="hidden")  # closes after a pick
+            check("team")
+            for route, name in (("#/projects", "projects"), ("#/projects/1", "board"),
+                                ("#/notifications", "notifications"), ("#/profile", "profile")):
+                page.goto(srv.url + "/frontend" + route)
+                page.wait_for_selector("#content > *")
+                check(name)
+            page.goto(srv.url + "/frontend#/projects/1")
+            page.wait_for_selector(".board .column[data-status=todo]")
+            page.click("#new-task-btn")
+            page.wait_for_selector("#modal:not([hidden])")
+            check("new-task-modal")
+
+            icon = page.get_attribute('link[rel="icon"]', "href")
+            assert icon, "no favicon link"
+            r = page.request.get(srv.url + icon)
+            assert r.status == 200 and r.headers["content-type"].startswith("image/"), (icon, r.status)
+            assert not errors, errors
+        finally:
+            context.close()
+    for path in shots:
+        assert path.stat().st_size > 1000
+        print(f"mobile screenshot: {path}")

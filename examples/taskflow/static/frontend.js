@@ -440,6 +440,8 @@ document.addEventListener('submit', async (e) => {
 });
 
 window.addEventListener('hashchange', route);
+// On a narrow screen the sidebar is a menu (a checkbox styled as a button): a pick closes it.
+window.addEventListener('hashchange', () => { $('#nav-toggle').checked = false; });
 document.addEventListener('DOMContentLoaded', () => {
   if (state.token && state.user) showApp();
 });

@@ -5,6 +5,7 @@
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>TaskFlow</title>
   <link rel="stylesheet" href="/static/style.css">
+  <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
   <script src="/static/frontend.js" defer></script>
 </head>
 <body>
@@ -29,7 +30,12 @@
 <!-- Application shell -->
 <section id="app-view" class="shell" hidden>
   <nav class="sidebar">
-    <div class="brand">TaskFlow</div>
+    <input type="checkbox" id="nav-toggle" class="nav-toggle">
+    <div class="sidebar-head">
+      <div class="brand">TaskFlow</div>
+      <label for="nav-toggle" class="nav-toggle-btn" aria-controls="nav-links">&#9776; Menu</label>
+    </div>
+    <div class="nav-links" id="nav-links">
     <a href="#/dashboard" data-nav="dashboard">Dashboard</a>
     <a href="#/projects" data-nav="projects">Projects</a>
     <a href="#/team" data-nav="team">Team</a>
@@ -38,6 +44,7 @@
     <div class="sidebar-foot">
       <span id="whoami"></span>
       <button type="button" class="btn ghost small" data-action="logout">Log out</button>
+    </div>
     </div>
   </nav>
   <main>

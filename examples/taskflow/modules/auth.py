@@ -78,13 +78,19 @@ class TokenAuthMiddleware(Middleware):
     def __init__(self, skip_paths=None):
         self.skip_paths = skip_paths or []
 
+    def _skips(self, path):
+        return any(skip == path or (len(skip) > 1 and skip.endswith('/') and path.startswith(skip))
+                   for skip in self.skip_paths)
+
+    def describe_openapi(self, path, method):
+        """For the OpenAPI document: the routes it guards need a Bearer token."""
+        if self._skips(path):
+            return None
+        return {'security': ['bearer'], 'responses': {401: 'Missing, invalid or expired token'}}
+
     def __call__(self, ctx, next_handler):
-        path = ctx.request.path
-        for skip in self.skip_paths:
-            if skip == path:
-                return next_handler(ctx)
-            if len(skip) > 1 and skip.endswith('/') and path.startswith(skip):
-                return next_handler(ctx)
+        if self._skips(ctx.request.path):
+            return next_handler(ctx)
         auth_header = ctx.request.get_header('Authorization')
         token = None
         if auth_header and auth_header.startswith('Bearer '):
@@ -126,6 +132,10 @@ class AdminGuardHook(MiddlewareHook):
 
     def post(self, ctx, result):
         return result
+
+    def describe_openapi(self, path, method):
+        """For the OpenAPI document: /admin/* answers 403 to non-admins."""
+        return {'responses': {403: 'Admin access required'}} if path.startswith('/admin') else None
 
 
 def _require_admin():
@@ -169,7 +179,7 @@ def login():
         db.close()
 
 
-@auth_app.post('/register', name='register')
+@auth_app.post('/register', name='register', status=201)
 @rate_limit(10, per=300)
 @validate_request(body={'username': str, 'email': str, 'password': str})
 def register():
@@ -188,7 +198,6 @@ def register():
             'password_hash': hash_password(data['password']),
             'role': 'member',
         })
-        response.status = 201
         return {
             'token': generate_token(user_id, data['username'], 'member'),
             'user': {'id': user_id, 'username': data['username'], 'role': 'member'},
@@ -197,7 +206,7 @@ def register():
         db.close()
 
 
-@auth_app.get('/me', name='me')
+@auth_app.get('/me', name='me', security='cookie:session_user')
 def me():
     """Get current user from signed session cookie."""
     username = request.get_cookie('session_user', secret=_get_secret())

@@ -15,9 +15,11 @@ Every status an operation lists is one the app can really answer with:
 
 from __future__ import annotations
 
+import ast
 import collections.abc
 import inspect
 import re
+import textwrap
 import typing
 from typing import Any
 
@@ -106,6 +108,54 @@ def _marks(route: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _calls(func: Any) -> tuple[list[tuple[int, str | None]], list[str]]:
+    """``(literal statuses, names called)`` of a function's own source: ``abort(4xx/5xx)``,
+    ``HTTPError(4xx/5xx)`` and ``redirect(url, 3xx)`` (303 when no code is given)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return [], []
+    aborts: list[tuple[int, str | None]] = []
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+        if name in ("abort", "HTTPError") and node.args:
+            code, text = node.args[0], node.args[1] if len(node.args) > 1 else None
+            if (isinstance(code, ast.Constant) and isinstance(code.value, int) and not isinstance(code.value, bool)
+                    and 400 <= code.value <= 599):
+                msg = text.value if isinstance(text, ast.Constant) and isinstance(text.value, str) else None
+                aborts.append((code.value, msg))
+        elif name == "redirect" and node.args:
+            code = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "code"), None)
+            if code is None:
+                aborts.append((303, "See Other (the Location header; 302 for HTTP/1.0)"))
+            elif isinstance(code, ast.Constant) and isinstance(code.value, int) and 300 <= code.value <= 399:
+                aborts.append((code.value, "Redirect (see the Location header)"))
+        if isinstance(node.func, ast.Name):
+            names.append(node.func.id)
+    return aborts, names
+
+
+def _raised(func: Any) -> dict[str, str]:
+    """Statuses the handler answers with on its own: ``abort(404, "...")`` and ``raise
+    HTTPError(409, "...")`` with a literal code, in its body or in a function of the app
+    it calls directly (a guard such as ``require_admin()``); the messages describe them."""
+    aborts, names = _calls(func)
+    scope = getattr(func, "__globals__", {})
+    for name in dict.fromkeys(names):
+        helper = scope.get(name)
+        if inspect.isfunction(helper) and not str(helper.__module__).startswith("lcore"):
+            aborts += _calls(helper)[0]
+    found: dict[str, list[str]] = {}
+    for code, msg in aborts:
+        messages = found.setdefault(str(code), [])
+        if msg and msg not in messages:
+            messages.append(msg)
+    return {code: "; ".join(msgs) or _reason(code) for code, msgs in found.items()}
+
+
 def _tags(route: Any, chain: tuple[Any, ...]) -> list[str]:
     """Route/group ``tags=``, else the group's prefix, else the innermost mount's."""
     tags = route.config.get("tags")
@@ -113,12 +163,12 @@ def _tags(route: Any, chain: tuple[Any, ...]) -> list[str]:
         return [tags] if isinstance(tags, str) else list(tags)
     group = route.config.get("_lcore_group")
     if group and group.strip("/"):
-        return [group.strip("/")]
+        return [group.strip("/").rsplit("/", 1)[-1]]
     for _app, mount in reversed(chain):
         tags = mount.config.get("tags")
         if tags:
             return [tags] if isinstance(tags, str) else list(tags)
-        return [mount._mount[2].strip("/")]
+        return [mount._mount[2].strip("/").rsplit("/", 1)[-1]]
     return []
 
 
@@ -341,6 +391,12 @@ class _Builder:
             if status == "429" and "headers" not in responses[status]:
                 responses[status]["headers"] = {"Retry-After": {
                     "description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
+        for status, desc in _raised(route.get_undecorated_callback()).items():
+            if status.startswith("3"):
+                responses.setdefault(status, {"description": desc, "headers": {"Location": {
+                    "description": "Where to go", "schema": {"type": "string"}}}})
+            else:
+                responses.setdefault(status, self.error(desc, app))
         op["responses"] = dict(sorted(responses.items(), key=lambda kv: (kv[0] == "default", kv[0])))
         return op
 

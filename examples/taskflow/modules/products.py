@@ -17,7 +17,6 @@ from lcore import (
     ctx,
     rate_limit,
     request,
-    response,
     sse,
     static_file,
     validate_request,
@@ -61,7 +60,7 @@ def list_projects():
         db.close()
 
 
-@projects_app.post('/', name='create_project')
+@projects_app.post('/', name='create_project', status=201)
 @rate_limit(20, per=60)
 @validate_request(body={'name': str})
 def create_project():
@@ -76,7 +75,6 @@ def create_project():
             'owner_id': ctx.user['id'],
         })
         ctx.cache.invalidate('dashboard')
-        response.status = 201
         return {'id': project_id, 'name': data['name'], 'created': True}
     finally:
         db.close()
@@ -183,7 +181,7 @@ def list_tasks(project_id):
         db.close()
 
 
-@projects_app.post('/<project_id:int>/tasks', name='create_task')
+@projects_app.post('/<project_id:int>/tasks', name='create_task', status=201)
 @rate_limit(60, per=60)
 @validate_request(body={'title': str})
 def create_task(project_id):
@@ -210,7 +208,6 @@ def create_task(project_id):
         task = _task_or_404(db, project_id, task_id)
         ctx.cache.invalidate('dashboard')
         hub.publish(project_id, 'task_created', task=task, by=ctx.user['username'])
-        response.status = 201
         return task
     finally:
         db.close()
@@ -276,7 +273,7 @@ def delete_task(project_id, task_id):
         db.close()
 
 
-@projects_app.post('/<project_id:int>/tasks/<task_id:int>/comments', name='add_comment')
+@projects_app.post('/<project_id:int>/tasks/<task_id:int>/comments', name='add_comment', status=201)
 @rate_limit(60, per=60)
 @validate_request(body={'body': str})
 def add_comment(project_id, task_id):
@@ -298,7 +295,6 @@ def add_comment(project_id, task_id):
         )
         hub.publish(project_id, 'comment_added', task={'id': task_id}, comment=comment,
                     by=ctx.user['username'])
-        response.status = 201
         return comment
     finally:
         db.close()

@@ -11,7 +11,6 @@ from lcore import (
     hash_password,
     rate_limit,
     request,
-    response,
     validate_request,
 )
 
@@ -79,7 +78,7 @@ def search_users():
         db.close()
 
 
-@users_app.post('/', name='create_user')
+@users_app.post('/', name='create_user', status=201)
 @rate_limit(20, per=60)
 @validate_request(body={'username': str, 'email': str, 'password': str})
 def create_user():
@@ -97,7 +96,6 @@ def create_user():
             'role': data.get('role', 'member'),
             'is_active': 1,
         })
-        response.status = 201
         return {'id': user_id, 'username': data['username'], 'created': True}
     finally:
         db.close()

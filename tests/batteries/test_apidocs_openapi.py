@@ -20,12 +20,14 @@ from lcore import (
     BodyLimitMiddleware,
     CSRFMiddleware,
     EventStream,
+    HTTPError,
     Lcore,
     Middleware,
     TimeoutMiddleware,
     abort,
     auth_basic,
     rate_limit,
+    redirect,
     request,
     validate_request,
 )
@@ -69,6 +71,12 @@ def _guard(func):
     wrapper.__wrapped__ = func
     wrapper.__lcore_openapi__ = {"responses": {403: "Wrong or missing X-Key"}}
     return wrapper
+
+
+def _need_flag() -> None:
+    """An app function a handler calls: its literal aborts count for the handler."""
+    if not request.query.get("flag"):
+        abort(412, "Set ?flag")
 
 
 class TokenGuard(Middleware):
@@ -166,6 +174,21 @@ def build_app() -> Lcore:
     })
     def typed_responses() -> str:
         return "x"
+
+    @app.get("/flagged")
+    def flagged() -> str:
+        _need_flag()
+        if request.query.get("flag") == "no":
+            raise HTTPError(451, "Not here")
+        return "ok"
+
+    @app.get("/moved")
+    def moved() -> None:
+        redirect("/stats", 301)
+
+    @app.get("/see-other")
+    def see_other() -> None:
+        redirect("/stats")
 
     @app.get("/admin/report")
     def report() -> dict:
@@ -269,6 +292,15 @@ def test_inferred_statuses(doc):
             assert "405" not in op["responses"]
 
 
+def test_statuses_the_handler_answers_itself(doc):
+    flagged = doc["paths"]["/flagged"]["get"]["responses"]
+    assert set(flagged) == {"200", "412", "451"}
+    assert flagged["412"]["description"] == "Set ?flag" and flagged["451"]["description"] == "Not here"
+    assert _codes(doc, "/moved") == {"200", "301"}
+    assert "Location" in doc["paths"]["/moved"]["get"]["responses"]["301"]["headers"]
+    assert _codes(doc, "/see-other") == {"200", "303"}
+
+
 def test_request_and_response_schemas(doc):
     schemas = doc["components"]["schemas"]
     body = doc["paths"]["/items"]["post"]["requestBody"]["content"]["application/json"]["schema"]
@@ -349,6 +381,11 @@ def test_every_answer_is_a_declared_status(make_client, doc):
         ("post", "/csrf/form", {}, 403),
         ("get", "/shop/items/3", {}, 200),
         ("post", "/shop/upload", {"body": b"x" * 100}, 413),
+        ("get", "/flagged", {}, 412),
+        ("get", "/flagged", {"query_string": "flag=no"}, 451),
+        ("get", "/flagged", {"query_string": "flag=yes"}, 200),
+        ("get", "/moved", {}, 301),
+        ("get", "/see-other", {}, 303),
     ]
     for method, path, kw, expected in calls:
         r = c.request(method.upper(), path, **kw)

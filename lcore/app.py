@@ -622,6 +622,14 @@ class Lcore:
 
         return openapi(self, title, version, description)
 
+    def command(self, name: Any = None, help: str | None = None) -> Any:
+        """Register a function as a management command, run as
+        ``python -m lcore APP NAME [args]`` (arguments come from its signature; see
+        :mod:`lcore.commands`). Usable bare (``@app.command``) or called."""
+        from .commands import command
+
+        return command(self, name, help)
+
     def enable_docs(self, path: str = "/docs") -> None:
         """Serve an HTML page of the API at ``path``, its JSON at ``path/json`` and
         OpenAPI 3.1 at ``path/openapi.json``."""

@@ -246,7 +246,6 @@ def test_check_finds_problems() -> None:
 APP = textwrap.dedent(
     """
     from lcore import Lcore, RequestIDMiddleware
-    from lcore.commands import command
 
     app = Lcore()
     app.use(RequestIDMiddleware())
@@ -259,11 +258,15 @@ APP = textwrap.dedent(
     def broken():
         return ""
 
-    @command(app)
+    @app.command()
     def add(a: int, b: int, verbose: bool = False):
         '''Add two numbers.'''
         print(a + b, app.config.get("unit", ""), "verbose" if verbose else "")
         return 0 if a + b < 100 else 5
+
+    @app.command
+    def ping():
+        print("pong")
 
     def handler(request):
         return "not an app"
@@ -311,8 +314,9 @@ def test_cli_routes_check_and_app_commands(project: Path) -> None:
     r = _run(project, "myapp:app", "sub", "1")
     assert (r.returncode, r.stderr) == (
         2,
-        "error: 'myapp:app' has no command 'sub'; its commands: add\n",
+        "error: 'myapp:app' has no command 'sub'; its commands: add, ping\n",
     )
+    assert _run(project, "myapp:app", "ping").stdout == "pong\n"
     r = _run(project, "routes", "myapp:handler")
     assert (r.returncode, r.stderr) == (
         2,

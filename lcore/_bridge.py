@@ -14,6 +14,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ._ctxvar import current_context
+
 
 def _not_installed(*_a: Any, **_k: Any) -> Any:
     raise RuntimeError("lcore.concurrency is not installed; import lcore first")
@@ -108,7 +110,5 @@ async def _await(value: Any) -> Any:
 def resolve_sync(value: Any) -> Any:
     """Return ``value``, first running it to completion if it is awaitable."""
     if inspect.isawaitable(value):
-        from .context import _current_or_none
-
-        return run_async(_current_or_none(), _await, value)
+        return run_async(current_context(), _await, value)
     return value

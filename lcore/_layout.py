@@ -19,6 +19,7 @@ __all__ = ["CORE_MODULES", "WSGI_EDGE", "EDGE_MODULES"]
 #: The protocol-neutral core, as module names.
 CORE_MODULES: tuple[str, ...] = (
     "lcore._bridge",
+    "lcore._ctxvar",
     "lcore.app",
     "lcore.cast",
     "lcore.connection",

@@ -6,17 +6,16 @@ tasks, and in a worker thread a sync handler is sent to (the context travels wit
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from ._ctxvar import current as _current
+from ._ctxvar import current_context
 from .response import BaseResponse
 
 if TYPE_CHECKING:  # pragma: no cover
     from .request import BaseRequest
 
 __all__ = ["RequestContext", "ctx", "request", "response", "LocalRequest", "LocalResponse", "current_context"]
-
-_current: ContextVar[RequestContext] = ContextVar("lcore.ctx")
 
 _MISSING = object()
 
@@ -214,15 +213,6 @@ def _reset_ctx(token: Any) -> None:
     except ValueError:
         # The token was made in another context (e.g. a generator resumed elsewhere).
         pass
-
-
-def current_context() -> RequestContext | None:
-    """The current request's :class:`RequestContext`, or None outside a request.
-
-    For code that carries the context elsewhere itself (a blocking facade that hops to
-    the event loop, say); handlers use the ``ctx`` proxy.
-    """
-    return _current.get(None)
 
 
 _current_or_none = current_context

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 from urllib.parse import quote, urljoin, urlsplit
 
 from ._cookies import format_set_cookie
+from ._ctxvar import current_context
 from ._utils import _cookie_sign, http_date
 from .datastructures import _BAD_HVAL, HeaderDict, HeaderProperty, _hkey, _hval
 
@@ -327,9 +328,7 @@ def redirect(url: str, code: int | None = None) -> NoReturn:
     ``url`` is followed wherever it points: for a target taken from the request (a
     ``?next=`` parameter), use :func:`safe_redirect`.
     """
-    from .context import _current_or_none  # here: context imports this module
-
-    c = _current_or_none()
+    c = current_context()
     req = c.request if c is not None else None
     if not code:
         code = 303 if req is None or req.http_version != "1.0" else 302

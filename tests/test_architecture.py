@@ -53,6 +53,10 @@ FORBIDDEN = tuple(m for m in EDGE_MODULES if m != "lcore") + (
 
 #: Names, attributes and string keys that mean "reading a protocol's own input".
 PROTOCOL_NAMES = frozenset(("environ", "scope", "asyncio", "anyio", "trio", "sniffio"))
+#: A battery may use the word ``scope`` in its own sense (the names a function sees);
+#: the core may not, and ``.scope`` attributes and ASGI keys stay banned everywhere.
+BATTERY_NAMES = PROTOCOL_NAMES - {"scope"}
+CORE_PATHS = {_module_path(m).relative_to(ROOT).as_posix() for m in CORE_MODULES}
 PROTOCOL_ATTRS = frozenset(("environ", "_environ", "scope", "_scope"))
 PROTOCOL_KEYS = frozenset((
     "wsgi.input", "wsgi.errors", "wsgi.url_scheme", "wsgi.file_wrapper", "wsgi.input_terminated",
@@ -172,9 +176,12 @@ def test_docs_show_the_core_module_list() -> None:
 
 def protocol_uses(path: Path) -> list[tuple[int, str, str]]:
     """Where ``path`` names an environ/scope/asyncio/anyio or reads a protocol key:
-    ``(line, qualified name of the enclosing definition, what)``."""
+    ``(line, qualified name of the enclosing definition, what)``. Modules outside the
+    tree are read as core modules."""
     tree = ast.parse(path.read_text(), filename=str(path))
     found: list[tuple[int, str, str]] = []
+    battery = path.is_relative_to(ROOT) and _rel(path) not in CORE_PATHS
+    names = BATTERY_NAMES if battery else PROTOCOL_NAMES
 
     def visit(node: ast.AST, where: str) -> None:
         for child in ast.iter_child_nodes(node):
@@ -182,9 +189,9 @@ def protocol_uses(path: Path) -> list[tuple[int, str, str]]:
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 inner = f"{where}.{child.name}" if where else child.name
             what = None
-            if isinstance(child, ast.Name) and child.id in PROTOCOL_NAMES:
+            if isinstance(child, ast.Name) and child.id in names:
                 what = f"name {child.id}"
-            elif isinstance(child, ast.arg) and child.arg in PROTOCOL_NAMES:
+            elif isinstance(child, ast.arg) and child.arg in names:
                 what = f"argument {child.arg}"
             elif isinstance(child, ast.Attribute) and child.attr in PROTOCOL_ATTRS and not (
                 isinstance(child.value, ast.Name) and child.value.id == "os"  # os.environ is fine

@@ -40,7 +40,7 @@ from lcore import (
 from . import models
 from .config import configure_app
 from .models import Database, init_db
-from .modules.auth import AdminGuardHook, TokenAuthMiddleware, auth_app
+from .modules.auth import AdminGuardHook, TokenAuthMiddleware, auth_app, use_sessions
 from .modules.live import hub
 from .modules.notifications import notifications_app
 from .modules.plugins import APIVersionPlugin, AuditLogHook, RequestCounterPlugin, TimingMiddleware
@@ -80,6 +80,7 @@ db_path = settings.db_path
 models.DB_PATH = db_path
 init_db(db_path)
 hub.configure(settings.redis_url)  # live updates across workers when set
+use_sessions()  # browser logins: ctx.session under /auth/ (in Redis when set)
 
 # Register template directory
 TEMPLATE_PATH.insert(0, os.path.join(HERE, 'templates'))

@@ -19,16 +19,24 @@ from lcore import (
     hash_password,
     rate_limit,
     request,
-    response,
     validate_request,
     verify_password,
 )
+from lcore.sessions import RedisSessionStore, SessionMiddleware
 
 from ..config import settings
 from ..models import Database
 
 auth_app = Lcore()
 auth_app.config['error.format'] = 'json'  # API errors: {"error": ..., "status": N}
+
+
+def use_sessions() -> None:
+    """Cookie login: ctx.session for /auth/*, in Redis when TaskFlow has one (every
+    worker sees a login), else in the signed cookie itself."""
+    store = RedisSessionStore(settings.redis_url, prefix='taskflow:session:') if settings.redis_url else None
+    auth_app.use(SessionMiddleware(str(settings.secret_key), store,
+                                   cookie_name='session_user', max_age=3600))
 
 
 def _get_secret() -> str:
@@ -167,10 +175,9 @@ def login():
         if not user or not user['is_active'] or not verify_password(data['password'], user['password_hash']):
             abort(401, 'Invalid credentials')
         token = generate_token(user['id'], user['username'], user['role'])
-        # Signed cookie for session-based auth
-        response.set_cookie('session_user', user['username'],
-                            secret=_get_secret(), path='/',
-                            httponly=True, samesite='Lax', max_age=3600)
+        # Cookie session for browser logins: a fresh session id at each login
+        ctx.session.regenerate()
+        ctx.session['username'] = user['username']
         return {
             'token': token,
             'user': {'id': user['id'], 'username': user['username'], 'role': user['role']}
@@ -208,8 +215,8 @@ def register():
 
 @auth_app.get('/me', name='me', security='cookie:session_user')
 def me():
-    """Get current user from signed session cookie."""
-    username = request.get_cookie('session_user', secret=_get_secret())
+    """Get current user from the session (its cookie is signed)."""
+    username = ctx.session.get('username')
     if not username:
         abort(401, 'Not authenticated')
     db = Database()
@@ -225,8 +232,8 @@ def me():
 
 @auth_app.post('/logout', name='logout')
 def logout():
-    """Forget the session cookie."""
-    response.delete_cookie('session_user', path='/')
+    """End the session (its data and its cookie)."""
+    ctx.session.clear()
     return {'logged_out': True}
 
 

@@ -52,8 +52,8 @@ def decode(raw: bytes) -> Any:
 class Cache:
     """A cache with TTLs over a backend: in-process by default, Redis to share it.
 
-    ``get``/``set``/``delete``/``get_many``/``set_many``/``incr``/``clear`` block;
-    ``aget``/``aset``/``adelete``/``aget_many``/``aset_many``/``aincr``/``aclear`` are
+    ``get``/``has``/``set``/``delete``/``get_many``/``set_many``/``incr``/``clear`` block;
+    ``aget``/``ahas``/``aset``/``adelete``/``aget_many``/``aset_many``/``aincr``/``aclear`` are
     the same calls for async code (run in a worker thread when the backend may block,
     so the event loop never waits on Redis).
 
@@ -89,6 +89,10 @@ class Cache:
         except CacheUnavailable:
             return default
         return default if raw is None else decode(raw)
+
+    def has(self, key: str) -> bool:
+        """True when ``key`` is cached (and not expired)."""
+        return self.get(key, _MISSING) is not _MISSING
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """``{key: value}`` for the keys that are cached (one round trip)."""
@@ -147,6 +151,10 @@ class Cache:
     async def aget(self, key: str, default: Any = None) -> Any:
         """:meth:`get` for async code."""
         return await self._run(self.get, key, default)
+
+    async def ahas(self, key: str) -> bool:
+        """:meth:`has` for async code."""
+        return await self._run(self.has, key)
 
     async def aget_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """:meth:`get_many` for async code."""

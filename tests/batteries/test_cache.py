@@ -64,6 +64,9 @@ def test_as_json_gives_them(cache):
 
 def test_get_many_delete_and_miss(cache):
     assert cache.get("nope") is None and cache.get("nope", 5) == 5
+    assert not cache.has("nope")
+    cache.set("none", None)
+    assert cache.has("none") and cache.get("none", 5) is None  # a cached None is a hit
     cache.set_many({"a": 1, "b": "two", "c": None})
     assert cache.get_many(["a", "b", "c", "d"]) == {"a": 1, "b": "two", "c": None}
     assert cache.get_many([]) == {}
@@ -122,6 +125,7 @@ def test_async_methods(cache):
         assert await cache.aget("a") == {"x": 1}
         assert await cache.aget_many(["a", "b", "zz"]) == {"a": {"x": 1}, "b": 2}
         assert await cache.aincr("b", 5) == 7
+        assert await cache.ahas("c") and not await cache.ahas("zz")
         assert await cache.adelete("c") is True
         await cache.aclear()
         assert await cache.aget("a", "gone") == "gone"

@@ -128,11 +128,11 @@ def _calls(func: Any) -> tuple[list[tuple[int, str | None]], list[str]]:
                 msg = text.value if isinstance(text, ast.Constant) and isinstance(text.value, str) else None
                 aborts.append((code.value, msg))
         elif name == "redirect" and node.args:
-            code = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "code"), None)
-            if code is None:
+            given = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "code"), None)
+            if given is None:
                 aborts.append((303, "See Other (the Location header; 302 for HTTP/1.0)"))
-            elif isinstance(code, ast.Constant) and isinstance(code.value, int) and 300 <= code.value <= 399:
-                aborts.append((code.value, "Redirect (see the Location header)"))
+            elif isinstance(given, ast.Constant) and isinstance(given.value, int) and 300 <= given.value <= 399:
+                aborts.append((given.value, "Redirect (see the Location header)"))
         if isinstance(node.func, ast.Name):
             names.append(node.func.id)
     return aborts, names

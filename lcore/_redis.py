@@ -73,6 +73,24 @@ class RedisLink:
                 )
             return self._client
 
+    def run(self, fn: Any, consequence: str, unavailable: type[Exception]) -> Any:
+        """``fn(client)``; an outage is logged and raised as ``unavailable``.
+
+        An error Redis answered with (``ResponseError``: a wrong type, a script error) is
+        not an outage: it is raised as it is.
+        """
+        try:
+            out = fn(self.client())
+        except self.errors as e:
+            import redis
+
+            if isinstance(e, redis.ResponseError):
+                raise
+            self.failed(e, consequence)
+            raise unavailable(str(e)) from e
+        self.succeeded()
+        return out
+
     def safe_url(self) -> str:
         """The URL with any password masked (for logs)."""
         url = self.url

@@ -177,19 +177,16 @@ class RedisCacheBackend(CacheBackend):
         return self._link.url
 
     def _call(self, fn: Any) -> Any:
-        link = self._link
-        try:
-            client = link.client()
-            out = fn(client)
-        except link.errors as e:
-            import redis
+        import redis
 
-            if isinstance(e, redis.ResponseError):  # Redis answered: not an outage
-                raise ValueError(f"cache: {e}") from None
-            link.failed(e, "reads miss, writes are skipped, incr() raises CacheUnavailable")
-            raise CacheUnavailable(str(e)) from e
-        link.succeeded()
-        return out
+        try:
+            return self._link.run(
+                fn,
+                "reads miss, writes are skipped, incr() raises CacheUnavailable",
+                CacheUnavailable,
+            )
+        except redis.ResponseError as e:  # Redis answered (not an integer, say)
+            raise ValueError(f"cache: {e}") from None
 
     def get_many(self, keys: list[str]) -> list[bytes | None]:
         if not keys:

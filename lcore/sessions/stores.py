@@ -38,6 +38,14 @@ class SessionUnavailable(HTTPError):
         self.set_header("Retry-After", "5")
 
 
+class _Down(SessionUnavailable):
+    """SessionUnavailable as ``RedisLink.run`` raises it: the Redis error (which names
+    internal addresses) is its cause, never its body."""
+
+    def __init__(self, _message: str) -> None:
+        super().__init__()
+
+
 class SessionStore:
     """Base class of server-side session stores: data by session id, with a TTL.
 
@@ -169,14 +177,7 @@ class RedisSessionStore(SessionStore):
         return self._link.url
 
     def _call(self, fn: Any) -> Any:
-        link = self._link
-        try:
-            out = fn(link.client())
-        except link.errors as e:
-            link.failed(e, "sessions cannot be read or saved")
-            raise SessionUnavailable(exception=e) from e
-        link.succeeded()
-        return out
+        return self._link.run(fn, "sessions cannot be read or saved", _Down)
 
     def load(self, sid: str) -> dict[str, Any] | None:
         raw = self._call(lambda r: r.get(self.prefix + sid))

@@ -146,14 +146,7 @@ class SessionMiddleware(Middleware):
                 if session._old_ids and not store.in_cookie:
                     store.delete(*session._old_ids)
                 if session._cookie is not None:
-                    ctx.response.delete_cookie(
-                        self.cookie_name,
-                        path=self.path,
-                        domain=self.domain,
-                        secure=self._secure(ctx),
-                        httponly=self.httponly,
-                        samesite=self.samesite,
-                    )
+                    ctx.response.delete_cookie(self.cookie_name, **self._attributes(ctx))
                 return result
             sid = session._sid
             if sid is None:  # resigned but never changed
@@ -176,21 +169,20 @@ class SessionMiddleware(Middleware):
                 return e
             return result
         ctx.response.set_cookie(
-            self.cookie_name,
-            value,
-            max_age=self.max_age,
-            path=self.path,
-            domain=self.domain,
-            secure=self._secure(ctx),
-            httponly=self.httponly,
-            samesite=self.samesite,
+            self.cookie_name, value, max_age=self.max_age, **self._attributes(ctx)
         )
         return result
 
-    def _secure(self, ctx: Any) -> bool:
-        if self.secure is not None:
-            return bool(self.secure)
-        return bool(ctx.request.urlparts.scheme == "https")
+    def _attributes(self, ctx: Any) -> dict[str, Any]:
+        """The cookie's attributes for this request (Secure: as configured, or https)."""
+        secure = self.secure if self.secure is not None else ctx.request.urlparts.scheme == "https"
+        return {
+            "path": self.path,
+            "domain": self.domain,
+            "secure": bool(secure),
+            "httponly": self.httponly,
+            "samesite": self.samesite,
+        }
 
     def close(self) -> None:
         """Close the store's connections."""

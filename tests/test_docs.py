@@ -144,10 +144,19 @@ def test_every_page_is_in_the_nav() -> None:
 
 
 def test_reference_covers_every_public_name() -> None:
+    griffe = pytest.importorskip("griffe")
+    loader = griffe.GriffeLoader(search_paths=[str(ROOT)])
     documented: set[str] = set()
     for page in (DOCS / "reference").glob("*.md"):
         for target in re.findall(r"^::: ([\w.]+)\s*$", page.read_text(), flags=re.M):
             documented.add(target.rsplit(".", 1)[-1])
+            package, _, rest = target.partition(".")
+            module = loader.modules_collection[package] if package in loader.modules_collection \
+                else loader.load(package)
+            obj = module[rest]
+            # `::: lcore.request` would render the module lcore/request.py, not the proxy.
+            assert not (obj.final_target if obj.is_alias else obj).is_module, \
+                f"{page.name}: '::: {target}' renders a whole module; name the object where it is defined"
     for package in ("lcore", "lcore_asgi", "lcore_ws"):
         names = set(importlib.import_module(package).__all__)
         assert names - documented == set(), f"{package}: public names with no reference entry"

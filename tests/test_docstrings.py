@@ -15,6 +15,7 @@ methods and properties of the classes a user meets on every page (``Lcore``,
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 
 import pytest
@@ -36,15 +37,22 @@ def _static(loader, package: str, name: str):
     """The griffe object the reference page shows for ``package.name``."""
     module = loader.modules_collection.get_member(package) if package in loader.modules_collection \
         else loader.load(package)
+    value = getattr(importlib.import_module(package), name)
     try:
         obj = module[name]
-        return obj.final_target if obj.is_alias else obj
+        obj = obj.final_target if obj.is_alias else obj
+        # ``lcore.request`` is both a submodule and the request proxy: griffe finds the
+        # module; the name means the object, which is looked up where it is defined.
+        if not (obj.is_module and not inspect.ismodule(value)):
+            return obj
     except (KeyError, griffe.AliasResolutionError, griffe.CyclicAliasError):
         pass
-    # Lazy names (module ``__getattr__``): find where the run-time object is defined.
-    value = getattr(importlib.import_module(package), name)
-    where = getattr(value, "__module__", None)
-    qualname = getattr(value, "__qualname__", name)
+    # Lazy names (module ``__getattr__``), and names a submodule shadows: find where the
+    # run-time object is defined.
+    if inspect.isclass(value) or inspect.isroutine(value):
+        where, qualname = value.__module__, value.__qualname__
+    else:  # an instance (the request proxy, the app stack): defined beside its class
+        where, qualname = type(value).__module__, name
     assert where, f"{package}.{name}: cannot tell where it is defined"
     target = loader.load(where.split(".")[0])
     obj = target[f"{where.partition('.')[2]}.{qualname}".lstrip(".")]

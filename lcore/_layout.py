@@ -46,6 +46,7 @@ EDGE_MODULES: tuple[str, ...] = WSGI_EDGE + (
     "lcore.__main__",  # the CLI
     "lcore.concurrency",  # the only module that hops between loops and threads
     "lcore._loops",  # part of the concurrency seam: event loops, tasks, events
+    "lcore._thread_hop",  # part of the concurrency seam: the asyncio hop to worker threads
     "lcore.testing",  # the TestClient drives both adapters
     "lcore.server",  # server adapters for app.run()
     "lcore.reloader",  # restarts the server process when files change (dev tool)

@@ -13,24 +13,18 @@ cancellation that never abandons a running call (a cancelled caller waits for th
 to finish, shielded, then sees the cancellation; a call not started yet never starts),
 and ``anyio.from_thread.run``/``run_sync`` from the worker (the thread is claimed for
 the loop as anyio claims its own). Other backends (trio), or an anyio without that
-seam, keep anyio's hop. Idle workers exit after ``idle`` seconds.
-
-:func:`watch_inline` wraps a ``def`` handler declared non-blocking (run on the loop): in
-debug mode a call that holds the loop longer than a threshold is logged with its route.
-"""
+seam, keep anyio's hop. Idle workers exit after ``idle`` seconds."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import contextvars
-import logging
 import os
 import queue
 import threading
 import weakref
 from collections.abc import Callable
-from time import perf_counter
 from typing import Any
 
 import anyio
@@ -40,11 +34,10 @@ try:  # how anyio marks its worker threads, so anyio.from_thread works from ours
     from anyio._backends._asyncio import AsyncIOBackend as _AsyncIOBackend
     from anyio._core._eventloop import claim_worker_thread as _claim_worker_thread
 except ImportError:  # pragma: no cover - another anyio: its own hop is used
-    _claim_worker_thread = None
+    _claim_worker_thread = None  # type: ignore[assignment]
 
-__all__ = ["ThreadHop", "hop_for_running_loop", "watch_inline"]
+__all__ = ["ThreadHop", "hop_for_running_loop"]
 
-_log = logging.getLogger("lcore.error")
 _CancelledError = asyncio.CancelledError
 _library_var = sniffio.current_async_library_cvar
 
@@ -197,33 +190,3 @@ def _forget_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_after_fork)
-
-
-def watch_inline(call: Callable[..., Any], route: Any, threshold: float) -> Callable[..., Any]:
-    """``call`` logging (``lcore.error``, warning) each run on an event loop over ``threshold`` s.
-
-    For a ``def`` handler declared non-blocking (``blocking=False``) in debug mode: it
-    runs on the loop, so while it runs no other request moves.
-    """
-    from ._loops import on_event_loop
-
-    def watched(*args: Any, **kwargs: Any) -> Any:
-        start = perf_counter()
-        try:
-            return call(*args, **kwargs)
-        finally:
-            held = perf_counter() - start
-            if held > threshold and on_event_loop():
-                _log.warning(
-                    "inline handler %s %s (%s) held the event loop for %.0f ms (threshold "
-                    "%.0f ms): it blocks every other request meanwhile; make it async, or "
-                    "drop blocking=False to run it in a worker thread",
-                    route.method,
-                    route.rule,
-                    getattr(route.callback, "__qualname__", route.callback),
-                    held * 1000,
-                    threshold * 1000,
-                )
-
-    watched.__wrapped__ = call  # type: ignore[attr-defined]
-    return watched

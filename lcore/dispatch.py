@@ -298,7 +298,7 @@ def _handler(app: Any, mode: int, c: Any) -> Effects:
     call = plan.call
     if plan.is_async:
         out = yield _Await(call(**args))
-    elif mode == ASYNC:
+    elif mode == ASYNC and not plan.inline:
         out = yield _Thread(functools.partial(call, **args) if args else call, ())
     else:
         out = call(**args)
@@ -561,7 +561,7 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
             if plan is None:
                 plan = route._build_plan()
             is_async = plan.is_async if route._mount is None else app._mount_is_async(route, req)
-        if not is_async:
+        if not is_async and not plan.inline:  # an inline def runs on the loop, below
             return await _bridge.run_sync(c, _serve_sync, app, c, route, args)
         try:
             out = None

@@ -26,8 +26,11 @@ drivers never decide this themselves: the plan does, once.
 from __future__ import annotations
 
 import inspect
+import logging
+from time import perf_counter
 from typing import Any
 
+from . import _bridge
 from ._bridge import is_async_callable
 from .context import _current
 from .exceptions import PluginError, RouteError
@@ -41,11 +44,11 @@ class RoutePlan:
 
     # PERF: slots; the drivers read ``plain``, ``call``, ``dumps`` and ``is_async``.
     __slots__ = ("route", "call", "is_async", "dumps", "plugins", "hooks", "post", "post_filtered",
-                 "plain", "read_body", "status")
+                 "plain", "read_body", "status", "inline")
 
     def __init__(self, route: Any, call: Any, is_async: bool, dumps: Any, plugins: tuple[Any, ...],
                  hooks: dict[str, Any], post: tuple[Any, ...], post_filtered: bool, plain: bool,
-                 read_body: bool, status: int | None = None) -> None:
+                 read_body: bool, status: int | None = None, inline: bool = False) -> None:
         self.route = route
         self.call = call
         self.is_async = is_async
@@ -57,6 +60,9 @@ class RoutePlan:
         self.plain = plain
         self.read_body = read_body
         self.status = status
+        #: A ``def`` handler declared non-blocking (``blocking=False`` on the route or the
+        #: app): under ASGI it runs on the event loop, not in a worker thread.
+        self.inline = inline
 
     def stages(self) -> list[str]:
         """The steps of a request to this route, in the order they run."""
@@ -143,8 +149,11 @@ def build_plan(route: Any) -> RoutePlan:
     hooks = app._hook_plan
     plain = mount is None and not hooks and not mw.pre and not post and not app._container._async_eager
     read_body = mount is None and not route.config.get("stream_body")
+    inline = mount is None and not is_async and route.config.get("blocking", app.config.get("blocking", True)) is False
+    if inline and app.config.get("debug"):
+        call = watch_inline(call, route, float(app.config.get("blocking.threshold", 0.1)))
     return RoutePlan(route, call, is_async, dumps, tuple(plugins), hooks, post, post_filtered, plain, read_body,
-                     status)
+                     status, inline)
 
 
 def _with_status(call: Any, status: int, is_async: bool) -> Any:
@@ -199,3 +208,32 @@ def check_handler(callback: Any, rule: str, method: str) -> None:
         raise RouteError(f"{where}: the handler is a {type(callback).__name__}, not a function")
     if not callable(callback):
         raise RouteError(f"{where}: the handler {callback!r} is not callable; pass a function")
+
+
+_log = logging.getLogger("lcore.error")
+
+
+def watch_inline(call: Any, route: Any, threshold: float) -> Any:
+    """``call`` logging each run on an event loop longer than ``threshold`` seconds.
+
+    For a ``def`` handler declared non-blocking (``blocking=False``) in debug mode: it
+    runs on the event loop, where no other request moves until it returns. The warning
+    (logger ``lcore.error``) names the route. Under WSGI (no loop) nothing is logged.
+    """
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        start = perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            held = perf_counter() - start
+            if held > threshold and _bridge.on_event_loop():
+                _log.warning(
+                    "inline handler %s %s (%s) held the event loop for %.0f ms (threshold "
+                    "%.0f ms); no other request moved meanwhile: make it async, or drop "
+                    "blocking=False so it runs in a worker thread",
+                    route.method, route.rule, _name(route.callback), held * 1000, threshold * 1000,
+                )
+
+    watched.__wrapped__ = call  # type: ignore[attr-defined]
+    return watched

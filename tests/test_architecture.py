@@ -85,7 +85,7 @@ PACKAGES = ("lcore", "lcore_asgi", "lcore_ws")
 #: The one module that hops between event loops and threads.
 SEAM = "lcore/concurrency.py"
 #: The modules the seam is split into (``SEAM`` re-exports their public names).
-SEAM_PARTS = {SEAM, "lcore/_loops.py"}
+SEAM_PARTS = {SEAM, "lcore/_loops.py", "lcore/_thread_hop.py"}
 #: Modules that may still use asyncio (or a raw anyio hop) themselves, and why.
 ASYNCIO_ALLOWED = {
     "lcore/server.py": "the hypercorn adapter runs hypercorn.asyncio.serve under asyncio.run",

@@ -1,9 +1,20 @@
-"""Benchmark lcore's embedded ASGI server against uvicorn (h11) and hypercorn.
+"""Benchmark lcore's embedded server side by side with uvicorn, granian, hypercorn, gunicorn.
 
-Runs the SAME raw ASGI hello-world app under each server, one after the other, with
-bounded load: ``wrk`` (HTTP/1.1 keep-alive) and ``h2load`` (h2c prior knowledge, ``-m 10``).
-Prints requests/s and p99 latency per server and the ratios lcore/uvicorn and
-lcore/hypercorn. Not a test; run ``python bench/bench_server.py [--duration 5]``.
+One session, bounded load, servers taking turns round by round (so a noisy minute on a
+shared machine does not land on one of them only):
+
+- apps: ``raw`` (a bare ASGI/WSGI callable), ``def`` (an lcore app whose handler is a
+  ``def``), ``inline`` (the same ``def`` declared ``blocking=False``) and ``async`` (an
+  ``async def`` handler); each answers ``GET /users/123`` with a small JSON object;
+- servers: the embedded server with each HTTP/1.1 driver (h11, httptools) on each loop
+  (asyncio, uvloop); uvicorn (h11, and ``[standard]``: httptools + uvloop); granian
+  (asgi, wsgi); hypercorn; gunicorn gthread (WSGI); one worker each;
+- load: ``wrk`` (HTTP/1.1 keep-alive) and, for the raw app, ``h2load -m10`` (h2c) on
+  the servers that speak it.
+
+Prints req/s, p50 and p99 per cell (the median run of the rounds, and the spread), and
+each cell's ratio to uvicorn[standard] and to granian (asgi for ASGI servers, wsgi for
+WSGI ones). Not a test: ``python bench/bench_server.py [--duration 5] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -21,56 +32,112 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PATH = "/users/123"
 
-APP = """
-async def app(scope, receive, send):
+APP = '''
+import json
+
+from lcore import Lcore
+
+_BODY = json.dumps({"id": 123, "name": "user-123"}).encode()
+
+
+async def raw_asgi(scope, receive, send):
     if scope["type"] != "http":
         return
     await send({
         "type": "http.response.start",
         "status": 200,
-        "headers": [(b"content-type", b"text/plain"), (b"content-length", b"13")],
+        "headers": [(b"content-type", b"application/json"),
+                    (b"content-length", b"%d" % len(_BODY))],
     })
-    await send({"type": "http.response.body", "body": b"Hello, world!"})
-"""
+    await send({"type": "http.response.body", "body": _BODY})
 
-SERVERS = {
-    "lcore": lambda port: [
-        sys.executable,
-        "-m",
-        "lcore_asgi",
-        "benchapp:app",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ],
-    "uvicorn": lambda port: [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "benchapp:app",
-        "--port",
-        str(port),
-        "--http",
-        "h11",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ],
-    "hypercorn": lambda port: [
-        sys.executable,
-        "-m",
-        "hypercorn",
-        "benchapp:app",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-    ],
+
+def raw_wsgi(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(_BODY)))])
+    return [_BODY]
+
+
+def_app = Lcore()
+inline_app = Lcore()
+async_app = Lcore()
+
+
+@def_app.get("/users/<user_id:int>")
+def user_def(user_id):
+    return {"id": user_id, "name": f"user-{user_id}"}
+
+
+@inline_app.get("/users/<user_id:int>", blocking=False)
+def user_inline(user_id):
+    return {"id": user_id, "name": f"user-{user_id}"}
+
+
+@async_app.get("/users/<user_id:int>")
+async def user_async(user_id):
+    return {"id": user_id, "name": f"user-{user_id}"}
+'''
+
+#: app name -> (ASGI callable, WSGI callable) in benchapp.py
+APPS = {
+    "raw": ("raw_asgi", "raw_wsgi"),
+    "def": ("def_app", "def_app"),
+    "inline": ("inline_app", "inline_app"),
+    "async": ("async_app", "async_app"),
 }
-H2_CAPABLE = {"lcore", "hypercorn"}
+
+
+def _lcore(http: str, loop: str):
+    return lambda port, app: [
+        sys.executable, "-m", "lcore_asgi", f"benchapp:{app}", "--port", str(port),
+        "--http", http, "--loop", loop, "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def _uvicorn(http: str, loop: str):
+    return lambda port, app: [
+        sys.executable, "-m", "uvicorn", f"benchapp:{app}", "--port", str(port),
+        "--http", http, "--loop", loop, "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def _granian(interface: str):
+    return lambda port, app: [
+        sys.executable, "-m", "granian", "--interface", interface, "--host", "127.0.0.1",
+        "--port", str(port), "--workers", "1", "--log-level", "warning", f"benchapp:{app}",
+    ]  # fmt: skip
+
+
+#: server name -> (command builder, "asgi" | "wsgi", speaks h2c)
+SERVERS = {
+    "lcore h11 asyncio": (_lcore("h11", "asyncio"), "asgi", True),
+    "lcore h11 uvloop": (_lcore("h11", "uvloop"), "asgi", True),
+    "lcore httptools asyncio": (_lcore("httptools", "asyncio"), "asgi", True),
+    "lcore httptools uvloop": (_lcore("httptools", "uvloop"), "asgi", True),
+    "uvicorn h11": (_uvicorn("h11", "asyncio"), "asgi", False),
+    "uvicorn[standard]": (_uvicorn("httptools", "uvloop"), "asgi", False),
+    "granian asgi": (_granian("asgi"), "asgi", False),
+    "granian wsgi": (_granian("wsgi"), "wsgi", False),
+    "hypercorn": (
+        lambda port, app: [
+            sys.executable, "-m", "hypercorn", f"benchapp:{app}",
+            "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+        ],  # fmt: skip
+        "asgi",
+        True,
+    ),
+    "gunicorn gthread": (
+        lambda port, app: [
+            sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "8", "-w", "1",
+            "-b", f"127.0.0.1:{port}", "--log-level", "warning", f"benchapp:{app}",
+        ],  # fmt: skip
+        "wsgi",
+        False,
+    ),
+}
+BASELINES = ("uvicorn[standard]", "granian")
 
 
 def free_port() -> int:
@@ -92,149 +159,183 @@ def wait_listening(port: int, process: subprocess.Popen, timeout: float = 20.0) 
     raise RuntimeError("server did not start listening")
 
 
-def run_wrk(port: int, duration: int, threads: int, connections: int) -> tuple[float, float]:
+Result = tuple[float, float, float]  # req/s, p50 ms, p99 ms
+
+
+def run_wrk(port: int, duration: int, threads: int, connections: int) -> Result:
     out = subprocess.run(
         [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            f"http://127.0.0.1:{port}/",
-        ],
+            "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
+            f"http://127.0.0.1:{port}{PATH}",
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         timeout=duration + 30,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = _to_ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1))
-    return rps, p99
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} error responses")
+    rps = float(_search(r"Requests/sec:\s+([\d.]+)", out))
+    p50 = _to_ms(_search(r"\s50%\s+([\d.]+\w+)", out))
+    p99 = _to_ms(_search(r"\s99%\s+([\d.]+\w+)", out))
+    return rps, p50, p99
+
+
+def _search(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"no {pattern!r} in the tool's output:\n{text}")
+    return match.group(1)
 
 
 def _to_ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(\w+)", value).groups()
+    match = re.fullmatch(r"([\d.]+)(\w+)", value)
+    assert match is not None
+    number, unit = match.groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_h2load(port: int, duration: int, clients: int, streams: int) -> tuple[float, float]:
+def run_h2load(port: int, duration: int, clients: int, streams: int) -> Result:
     with tempfile.NamedTemporaryFile("r", suffix=".log") as log:
         out = subprocess.run(
             [
-                "h2load",
-                "-c",
-                str(clients),
-                "-m",
-                str(streams),
-                "-t",
-                "1",
-                "-D",
-                str(duration),
-                "--warm-up-time",
-                "1",
-                "--log-file",
-                log.name,
-                f"http://127.0.0.1:{port}/",
-            ],
+                "h2load", "-c", str(clients), "-m", str(streams), "-t", "1",
+                "-D", str(duration), "--warm-up-time", "1", "--log-file", log.name,
+                f"http://127.0.0.1:{port}{PATH}",
+            ],  # fmt: skip
             capture_output=True,
             text=True,
             timeout=duration + 30,
         ).stdout
         durations = sorted(int(line.split("\t")[2]) for line in log if line.strip())
-    match = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    rate = float(_search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out))
     failed = re.search(r"(\d+) failed, (\d+) errored", out)
-    if not match or not durations:
+    if not durations:
         raise RuntimeError("h2load produced no result:\n" + out)
     if failed and (int(failed.group(1)) or int(failed.group(2))):
         print(f"  warning: h2load reported failures: {failed.group(0)}", file=sys.stderr)
-    p99 = durations[min(len(durations) - 1, int(len(durations) * 0.99))] / 1000.0
-    return float(match.group(1)), p99
+
+    def pick(q: float) -> float:
+        return durations[min(len(durations) - 1, int(len(durations) * q))] / 1000.0
+
+    return rate, pick(0.5), pick(0.99)
 
 
-def bench(name: str, app_dir: str, args: argparse.Namespace) -> dict[str, tuple[float, float]]:
+def bench(server: str, app: str, app_dir: str, args: argparse.Namespace) -> dict[str, Result]:
+    """Start ``server`` on ``app``, warm it up, measure; stop it by its pid."""
+    command, interface, h2c = SERVERS[server]
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), app_dir]))
+    callable_name = APPS[app][0 if interface == "asgi" else 1]
     process = subprocess.Popen(
-        SERVERS[name](port),
+        command(port, callable_name),
         cwd=app_dir,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
-    results: dict[str, tuple[float, float]] = {}
+    results: dict[str, Result] = {}
     try:
         wait_listening(port, process)
         time.sleep(0.5)
         run_wrk(port, 1, args.threads, args.connections)  # warm-up
         results["h1"] = run_wrk(port, args.duration, args.threads, args.connections)
-        if name in H2_CAPABLE and shutil.which("h2load"):
+        if h2c and app == "raw" and args.h2 and shutil.which("h2load"):
             results["h2"] = run_h2load(port, args.duration, args.h2_clients, 10)
     finally:
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--h2-clients", type=int, default=16, help="h2load clients (-c)")
-    parser.add_argument("--servers", default="lcore,uvicorn,hypercorn")
-    parser.add_argument(
-        "--rounds", type=int, default=2, help="rounds over all servers; the best run counts"
-    )
+    parser.add_argument("--no-h2", dest="h2", action="store_false", help="skip h2load")
+    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated")
+    parser.add_argument("--apps", default=",".join(APPS), help="comma-separated")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; the median counts")
     args = parser.parse_args()
     for tool in ("wrk", "h2load"):
         if not shutil.which(tool):
             print(f"note: {tool} not found; its column is skipped", file=sys.stderr)
+    servers = [s for s in args.servers.split(",") if s]
+    apps = [a for a in args.apps.split(",") if a]
+    runs: dict[tuple[str, str, str], list[Result]] = {}
     with tempfile.TemporaryDirectory() as app_dir:
         Path(app_dir, "benchapp.py").write_text(APP)
-        table: dict[str, dict[str, tuple[float, float]]] = {}
-        # Servers take turns round by round, so a noisy minute on a shared machine does
-        # not land on one server only; each keeps its best run (rate, and that run's p99).
         for round_number in range(1, args.rounds + 1):
-            for name in args.servers.split(","):
-                print(f"round {round_number}: {name} ...", file=sys.stderr)
-                for key, result in bench(name, app_dir, args).items():
-                    best = table.setdefault(name, {}).get(key)
-                    if best is None or result[0] > best[0]:
-                        table[name][key] = result
-    print_table(table, args)
+            for app in apps:
+                for server in servers:
+                    print(f"round {round_number}: {app} app on {server} ...", file=sys.stderr)
+                    try:
+                        measured = bench(server, app, app_dir, args)
+                    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                        print(f"  failed: {exc}", file=sys.stderr)
+                        continue
+                    for key, result in measured.items():
+                        runs.setdefault((key, app, server), []).append(result)
+    print_tables(runs, servers, apps, args)
 
 
-def print_table(table: dict[str, dict[str, tuple[float, float]]], args: argparse.Namespace) -> None:
+def _median(results: list[Result]) -> Result:
+    ordered = sorted(results)
+    return ordered[len(ordered) // 2]
+
+
+def _baseline(runs: dict, key: str, app: str, name: str, interface: str) -> float | None:
+    if name == "granian":
+        name = f"granian {interface}"
+    results = runs.get((key, app, name))
+    return _median(results)[0] if results else None
+
+
+def print_tables(runs: dict, servers: list[str], apps: list[str], args: argparse.Namespace) -> None:
     print(
-        f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s (HTTP/1.1 keep-alive); "
-        f"h2load -c{args.h2_clients} -m10 -D{args.duration} (h2c); 1 worker each; "
-        f"best of {args.rounds} rounds\n"
+        f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s GET {PATH} "
+        f"(HTTP/1.1 keep-alive); h2load -c{args.h2_clients} -m10 -D{args.duration} (h2c); "
+        f"1 worker each; median of {args.rounds} rounds (spread: min-max req/s)\n"
     )
-    print("| server | HTTP/1.1 req/s | HTTP/1.1 p99 ms | h2c req/s | h2c p99 ms |")
-    print("|---|---:|---:|---:|---:|")
-    for name, result in table.items():
-        h1 = result.get("h1")
-        h2 = result.get("h2")
-        print(
-            f"| {name} | {h1[0]:,.0f} | {h1[1]:.2f} | "
-            + (f"{h2[0]:,.0f} | {h2[1]:.2f} |" if h2 else "n/a | n/a |")
-        )
-    lcore = table.get("lcore", {})
-    print()
-    for other in ("uvicorn", "hypercorn"):
-        if other not in table or not lcore:
+    for key, title in (("h1", "HTTP/1.1"), ("h2", "h2c (raw app)")):
+        rows = [(a, s) for a in apps for s in servers if (key, a, s) in runs]
+        if not rows:
             continue
-        parts = []
-        for key, label in (("h1", "HTTP/1.1"), ("h2", "h2c")):
-            if key in lcore and key in table[other]:
-                mine, theirs = lcore[key], table[other][key]
-                parts.append(
-                    f"{label} rate x{mine[0] / theirs[0]:.2f}, p99 x{mine[1] / theirs[1]:.2f}"
-                )
-        print(f"lcore / {other}: " + "; ".join(parts))
+        print(f"### {title}\n")
+        print(
+            "| app | server | req/s | spread | p50 ms | p99 ms | × uvicorn[standard] | × granian |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        for app, server in rows:
+            results = runs[(key, app, server)]
+            rate, p50, p99 = _median(results)
+            low, high = min(r[0] for r in results), max(r[0] for r in results)
+            interface = SERVERS[server][1]
+            ratios = []
+            for name in BASELINES:
+                base = _baseline(runs, key, app, name, interface)
+                ratios.append(f"{rate / base:.2f}" if base else "n/a")
+            print(
+                f"| {app} | {server} | {rate:,.0f} | {low:,.0f}–{high:,.0f} | {p50:.2f} | "
+                f"{p99:.2f} | {ratios[0]} | {ratios[1]} |"
+            )
+        print()
+    for server in servers:
+        def_rate = runs.get(("h1", "def", server))
+        async_rate = runs.get(("h1", "async", server))
+        inline_rate = runs.get(("h1", "inline", server))
+        if def_rate and async_rate:
+            line = f"{server}: def / async x{_median(def_rate)[0] / _median(async_rate)[0]:.2f}"
+            if inline_rate:
+                line += f", inline def / async x{_median(inline_rate)[0] / _median(async_rate)[0]:.2f}"
+            print(line)
 
 
 if __name__ == "__main__":

@@ -190,6 +190,8 @@ def test_site_builds_strict_and_renders_the_reference(tmp_path: Path) -> None:
     for page in _nav_files(_mkdocs_config()["nav"]):
         html = site / (page[: -len(".md")].removesuffix("index") + "/index.html").lstrip("/")
         assert html.is_file(), f"{page} was not built ({html})"
+    reference = (site / "reference" / "request-response" / "index.html").read_text()
+    assert ":class:" not in reference and "<code>~" not in reference, "Sphinx roles left in the HTML"
     print(f"\n{built[-1].strip()}")
 
     if not os.path.exists(CHROMIUM):

@@ -44,7 +44,7 @@ from .exceptions import LcoreException, PluginError
 from .middleware.base import Middleware, MiddlewareHook
 from .response import HTTPResponse
 
-__all__ = ["Component", "ComponentError", "configure", "get_component", "components"]
+__all__ = ["Component", "ComponentError", "configure", "get_component", "list_components"]
 
 _log = logging.getLogger("lcore.components")
 
@@ -188,7 +188,7 @@ def get_component(app: Any, name: str) -> Component:
     raise KeyError(f"no component named {name!r} is installed")
 
 
-def components(app: Any) -> list[Component]:
+def list_components(app: Any) -> list[Component]:
     """The components installed on ``app``, in start order."""
     return list(_manager(app).components)
 

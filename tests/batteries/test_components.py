@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from lcore import Lcore, TestClient, ctx
-from lcore.components import Component, ComponentError, components, configure, get_component
+from lcore.components import Component, ComponentError, configure, get_component, list_components
 from lcore.exceptions import PluginError
 
 
@@ -109,7 +109,7 @@ def test_unique_names_and_lookup() -> None:
     app = Lcore()
     db = app.install(Db())
     app.install(Cache())
-    assert get_component(app, "db") is db and [c.name for c in components(app)] == ["db", "cache"]
+    assert get_component(app, "db") is db and [c.name for c in list_components(app)] == ["db", "cache"]
     with pytest.raises(PluginError, match="already installed"):
         app.install(Db())
     with pytest.raises(PluginError, match="no name"):
@@ -207,5 +207,5 @@ def test_uninstall_detaches_the_middleware() -> None:
     app.install(Cache())
     assert [m["name"] for m in app.show_middleware()] == ["cache"]
     app.uninstall("cache")
-    assert app.show_middleware() == [] and components(app) == []
+    assert app.show_middleware() == [] and list_components(app) == []
     assert TestClient(app).get("/").text == "ok"

@@ -3,13 +3,13 @@ under WSGI and ASGI. The multiprocess side is tests/e2e/test_metrics_workers.py.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import sys
 import threading
 import time
 
+import anyio
 import pytest
 
 from lcore import Lcore, abort, ctx, sse
@@ -161,7 +161,7 @@ def test_slow_requests_are_logged_with_handler_and_middleware_time(make_client, 
 
     @app.route("/aslow")
     async def aslow():
-        await asyncio.sleep(0.06)
+        await anyio.sleep(0.06)
         return "aslow"
 
     app.route("/fast", callback=lambda: "fast")

@@ -86,7 +86,7 @@ def _events(log: Path) -> dict[str, list[str]]:
     return by_pid
 
 
-@pytest.mark.parametrize("kind", ["uvicorn", "gunicorn-gthread"])
+@pytest.mark.parametrize("kind", ["uvicorn", "gunicorn-gthread", "lcore"])
 def test_component_start_stop_order(kind: str, tmp_path: Path) -> None:
     log = tmp_path / "components.log"
     env = {"COMPONENT_LOG": str(log), "POOL_SIZE": "5", "PROMETHEUS_MULTIPROC_DIR": ""}

@@ -344,7 +344,20 @@ class Lcore:
     ) -> Any:
         """Register a handler for a URL rule (decorator, or direct call with ``callback``).
 
-        ``method`` may be a list; ``path`` None derives rules from the function signature.
+        ``path`` is a rule such as ``'/users/<id:int>'`` (filters ``int``, ``float``,
+        ``path``, ``re:REGEX`` and those added with ``add_route_filter``) or a list of
+        rules; None derives the rules from the function's name and arguments. ``method``
+        is one method or a list (every GET route answers HEAD too). ``name`` is what
+        ``get_url`` builds URLs from. ``apply`` adds plugins to this route only; ``skip``
+        leaves plugins or middleware out (names, objects, types, or True for every plugin).
+
+        Route config lcore reads (other keys stay in ``route.config`` for plugins):
+        ``status`` (the default success status, also declared in OpenAPI), ``responses``
+        (``{409: 'description', ...}``, declared in OpenAPI), ``security`` (``'bearer'``,
+        ``'basic'``, ``'cookie'`` or ``'cookie:<name>'``), ``tags``, ``template`` (render
+        the returned dict), ``json_disable``, ``stream_body`` (the handler reads the body
+        itself). The handler gets the rule's values as keyword arguments; a handler that
+        can never be called (a coroutine object, a generator) is refused with ``RouteError``.
         """
         if callable(path):
             path, callback = None, path
@@ -621,6 +634,15 @@ class Lcore:
         from .apidocs import openapi
 
         return openapi(self, title, version, description)
+
+    def configure(self, settings: dict[str, dict[str, Any]]) -> Lcore:
+        """Override component settings by component name:
+        ``app.configure({"mailer": {"host": "smtp.example"}})`` (see :class:`lcore.Component`).
+        Returns the app."""
+        from .components import configure
+
+        configure(self, settings)
+        return self
 
     def command(self, name: Any = None, help: str | None = None) -> Any:
         """Register a function as a management command, run as

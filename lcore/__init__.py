@@ -110,6 +110,10 @@ from .server import (
     WaitressServer,
     WSGIRefServer,
 )
+from .components import Component, ComponentError
+from .metrics import Metrics
+from .profiling import Profiling
+from .signals import Signal
 from .sse import EventStream, ServerSentEvent, sse
 from .static import static_file
 from .templates import (
@@ -160,6 +164,7 @@ __all__ = [
     "LcoreASGIServer", "AutoServer", "WatchdogReloader", "AsyncReloader",
     "EventStream", "ServerSentEvent", "sse",
     "WebSocket", "WebSocketDisconnect", "WebSocketState",
+    "Component", "ComponentError", "Signal", "Metrics", "Profiling",
 ]
 
 

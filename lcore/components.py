@@ -7,7 +7,7 @@ the app's life::
             -> start(app) -> requests (middleware) -> [app stops] -> stop(app)
 
 - ``name`` is unique per app; every other public class attribute is a *setting*,
-  overridable per app with ``configure(app, {name: {key: value}})`` or the config key
+  overridable per app with ``app.configure({name: {key: value}})`` or the config key
   ``name.key`` (``app.config['cache.size'] = 100``, an INI section ``[cache]``, an
   environment variable through ``load_env``). A string from the config is converted to
   the type of the class default (``int``, ``float``, ``bool``). ``enable`` (default
@@ -63,7 +63,7 @@ class Component:
 
         class Cache(Component):
             name = "cache"
-            size = 1000          # a setting: configure(app, {"cache": {"size": 10}})
+            size = 1000          # a setting: app.configure({"cache": {"size": 10}})
 
             async def start(self, app):
                 self.client = await connect(self.size)

@@ -32,6 +32,7 @@ from ._utils import (
     touni,
 )
 from .app import AppStack, Lcore, app, default_app
+from .components import Component, ComponentError
 from .config import ConfigDict, load_dotenv
 from .context import LocalRequest, LocalResponse, RequestContext, ctx, request, response
 from .datastructures import FormsDict, HeaderDict, MultiDict, WSGIHeaderDict
@@ -51,6 +52,7 @@ from .exceptions import (
 from .lifecycle import BackgroundTaskPool, on_shutdown
 from .lifecycle import _callbacks as _shutdown_hooks  # noqa: F401 - private, for Lcore 0.0.4 code
 from .lifecycle import run_shutdown as _run_shutdown_hooks  # noqa: F401 - private, for 0.0.4 code
+from .metrics import Metrics
 from .middleware import (
     BodyLimitMiddleware,
     CompressionMiddleware,
@@ -67,6 +69,7 @@ from .middleware import (
 )
 from .multipart import FileUpload
 from .plugins import JSONPlugin, TemplatePlugin
+from .profiling import Profiling
 from .reloader import AsyncReloader, WatchdogReloader
 from .request import BaseRequest
 from .resources import ResourceManager
@@ -110,9 +113,6 @@ from .server import (
     WaitressServer,
     WSGIRefServer,
 )
-from .components import Component, ComponentError
-from .metrics import Metrics
-from .profiling import Profiling
 from .signals import Signal
 from .sse import EventStream, ServerSentEvent, sse
 from .static import static_file

@@ -167,6 +167,9 @@ class SessionMiddleware(Middleware):
         except SessionUnavailable as e:
             if self.on_unavailable == "error":
                 return e
+            _log.warning(
+                "sessions: the store is unavailable; this request's session changes are lost"
+            )
             return result
         ctx.response.set_cookie(
             self.cookie_name, value, max_age=self.max_age, **self._attributes(ctx)

@@ -180,3 +180,27 @@ def test_redis_stopped_continues_with_an_empty_session(redis_server, make_client
     assert any("unreachable" in m for m in messages)
     assert any("changes are lost" in m for m in messages)
     store.close()
+
+
+@pytest.mark.parametrize(("mode", "status"), [("error", 503), ("empty", 200)])
+def test_redis_stops_between_read_and_save(redis_server, make_client, caplog, mode, status):
+    caplog.set_level(logging.WARNING, logger="lcore.sessions")
+    store = RedisSessionStore(redis_server.url, prefix=_prefix(), socket_timeout=1)
+    app = make_app(store, on_unavailable=mode)
+
+    @app.post("/rename/<name>")
+    def rename(name):
+        old = ctx.session.get("user")  # read while Redis is up...
+        redis_server.stop()  # ...which then goes away before the save
+        ctx.session["user"] = name
+        return {"was": old}
+
+    c = make_client(app)
+    c.post("/login/hal")
+    r = c.post("/rename/ida")
+    assert r.status_code == status
+    assert "set-cookie" not in r.headers
+    if mode == "empty":
+        assert r.json == {"was": "hal"}
+        assert any("changes are lost" in x.getMessage() for x in caplog.records)
+    store.close()

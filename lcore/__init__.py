@@ -32,6 +32,15 @@ from ._utils import (
     touni,
 )
 from .app import AppStack, Lcore, app, default_app
+from .cache import (
+    Cache,
+    CacheBackend,
+    CacheUnavailable,
+    MemoryCacheBackend,
+    RedisCacheBackend,
+    cache_control,
+    cached,
+)
 from .components import Component, ComponentError
 from .config import ConfigDict, load_dotenv
 from .context import LocalRequest, LocalResponse, RequestContext, ctx, request, response
@@ -56,6 +65,7 @@ from .metrics import Metrics
 from .middleware import (
     BodyLimitMiddleware,
     CompressionMiddleware,
+    ConditionalGetMiddleware,
     CORSMiddleware,
     CSRFMiddleware,
     Middleware,
@@ -113,6 +123,15 @@ from .server import (
     WaitressServer,
     WSGIRefServer,
 )
+from .sessions import (
+    CookieSessionStore,
+    MemorySessionStore,
+    RedisSessionStore,
+    Session,
+    SessionMiddleware,
+    SessionStore,
+    SessionUnavailable,
+)
 from .signals import Signal
 from .sse import EventStream, ServerSentEvent, sse
 from .static import static_file
@@ -165,6 +184,10 @@ __all__ = [
     "EventStream", "ServerSentEvent", "sse",
     "WebSocket", "WebSocketDisconnect", "WebSocketState",
     "Component", "ComponentError", "Signal", "Metrics", "Profiling",
+    "SessionMiddleware", "Session", "SessionStore", "CookieSessionStore", "MemorySessionStore",
+    "RedisSessionStore", "SessionUnavailable",
+    "Cache", "CacheBackend", "MemoryCacheBackend", "RedisCacheBackend", "CacheUnavailable",
+    "cached", "cache_control", "ConditionalGetMiddleware",
 ]
 
 

@@ -3,6 +3,7 @@
 from .base import Middleware, MiddlewareHook, MiddlewarePipeline
 from .bodylimit import BodyLimitMiddleware
 from .compression import CompressionMiddleware
+from .conditional import ConditionalGetMiddleware
 from .cors import CORSMiddleware
 from .csrf import CSRFMiddleware
 from .logging import RequestLoggerMiddleware
@@ -22,4 +23,5 @@ __all__ += [
     "SecurityHeadersMiddleware",
     "CSRFMiddleware",
     "CompressionMiddleware",
+    "ConditionalGetMiddleware",
 ]

@@ -22,11 +22,8 @@ this module's shared generators like every other request.
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import traceback
-import types
-from collections.abc import Generator
 from typing import Any
 
 from . import _bridge
@@ -45,6 +42,20 @@ from .cast import (
     json_result,
 )
 from .context import LAZY_RESPONSE, RequestContext, _current
+from .effects import (  # noqa: F401 - re-exported: dispatch is where the drivers were documented
+    _PLAIN,
+    ASYNC,
+    SYNC,
+    Effects,
+    _Await,
+    _await,
+    _call,
+    _isawaitable,
+    _step,
+    _Thread,
+    drive_async,
+    drive_sync,
+)
 from .errorpage import default_error_body
 from .outgoing import AITER, BYTES, FILE, ITER, Outgoing, _teardown_async, _teardown_sync
 from .plan import app_dumps
@@ -54,112 +65,6 @@ __all__ = ["Outgoing", "pipeline", "drive_sync", "drive_async", "handle_sync", "
            "BYTES", "ITER", "AITER", "FILE", "default_error_body", "new_context", "run_route"]
 
 _log = logging.getLogger("lcore.error")
-
-SYNC = 0
-ASYNC = 1
-
-# PERF: results of these types are never awaitable; skip inspect.isawaitable for them.
-_PLAIN = frozenset((str, bytes, dict, list, type(None), bool, int, float, tuple))
-
-
-def _isawaitable(value: Any) -> bool:
-    """``inspect.isawaitable`` without its ABC check (a dear isinstance) on the hot path."""
-    t = type(value)
-    if t in _PLAIN:
-        return False
-    if t is _CoroutineType or hasattr(t, "__await__"):
-        return True
-    return t is _GeneratorType and bool(value.gi_code.co_flags & inspect.CO_ITERABLE_COROUTINE)
-
-
-_CoroutineType = types.CoroutineType
-_GeneratorType = types.GeneratorType
-
-
-class _Await:
-    __slots__ = ("aw",)
-
-    def __init__(self, aw: Any) -> None:
-        self.aw = aw
-
-
-class _Thread:
-    __slots__ = ("fn", "args")
-
-    def __init__(self, fn: Any, args: tuple[Any, ...]) -> None:
-        self.fn = fn
-        self.args = args
-
-
-Effects = Generator[Any, Any, Any]
-
-
-
-
-def _step(gen: Effects, value: Any, exc: BaseException | None) -> tuple[bool, Any]:
-    """Advance the pipeline: ``(True, result)`` when it finished, else ``(False, effect)``."""
-    try:
-        if exc is not None:
-            return False, gen.throw(exc)
-        return False, gen.send(value)
-    except StopIteration as stop:
-        return True, stop.value
-
-
-def drive_sync(gen: Effects) -> Any:
-    """Run a pipeline generator from blocking code; coroutines go to the event loop."""
-    value: Any = None
-    exc: BaseException | None = None
-    while True:
-        done, eff = _step(gen, value, exc)
-        if done:
-            return eff
-        try:
-            if type(eff) is _Await:
-                value, exc = _bridge.run_async(_current.get(None), _await, eff.aw), None
-            else:  # a _Thread effect in sync mode: we may block, so just call it
-                value, exc = eff.fn(*eff.args), None
-                if _isawaitable(value):
-                    value = _bridge.run_async(_current.get(None), _await, value)
-        except BaseException as e:  # noqa: BLE001 - thrown back into the pipeline
-            exc, value = e, None
-
-
-async def drive_async(gen: Effects) -> Any:
-    """Run a pipeline generator on an event loop; blocking calls go to worker threads."""
-    value: Any = None
-    exc: BaseException | None = None
-    while True:
-        done, eff = _step(gen, value, exc)
-        if done:
-            return eff
-        try:
-            if type(eff) is _Await:
-                value, exc = await eff.aw, None
-            else:
-                value, exc = await _bridge.run_sync(_current.get(None), eff.fn, *eff.args), None
-                if _isawaitable(value):
-                    value = await value
-        except BaseException as e:  # noqa: BLE001 - thrown back into the pipeline
-            exc, value = e, None
-
-
-async def _await(aw: Any) -> Any:
-    return await aw
-
-
-def _call(mode: int, is_async: bool, fn: Any, *args: Any) -> Effects:
-    """Call a user callable the way the current mode requires."""
-    if is_async:
-        return (yield _Await(fn(*args)))
-    if mode == ASYNC:
-        rv = yield _Thread(fn, args)
-    else:
-        rv = fn(*args)
-        if _isawaitable(rv):
-            rv = yield _Await(rv)
-    return rv
-
 
 def _hooks(app: Any, mode: int, c: Any, name: str) -> Effects:
     for fn, is_async in app._hook_plan.get(name, ()):

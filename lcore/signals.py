@@ -280,7 +280,7 @@ def _request_hook(app: Any, sig: Signal, is_async: bool) -> Any:
         def exc_args() -> dict[str, Any] | None:
             c = _current_or_none()
             exc = c.request._cache.get("exc") if c is not None else None
-            return None if exc is None else {"exception": exc, "request": c.request}  # type: ignore[union-attr]
+            return None if exc is None else {"exception": exc, "request": c.request}
 
         if is_async:
 

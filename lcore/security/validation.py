@@ -291,7 +291,7 @@ def _run_checks(body: dict[str, Any] | None, query: dict[str, Any] | None) -> HT
         if errors:
             return _error(400, "Invalid query parameters", errors)
         if c is not None:
-            c.validated_query = values  # type: ignore[attr-defined]
+            c.validated_query = values
     if body is not None:
         try:
             data = request.json
@@ -315,7 +315,7 @@ def _run_checks(body: dict[str, Any] | None, query: dict[str, Any] | None) -> HT
         if errors:
             return _error(422, "Validation failed", errors)
         if c is not None:
-            c.validated_body = data  # type: ignore[attr-defined]
+            c.validated_body = data
     return None
 
 

@@ -168,7 +168,11 @@ def test_openapi_describes_dataclass_schemas(make_client):
     app = _validating_app()
     doc = app.openapi()
     validate(doc)
-    body = doc["paths"]["/users"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    def deref(schema):  # named dataclass schemas live once in components/schemas
+        ref = schema.get("$ref", "")
+        return doc["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else schema
+
+    body = deref(doc["paths"]["/users"]["post"]["requestBody"]["content"]["application/json"]["schema"])
     assert body["title"] == "NewUser" and body["required"] == ["name", "age"]
     assert body["properties"]["age"] == {"type": "integer"}
     params = {p["name"]: p for p in doc["paths"]["/search"]["get"]["parameters"]}
@@ -176,8 +180,8 @@ def test_openapi_describes_dataclass_schemas(make_client):
     assert params["page"]["required"] is False and params["page"]["schema"] == {"type": "integer"}
     assert params["ratio"]["required"] is False and params["ratio"]["schema"] == {"type": "number"}
     assert set(doc["paths"]["/search"]["get"]["responses"]) == {"200", "400"}
-    customer = doc["paths"]["/customers"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert customer["properties"]["address"]["required"] == ["city"]
+    customer = deref(doc["paths"]["/customers"]["post"]["requestBody"]["content"]["application/json"]["schema"])
+    assert deref(customer["properties"]["address"])["required"] == ["city"]
     app.enable_docs()
     docs = make_client(app).get("/docs/json").json
     search = next(r for r in docs["routes"] if r["rule"] == "/search")

@@ -43,8 +43,8 @@ _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+").fullmatch
 #: A field value as h11 accepts one for sending: no NUL, no CR/LF, no outer whitespace.
 _FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?").fullmatch
 _DIGITS = re.compile(rb"[0-9]{1,18}").fullmatch
-#: Response header names already seen to be tokens (bounded).
-_GOOD_NAMES: set[bytes] = set()
+#: Response header lines already validated, by (name, value) (bounded).
+_HEADER_LINES: dict[tuple[bytes, bytes], bytes] = {}
 _ParserError = httptools.HttpParserError
 _ParserUpgrade = httptools.HttpParserUpgrade
 _InvalidMethod = httptools.HttpParserInvalidMethodError
@@ -71,13 +71,11 @@ class HttptoolsConnection(H1Connection):
         self._buf = b""
         self._parser = httptools.HttpRequestParser(self)
         # What the parser callbacks collect for the message being parsed.
-        self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._parts: list[bytes] = []
         self._message_done = True
         self._chunk_header = False
         self._upgraded = False
-        self._keep_alive = True
         # Request body framing: Content-Length bytes not yet fed, or chunked state.
         self._body_left = 0
         self._chunked = False
@@ -98,10 +96,6 @@ class HttptoolsConnection(H1Connection):
 
     # -- parser callbacks (called by httptools during feed_data) -----------------------
 
-    def on_url(self, url: bytes) -> None:
-        """Collect the request target."""
-        self._url += url
-
     def on_header(self, name: bytes, value: bytes) -> None:
         """Collect one header field, its name lower-cased."""
         self._headers.append((name.lower(), value))
@@ -113,10 +107,6 @@ class HttptoolsConnection(H1Connection):
     def on_message_complete(self) -> None:
         """Note the end of the request message."""
         self._message_done = True
-
-    def on_headers_complete(self) -> None:
-        """Note whether the client lets the connection live on after this request."""
-        self._keep_alive = self._parser.should_keep_alive()
 
     def on_chunk_header(self) -> None:
         """Note that the line just fed was a chunk-size line."""
@@ -177,7 +167,8 @@ class HttptoolsConnection(H1Connection):
             self._body_pace.reset()
             self._response_done = False
             await HTTPStream(state, scope, self, declared_length).run()
-            await self._after_response()
+            if self._waiter_scope is not None:
+                await self._after_response()
             if self._must_close or self._close_after or not self._response_done:
                 return False
             if not self._message_done and not await self._drain_body():
@@ -221,14 +212,16 @@ class HttptoolsConnection(H1Connection):
         self._buf = raw[end:]
         head = raw[:end]
         line = head[: head.find(b"\r\n")]
-        method = line[: line.find(b" ")]
-        self._url = b""
+        space = line.find(b" ")
+        method = line[:space]
         self._headers = []
         self._parts = []
         self._message_done = False
         self._head_started = False
         self._parse_head(head, method)
-        return RequestHead(method, self._url, line[line.rfind(b" ") + 6 :], self._headers)
+        # llhttp took the request line: "method SP target SP HTTP/1.x".
+        last = line.rfind(b" ")
+        return RequestHead(method, line[space + 1 : last], line[last + 6 :], self._headers)
 
     def _parse_head(self, head: bytes, method: bytes) -> None:
         """Feed a complete head to the parser; BadRequest if it refuses it."""
@@ -243,7 +236,6 @@ class HttptoolsConnection(H1Connection):
             if not method or _TOKEN(method) is None or head[len(method) : len(method) + 1] != b" ":
                 raise BadRequest(self._refusal_status(head), "invalid method") from None
             self._parser = httptools.HttpRequestParser(self)
-            self._url = b""
             self._headers = []
             self._parse_head(b"GET" + head[len(method) :], b"GET")
             return
@@ -262,7 +254,7 @@ class HttptoolsConnection(H1Connection):
 
     def _frame_body(self, head: RequestHead, declared_length: int | None) -> bool:
         """Set up the request body framing; True if llhttp took the head as an upgrade."""
-        self._close_after = head.http_version != b"1.1" or not self._keep_alive
+        self._close_after = head.http_version != b"1.1" or _asks_to_close(head.headers)
         self._expect_continue = (
             not self._message_done
             and head.http_version == b"1.1"
@@ -454,35 +446,39 @@ class HttptoolsConnection(H1Connection):
             self.state.default_header_bytes(http_date()),
         ]
         append = lines.append
-        good = _GOOD_NAMES
+        lines_cache = _HEADER_LINES
         length: bytes | None = None
         chunked = False
         close = self._must_close or self._close_after
-        for name, value in headers:
+        for pair in headers:
+            # PERF: a header line seen before (content-type, cache-control...) is one
+            # dict lookup: validated and serialized once.
+            line = lines_cache.get(pair) if type(pair) is tuple else None
+            if line is not None:
+                append(line)
+                continue
+            name, value = pair
             if type(name) is not bytes or type(value) is not bytes:
                 raise ResponseError(f"header not bytes: {name!r}: {value!r}")
-            if name not in good:
-                if _TOKEN(name) is None:
-                    raise ResponseError(f"illegal header name {name!r}")
-                if len(good) < 512:
-                    good.add(name)
-            if _FIELD_VALUE(value) is None:
-                raise ResponseError(f"illegal header value {value!r}")
             if len(name) in (10, 14, 17):
                 lower = name.lower()
                 if lower == b"content-length":
                     length = _content_length(value, length)
                     continue  # sent once, below, as h11 does
-                elif lower == b"transfer-encoding":
+                if lower == b"transfer-encoding":
                     if chunked or value.lower() != b"chunked":
                         raise ResponseError("only Transfer-Encoding: chunked is supported")
                     chunked = True
                     continue  # set below, once the framing is chosen
-                elif lower == b"connection":
+                if lower == b"connection":
+                    _check_field(name, value)
                     if b"close" in value.lower():
                         close = True
                     continue  # rewritten below, as h11 does
-            append(b"%s: %s\r\n" % (name, value))
+            line = _check_field(name, value)
+            if len(lines_cache) < 512 and type(pair) is tuple:
+                lines_cache[pair] = line
+            append(line)
         if length is None and not chunked and end and status not in (204, 304) and not head_only:
             # The whole body is known: a Content-Length beats one-chunk chunked encoding.
             length = b"%d" % len(body)
@@ -545,8 +541,19 @@ class HttptoolsConnection(H1Connection):
         return data
 
 
+def _check_field(name: bytes, value: bytes) -> bytes:
+    """The header line of a valid response field; ResponseError where h11 refuses one."""
+    if _TOKEN(name) is None:
+        raise ResponseError(f"illegal header name {name!r}")
+    if _FIELD_VALUE(value) is None:
+        raise ResponseError(f"illegal header value {value!r}")
+    return b"%s: %s\r\n" % (name, value)
+
+
 def _content_length(value: bytes, seen: bytes | None) -> bytes:
     """A response Content-Length value, validated as h11 does (repeats must agree)."""
+    if seen is None and value.isdigit() and len(value) <= 18:
+        return value  # PERF: the usual single, plain value
     if b"," in value:
         values = {item.strip() for item in value.split(b",")}
         if len(values) != 1:
@@ -557,6 +564,14 @@ def _content_length(value: bytes, seen: bytes | None) -> bytes:
     if seen is not None and seen != value:
         raise ResponseError("conflicting Content-Length headers")
     return value
+
+
+def _asks_to_close(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a ``Connection`` field of the request holds the ``close`` option."""
+    for name, value in headers:
+        if name == b"connection" and b"close" in [t.strip() for t in value.lower().split(b",")]:
+            return True
+    return False
 
 
 def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:

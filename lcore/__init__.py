@@ -43,6 +43,7 @@ from .cache import (
 )
 from .components import Component, ComponentError
 from .config import ConfigDict, load_dotenv
+from .connection import HTTPConnection
 from .context import LocalRequest, LocalResponse, RequestContext, ctx, request, response
 from .datastructures import FormsDict, HeaderDict, MultiDict, WSGIHeaderDict
 from .di import DependencyContainer
@@ -158,7 +159,7 @@ DEBUG = False
 __all__ = [
     "__version__", "DEBUG", "Lcore", "AppStack", "app", "default_app",
     "request", "response", "ctx", "RequestContext", "LocalRequest", "LocalResponse",
-    "BaseRequest", "BaseResponse", "HTTPResponse", "HTTPError", "abort", "redirect", "safe_redirect",
+    "BaseRequest", "HTTPConnection", "BaseResponse", "HTTPResponse", "HTTPError", "abort", "redirect", "safe_redirect",
     "HTTP_CODES", "Route", "Router", "ConfigDict", "load_dotenv", "DependencyContainer",
     "Middleware", "MiddlewareHook", "MiddlewarePipeline", "JSONPlugin", "TemplatePlugin",
     "MultiDict", "FormsDict", "HeaderDict", "WSGIHeaderDict", "FileUpload", "ResourceManager",

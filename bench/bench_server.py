@@ -12,9 +12,10 @@ shared machine does not land on one of them only):
 - load: ``wrk`` (HTTP/1.1 keep-alive) and, for the raw app, ``h2load -m10`` (h2c) on
   the servers that speak it.
 
-Prints req/s, p50 and p99 per cell (the median run of the rounds, and the spread), and
-each cell's ratio to uvicorn[standard] and to granian (asgi for ASGI servers, wsgi for
-WSGI ones). Not a test: ``python bench/bench_server.py [--duration 5] [--rounds 3]``.
+Prints req/s, p50 and p99 per cell (the median run of the rounds, and the spread), the
+server's CPU time per request (user + system of its whole process group, from /proc:
+steadier than req/s on a shared machine), and each cell's ratio to uvicorn[standard]
+and to granian (asgi for ASGI servers, wsgi for WSGI ones). Not a test: ``python bench/bench_server.py [--duration 5] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PATH = "/users/123"
 
-APP = '''
+APP = """
 import json
 
 from lcore import Lcore
@@ -78,7 +79,7 @@ def user_inline(user_id):
 @async_app.get("/users/<user_id:int>")
 async def user_async(user_id):
     return {"id": user_id, "name": f"user-{user_id}"}
-'''
+"""
 
 #: app name -> (ASGI callable, WSGI callable) in benchapp.py
 APPS = {
@@ -122,16 +123,34 @@ SERVERS = {
     "granian wsgi": (_granian("wsgi"), "wsgi", False),
     "hypercorn": (
         lambda port, app: [
-            sys.executable, "-m", "hypercorn", f"benchapp:{app}",
-            "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "hypercorn",
+            f"benchapp:{app}",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
         ],  # fmt: skip
         "asgi",
         True,
     ),
     "gunicorn gthread": (
         lambda port, app: [
-            sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "8", "-w", "1",
-            "-b", f"127.0.0.1:{port}", "--log-level", "warning", f"benchapp:{app}",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-k",
+            "gthread",
+            "--threads",
+            "8",
+            "-w",
+            "1",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            f"benchapp:{app}",
         ],  # fmt: skip
         "wsgi",
         False,
@@ -159,26 +178,50 @@ def wait_listening(port: int, process: subprocess.Popen, timeout: float = 20.0) 
     raise RuntimeError("server did not start listening")
 
 
-Result = tuple[float, float, float]  # req/s, p50 ms, p99 ms
+Result = tuple[float, float, float, float]  # req/s, p50 ms, p99 ms, server CPU µs/request
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def run_wrk(port: int, duration: int, threads: int, connections: int) -> Result:
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) used so far by every process of group ``pgid`` (Linux)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / _TICK
+
+
+def run_wrk(port: int, duration: int, threads: int, connections: int, pgid: int) -> Result:
+    cpu = group_cpu_seconds(pgid)
     out = subprocess.run(
         [
-            "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
             f"http://127.0.0.1:{port}{PATH}",
         ],  # fmt: skip
         capture_output=True,
         text=True,
         timeout=duration + 30,
     ).stdout
+    cpu = group_cpu_seconds(pgid) - cpu
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"wrk saw {errors.group(1)} error responses")
     rps = float(_search(r"Requests/sec:\s+([\d.]+)", out))
     p50 = _to_ms(_search(r"\s50%\s+([\d.]+\w+)", out))
     p99 = _to_ms(_search(r"\s99%\s+([\d.]+\w+)", out))
-    return rps, p50, p99
+    requests = int(_search(r"(\d+) requests in", out))
+    return rps, p50, p99, cpu / max(requests, 1) * 1e6
 
 
 def _search(pattern: str, text: str) -> str:
@@ -195,12 +238,24 @@ def _to_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_h2load(port: int, duration: int, clients: int, streams: int) -> Result:
+def run_h2load(port: int, duration: int, clients: int, streams: int, pgid: int) -> Result:
+    cpu = group_cpu_seconds(pgid)
     with tempfile.NamedTemporaryFile("r", suffix=".log") as log:
         out = subprocess.run(
             [
-                "h2load", "-c", str(clients), "-m", str(streams), "-t", "1",
-                "-D", str(duration), "--warm-up-time", "1", "--log-file", log.name,
+                "h2load",
+                "-c",
+                str(clients),
+                "-m",
+                str(streams),
+                "-t",
+                "1",
+                "-D",
+                str(duration),
+                "--warm-up-time",
+                "1",
+                "--log-file",
+                log.name,
                 f"http://127.0.0.1:{port}{PATH}",
             ],  # fmt: skip
             capture_output=True,
@@ -208,6 +263,7 @@ def run_h2load(port: int, duration: int, clients: int, streams: int) -> Result:
             timeout=duration + 30,
         ).stdout
         durations = sorted(int(line.split("\t")[2]) for line in log if line.strip())
+    cpu = group_cpu_seconds(pgid) - cpu
     rate = float(_search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out))
     failed = re.search(r"(\d+) failed, (\d+) errored", out)
     if not durations:
@@ -218,7 +274,8 @@ def run_h2load(port: int, duration: int, clients: int, streams: int) -> Result:
     def pick(q: float) -> float:
         return durations[min(len(durations) - 1, int(len(durations) * q))] / 1000.0
 
-    return rate, pick(0.5), pick(0.99)
+    done = int(_search(r"requests: \d+ total, \d+ started, (\d+) done", out))
+    return rate, pick(0.5), pick(0.99), cpu / max(done, 1) * 1e6
 
 
 def bench(server: str, app: str, app_dir: str, args: argparse.Namespace) -> dict[str, Result]:
@@ -239,10 +296,10 @@ def bench(server: str, app: str, app_dir: str, args: argparse.Namespace) -> dict
     try:
         wait_listening(port, process)
         time.sleep(0.5)
-        run_wrk(port, 1, args.threads, args.connections)  # warm-up
-        results["h1"] = run_wrk(port, args.duration, args.threads, args.connections)
+        run_wrk(port, 1, args.threads, args.connections, process.pid)  # warm-up
+        results["h1"] = run_wrk(port, args.duration, args.threads, args.connections, process.pid)
         if h2c and app == "raw" and args.h2 and shutil.which("h2load"):
-            results["h2"] = run_h2load(port, args.duration, args.h2_clients, 10)
+            results["h2"] = run_h2load(port, args.duration, args.h2_clients, 10, process.pid)
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
@@ -310,12 +367,13 @@ def print_tables(runs: dict, servers: list[str], apps: list[str], args: argparse
             continue
         print(f"### {title}\n")
         print(
-            "| app | server | req/s | spread | p50 ms | p99 ms | × uvicorn[standard] | × granian |"
+            "| app | server | req/s | spread | p50 ms | p99 ms | CPU µs/req "
+            "| × uvicorn[standard] | × granian |"
         )
-        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for app, server in rows:
             results = runs[(key, app, server)]
-            rate, p50, p99 = _median(results)
+            rate, p50, p99, cpu = _median(results)
             low, high = min(r[0] for r in results), max(r[0] for r in results)
             interface = SERVERS[server][1]
             ratios = []
@@ -324,7 +382,7 @@ def print_tables(runs: dict, servers: list[str], apps: list[str], args: argparse
                 ratios.append(f"{rate / base:.2f}" if base else "n/a")
             print(
                 f"| {app} | {server} | {rate:,.0f} | {low:,.0f}–{high:,.0f} | {p50:.2f} | "
-                f"{p99:.2f} | {ratios[0]} | {ratios[1]} |"
+                f"{p99:.2f} | {cpu:.0f} | {ratios[0]} | {ratios[1]} |"
             )
         print()
     for server in servers:
@@ -334,7 +392,9 @@ def print_tables(runs: dict, servers: list[str], apps: list[str], args: argparse
         if def_rate and async_rate:
             line = f"{server}: def / async x{_median(def_rate)[0] / _median(async_rate)[0]:.2f}"
             if inline_rate:
-                line += f", inline def / async x{_median(inline_rate)[0] / _median(async_rate)[0]:.2f}"
+                line += (
+                    f", inline def / async x{_median(inline_rate)[0] / _median(async_rate)[0]:.2f}"
+                )
             print(line)
 
 

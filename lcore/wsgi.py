@@ -12,12 +12,14 @@ import io
 import logging
 import os
 import sys
+import weakref
 from collections.abc import Iterator
 from time import monotonic
 from typing import Any
 
 from . import _bridge, concurrency  # noqa: F401 - concurrency installs the loop/thread bridge
 from .dispatch import AITER, BYTES, FILE, ITER, Outgoing, handle_sync
+from .lifecycle import on_shutdown
 from .request import BaseRequest
 from .response import HTTPResponse
 from .wsgi_request import WSGIRequest
@@ -116,6 +118,28 @@ class WSGIAdapter:
             _warn_ws_unserved(app)
         if app._hooks.get("startup"):
             app.trigger_hook("startup")
+        # Nothing tells a WSGI app that its worker is stopping but the process exit: the
+        # app's ``shutdown`` hooks run then, first among the on_shutdown callbacks (as at
+        # an ASGI lifespan shutdown: hooks, then the callbacks). Once per process.
+        on_shutdown(_ShutdownHooks(app, self._started_pid))
+
+
+class _ShutdownHooks:
+    """Runs an app's ``shutdown`` hooks at the exit of the process that started it."""
+
+    __slots__ = ("app", "pid")
+
+    def __init__(self, app: Any, pid: int) -> None:
+        self.app = weakref.ref(app)  # an app that is gone has nothing to shut down
+        self.pid = pid
+
+    def __call__(self) -> None:
+        app = self.app()
+        if app is not None and os.getpid() == self.pid and app._hooks.get("shutdown"):
+            app.trigger_hook("shutdown")
+
+    def __repr__(self) -> str:
+        return f"<shutdown hooks of {self.app()!r}>"
 
 
 def _upgrade_required(app: Any, req: BaseRequest) -> bytes | None:

@@ -60,6 +60,17 @@ def stopped():
     _mark("shutdown")
 
 
+@app.hook("shutdown")
+def app_stopped():
+    _mark("apphook_shutdown")
+
+
+@app.hook("shutdown")
+async def app_stopped_async():
+    await asyncio.sleep(0)
+    _mark("asynchook_shutdown")
+
+
 @app.route("/health")
 def health():
     return {"ok": True}

@@ -1,7 +1,7 @@
 """One lazily made, fork-safe Redis client for the batteries that keep state in Redis.
 
-Sessions and the cache share this: ``redis-py`` is imported on first use (never at
-``import lcore``), the client and its pool are made on the first call and made again in
+Sessions, the cache and rate limiting share this: ``redis-py`` is imported on first use
+(never at ``import lcore``, nor when a backend is made), the client and its pool are made on the first call and made again in
 a forked child (a gunicorn worker must not reuse its master's sockets), failures are
 answered at once (no retries while a request waits), and an outage is logged once per
 ``warn_every`` seconds with the password masked, plus one line when Redis is back.
@@ -28,10 +28,12 @@ class RedisLink:
         socket_timeout: float = 2.0,
         health_check_interval: int = 30,
         warn_every: float = 30.0,
+        feature: str | None = None,
     ) -> None:
-        from ._extras import require
+        from ._extras import require_installed
 
-        require("redis", "redis", what)  # fail when the object is made, not on a request
+        # Fail when the object is made, not on a request; the import waits for first use.
+        require_installed("redis", "redis", feature or what)
         self.url = url
         self.socket_timeout = socket_timeout
         self.health_check_interval = health_check_interval
@@ -43,6 +45,7 @@ class RedisLink:
         self._lock = threading.Lock()
         self._last_warning = 0.0
         self._failing = False
+        self._scripts: dict[str, Any] = {}
         #: What a failed call raises: redis errors and OSError (filled on first use).
         self.errors: tuple[type[BaseException], ...] = (OSError,)
 
@@ -72,6 +75,13 @@ class RedisLink:
                     retry=Retry(NoBackoff(), 0),
                 )
             return self._client
+
+    def script(self, client: Any, source: str) -> Any:
+        """The Lua script ``source`` registered with ``client`` (once per client)."""
+        script = self._scripts.get(source)
+        if script is None or script.registered_client is not client:
+            script = self._scripts[source] = client.register_script(source)
+        return script
 
     def run(self, fn: Any, consequence: str, unavailable: type[Exception]) -> Any:
         """``fn(client)``; an outage is logged and raised as ``unavailable``.
@@ -129,3 +139,37 @@ class RedisLink:
                 client.close()
             except self.errors:  # pragma: no cover - best effort
                 pass
+
+
+class RedisBacked:
+    """Base of the Redis batteries: keys under ``prefix``, one :class:`RedisLink`."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        prefix: str,
+        socket_timeout: float,
+        health_check_interval: int,
+        *,
+        logger: logging.Logger,
+        what: str,
+        feature: str | None = None,
+    ) -> None:
+        self.prefix = prefix
+        self._link = RedisLink(
+            redis_url,
+            logger=logger,
+            what=what,
+            socket_timeout=socket_timeout,
+            health_check_interval=health_check_interval,
+            feature=feature,
+        )
+
+    @property
+    def redis_url(self) -> str:
+        """The Redis server's URL."""
+        return self._link.url
+
+    def close(self) -> None:
+        """Close the connection pool (a later call opens a new one)."""
+        self._link.close()

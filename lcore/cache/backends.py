@@ -9,6 +9,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .._redis import RedisBacked
+
 __all__ = ["CacheBackend", "MemoryCacheBackend", "RedisCacheBackend", "CacheUnavailable"]
 
 _log = logging.getLogger("lcore.cache")
@@ -142,7 +144,7 @@ return value
 """
 
 
-class RedisCacheBackend(CacheBackend):
+class RedisCacheBackend(RedisBacked, CacheBackend):
     """Values in Redis under ``prefix + key``, shared by every worker and machine.
 
     ``SET`` with ``PX`` for TTLs, ``MGET`` for ``get_many``, one Lua script for
@@ -159,22 +161,9 @@ class RedisCacheBackend(CacheBackend):
         socket_timeout: float = 2,
         health_check_interval: int = 30,
     ) -> None:
-        from .._redis import RedisLink
-
-        self.prefix = prefix
-        self._link = RedisLink(
-            redis_url,
-            logger=_log,
-            what="cache",
-            socket_timeout=socket_timeout,
-            health_check_interval=health_check_interval,
+        super().__init__(
+            redis_url, prefix, socket_timeout, health_check_interval, logger=_log, what="cache"
         )
-        self._script: Any = None
-
-    @property
-    def redis_url(self) -> str:
-        """The Redis server's URL."""
-        return self._link.url
 
     def _call(self, fn: Any) -> Any:
         import redis
@@ -217,9 +206,7 @@ class RedisCacheBackend(CacheBackend):
         px = 0 if ttl is None else max(1, int(ttl * 1000))
 
         def run(r: Any) -> int:
-            script = self._script
-            if script is None or script.registered_client is not r:
-                script = self._script = r.register_script(_INCR)
+            script = self._link.script(r, _INCR)
             return int(script(keys=[self.prefix + key], args=[int(delta), px]))
 
         return self._call(run)
@@ -239,10 +226,6 @@ class RedisCacheBackend(CacheBackend):
                 r.unlink(*batch)
 
         self._call(run)
-
-    def close(self) -> None:
-        """Close the connection pool (a later call opens a new one)."""
-        self._link.close()
 
 
 def _glob_escape(text: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 import threading
 import time
 import zlib
@@ -13,6 +12,7 @@ from collections import OrderedDict
 from typing import Any
 
 from .. import _bridge
+from .._redis import RedisBacked
 from ..context import _current_or_none
 from ..response import HTTPError
 
@@ -129,7 +129,7 @@ return {count, ttl}
 """
 
 
-class RedisRateLimitBackend(RateLimitBackend):
+class RedisRateLimitBackend(RedisBacked, RateLimitBackend):
     """Counts shared by every worker and machine through Redis (fixed windows).
 
     Each request runs one Lua script (``INCR`` plus ``PEXPIRE`` on the first hit of a
@@ -142,8 +142,6 @@ class RedisRateLimitBackend(RateLimitBackend):
     worker thread, never blocking the event loop.
     """
 
-    _WARN_EVERY = 30.0
-
     def __init__(
         self,
         redis_url: str = "redis://localhost:6379/0",
@@ -151,94 +149,41 @@ class RedisRateLimitBackend(RateLimitBackend):
         socket_connect_timeout: float = 2,
         health_check_interval: int = 30,
     ) -> None:
-        from .._extras import require_installed
+        super().__init__(
+            redis_url,
+            prefix,
+            socket_connect_timeout,
+            health_check_interval,
+            logger=_log,
+            what="rate limiting",
+            feature="RedisRateLimitBackend",
+        )
 
-        require_installed("redis", "redis", "RedisRateLimitBackend")  # fail now, not on a request
-        self.redis_url = redis_url
-        self.prefix = prefix
-        self.socket_connect_timeout = socket_connect_timeout
-        self.health_check_interval = health_check_interval
-        self._client: Any = None
-        self._script: Any = None
-        self._errors: tuple[type[BaseException], ...] = (OSError,)
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._last_warning = 0.0
-        self._failing = False
+    @property
+    def socket_connect_timeout(self) -> float:
+        """Seconds to wait to connect to Redis, or for an answer."""
+        return self._link.socket_timeout
 
-    def _get_script(self) -> Any:
-        pid = os.getpid()
-        if self._pid != pid:
-            # Forked: the parent's connections and a lock held at fork time stay there.
-            self._lock = threading.Lock()
-            self._client = self._script = None
-            self._pid = pid
-        script = self._script
-        if script is not None:
-            return script
-        with self._lock:
-            if self._script is None:
-                import redis
-                from redis.backoff import NoBackoff
-                from redis.retry import Retry
-
-                self._errors = (redis.RedisError, OSError)
-                client = redis.Redis.from_url(
-                    self.redis_url,
-                    socket_connect_timeout=self.socket_connect_timeout,
-                    socket_timeout=self.socket_connect_timeout,
-                    health_check_interval=self.health_check_interval,
-                    # Fail open at once rather than retry while requests wait.
-                    retry=Retry(NoBackoff(), 0),
-                )
-                self._client = client
-                self._script = client.register_script(_LUA)
-            return self._script
+    @property
+    def health_check_interval(self) -> int:
+        """Seconds a pooled connection may idle before it is checked."""
+        return self._link.health_check_interval
 
     def hit(self, key: str, limit: int, per: float) -> tuple[bool, float]:
         window_ms = max(1, int(per * 1000))
+        link = self._link
         try:
-            script = self._get_script()
-            count, ttl = script(keys=[self.prefix + key], args=[window_ms])
-        except self._errors as e:
-            self._warn(e)
+            r = link.client()
+            count, ttl = link.script(r, _LUA)(keys=[self.prefix + key], args=[window_ms])
+        except link.errors as e:
+            # Any failure, an error Redis answered with included, fails open.
+            link.failed(e, "allowing requests (fail open)")
             return True, 0.0
-        if self._failing:
-            self._failing = False
-            _log.warning("rate limiting: Redis at %s is reachable again", self._safe_url())
+        link.succeeded()
         return int(count) <= limit, max(int(ttl), 0) / 1000.0
 
     def consume(self, key: str, limit: int, per: float) -> bool:
         return self.hit(key, limit, per)[0]
-
-    def _safe_url(self) -> str:
-        url = self.redis_url
-        if "@" in url:  # never log a password
-            scheme, _, rest = url.partition("://")
-            url = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-        return url
-
-    def _warn(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        if not self._failing or now - self._last_warning >= self._WARN_EVERY:
-            self._last_warning = now
-            _log.warning(
-                "rate limiting: Redis at %s unreachable (%s: %s); allowing requests (fail open)",
-                self._safe_url(),
-                type(exc).__name__,
-                exc,
-            )
-        self._failing = True
-
-    def close(self) -> None:
-        """Close the connection pool (a later request opens a new one)."""
-        with self._lock:
-            client, self._client, self._script = self._client, None, None
-        if client is not None:
-            try:
-                client.close()
-            except self._errors:  # pragma: no cover - best effort
-                pass
 
 
 def _client_key(endpoint: str) -> str:

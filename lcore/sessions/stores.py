@@ -9,6 +9,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from .._redis import RedisBacked
 from .._utils import json_dumps
 from ..response import HTTPError
 
@@ -141,7 +142,7 @@ class MemorySessionStore(SessionStore):
                 self._items.pop(sid, None)
 
 
-class RedisSessionStore(SessionStore):
+class RedisSessionStore(RedisBacked, SessionStore):
     """Sessions in Redis, shared by every worker and machine (``SET`` with ``EX``).
 
     The session cookie carries only the signed id; the data is JSON under
@@ -160,21 +161,9 @@ class RedisSessionStore(SessionStore):
         socket_timeout: float = 2,
         health_check_interval: int = 30,
     ) -> None:
-        from .._redis import RedisLink
-
-        self.prefix = prefix
-        self._link = RedisLink(
-            redis_url,
-            logger=_log,
-            what="sessions",
-            socket_timeout=socket_timeout,
-            health_check_interval=health_check_interval,
+        super().__init__(
+            redis_url, prefix, socket_timeout, health_check_interval, logger=_log, what="sessions"
         )
-
-    @property
-    def redis_url(self) -> str:
-        """The Redis server's URL."""
-        return self._link.url
 
     def _call(self, fn: Any) -> Any:
         return self._link.run(fn, "sessions cannot be read or saved", _Down)
@@ -199,7 +188,3 @@ class RedisSessionStore(SessionStore):
     def delete(self, *sids: str) -> None:
         if sids:
             self._call(lambda r: r.delete(*(self.prefix + s for s in sids)))
-
-    def close(self) -> None:
-        """Close the connection pool (a later request opens a new one)."""
-        self._link.close()

@@ -152,7 +152,7 @@ def test_lazy_and_fork_safe(redis_url):
         import lcore
         from lcore import RedisRateLimitBackend
         b = RedisRateLimitBackend({redis_url!r}, prefix="fork{uuid.uuid4().hex[:6]}:")
-        assert b._client is None  # nothing connects at construction
+        assert b._link._client is None  # nothing connects at construction
         assert b.consume("k", 3, 60)
         pid = os.fork()
         if pid == 0:
@@ -169,12 +169,21 @@ def test_lazy_and_fork_safe(redis_url):
     assert out.stdout.strip() == "ok"
 
 
-def test_import_lcore_does_not_import_redis():
+@pytest.mark.parametrize(
+    "make",
+    [
+        "lcore.RedisRateLimitBackend()",
+        "lcore.cache.RedisCacheBackend()",
+        "lcore.sessions.RedisSessionStore()",
+    ],
+)
+def test_import_lcore_does_not_import_redis(make):
+    """Nor does making a Redis backend: redis-py is imported on first use (lcore/_redis.py)."""
     out = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import sys, lcore; lcore.RedisRateLimitBackend(); print('redis' in sys.modules)",
+            f"import sys, lcore, lcore.cache, lcore.sessions; {make}; print('redis' in sys.modules)",
         ],
         capture_output=True,
         text=True,

@@ -16,6 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urljoin
 
@@ -31,10 +32,12 @@ from .mounting import Mounts
 from .plan import check_handler
 from .plugins import JSONPlugin, TemplatePlugin
 from .request import BaseRequest
-from .routing import Route, Router
+from .routing import Route, RouteGroup, Router
 from .signals import _track_app
 
 __all__ = ["Lcore", "AppStack", "app", "default_app", "default"]
+
+_NO_GROUP = RouteGroup("", MappingProxyType({}))
 
 _log = logging.getLogger("lcore")
 
@@ -262,30 +265,19 @@ class Lcore(Hooks, Mounts):
         """
         if callable(path):
             path, callback = None, path
-        plugins = makelist(apply)
-        skiplist = makelist(skip)
 
         def decorator(callback: Callable[..., Any]) -> Callable[..., Any]:
             if isinstance(callback, str):
                 raise TypeError("route callback must be a function, not a string")
             check_handler(callback, ", ".join(map(str, makelist(path))) or "(from the function name)",
                           "/".join(makelist(method)))
-            prefix, common = self._group_stack[-1] if self._group_stack else ("", {})
-            route_plugins, route_skip = plugins, skiplist
-            if "skip" in common or "apply" in common:
-                # A group's skip=/apply= add to each route's own lists.
-                common = dict(common)
-                route_skip = makelist(common.pop("skip", None)) + skiplist
-                route_plugins = makelist(common.pop("apply", None)) + plugins
-            rules = makelist(path) or list(yieldroutes(callback))
-            for rule in rules:
-                if prefix:
-                    rule = prefix.rstrip("/") + ("/" + rule.lstrip("/") if rule not in ("", "/") else rule if rule else "")
+            group = self.current_group
+            plugins, skiplist, cfg = group.options(apply, skip, config)
+            for rule in makelist(path) or list(yieldroutes(callback)):
+                rule = group.rule(rule)
                 for verb in makelist(method):
-                    verb = verb.upper()
-                    cfg = {**common, **config}
-                    r = Route(self, rule, verb, callback, name=name, plugins=route_plugins,
-                              skiplist=route_skip, **cfg)
+                    r = Route(self, rule, verb.upper(), callback, name=name, plugins=plugins,
+                              skiplist=skiplist, **cfg)
                     self.add_route(r)
             return callback
 
@@ -331,6 +323,20 @@ class Lcore(Hooks, Mounts):
             return callback
 
         return decorator(callback) if callback else decorator
+
+    @property
+    def current_group(self) -> RouteGroup:
+        """The innermost :meth:`group` being entered: its full prefix and shared config.
+
+        ``RouteGroup('', {})`` outside any group. For code that adds routes of its own
+        (``lcore_ws`` does for WebSockets): ``group.rule(path)`` puts a rule under the
+        prefix, ``group.options(apply, skip, config)`` merges the shared config.
+        """
+        stack = self._group_stack
+        if not stack:
+            return _NO_GROUP
+        prefix, common = stack[-1]
+        return RouteGroup(prefix, MappingProxyType(common))
 
     @contextmanager
     def group(self, prefix: str, **common_config: Any) -> Iterator[Lcore]:

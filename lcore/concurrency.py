@@ -45,6 +45,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from . import _bridge
+from ._bridge import is_async_callable
 from ._loops import (
     LoopHandle,
     Task,
@@ -62,7 +63,7 @@ from .context import _current
 __all__ = ["run_async", "run_sync", "iterate_in_thread", "iterate_from_thread", "set_thread_limit",
            "get_thread_limit", "portal", "shutdown_portal", "call_with_timeout", "start_portal", "PortalThread", "current_loop",
            "LoopHandle", "spawn", "Task", "new_event", "wait_event", "on_event_loop", "current_backend",
-           "require_asyncio", "BACKENDS"]
+           "require_asyncio", "BACKENDS", "is_async_callable"]
 
 #: The anyio backends lcore runs on.
 BACKENDS = ("asyncio", "trio")

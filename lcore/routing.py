@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
+from ._utils import makelist
 from .exceptions import RouteBuildError, RouteError, RouterUnknownModeError, RouteSyntaxError
 from .response import HTTPError
 
-__all__ = ["Router", "Route", "RouteSyntaxError", "RouteBuildError"]
+__all__ = ["Router", "Route", "RouteGroup", "RouteSyntaxError", "RouteBuildError"]
 
 # A rule token: ``<name>``, ``<name:filter>``, ``<name:filter:config>`` (``\<`` escapes).
 _TOKEN = re.compile(
@@ -502,3 +503,36 @@ _METHOD_ORDER = {
 
 def _is_path_filter(c: _Compiled, key: str) -> bool:
     return f"<{key}:path" in c.route.rule or f"<{key}:re" in c.route.rule
+
+
+class RouteGroup(NamedTuple):
+    """The ``with app.group(prefix, **config)`` routes are being added in (``app.current_group``).
+
+    ``prefix`` is the full prefix (nested groups joined), ``''`` outside any group;
+    ``config`` (read-only) is what every route added now shares.
+    """
+
+    prefix: str
+    config: Mapping[str, Any]
+
+    def rule(self, rule: str) -> str:
+        """``rule`` under the group's prefix (``''`` and ``'/'`` keep their meaning)."""
+        prefix = self.prefix
+        if not prefix:
+            return rule
+        if rule in ("", "/"):
+            return prefix.rstrip("/") + rule
+        return prefix.rstrip("/") + "/" + rule.lstrip("/")
+
+    def options(
+        self, apply: Any, skip: Any, config: Mapping[str, Any]
+    ) -> tuple[list[Any], list[Any], dict[str, Any]]:
+        """A route's plugins, skip list and config in this group.
+
+        The group's ``apply=``/``skip=`` come before the route's own; the route's config
+        wins over the group's.
+        """
+        common = dict(self.config)
+        plugins = makelist(common.pop("apply", None)) + makelist(apply)
+        skiplist = makelist(common.pop("skip", None)) + makelist(skip)
+        return plugins, skiplist, {**common, **config}

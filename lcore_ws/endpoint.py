@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lcore import dispatch
-from lcore._bridge import is_async_callable
+from lcore.concurrency import is_async_callable
 from lcore.context import ctx
 from lcore.request import BaseRequest
 from lcore.response import HTTPResponse
@@ -54,22 +54,20 @@ def register(
 
     ``apply``/``skip`` and route config work as for HTTP routes: plugins see the
     handler's signature (a plugin injecting a keyword argument works), and ``skip``
-    opts the route out of plugins or post-routing middleware by name.
+    opts the route out of plugins or post-routing middleware by name. Inside
+    ``with app.group(...)`` the group's prefix and shared config apply, as to HTTP routes.
     """
-    from lcore._utils import makelist
 
     def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
         if not callable(handler):
             raise TypeError(f"websocket handler must be callable, got {handler!r}")
         router = ws_router(app)
-        prefix = app._group_stack[-1][0] if app._group_stack else ""
-        rule = path
-        if prefix:
-            rule = prefix.rstrip("/") + "/" + path.lstrip("/")
-        route = Route(app, rule, "GET", _entry(handler), name=name, plugins=makelist(apply),
-                      skiplist=makelist(skip), **config)
+        group = app.current_group  # inside ``with app.group(...)``: its prefix and config
+        plugins, skiplist, cfg = group.options(apply, skip, config)
+        route = Route(app, group.rule(path), "GET", _entry(handler), name=name, plugins=plugins,
+                      skiplist=skiplist, **cfg)
         route.websocket = True  # type: ignore[attr-defined]
-        router.add(rule, "GET", route, name=name)
+        router.add(route.rule, "GET", route, name=name)
         app.__dict__["ws_routes"].append(route)
         return handler
 

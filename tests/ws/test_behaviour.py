@@ -421,6 +421,60 @@ def test_group_prefix_and_direct_registration(make_client):
     assert [r.rule for r in app.ws_routes] == ["/api/live"]
 
 
+class _Tagger:
+    """A plugin that hands the route's ``who`` config to the handler as a keyword."""
+
+    api = 2
+
+    def __init__(self, name):
+        self.name = name
+
+    def apply(self, callback, route):
+        who = route.config.get("who")
+
+        def tagged(*a, **ka):
+            return callback(*a, who=who, **ka)
+
+        return tagged
+
+
+def test_group_config_applies_to_websocket_routes(make_client):
+    """A group's apply=/skip= and shared config reach its WebSocket routes as its HTTP ones."""
+    app = Lcore()
+    app.install(_Tagger("app-wide"))
+
+    with app.group("/api", who="group", skip=["app-wide"]):
+        with app.group("/v1", apply=[_Tagger("grouped")]):
+
+            @app.websocket("/live")
+            def live(ws, who):
+                ws.accept()
+                ws.send_text(f"{who} {ctx.route.config['_lcore_group']}")
+
+            @app.websocket("/mine", who="route")
+            def mine(ws, who):
+                ws.accept()
+                ws.send_text(who)
+
+            @app.get("/http")
+            def http(who):
+                return who
+
+        assert app.current_group.prefix == "/api"
+        assert app.current_group.config["who"] == "group"
+    assert app.current_group == ("", {})
+
+    c = make_client(app)
+    assert c.get("/api/v1/http").text == "group"
+    with c.websocket_connect("/api/v1/live") as ws:
+        assert ws.receive_text() == "group /api/v1"
+    with c.websocket_connect("/api/v1/mine") as ws:
+        assert ws.receive_text() == "route"
+    assert [r.rule for r in app.ws_routes] == ["/api/v1/live", "/api/v1/mine"]
+    # skip= drops the app-wide plugin; apply= adds the group's own (once, not twice).
+    assert [p.name for p in app.ws_routes[0].all_plugins() if isinstance(p, _Tagger)] == ["grouped"]
+
+
 def test_websocket_object_api(make_client):
     app = Lcore()
 

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import types
 import typing
 from typing import Any
 
 from .. import _bridge
+from .._jsonschema import _UNION_TYPES
+from .._jsonschema import optional as _optional
 from .._utils import json_dumps
 from ..context import _current_or_none, request
 from ..response import HTTPError, HTTPResponse
 
 __all__ = ["validate_request", "ValidationError"]
 
-_NONE = type(None)
 _TRUE = frozenset(("true", "1", "yes", "on"))
 _FALSE = frozenset(("false", "0", "no", "off"))
-_UNION_TYPES: tuple[Any, ...] = (typing.Union, types.UnionType)
 
 
 class ValidationError(ValueError):
@@ -97,16 +96,6 @@ def _as_schema(name: str, schema: Any) -> dict[str, Any] | None:
         f"validate_request({name}=...) must be a dict of field -> type or a dataclass, "
         f"not {schema!r}"
     )
-
-
-def _optional(tp: Any) -> tuple[bool, Any]:
-    """``(True, X)`` for ``Optional[X]`` / ``X | None``; ``(False, tp)`` otherwise."""
-    if typing.get_origin(tp) in _UNION_TYPES:
-        args = typing.get_args(tp)
-        if _NONE in args:
-            rest = tuple(a for a in args if a is not _NONE)
-            return True, (rest[0] if len(rest) == 1 else typing.Union[rest])  # noqa: UP007
-    return False, tp
 
 
 def _type_name(tp: Any) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 
 from ._extras import require
 from .components import Component
-from .middleware._util import status_of
+from .middleware._util import aobserved, observed
 from .middleware.base import Middleware
 from .response import HTTPResponse
 from .sse import EventStream
@@ -132,8 +132,9 @@ class _MetricsMiddleware(Middleware):
             return HTTPResponse(m.exposition(), 200, {"Content-Type": m._prom.CONTENT_TYPE_LATEST})
         return None
 
-    def _done(self, ctx: Any, start: float, status: int) -> None:
+    def _done(self, ctx: Any, status: int, start: float) -> None:
         m = self.m
+        m.in_progress.dec()
         route = ctx.route
         labels = (ctx.request.method, route.rule if route is not None else UNMATCHED, str(status))
         m.requests.labels(*labels).inc()
@@ -157,19 +158,8 @@ class _MetricsMiddleware(Middleware):
                 return next_handler(ctx)
             finally:
                 m.websockets.dec()
-        start = time.perf_counter()
-        status = 500
-        m.in_progress.inc()
-        try:
-            result = next_handler(ctx)
-            status = status_of(ctx, result)
-            return self._counted(result)
-        except HTTPResponse as e:
-            status = e.status_code
-            raise
-        finally:
-            m.in_progress.dec()
-            self._done(ctx, start, status)
+        m.in_progress.inc()  # _done takes it off
+        return self._counted(observed(ctx, next_handler, self._done))
 
     async def acall(self, ctx: Any, next_handler: Any) -> Any:
         m = self.m
@@ -184,24 +174,8 @@ class _MetricsMiddleware(Middleware):
                 return await next_handler(ctx)
             finally:
                 m.websockets.dec()
-        start = time.perf_counter()
-        status = 500
-        m.in_progress.inc()
-        try:
-            result = await next_handler(ctx)
-            status = status_of(ctx, result)
-            return self._counted(result)
-        except HTTPResponse as e:
-            status = e.status_code
-            raise
-        except Exception:
-            raise
-        except BaseException:
-            status = 499  # cancelled: the client or the server went away (as nginx logs it)
-            raise
-        finally:
-            m.in_progress.dec()
-            self._done(ctx, start, status)
+        m.in_progress.inc()  # _done takes it off
+        return self._counted(await aobserved(ctx, next_handler, self._done))
 
 
 async def _count_stream(body: Any, gauge: Any) -> AsyncIterator[bytes]:

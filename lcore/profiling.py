@@ -65,37 +65,40 @@ class Profiling(Component):
 
             @functools.wraps(callback)
             async def timed_async(*a: Any, **ka: Any) -> Any:
-                c = _current_or_none()
-                prof = c.state.get(_PROFILE) if c is not None else None
-                start = time.perf_counter()
-                if prof is not None:
-                    prof.enable()
+                c, prof, start = _handler_starts()
                 try:
                     return await callback(*a, **ka)
                 finally:
-                    if prof is not None:
-                        prof.disable()
-                    if c is not None:
-                        c.state[_HANDLER] = time.perf_counter() - start
+                    _handler_ends(c, prof, start)
 
             return timed_async
 
         @functools.wraps(callback)
         def timed(*a: Any, **ka: Any) -> Any:
-            c = _current_or_none()
-            prof = c.state.get(_PROFILE) if c is not None else None
-            start = time.perf_counter()
-            if prof is not None:
-                prof.enable()
+            c, prof, start = _handler_starts()
             try:
                 return callback(*a, **ka)
             finally:
-                if prof is not None:
-                    prof.disable()
-                if c is not None:
-                    c.state[_HANDLER] = time.perf_counter() - start
+                _handler_ends(c, prof, start)
 
         return timed
+
+
+def _handler_starts() -> tuple[Any, Any, float]:
+    """The request's context, its profiler (when profiled) and the handler's start time."""
+    c = _current_or_none()
+    prof = c.state.get(_PROFILE) if c is not None else None
+    if prof is not None:
+        prof.enable()
+    return c, prof, time.perf_counter()
+
+
+def _handler_ends(c: Any, prof: Any, start: float) -> None:
+    """Stop the profiler and note the handler's time (for the slow-request log)."""
+    if prof is not None:
+        prof.disable()
+    if c is not None:
+        c.state[_HANDLER] = time.perf_counter() - start
 
 
 class _ProfilingMiddleware(Middleware):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ..response import HTTPResponse
@@ -31,6 +33,62 @@ def status_of(ctx: Any, result: Any) -> int:
     if isinstance(result, HTTPResponse):
         return int(result.status_code)
     return int(ctx.response.status_code)
+
+
+def _gone(ctx: Any) -> int:
+    return 499  # cancelled: the client or the server went away (as nginx logs it)
+
+
+def observed(
+    ctx: Any,
+    next_handler: Any,
+    done: Callable[[Any, int, float], None],
+    status: Callable[[Any, Any], int] = status_of,
+) -> Any:
+    """``next_handler(ctx)``, then ``done(ctx, status, start)`` whatever happened.
+
+    For middleware that counts or logs each request's outcome. ``status`` is
+    ``status(ctx, result)``, a raised ``HTTPResponse``'s own, or 500 for an unhandled
+    error; ``start`` is ``time.perf_counter()`` before the call. :func:`aobserved` is
+    the async twin.
+    """
+    start = time.perf_counter()
+    code = 500
+    try:
+        result = next_handler(ctx)
+        code = status(ctx, result)
+        return result
+    except HTTPResponse as e:
+        code = e.status_code
+        raise
+    finally:
+        done(ctx, code, start)
+
+
+async def aobserved(
+    ctx: Any,
+    next_handler: Any,
+    done: Callable[[Any, int, float], None],
+    status: Callable[[Any, Any], int] = status_of,
+    cancelled: Callable[[Any], int] = _gone,
+) -> Any:
+    """:func:`observed` for ``await next_handler(ctx)``; a cancelled call is ``cancelled(ctx)``."""
+    start = time.perf_counter()
+    code = 500
+    try:
+        result = await next_handler(ctx)
+        code = status(ctx, result)
+        return result
+    except HTTPResponse as e:
+        code = e.status_code
+        raise
+    except Exception:
+        raise
+    except BaseException:
+        code = cancelled(ctx)
+        raise
+    finally:
+        done(ctx, code, start)
 
 
 def add_vary(ctx: Any, result: Any, token: str) -> None:

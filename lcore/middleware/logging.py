@@ -7,8 +7,7 @@ import time
 from typing import Any
 
 from .._utils import json_dumps_ascii
-from ..response import HTTPResponse
-from ._util import status_of
+from ._util import aobserved, observed, status_of
 from .base import Middleware
 
 __all__ = ["RequestLoggerMiddleware"]
@@ -87,34 +86,9 @@ class RequestLoggerMiddleware(Middleware):
     def __call__(self, ctx: Any, next_handler: Any) -> Any:
         if not self.logger.isEnabledFor(logging.INFO):
             return next_handler(ctx)
-        start = time.perf_counter()
-        status = 500
-        try:
-            result = next_handler(ctx)
-            status = self._status(ctx, result)
-            return result
-        except HTTPResponse as e:
-            status = e.status_code
-            raise
-        finally:
-            self._emit(ctx, status, start)
+        return observed(ctx, next_handler, self._emit, self._status)
 
     async def acall(self, ctx: Any, next_handler: Any) -> Any:
         if not self.logger.isEnabledFor(logging.INFO):
             return await next_handler(ctx)
-        start = time.perf_counter()
-        status = 500
-        try:
-            result = await next_handler(ctx)
-            status = self._status(ctx, result)
-            return result
-        except HTTPResponse as e:
-            status = e.status_code
-            raise
-        except Exception:
-            raise
-        except BaseException:
-            status = self._cancelled_status(ctx)
-            raise
-        finally:
-            self._emit(ctx, status, start)
+        return await aobserved(ctx, next_handler, self._emit, self._status, self._cancelled_status)

@@ -43,13 +43,37 @@ class _Flight:
         self.error: BaseException | None = None
         self.done = False
 
+    def succeeded(self, value: Any) -> Any:
+        self.value = value
+        self.done = True
+        return value
 
-class _SyncFlights:
-    """Single flight for threads: the first miss computes, the others wait for it."""
+    def outcome(self) -> tuple[bool, Any]:
+        """Once the event is set: the leader's error raised, or ``(done, value)``.
+
+        Not done: the leader was interrupted (not an error of the function); try again.
+        """
+        if self.error is not None:
+            raise self.error
+        return self.done, self.value
+
+
+class _Flights:
+    """The flights in progress, by key; ``_end`` lets a flight's followers go."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._flights: dict[str, _Flight] = {}
+        self._flights: dict[Any, _Flight] = {}
+
+    def _end(self, key: Any, flight: _Flight) -> None:
+        with self._lock:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+        flight.event.set()
+
+
+class _SyncFlights(_Flights):
+    """Single flight for threads: the first miss computes, the others wait for it."""
 
     def run(self, key: str, compute: Callable[[], Any]) -> Any:
         while True:
@@ -59,38 +83,21 @@ class _SyncFlights:
                 if flight is None:
                     flight = self._flights[key] = _Flight(threading.Event())
             if leader:
-                return _lead(self, key, flight, compute)
+                try:
+                    return flight.succeeded(compute())
+                except Exception as e:
+                    flight.error = e
+                    raise
+                finally:
+                    self._end(key, flight)
             flight.event.wait()
-            if flight.error is not None:
-                raise flight.error
-            if flight.done:
-                return flight.value
-            # The leader was interrupted (not an error of the function): try again.
-
-    def _end(self, key: str, flight: _Flight) -> None:
-        with self._lock:
-            if self._flights.get(key) is flight:
-                del self._flights[key]
-        flight.event.set()
+            done, value = flight.outcome()
+            if done:
+                return value
 
 
-def _lead(flights: _SyncFlights, key: str, flight: _Flight, compute: Callable[[], Any]) -> Any:
-    try:
-        flight.value = compute()
-        flight.done = True
-        return flight.value
-    except Exception as e:
-        flight.error = e
-        raise
-    finally:
-        flights._end(key, flight)
-
-
-class _AsyncFlights:
+class _AsyncFlights(_Flights):
     """Single flight for tasks of one event loop (each loop has its own flights)."""
-
-    def __init__(self) -> None:
-        self._flights: dict[tuple[Any, str], _Flight] = {}
 
     async def run(self, key: str, compute: Callable[[], Any]) -> Any:
         where = (_bridge.current_loop().key, key)
@@ -99,21 +106,20 @@ class _AsyncFlights:
             if flight is None:
                 flight = self._flights[where] = _Flight(_bridge.new_event())
                 try:
-                    flight.value = await compute()
-                    flight.done = True
-                    return flight.value
+                    return flight.succeeded(await compute())
                 except Exception as e:
                     flight.error = e
                     raise
                 finally:
-                    if self._flights.get(where) is flight:
-                        del self._flights[where]
-                    flight.event.set()
+                    self._end(where, flight)
             await flight.event.wait()
-            if flight.error is not None:
-                raise flight.error
-            if flight.done:
-                return flight.value
+            done, value = flight.outcome()
+            if done:
+                return value
+
+
+def _not_cached(name: str, result: Any) -> None:
+    _log.debug("%s returned a %s: not cached", name, type(result).__name__)
 
 
 def _digest(text: str) -> str:
@@ -186,6 +192,8 @@ def cached(
         def store() -> Cache:
             return cache if cache is not None else default_cache()
 
+        info = {"ttl": ttl, "key": key}  # what the wrapper was made with, for introspection
+
         if _bridge.is_async_callable(func):
             flights = _AsyncFlights()
 
@@ -205,12 +213,12 @@ def cached(
                     try:
                         await c.aset(k, result, ttl)
                     except TypeError:
-                        _log.debug("%s returned a %s: not cached", name, type(result).__name__)
+                        _not_cached(name, result)
                     return result
 
                 return await flights.run(k, compute)
 
-            async_wrapper.__lcore_cached__ = {"ttl": ttl, "key": key}  # type: ignore[attr-defined]
+            async_wrapper.__lcore_cached__ = info  # type: ignore[attr-defined]
             return async_wrapper
 
         sync_flights = _SyncFlights()
@@ -231,12 +239,12 @@ def cached(
                 try:
                     c.set(k, result, ttl)
                 except TypeError:
-                    _log.debug("%s returned a %s: not cached", name, type(result).__name__)
+                    _not_cached(name, result)
                 return result
 
             return sync_flights.run(k, compute)
 
-        wrapper.__lcore_cached__ = {"ttl": ttl, "key": key}  # type: ignore[attr-defined]
+        wrapper.__lcore_cached__ = info  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

@@ -3,18 +3,26 @@
 ``RedisServer()`` starts nothing until ``start()``; ``stop()`` terminates the process
 it started (and only that one). ``redis_binary()`` finds the executable or returns
 None, so callers can skip with a clear reason when it is not installed.
+
+The fixtures ``redis_url`` (one server for the session) and ``redis_server`` (a private
+one a test may stop and restart) skip when it is not installed; a ``conftest.py`` (or a
+test module) that wants them imports them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 
-__all__ = ["RedisServer", "redis_binary", "free_port"]
+import pytest
+
+__all__ = ["RedisServer", "redis_binary", "free_port", "redis_url", "redis_server"]
 
 
 def redis_binary() -> str | None:
@@ -123,3 +131,28 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def _started() -> Iterator[RedisServer]:
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server, or set REDIS_SERVER)")
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a real redis-server started for this test session."""
+    with _started() as server:
+        yield server.url
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server for one test (which may stop and restart it)."""
+    with _started() as server:
+        yield server

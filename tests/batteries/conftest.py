@@ -1,43 +1,14 @@
-"""Fixtures for the batteries tests: a real Redis server."""
+"""Fixtures for the batteries tests: a real Redis server (``redis_url``, ``redis_server``)."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 try:
-    from redis_server import RedisServer, redis_binary
+    from redis_server import redis_server, redis_url
 except ImportError:  # pytest's importlib mode does not put tests/ on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from redis_server import RedisServer, redis_binary
+    from redis_server import redis_server, redis_url
 
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """URL of a real redis-server started for this test session."""
-    if redis_binary() is None:
-        pytest.skip(
-            "redis-server is not installed (apt-get install redis-server, or set REDIS_SERVER)"
-        )
-    server = RedisServer().start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    """A private redis-server for one test (which may stop it)."""
-    if redis_binary() is None:
-        pytest.skip(
-            "redis-server is not installed (apt-get install redis-server, or set REDIS_SERVER)"
-        )
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+__all__ = ["redis_server", "redis_url"]  # fixtures, shared with tests/ws and tests/e2e

@@ -12,43 +12,7 @@ from lcore import CSRFMiddleware, Lcore, ctx, redirect
 from lcore.sessions import CookieSessionStore, MemorySessionStore, Session, SessionMiddleware
 from lcore.sessions.session import Signer
 
-SECRET = "session-secret"
-
-
-def make_app(store=None, **options) -> tuple[Lcore, SessionMiddleware]:
-    app = Lcore()
-    mw = app.use(SessionMiddleware(options.pop("secret", SECRET), store, **options))
-
-    @app.post("/login/<name>")
-    def login(name):
-        ctx.session.regenerate()
-        ctx.session["user"] = name
-        return {"id": ctx.session.id}
-
-    @app.get("/me")
-    def me():
-        return {"user": ctx.session.get("user"), "new": ctx.session.is_new}
-
-    @app.get("/ame")
-    async def ame():
-        return {"user": ctx.session.get("user"), "new": ctx.session.is_new}
-
-    @app.post("/logout")
-    def logout():
-        ctx.session.clear()
-        return "bye"
-
-    @app.get("/plain")
-    def plain():
-        return "no session here"
-
-    @app.post("/count")
-    async def count():
-        ctx.session["n"] = ctx.session.get("n", 0) + 1
-        return {"n": ctx.session["n"]}
-
-    return app, mw
-
+from .session_app import SECRET, make_app
 
 STORES = [pytest.param(None, id="cookie"), pytest.param(MemorySessionStore, id="memory")]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from redis_server import RedisServer, redis_binary
+from redis_server import RedisServer
 
 from .servers import serve
 
@@ -18,21 +18,10 @@ LIMIT = 10
 REQUESTS = 60
 
 
-@pytest.fixture
-def redis_url():
-    if redis_binary() is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    server = RedisServer().start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
 @pytest.mark.parametrize("kind", ["gunicorn-gthread", "uvicorn"])
 @pytest.mark.parametrize("path", ["/limited", "/alimited"])
-def test_shared_limit_across_two_workers(kind: str, path: str, redis_url: str, tmp_path: Path) -> None:
-    env = {"RL_REDIS_URL": redis_url, "RL_LIMIT": str(LIMIT)}
+def test_shared_limit_across_two_workers(kind: str, path: str, redis_server: RedisServer, tmp_path: Path) -> None:
+    env = {"RL_REDIS_URL": redis_server.url, "RL_LIMIT": str(LIMIT)}
     with serve(kind, "rl_app:app", tmp_path, env=env, workers=2, threads=8) as srv:
         with httpx.Client(base_url=srv.url, timeout=20, limits=httpx.Limits(max_connections=REQUESTS)) as client:
 

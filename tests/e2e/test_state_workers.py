@@ -6,29 +6,18 @@ through one is read through the other; and with Redis stopped mid-test, sessions
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from redis_server import RedisServer, redis_binary
+from redis_server import RedisServer
 
 from .servers import serve
 
 pytestmark = pytest.mark.e2e
 
 SERVERS = ["gunicorn-gthread", "uvicorn"]
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    if redis_binary() is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def spread(request: Callable[[httpx.Client], httpx.Response], url: str, rounds: int = 6) -> list[httpx.Response]:

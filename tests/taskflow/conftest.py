@@ -20,6 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `examples` is a namespace package at the repository root
     sys.path.insert(0, str(ROOT))
 
+try:
+    from redis_server import redis_url  # noqa: F401 - a fixture (tests/redis_server.py)
+except ImportError:  # pytest's importlib mode does not put tests/ on sys.path
+    sys.path.insert(0, str(ROOT / "tests"))
+    from redis_server import redis_url  # noqa: F401
+
 # Each protocol gets its own client address, so the per-IP rate limits (login: 5 per
 # 5 minutes) of one protocol's tests do not spend the other's budget.
 CLIENT_ADDR = {"wsgi": ("10.0.0.1", 50001), "asgi": ("10.0.0.2", 50002)}
@@ -37,23 +43,6 @@ def multipart(field: str, filename: str, content_type: str, data: bytes) -> tupl
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Any:
-    """A real redis-server on a free port for this session (skips when not installed)."""
-    try:
-        from redis_server import RedisServer, redis_binary
-    except ImportError:  # pytest's importlib mode does not put tests/ on sys.path
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from redis_server import RedisServer, redis_binary
-    if redis_binary() is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisServer().start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

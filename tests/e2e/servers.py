@@ -96,27 +96,45 @@ def serve(kind: str, spec: str, tmp_path: Path, *, env: dict[str, str] | None = 
           startup_timeout: float = 20.0, **kw: int) -> Iterator[Running]:
     """Run a server for ``spec`` until the block ends; waits until it answers."""
     port = free_port()
-    cmd = server_command(kind, spec, port, **kw)
-    log = tmp_path / f"{kind}-{port}.log"
+    with launch(f"{kind}-{port}", server_command(kind, spec, port, **kw), f"http://127.0.0.1:{port}", tmp_path,
+                env=env, ready_path=ready_path, startup_timeout=startup_timeout) as running:
+        yield running
+
+
+@contextmanager
+def launch(
+    name: str,
+    cmd: list[str],
+    url: str,
+    tmp_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    ready_path: str = "/health",
+    startup_timeout: float = 20.0,
+) -> Iterator[Running]:
+    """Run any server command line ``cmd`` (which serves on ``url``) until the block ends.
+
+    Waits until it answers ``ready_path``; its output goes to ``<name>.log`` in ``tmp_path``.
+    """
+    log = tmp_path / f"{name}.log"
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = os.pathsep.join([str(APPS), str(ROOT), full_env.get("PYTHONPATH", "")])
     full_env.update(env or {})
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=str(tmp_path),
                                 start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     running = Running(proc, url, log)
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{kind} exited with {proc.returncode}:\n{running.output()}")
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{running.output()}")
             try:
                 httpx.get(url + ready_path, timeout=1.0)
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{kind} did not answer within {startup_timeout}s:\n{running.output()}") from None
+                    raise RuntimeError(f"{name} did not answer within {startup_timeout}s:\n{running.output()}") from None
                 time.sleep(0.1)
         yield running
     finally:

@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .procs import launch
-from .servers import free_port, gunicorn_flags
+from .servers import free_port, gunicorn_flags, launch
 
 pytestmark = pytest.mark.e2e
 

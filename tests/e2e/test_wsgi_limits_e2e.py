@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .procs import launch
-from .servers import free_port, gunicorn_flags, serve
+from .servers import free_port, gunicorn_flags, launch, serve
 
 pytestmark = pytest.mark.e2e
 

@@ -162,11 +162,6 @@ def test_reference_covers_every_public_name() -> None:
         assert names - documented == set(), f"{package}: public names with no reference entry"
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
 @pytest.mark.e2e
 def test_site_builds_strict_and_renders_the_reference(tmp_path: Path) -> None:
     """``mkdocs build --strict`` succeeds; the built site, served by a plain static server,
@@ -176,6 +171,9 @@ def test_site_builds_strict_and_renders_the_reference(tmp_path: Path) -> None:
     import socket
     import subprocess
     import time
+
+XX
+    from browser import launch_chromium
 
     pytest.importorskip("mkdocs")
     site = tmp_path / "site"
@@ -194,45 +192,38 @@ def test_site_builds_strict_and_renders_the_reference(tmp_path: Path) -> None:
     assert ":class:" not in reference and "<code>~" not in reference, "Sphinx roles left in the HTML"
     print(f"\n{built[-1].strip()}")
 
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                               "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the static server did not start"
-                time.sleep(0.1)
-        shot = tmp_path / "reference-lcore-route.png"
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                failed: list[str] = []
-                page.on("requestfailed", lambda r: failed.append(r.url))
-                page.goto(f"http://127.0.0.1:{port}/reference/app/#lcore.Lcore.route")
-                heading = page.locator('[id="lcore.Lcore.route"]')
-                heading.wait_for(state="visible", timeout=15_000)
-                assert "route" in heading.inner_text()
-                entry = heading.locator("xpath=..").inner_text()  # heading, signature, docstring
-                assert "Register a handler for a URL rule" in entry, entry[:500]
-                assert "callback: Callable" in entry and "method: str | list[str]" in entry, entry[:500]
-                box = heading.bounding_box()
-                assert box is not None and 0 <= box["y"] < 900, f"not scrolled to the entry: {box}"
-                page.screenshot(path=str(shot))
-                assert not [u for u in failed if u.startswith(f"http://127.0.0.1:{port}")], failed
-            finally:
-                browser.close()
-        assert shot.stat().st_size > 10_000
-        print(f"screenshot of the Lcore.route reference: {shot}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with launch_chromium() as browser:  # skips when Chromium or Playwright is missing
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                                   "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "the static server did not start"
+                    time.sleep(0.1)
+            shot = tmp_path / "reference-lcore-route.png"
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            failed: list[str] = []
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.goto(f"http://127.0.0.1:{port}/reference/app/#lcore.Lcore.route")
+            heading = page.locator('[id="lcore.Lcore.route"]')
+            heading.wait_for(state="visible", timeout=15_000)
+            assert "route" in heading.inner_text()
+            entry = heading.locator("xpath=..").inner_text()  # heading, signature, docstring
+            assert "Register a handler for a URL rule" in entry, entry[:500]
+            assert "callback: Callable" in entry and "method: str | list[str]" in entry, entry[:500]
+            box = heading.bounding_box()
+            assert box is not None and 0 <= box["y"] < 900, f"not scrolled to the entry: {box}"
+            page.screenshot(path=str(shot))
+            assert not [u for u in failed if u.startswith(f"http://127.0.0.1:{port}")], failed
+            assert shot.stat().st_size > 10_000
+            print(f"screenshot of the Lcore.route reference: {shot}")
+        finally:
+            server.terminate()
+            server.wait(timeout=10)

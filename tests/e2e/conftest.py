@@ -1,7 +1,8 @@
-"""Fixtures for the end-to-end tests: a private real redis-server (``redis_server``)."""
+"""Fixtures for the end-to-end tests: a private real redis-server, headless Chromium."""
 
 from __future__ import annotations
 
+from browser import browser
 from redis_server import redis_server
 
-__all__ = ["redis_server"]  # a fixture (tests/redis_server.py)
+__all__ = ["browser", "redis_server"]  # fixtures (tests/browser.py, tests/redis_server.py)

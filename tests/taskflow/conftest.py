@@ -20,10 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `examples` is a namespace package at the repository root
     sys.path.insert(0, str(ROOT))
 
-try:
-    from redis_server import redis_url  # noqa: F401 - a fixture (tests/redis_server.py)
+try:  # fixtures (tests/redis_server.py, tests/browser.py)
+    from browser import browser  # noqa: F401
+    from redis_server import redis_url  # noqa: F401
 except ImportError:  # pytest's importlib mode does not put tests/ on sys.path
     sys.path.insert(0, str(ROOT / "tests"))
+    from browser import browser  # noqa: F401
     from redis_server import redis_url  # noqa: F401
 
 # Each protocol gets its own client address, so the per-IP rate limits (login: 5 per

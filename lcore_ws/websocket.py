@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from lcore import concurrency
 from lcore._utils import _json_loads_limited
-from lcore.connection import HTTPConnection
+from lcore.connection import HTTPConnection, _header_pairs
 from lcore.context import current_context
 from lcore.request import BaseRequest
 
@@ -40,18 +40,6 @@ class WebSocketDisconnect(Exception):
         super().__init__(f"WebSocket closed with code {code}" + (f": {reason}" if reason else ""))
         self.code = code
         self.reason = reason
-
-
-def _header_pairs(headers: Any) -> list[tuple[bytes, bytes]]:
-    if not headers:
-        return []
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    out = []
-    for k, v in items:
-        k = k.encode("latin1") if isinstance(k, str) else bytes(k)
-        v = v.encode("latin1") if isinstance(v, str) else bytes(v)
-        out.append((k.lower(), v))
-    return out
 
 
 class WebSocket(HTTPConnection):

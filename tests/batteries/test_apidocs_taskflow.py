@@ -3,33 +3,18 @@ answers is one its operations declare (requests under WSGI and ASGI)."""
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
-
-ROOT = Path(__file__).resolve().parents[2]
+from taskflow.load import import_taskflow
 
 
 @pytest.fixture(scope="module")
 def taskflow(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """``examples.taskflow.app`` on a temporary database (the one already imported, if any)."""
-    if "examples.taskflow.app" not in sys.modules:
-        if str(ROOT) not in sys.path:
-            sys.path.insert(0, str(ROOT))
-        base = tmp_path_factory.mktemp("taskflow-openapi")
-        os.environ["APP_DB_PATH"] = str(base / "taskflow.db")
-        os.environ["APP_UPLOAD_DIR"] = str(base / "uploads")
-        os.environ["APP_DEBUG"] = "true"
-        os.environ["APP_SECRET_KEY"] = "test-secret-" + uuid.uuid4().hex
-        os.environ.pop("TASKFLOW_REDIS_URL", None)
-        importlib.import_module("examples.taskflow.app")
-    return sys.modules["examples.taskflow.app"]
+    return import_taskflow(tmp_path_factory.mktemp("taskflow-openapi"))
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,20 @@
 """Fixtures for the TaskFlow example: one app import per session, on a temporary database.
 
 The example is imported as ``examples.taskflow.app`` (the same module path the servers
-serve). Its config comes from ``APP_*`` environment variables, set here before the
+serve). Its config comes from ``APP_*`` environment variables, set (``load.py``) before the
 import so the database, uploads and secret live in a temporary directory.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .load import ROOT, import_taskflow
+
 if str(ROOT) not in sys.path:  # `examples` is a namespace package at the repository root
     sys.path.insert(0, str(ROOT))
 
@@ -50,15 +48,7 @@ def unique(prefix: str) -> str:
 @pytest.fixture(scope="session")
 def taskflow(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The imported ``examples.taskflow.app`` module, configured for a temp directory."""
-    if "examples.taskflow.app" in sys.modules:
-        return sys.modules["examples.taskflow.app"]
-    base = tmp_path_factory.mktemp("taskflow")
-    os.environ["APP_DB_PATH"] = str(base / "taskflow.db")
-    os.environ["APP_UPLOAD_DIR"] = str(base / "uploads")
-    os.environ["APP_DEBUG"] = "true"
-    os.environ["APP_SECRET_KEY"] = "test-secret-" + uuid.uuid4().hex
-    os.environ.pop("TASKFLOW_REDIS_URL", None)
-    return importlib.import_module("examples.taskflow.app")
+    return import_taskflow(tmp_path_factory.mktemp("taskflow"))
 
 
 @pytest.fixture

@@ -40,24 +40,35 @@ def gunicorn_flags() -> list[str]:
     return ["--no-control-socket"] if "control_socket_disable" in names else []
 
 
-def server_command(kind: str, spec: str, port: int, *, workers: int = 1, threads: int = 16) -> list[str]:
-    """The command line that serves ``spec`` (``module:attr``) with the named server."""
+def server_command(kind: str, spec: str, port: int, *, workers: int = 1, threads: int = 16,
+                   grace: int = 5) -> list[str]:
+    """The command line that serves ``spec`` (``module:attr``) with the named server.
+
+    ``grace``: the seconds a server may take to finish its requests when stopped.
+    """
     py = sys.executable
     bind = f"127.0.0.1:{port}"
+    gunicorn = [py, "-m", "gunicorn", *gunicorn_flags(), "-w", str(workers), "-b", bind,
+                "--graceful-timeout", str(grace)]
+    granian = [py, "-m", "granian", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     if kind == "gunicorn-sync":
-        return [py, "-m", "gunicorn", *gunicorn_flags(), "-w", str(workers), "-k", "sync", "-b", bind,
-                "--graceful-timeout", "5", spec]
+        return [*gunicorn, "-k", "sync", spec]
     if kind == "gunicorn-gthread":
-        return [py, "-m", "gunicorn", *gunicorn_flags(), "-w", str(workers), "-k", "gthread", "--threads", str(threads),
-                "-b", bind, "--graceful-timeout", "5", spec]
+        return [*gunicorn, "-k", "gthread", "--threads", str(threads), spec]
+    if kind == "gunicorn-asgi":  # gunicorn >= 24's native ASGI worker (gunicorn.workers.gasgi)
+        return [*gunicorn, "-k", "asgi", spec]
     if kind == "uvicorn":
         return [py, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                "--log-level", "warning", "--timeout-graceful-shutdown", "5", spec]
+                "--log-level", "warning", "--timeout-graceful-shutdown", str(grace), spec]
     if kind == "hypercorn":
-        return [py, "-m", "hypercorn", "-b", bind, "-w", str(workers), "--graceful-timeout", "5", spec]
+        return [py, "-m", "hypercorn", "-b", bind, "-w", str(workers), "--graceful-timeout", str(grace), spec]
+    if kind == "granian-wsgi":
+        return [*granian, "--interface", "wsgi", "--no-ws", spec]
+    if kind == "granian-asgi":
+        return [*granian, "--interface", "asgi", spec]
     if kind == "lcore":
         return [py, "-m", "lcore_asgi", spec, "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(workers), "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+                "--workers", str(workers), "--log-level", "warning", "--timeout-graceful-shutdown", str(grace)]
     raise ValueError(kind)
 
 

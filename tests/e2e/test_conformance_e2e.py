@@ -9,14 +9,13 @@ difference fails. ``pytest -s`` prints the matrix (cases x servers: status).
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from .servers import free_port, gunicorn_flags, launch
+from .servers import free_port, launch, server_command
 
 pytestmark = pytest.mark.e2e
 
@@ -25,84 +24,7 @@ REFERENCE = "gunicorn-sync"
 
 
 def _command(kind: str, port: int) -> list[str]:
-    py, bind = sys.executable, f"127.0.0.1:{port}"
-    gunicorn = [
-        py,
-        "-m",
-        "gunicorn",
-        "-w",
-        "1",
-        "-b",
-        bind,
-        "--graceful-timeout",
-        "3",
-        *gunicorn_flags(),
-    ]
-    commands = {
-        "gunicorn-sync": gunicorn + ["-k", "sync", SPEC],
-        "gunicorn-gthread": gunicorn + ["-k", "gthread", "--threads", "4", SPEC],
-        # gunicorn >= 24 has a native ASGI worker (gunicorn.workers.gasgi.ASGIWorker).
-        "gunicorn-asgi": gunicorn + ["-k", "asgi", SPEC],
-        "uvicorn": [
-            py,
-            "-m",
-            "uvicorn",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--timeout-graceful-shutdown",
-            "3",
-            SPEC,
-        ],
-        "hypercorn": [py, "-m", "hypercorn", "-b", bind, "--graceful-timeout", "3", SPEC],
-        "granian-wsgi": [
-            py,
-            "-m",
-            "granian",
-            "--interface",
-            "wsgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-ws",
-            SPEC,
-        ],
-        "granian-asgi": [
-            py,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            SPEC,
-        ],
-        "lcore": [
-            py,
-            "-m",
-            "lcore_asgi",
-            SPEC,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--timeout-graceful-shutdown",
-            "3",
-        ],
-    }
-    return commands[kind]
+    return server_command(kind, SPEC, port, threads=4, grace=3)
 
 
 SERVERS = [

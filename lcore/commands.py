@@ -37,6 +37,7 @@ from typing import Any
 from . import _bridge
 from ._extras import available, install_hint
 from ._utils import json_dumps
+from .plan import _name as _label  # a middleware or plugin by name, as route plans list them
 
 __all__ = [
     "Command",
@@ -254,14 +255,6 @@ def _add_argument(p: argparse.ArgumentParser, param: inspect.Parameter, tp: Any)
 
 
 # -- routes -----------------------------------------------------------------------------------
-
-
-def _label(obj: Any) -> str:
-    name = getattr(obj, "name", None)
-    if isinstance(name, str) and name:
-        return name
-    obj = getattr(obj, "__func__", obj)
-    return str(getattr(obj, "__qualname__", None) or type(obj).__name__)
 
 
 def _handler_label(func: Any) -> str:

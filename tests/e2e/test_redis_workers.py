@@ -4,6 +4,7 @@ uvicorn --workers 2): of many concurrent requests from one client, exactly `limi
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from pathlib import Path
 
 import httpx
@@ -18,12 +19,27 @@ LIMIT = 10
 REQUESTS = 60
 
 
+def _until_both_workers_answer(client: httpx.Client, timeout: float = 30.0) -> None:
+    """On a loaded machine the second worker may still be importing the app when the first
+    answers: wait (bounded) until two worker pids have answered /health."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        while len(seen) < 2 and time.monotonic() < deadline:
+            burst = pool.map(lambda _: client.get("/health", headers={"Connection": "close"}), range(8))
+            seen.update(r.headers["x-worker"] for r in burst)
+            if len(seen) < 2:
+                time.sleep(0.1)
+    assert len(seen) == 2, f"only {seen} answered /health within {timeout} s"
+
+
 @pytest.mark.parametrize("kind", ["gunicorn-gthread", "uvicorn"])
 @pytest.mark.parametrize("path", ["/limited", "/alimited"])
 def test_shared_limit_across_two_workers(kind: str, path: str, redis_server: RedisServer, tmp_path: Path) -> None:
     env = {"RL_REDIS_URL": redis_server.url, "RL_LIMIT": str(LIMIT)}
     with serve(kind, "rl_app:app", tmp_path, env=env, workers=2, threads=8) as srv:
         with httpx.Client(base_url=srv.url, timeout=20, limits=httpx.Limits(max_connections=REQUESTS)) as client:
+            _until_both_workers_answer(client)
 
             def one(_: int) -> httpx.Response:
                 # A fresh connection each time, so the server spreads them over its workers.

@@ -7,7 +7,9 @@ COMPONENT_FAIL=1 (a third component's start raises), PROMETHEUS_MULTIPROC_DIR.
 import asyncio
 import os
 
-from lcore import Lcore, ctx, response
+from workers import tag_workers
+
+from lcore import Lcore, ctx
 from lcore.components import Component
 from lcore.metrics import Metrics
 
@@ -68,14 +70,7 @@ if os.environ.get("COMPONENT_FAIL"):
     app.install(Broken())
 
 
-@app.hook("on_response_send")
-def tag_worker():
-    response.set_header("X-Worker", str(os.getpid()))
-
-
-@app.route("/health")
-def health():
-    return {"ok": True}
+tag_workers(app)
 
 
 @app.route("/hit/<n:int>")

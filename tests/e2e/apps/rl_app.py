@@ -2,22 +2,17 @@
 
 import os
 
-from lcore import Lcore, RedisRateLimitBackend, rate_limit, response
+from workers import tag_workers
+
+from lcore import Lcore, RedisRateLimitBackend, rate_limit
 
 app = Lcore()
 
 
-@app.hook("on_response_send")
-def tag_worker():
-    response.set_header("X-Worker", str(os.getpid()))
+tag_workers(app)
 
 backend = RedisRateLimitBackend(redis_url=os.environ["RL_REDIS_URL"], prefix="e2e:rl:")
 LIMIT = int(os.environ.get("RL_LIMIT", "10"))
-
-
-@app.route("/health")
-def health():
-    return {"ok": True}
 
 
 @app.route("/limited")

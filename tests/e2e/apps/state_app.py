@@ -2,7 +2,9 @@
 
 import os
 
-from lcore import Lcore, ctx, request, response
+from workers import tag_workers
+
+from lcore import Lcore, ctx, request
 from lcore.cache import Cache, RedisCacheBackend, cached
 from lcore.sessions import RedisSessionStore, SessionMiddleware
 
@@ -19,14 +21,7 @@ app.use(
 cache = Cache(RedisCacheBackend(REDIS_URL, prefix="e2e:c:", socket_timeout=1))
 
 
-@app.hook("on_response_send")
-def tag_worker():
-    response.set_header("X-Worker", str(os.getpid()))
-
-
-@app.route("/health")
-def health():
-    return {"ok": True}
+tag_workers(app)
 
 
 @app.post("/login/<name>")

@@ -71,13 +71,14 @@ class ThreadHop:
     ) -> None:
         self._loop = loop
         self._limit = limit
-        self._idle = idle
+        self._idle_timeout = idle
         self._queue: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self._done: collections.deque[_Call] = collections.deque()
         self._wake_pending = False
         self._lock = threading.Lock()
-        #: Worker threads alive (changed under ``_lock``).
+        #: Worker threads alive, and those waiting for a call (changed under ``_lock``).
         self.threads = 0
+        self.idle = 0
         #: Calls submitted and not yet handed back (loop thread only).
         self.pending = 0
 
@@ -88,9 +89,11 @@ class ThreadHop:
         self.pending += 1
         self._queue.put(call)
         with self._lock:
-            if self.pending > self.threads and self.threads < self._limit():
-                self.threads += 1
-                threading.Thread(target=self._work, name="lcore-worker", daemon=True).start()
+            # PERF: a new thread only when none waits for work: fast calls then run one
+            # after another on few threads (fewer wake-ups and GIL hand-offs), while a
+            # call never waits behind busy threads below the limit (see _serve).
+            if not self.idle:
+                self._spawn()
         try:
             return await call.future
         except _CancelledError:
@@ -108,6 +111,12 @@ class ThreadHop:
                     await call.future
             raise
 
+    def _spawn(self) -> None:
+        # Under _lock.
+        if self.threads < self._limit():
+            self.threads += 1
+            threading.Thread(target=self._work, name="lcore-worker", daemon=True).start()
+
     def _work(self) -> None:
         assert _claim_worker_thread is not None
         with _claim_worker_thread(_AsyncIOBackend, self._loop):
@@ -116,15 +125,24 @@ class ThreadHop:
     def _serve(self) -> None:
         get = self._queue.get
         done = self._done
+        lock = self._lock
+        queue_empty = self._queue.empty
         while True:
+            with lock:
+                self.idle += 1
             try:
-                call = get(timeout=self._idle)
+                call = get(timeout=self._idle_timeout)
             except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():
+                with lock:
+                    self.idle -= 1
+                    if queue_empty():
                         self.threads -= 1
                         return
                 continue
+            with lock:
+                self.idle -= 1
+                if not self.idle and not queue_empty():
+                    self._spawn()  # more calls wait and nobody else is free
             try:
                 call.claim.pop()
             except IndexError:

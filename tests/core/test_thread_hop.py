@@ -126,3 +126,27 @@ async def test_idle_workers_exit() -> None:
         while hop.threads:
             await anyio.sleep(0.02)
     assert await hop.run(lambda: "again") == "again"  # a new worker starts
+
+
+async def test_calls_that_wait_on_each_other_get_their_own_threads() -> None:
+    # A blocks until B runs; B is queued while the only thread holds A: the hop must
+    # start a thread for B (below the limit), or both wait forever.
+    import asyncio
+
+    hop = ThreadHop(asyncio.get_running_loop(), lambda: 8)
+    b_ran = threading.Event()
+
+    def a() -> bool:
+        return b_ran.wait(5)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            results: list[bool] = []
+
+            async def run_a() -> None:
+                results.append(await hop.run(a))
+
+            tg.start_soon(run_a)
+            tg.start_soon(hop.run, b_ran.set)
+    assert results == [True]
+    assert hop.threads == 2

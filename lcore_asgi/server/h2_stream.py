@@ -3,21 +3,44 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import anyio
+import h2.connection
 import h2.exceptions
 from h2.errors import ErrorCodes
 
 from ._date import http_date
-from ._state import error_logger
+from ._state import ServerState, error_logger
 from ._status import H2_STATUS
 from .streams import ClientDisconnected, HTTPStream, Pace, RequestError, error_response_body
 
-if TYPE_CHECKING:
-    from .h2_protocol import H2Connection
 
-__all__ = ["H2Stream", "H2Tunnel"]
+class StreamOwner(Protocol):
+    """What an HTTP/2 stream needs from its connection (``h2_protocol.H2Connection``).
+
+    A protocol rather than an import, so this module does not import the connection
+    module that imports it.
+    """
+
+    conn: h2.connection.H2Connection
+    state: ServerState
+    closed: bool
+    broken: bool
+    new_event: Callable[[], anyio.Event]
+
+    def schedule_write(self) -> None:
+        """Have the writer send what h2 has queued."""
+
+    async def wait_writable(self, nbytes: int) -> None:
+        """Wait until the write buffer has room for ``nbytes``."""
+
+    def stream_done(self, stream_id: int, completed: bool = False) -> None:
+        """Forget a finished stream."""
+
+
+__all__ = ["H2Stream", "H2Tunnel", "StreamOwner"]
 
 _HOP_BY_HOP = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
@@ -43,7 +66,7 @@ class H2Stream:
         "tunnel",
     )
 
-    def __init__(self, connection: H2Connection, stream_id: int) -> None:
+    def __init__(self, connection: StreamOwner, stream_id: int) -> None:
         self.connection = connection
         self.stream_id = stream_id
         self.chunks: deque[tuple[bytes, int]] = deque()

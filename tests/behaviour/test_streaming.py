@@ -62,6 +62,29 @@ def test_generator_chunks_are_sent_as_they_are_produced(make_client):
         assert body == b"first;second"
 
 
+class _Chunk(bytes):
+    """A bytes subclass, as some libraries yield."""
+
+
+def test_every_chunk_type_the_first_chunk_may_have_later_chunks_may_have_too(make_client):
+    """str, bytes (and subclasses), bytearray and memoryview, sync and async generators alike."""
+    app = Lcore()
+    chunks = [_Chunk(b"a"), "b", _Chunk(b"c"), bytearray(b"d"), memoryview(b"e")]
+
+    @app.get("/sync")
+    def sync_body():
+        yield from chunks
+
+    @app.get("/async")
+    async def async_body():
+        for chunk in chunks:
+            yield chunk
+
+    c = make_client(app)
+    assert c.get("/sync").body == b"abcde"
+    assert c.get("/async").body == b"abcde"
+
+
 def test_file_bodies_are_streamed(make_client):
     app = Lcore()
     data = bytes(range(256)) * 2000  # 512 KB

@@ -172,7 +172,6 @@ def test_site_builds_strict_and_renders_the_reference(tmp_path: Path) -> None:
     import subprocess
     import time
 
-XX
     from browser import launch_chromium
 
     pytest.importorskip("mkdocs")

@@ -20,7 +20,8 @@ _var: contextvars.ContextVar[str] = contextvars.ContextVar("_var", default="unse
 
 @pytest.fixture
 def anyio_backend() -> str:
-    return "asyncio"  # the hop is asyncio's; trio keeps anyio's (tests/core/test_concurrency_seam.py)
+    # The hop is asyncio's; on trio run_sync keeps anyio's (tests/core/test_concurrency_seam.py).
+    return "asyncio"
 
 
 async def test_run_sync_uses_the_hop_and_keeps_context_and_ctx() -> None:

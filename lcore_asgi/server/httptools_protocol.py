@@ -219,7 +219,10 @@ class HttptoolsConnection(H1Connection):
         self._message_done = False
         self._head_started = False
         self._parse_head(head, method)
-        # llhttp took the request line: "method SP target SP HTTP/1.x".
+        # llhttp took the request line; it must be "method SP target SP HTTP/1.x" exactly
+        # (llhttp lets runs of spaces through; h11 and RFC 9112 do not).
+        if line.count(b" ") != 2:
+            raise BadRequest(400, "invalid request line")
         last = line.rfind(b" ")
         return RequestHead(method, line[space + 1 : last], line[last + 6 :], self._headers)
 

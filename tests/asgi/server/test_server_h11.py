@@ -207,6 +207,8 @@ async def test_truncated_body_gives_disconnect() -> None:
         (b"GET / HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nX-A: b\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 400),  # two spaces: llhttp lets them through
+        (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a b/c\r\n\r\n", 400),
         (b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 400),
         (b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 400),
@@ -230,6 +232,8 @@ async def test_truncated_body_gives_disconnect() -> None:
         "obs-fold",
         "no-host",
         "two-hosts",
+        "two-spaces-after-target",
+        "two-spaces-after-method",
         "invalid-host",
         "http-1.2",
         "http-3.0",

@@ -93,7 +93,7 @@ def test_build_check_and_install_in_fresh_venv(tmp_path: Path) -> None:
         entry_points = zf.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     assert extras <= names, f"missing from the wheel: {sorted(extras - names)}"
     assert not [n for n in names if n.startswith(("tests/", "examples/", "bench/", "docs/"))]
-    for extra in ("all", "server", "speed", "ws", "redis", "client", "templates", "docs"):
+    for extra in ("all", "server", "standard", "ws", "redis", "client", "templates", "docs"):
         assert f"Provides-Extra: {extra}" in metadata, extra
     assert "lcore = lcore.__main__:main" in entry_points
     with tarfile.open(sdist) as tf:
@@ -134,7 +134,7 @@ def test_every_extra_named_in_an_error_exists_and_all_covers_it() -> None:
         return req.split(";")[0].split("[")[0].split(">")[0].split("=")[0].strip().lower()
 
     in_all = {base(r) for r in extras["all"]}
-    for extra in sorted(named | {"speed"}):
+    for extra in sorted(named | {"standard"}):
         missing = {base(r) for r in extras[extra]} - in_all
         assert not missing, f"lcore[all] lacks what lcore[{extra}] brings: {missing}"
 

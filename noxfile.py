@@ -29,4 +29,6 @@ nox.options.reuse_existing_virtualenvs = False
 def fast(session: nox.Session) -> None:
     """The server-free part of the suite on one interpreter."""
     session.install("-q", ".[test-fast]")
-    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *FAST_TESTS, *session.posargs)
+    session.run(
+        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *FAST_TESTS, *session.posargs
+    )

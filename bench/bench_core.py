@@ -18,7 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-PAYLOAD = json.dumps({"items": [{"id": i, "name": f"item-{i:04d}", "tags": ["a", "b"]} for i in range(18)]}).encode()
+PAYLOAD = json.dumps(
+    {"items": [{"id": i, "name": f"item-{i:04d}", "tags": ["a", "b"]} for i in range(18)]}
+).encode()
 assert 900 <= len(PAYLOAD) <= 1200, len(PAYLOAD)
 
 SCENARIOS = {
@@ -76,6 +78,7 @@ def lcore_app(async_handlers: bool) -> Any:
         @app.post("/echo")
         def echo():
             return request.json
+
     return app
 
 
@@ -193,7 +196,10 @@ def raw_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> lis
         body, ctype = b"Hello, World!", "text/html; charset=utf-8"
     elif environ["REQUEST_METHOD"] == "POST":
         n = int(environ.get("CONTENT_LENGTH") or 0)
-        body, ctype = json.dumps(json.loads(environ["wsgi.input"].read(n))).encode(), "application/json"
+        body, ctype = (
+            json.dumps(json.loads(environ["wsgi.input"].read(n))).encode(),
+            "application/json",
+        )
     else:
         parts = path.split("/")
         body, ctype = json.dumps({"id": int(parts[2])}).encode(), "application/json"
@@ -208,12 +214,24 @@ def _environ(method: str, path: str, body: bytes) -> dict[str, Any]:
     import io
 
     env = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8000", "HTTP_USER_AGENT": "bench",
-        "HTTP_ACCEPT": "*/*", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr, "wsgi.version": (1, 0), "wsgi.multithread": True,
-        "wsgi.multiprocess": False, "wsgi.run_once": False,
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_USER_AGENT": "bench",
+        "HTTP_ACCEPT": "*/*",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
     }
     if body:
         env["CONTENT_TYPE"] = "application/json"
@@ -251,11 +269,23 @@ def bench_wsgi(app: Any, method: str, path: str, body: bytes, seconds: float) ->
 def asgi_scope(method: str, path: str, body: bytes) -> dict[str, Any]:
     """The ``http`` scope of one benchmark request (a JSON body when ``body``)."""
     return {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
         "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
-        + ([(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())] if body else []),
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        + (
+            [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            if body
+            else []
+        ),
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
     }
 
 

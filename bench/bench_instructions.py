@@ -71,19 +71,31 @@ def _child(framework: str, protocol: str, scenario: str, n: int) -> None:
 
 def _count(framework: str, protocol: str, scenario: str, n: int) -> int:
     cmd = [
-        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-        sys.executable, os.path.abspath(__file__), "--child", framework, protocol, scenario, str(n),
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        framework,
+        protocol,
+        scenario,
+        str(n),
     ]
     env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts in every run
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     m = re.search(r"Collected\s*:\s*([\d,]+)", proc.stderr)
     if proc.returncode != 0 or m is None:
-        raise RuntimeError(f"valgrind failed for {framework}/{protocol}/{scenario}:\n{proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"valgrind failed for {framework}/{protocol}/{scenario}:\n{proc.stderr[-2000:]}"
+        )
     return int(m.group(1).replace(",", ""))
 
 
 def per_request(framework: str, protocol: str, scenario: str) -> float:
-    return (_count(framework, protocol, scenario, N2) - _count(framework, protocol, scenario, N1)) / (N2 - N1)
+    return (
+        _count(framework, protocol, scenario, N2) - _count(framework, protocol, scenario, N1)
+    ) / (N2 - N1)
 
 
 def main() -> None:

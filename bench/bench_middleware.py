@@ -32,7 +32,9 @@ from collections.abc import Callable
 from typing import Any
 
 ORIGIN = "https://myapp.com"
-PAYLOAD = json.dumps({"items": [{"id": i, "name": f"item-{i:04d}", "tags": ["a", "b"]} for i in range(18)]}).encode()
+PAYLOAD = json.dumps(
+    {"items": [{"id": i, "name": f"item-{i:04d}", "tags": ["a", "b"]} for i in range(18)]}
+).encode()
 SCENARIOS = {
     "get-json": ("GET", "/api/data", b""),
     "post-echo": ("POST", "/echo", PAYLOAD),
@@ -85,8 +87,22 @@ def load_old_lcore(version: str | None, path: str | None) -> tuple[Any, str] | N
     if path is None:
         tmp = tempfile.mkdtemp(prefix="lcore-old-")
         spec = f"lcore=={version}" if version else "lcore<0.1"
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":none:",
-                               "-d", tmp, spec], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":none:",
+                "-d",
+                tmp,
+                spec,
+            ],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             print(f"could not download {spec}: {proc.stderr.strip()[-300:]}", file=sys.stderr)
             return None
@@ -112,12 +128,25 @@ def load_old_lcore(version: str | None, path: str | None) -> tuple[Any, str] | N
 
 def _environ(method: str, path: str, body: bytes) -> dict[str, Any]:
     env = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8000", "HTTP_USER_AGENT": "bench",
-        "HTTP_ACCEPT": "*/*", "HTTP_ORIGIN": ORIGIN, "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
-        "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_USER_AGENT": "bench",
+        "HTTP_ACCEPT": "*/*",
+        "HTTP_ORIGIN": ORIGIN,
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
     }
     if body:
         env["CONTENT_TYPE"] = "application/json"
@@ -157,12 +186,28 @@ def bench_wsgi(app: Any, method: str, path: str, body: bytes, seconds: float, st
 
 def bench_asgi(app: Any, method: str, path: str, body: bytes, seconds: float, stack: bool) -> float:
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"bench"), (b"accept", b"*/*"),
-                    (b"origin", ORIGIN.encode())]
-        + ([(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())] if body else []),
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"user-agent", b"bench"),
+            (b"accept", b"*/*"),
+            (b"origin", ORIGIN.encode()),
+        ]
+        + (
+            [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            if body
+            else []
+        ),
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
     }
     msg = {"type": "http.request", "body": body, "more_body": False}
     seen: list[list[Any]] = []
@@ -211,7 +256,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
     ap.add_argument("--repeat", type=int, default=3, help="rounds (the best of each cell is kept)")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table")
-    ap.add_argument("--old-version", default="0.0.5", help="the older Lcore from PyPI to compare with")
+    ap.add_argument(
+        "--old-version", default="0.0.5", help="the older Lcore from PyPI to compare with"
+    )
     ap.add_argument("--old-path", default=None, help="a local lcore.py of the older Lcore instead")
     args = ap.parse_args()
 
@@ -220,13 +267,32 @@ def main() -> None:
 
     old = load_old_lcore(args.old_version, args.old_path)
     cells: list[tuple[str, str, Callable[..., float], Any, Any]] = [
-        (f"lcore {lcore.__version__}", "wsgi", bench_wsgi, build_app(lcore, False, False), build_app(lcore, True, False)),
-        (f"lcore {lcore.__version__}", "asgi", bench_asgi, build_app(lcore, False, True), build_app(lcore, True, True)),
+        (
+            f"lcore {lcore.__version__}",
+            "wsgi",
+            bench_wsgi,
+            build_app(lcore, False, False),
+            build_app(lcore, True, False),
+        ),
+        (
+            f"lcore {lcore.__version__}",
+            "asgi",
+            bench_asgi,
+            build_app(lcore, False, True),
+            build_app(lcore, True, True),
+        ),
     ]
     if old is not None:
         mod, version = old
-        cells.append((f"Lcore {version} (PyPI)", "wsgi", bench_wsgi, build_app(mod, False, False),
-                      build_app(mod, True, False)))
+        cells.append(
+            (
+                f"Lcore {version} (PyPI)",
+                "wsgi",
+                bench_wsgi,
+                build_app(mod, False, False),
+                build_app(mod, True, False),
+            )
+        )
     # Interleaved rounds: every cell is measured once per round, bare and stack back to
     # back, so machine noise hits both sides of a ratio alike; the best round is kept.
     best: dict[tuple[str, str, str, bool], float] = {}
@@ -235,7 +301,9 @@ def main() -> None:
             for scen, (method, path, body) in SCENARIOS.items():
                 for is_stack, app in ((False, bare), (True, stacked)):
                     key = (name, proto, scen, is_stack)
-                    best[key] = max(best.get(key, 0.0), fn(app, method, path, body, args.seconds, is_stack))
+                    best[key] = max(
+                        best.get(key, 0.0), fn(app, method, path, body, args.seconds, is_stack)
+                    )
         print(f"round {rnd + 1}/{args.repeat} done", file=sys.stderr, flush=True)
 
     header = ["framework", "protocol", "scenario", "bare req/s", "with stack req/s", "stack / bare"]
@@ -243,9 +311,13 @@ def main() -> None:
     for name, proto, _fn, _b, _s in cells:
         for scen in SCENARIOS:
             bare, stacked = best[(name, proto, scen, False)], best[(name, proto, scen, True)]
-            rows.append([name, proto, scen, f"{bare:,.0f}", f"{stacked:,.0f}", f"{stacked / bare:.2f}"])
+            rows.append(
+                [name, proto, scen, f"{bare:,.0f}", f"{stacked:,.0f}", f"{stacked / bare:.2f}"]
+            )
     if old is None:
-        rows.append([f"Lcore {args.old_version} (PyPI)", "wsgi", "-", "n/a", "n/a", "not downloaded"])
+        rows.append(
+            [f"Lcore {args.old_version} (PyPI)", "wsgi", "-", "n/a", "n/a", "not downloaded"]
+        )
     rows.append(["older Lcore", "asgi", "-", "-", "-", "no ASGI side"])
     if args.markdown:
         print("| " + " | ".join(header) + " |")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-LCORE_APP = '''
+LCORE_APP = """
 from lcore import Lcore, request, sse
 
 app = Lcore()
@@ -72,9 +72,9 @@ def download_sync():
             yield CHUNK
 
     return gen()
-'''
+"""
 
-STARLETTE_APP = '''
+STARLETTE_APP = """
 import json
 
 from starlette.applications import Starlette
@@ -129,9 +129,12 @@ app = Starlette(routes=[
     Route("/download", download),
     Route("/download-sync", download_sync_endpoint),
 ])
-'''
+"""
 
-APPS = {"lcore": ("bench_lcore_stream", LCORE_APP), "starlette": ("bench_starlette_stream", STARLETTE_APP)}
+APPS = {
+    "lcore": ("bench_lcore_stream", LCORE_APP),
+    "starlette": ("bench_starlette_stream", STARLETTE_APP),
+}
 
 
 def free_port() -> int:
@@ -145,11 +148,33 @@ class Server:
         module, source = APPS[name]
         (workdir / f"{module}.py").write_text(source)
         self.port = free_port()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(workdir), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(workdir), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--http", "h11", "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "2"],
-            cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"{module}:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--http",
+                "h11",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--timeout-graceful-shutdown",
+                "2",
+            ],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 20
         while True:
@@ -203,7 +228,9 @@ async def fanout(port: int, clients: int, events: int, timeout: float) -> float:
 
 async def fetch_events(port: int, events: int) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-    writer.write(f"GET /sse?n={events} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+    writer.write(
+        f"GET /sse?n={events} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode()
+    )
     await writer.drain()
     count = 0
     tail = b""
@@ -240,11 +267,15 @@ def main() -> None:
 
     results: dict[str, dict[str, list[float]]] = {"lcore": {}, "starlette": {}}
     workloads = {
-        f"SSE fan-out, {args.clients} clients (events/s)":
-            lambda port: fanout(port, args.clients, args.events, args.timeout),
-        f"download {args.mb} MB, async gen (MB/s)": lambda port: download(port, "/download", args.mb, args.timeout),
-        f"download {args.mb} MB, sync gen (MB/s)":
-            lambda port: download(port, "/download-sync", args.mb, args.timeout),
+        f"SSE fan-out, {args.clients} clients (events/s)": lambda port: fanout(
+            port, args.clients, args.events, args.timeout
+        ),
+        f"download {args.mb} MB, async gen (MB/s)": lambda port: download(
+            port, "/download", args.mb, args.timeout
+        ),
+        f"download {args.mb} MB, sync gen (MB/s)": lambda port: download(
+            port, "/download-sync", args.mb, args.timeout
+        ),
     }
     with tempfile.TemporaryDirectory() as tmp:
         servers = {name: Server(name, Path(tmp)) for name in APPS}
@@ -254,7 +285,7 @@ def main() -> None:
                 asyncio.run(fetch(srv.port, "/download?mb=1"))
             for r in range(args.rounds):
                 for label, work in workloads.items():
-                    for name in (["lcore", "starlette"] if r % 2 == 0 else ["starlette", "lcore"]):
+                    for name in ["lcore", "starlette"] if r % 2 == 0 else ["starlette", "lcore"]:
                         value = asyncio.run(work(servers[name].port))
                         results[name].setdefault(label, []).append(value)
                 print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
@@ -263,11 +294,16 @@ def main() -> None:
                 srv.stop()
 
     width = max(len(label) for label in workloads)
-    print(f"\n{'workload (uvicorn, 1 worker; ' + str(args.rounds) + ' rounds)':<{width}}  "
-          f"{'lcore best':>10}  {'starlette':>10}  {'ratio':>6}  {'median ratio':>12}")
+    print(
+        f"\n{'workload (uvicorn, 1 worker; ' + str(args.rounds) + ' rounds)':<{width}}  "
+        f"{'lcore best':>10}  {'starlette':>10}  {'ratio':>6}  {'median ratio':>12}"
+    )
     for label in workloads:
         a, b = max(results["lcore"][label]), max(results["starlette"][label])
-        ma, mb = statistics.median(results["lcore"][label]), statistics.median(results["starlette"][label])
+        ma, mb = (
+            statistics.median(results["lcore"][label]),
+            statistics.median(results["starlette"][label]),
+        )
         print(f"{label:<{width}}  {a:>10.0f}  {b:>10.0f}  {a / b:>6.2f}  {ma / mb:>12.2f}")
 
 

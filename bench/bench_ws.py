@@ -35,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-APP = '''
+APP = """
 from lcore import Lcore
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
@@ -71,15 +71,42 @@ async def star_echo(websocket):
 
 
 starlette_app = Starlette(routes=[WebSocketRoute("/echo", star_echo)])
-'''
+"""
 
 SETUPS = {
-    "starlette@uvicorn": lambda port: [sys.executable, "-m", "uvicorn", "benchws:starlette_app", "--port", str(port),
-                                       "--no-access-log", "--log-level", "warning"],
-    "lcore@uvicorn": lambda port: [sys.executable, "-m", "uvicorn", "benchws:lcore_app", "--port", str(port),
-                                   "--no-access-log", "--log-level", "warning"],
-    "lcore@lcore": lambda port: [sys.executable, "-m", "lcore_asgi", "benchws:lcore_app", "--port", str(port),
-                                 "--no-access-log", "--log-level", "warning"],
+    "starlette@uvicorn": lambda port: [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "benchws:starlette_app",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ],
+    "lcore@uvicorn": lambda port: [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "benchws:lcore_app",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ],
+    "lcore@lcore": lambda port: [
+        sys.executable,
+        "-m",
+        "lcore_asgi",
+        "benchws:lcore_app",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ],
 }
 REFERENCE = "starlette@uvicorn"
 
@@ -103,8 +130,14 @@ class Running:
         self.port = free_port()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([workdir, str(ROOT), env.get("PYTHONPATH", "")])
-        self.proc = subprocess.Popen(SETUPS[name](self.port), cwd=workdir, env=env, start_new_session=True,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            SETUPS[name](self.port),
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -180,7 +213,9 @@ async def idle_memory(server: Running, n: int) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--duration", type=float, default=5.0)
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--idle", type=int, default=1000)
@@ -194,7 +229,9 @@ def main() -> None:
             for name in SETUPS:
                 server = Running(name, workdir)
                 try:
-                    rates[name].append(asyncio.run(echo_rate(server.port, args.clients, args.duration)))
+                    rates[name].append(
+                        asyncio.run(echo_rate(server.port, args.clients, args.duration))
+                    )
                 finally:
                     server.stop()
                 server = Running(name, workdir)  # a fresh process for the memory measure
@@ -202,19 +239,27 @@ def main() -> None:
                     mems[name].append(asyncio.run(idle_memory(server, args.idle)))
                 finally:
                     server.stop()
-                print(f"round {rnd + 1}: {name:18} {rates[name][-1]:9.0f} rt/s  {mems[name][-1]:6.1f} MiB",
-                      file=sys.stderr)
+                print(
+                    f"round {rnd + 1}: {name:18} {rates[name][-1]:9.0f} rt/s  {mems[name][-1]:6.1f} MiB",
+                    file=sys.stderr,
+                )
     ref_rate = statistics.median(rates[REFERENCE])
     ref_mem = statistics.median(mems[REFERENCE])
-    print(f"\nWebSocket echo, {args.clients} clients x {args.duration:.0f}s; RSS delta of {args.idle} idle "
-          f"connections; median of {args.rounds} interleaved rounds, one worker each.\n")
-    print(f"| setup | round trips/s | vs {REFERENCE} | RSS delta (MiB) | per connection (KiB) | vs {REFERENCE} |")
+    print(
+        f"\nWebSocket echo, {args.clients} clients x {args.duration:.0f}s; RSS delta of {args.idle} idle "
+        f"connections; median of {args.rounds} interleaved rounds, one worker each.\n"
+    )
+    print(
+        f"| setup | round trips/s | vs {REFERENCE} | RSS delta (MiB) | per connection (KiB) | vs {REFERENCE} |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for name in SETUPS:
         rate = statistics.median(rates[name])
         mem = statistics.median(mems[name])
-        print(f"| {name} | {rate:,.0f} | {rate / ref_rate:.2f}x | {mem:.1f} | {mem * 1024 / args.idle:.1f} | "
-              f"{mem / ref_mem if ref_mem else float('nan'):.2f}x |")
+        print(
+            f"| {name} | {rate:,.0f} | {rate / ref_rate:.2f}x | {mem:.1f} | {mem * 1024 / args.idle:.1f} | "
+            f"{mem / ref_mem if ref_mem else float('nan'):.2f}x |"
+        )
 
 
 if __name__ == "__main__":

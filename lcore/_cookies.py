@@ -44,11 +44,15 @@ def format_set_cookie(
 ) -> str:
     """Return the Set-Cookie value for ``name=value`` and its attributes, or raise ValueError."""
     if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
-        raise ValueError(f"Invalid cookie name {name!r}: use letters, digits and !#$%&'*+-.^_`|~ only.")
+        raise ValueError(
+            f"Invalid cookie name {name!r}: use letters, digits and !#$%&'*+-.^_`|~ only."
+        )
     if len(value) > 4096:
         raise ValueError("Cookie value too long (more than 4096 bytes).")
     if _BAD_VALUE.search(value):
-        raise ValueError("Cookie value must not contain control characters or ';', and must be latin-1 text.")
+        raise ValueError(
+            "Cookie value must not contain control characters or ';', and must be latin-1 text."
+        )
     if any(c in value for c in ' ",\\'):
         value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     parts = [f"{name}={value}"]
@@ -60,13 +64,19 @@ def format_set_cookie(
         parts.append(f"Path={_attr('path', path, _BAD_PATH)}")
     if domain is not None and domain != "":
         parts.append(f"Domain={_attr('domain', domain, _BAD_DOMAIN)}")
-    for flag, flag_value in (("secure", secure), ("httponly", httponly), ("partitioned", partitioned)):
+    for flag, flag_value in (
+        ("secure", secure),
+        ("httponly", httponly),
+        ("partitioned", partitioned),
+    ):
         if type(flag_value) is not bool:
             raise ValueError(f"Cookie {flag} must be True or False, not {flag_value!r}.")
     if samesite is not None:
         ss = _SAMESITE.get(samesite.lower()) if isinstance(samesite, str) else None
         if ss is None:
-            raise ValueError(f"Cookie samesite must be 'Strict', 'Lax', 'None' or None, not {samesite!r}.")
+            raise ValueError(
+                f"Cookie samesite must be 'Strict', 'Lax', 'None' or None, not {samesite!r}."
+            )
         parts.append(f"SameSite={ss}")
         if ss == "None":
             secure = True  # browsers drop SameSite=None cookies that are not Secure
@@ -96,12 +106,18 @@ def _expires(expires: Any) -> str:
                 "pass a datetime, a date or a timestamp instead."
             )
         return http_date(when)
-    if isinstance(expires, (datetime, date)) or (isinstance(expires, (int, float)) and not isinstance(expires, bool)):
+    if isinstance(expires, (datetime, date)) or (
+        isinstance(expires, (int, float)) and not isinstance(expires, bool)
+    ):
         try:
             return http_date(expires)
         except (OverflowError, ValueError, OSError) as e:
-            raise ValueError(f"Cookie expires {expires!r} is not a date that can be sent: {e}") from None
-    raise ValueError(f"Cookie expires must be a datetime, a date, a timestamp or an HTTP date, not {expires!r}.")
+            raise ValueError(
+                f"Cookie expires {expires!r} is not a date that can be sent: {e}"
+            ) from None
+    raise ValueError(
+        f"Cookie expires must be a datetime, a date, a timestamp or an HTTP date, not {expires!r}."
+    )
 
 
 def _parse_imf_fixdate(text: str) -> datetime | None:
@@ -110,8 +126,15 @@ def _parse_imf_fixdate(text: str) -> datetime | None:
         return None
     day, month, year, hour, minute, second = m.groups()
     try:
-        return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second),
-                        tzinfo=timezone.utc)
+        return datetime(
+            int(year),
+            _MONTHS[month],
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            tzinfo=timezone.utc,
+        )
     except ValueError:  # 31 Feb, hour 25, ...
         return None
 

@@ -43,10 +43,27 @@ _SIMPLE: dict[Any, dict[str, Any]] = {
     datetime.date: {"type": "string", "format": "date"},
     datetime.time: {"type": "string", "format": "time"},
 }
-_NAMED = {"str": str, "int": int, "float": float, "bool": bool, "bytes": bytes, "list": list,
-          "dict": dict, "None": _NONE, "Any": typing.Any}
-_ARRAYS = (list, tuple, set, frozenset, collections.abc.Sequence, collections.abc.Iterable,
-           collections.abc.Set, collections.abc.MutableSequence)
+_NAMED = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "bytes": bytes,
+    "list": list,
+    "dict": dict,
+    "None": _NONE,
+    "Any": typing.Any,
+}
+_ARRAYS = (
+    list,
+    tuple,
+    set,
+    frozenset,
+    collections.abc.Sequence,
+    collections.abc.Iterable,
+    collections.abc.Set,
+    collections.abc.MutableSequence,
+)
 _MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
 
 
@@ -116,7 +133,10 @@ class Schemas:
         return self.ref(name)
 
     def _object(self, fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "object", "properties": {k: self.of(v) for k, v in fields.items()}}
+        out: dict[str, Any] = {
+            "type": "object",
+            "properties": {k: self.of(v) for k, v in fields.items()},
+        }
         if required:
             out["required"] = required
         return out
@@ -138,7 +158,12 @@ class Schemas:
             options = [self.of(a) for a in args]
             nulls = [o for o in options if o == {"type": "null"}]
             rest = [o for o in options if o != {"type": "null"}]
-            if nulls and len(rest) == 1 and isinstance(rest[0].get("type"), str) and "items" not in rest[0]:
+            if (
+                nulls
+                and len(rest) == 1
+                and isinstance(rest[0].get("type"), str)
+                and "items" not in rest[0]
+            ):
                 return {**rest[0], "type": [rest[0]["type"], "null"]}
             return {"anyOf": options}
         if origin is typing.Literal:
@@ -189,7 +214,10 @@ class Schemas:
         return out
 
     def _typeddict(self, tp: Any) -> dict[str, Any]:
-        return {"title": tp.__name__, **self._object(resolve_hints(tp), sorted(tp.__required_keys__))}
+        return {
+            "title": tp.__name__,
+            **self._object(resolve_hints(tp), sorted(tp.__required_keys__)),
+        }
 
     def example(self, schema: dict[str, Any], depth: int = 0) -> Any:
         """A plausible value of ``schema`` (what the /docs form starts with)."""

@@ -16,8 +16,17 @@ import anyio
 import anyio.lowlevel
 import sniffio
 
-__all__ = ["current_backend", "on_event_loop", "require_asyncio", "LoopHandle", "current_loop",
-           "new_event", "wait_event", "Task", "spawn"]
+__all__ = [
+    "current_backend",
+    "on_event_loop",
+    "require_asyncio",
+    "LoopHandle",
+    "current_loop",
+    "new_event",
+    "wait_event",
+    "Task",
+    "spawn",
+]
 
 _log = logging.getLogger("lcore.error")
 
@@ -39,7 +48,9 @@ def require_asyncio(feature: str, why: str) -> None:
     """Raise a clear error when ``feature`` (asyncio-only, because ``why``) runs elsewhere."""
     lib = current_backend()
     if lib is not None and lib != "asyncio":
-        raise RuntimeError(f"{feature} needs the asyncio event loop ({why}); it is running on {lib}")
+        raise RuntimeError(
+            f"{feature} needs the asyncio event loop ({why}); it is running on {lib}"
+        )
 
 
 class LoopHandle:
@@ -92,7 +103,9 @@ def current_loop() -> LoopHandle:
     except LookupError:
         pass
     key = _native_loop()
-    h = LoopHandle(key, key.run_sync_soon if current_backend() == "trio" else key.call_soon_threadsafe)
+    h = LoopHandle(
+        key, key.run_sync_soon if current_backend() == "trio" else key.call_soon_threadsafe
+    )
     _handles.set(h)
     return h
 

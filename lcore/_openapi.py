@@ -44,7 +44,10 @@ _VALIDATION_SCHEMA = {
         "error": {"type": "string"},
         "details": {
             "type": "array",
-            "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}},
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
         },
     },
     "required": ["error"],
@@ -54,8 +57,13 @@ _SCHEMES = {
     "basic": ("basicAuth", {"type": "http", "scheme": "basic"}),
 }
 _RESPONSE_KEYS = frozenset({"description", "headers", "content", "links"})
-_STREAMS = (collections.abc.Iterator, collections.abc.AsyncIterator, collections.abc.Generator,
-            collections.abc.AsyncGenerator, collections.abc.AsyncIterable)
+_STREAMS = (
+    collections.abc.Iterator,
+    collections.abc.AsyncIterator,
+    collections.abc.Generator,
+    collections.abc.AsyncGenerator,
+    collections.abc.AsyncIterable,
+)
 
 
 def _reason(code: str) -> str:
@@ -103,7 +111,9 @@ def _marks(route: Any) -> list[dict[str, Any]]:
             out.append(mark)
         limit = getattr(func, "__lcore_rate_limit__", None)
         if isinstance(limit, dict):
-            out.append({"responses": {429: f"More than {limit['limit']} requests in {limit['per']} s"}})
+            out.append(
+                {"responses": {429: f"More than {limit['limit']} requests in {limit['per']} s"}}
+            )
         func, seen = getattr(func, "__wrapped__", None), seen + 1
     return out
 
@@ -120,18 +130,38 @@ def _calls(func: Any) -> tuple[list[tuple[int, str | None]], list[str]]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+        name = (
+            node.func.attr
+            if isinstance(node.func, ast.Attribute)
+            else getattr(node.func, "id", None)
+        )
         if name in ("abort", "HTTPError") and node.args:
             code, text = node.args[0], node.args[1] if len(node.args) > 1 else None
-            if (isinstance(code, ast.Constant) and isinstance(code.value, int) and not isinstance(code.value, bool)
-                    and 400 <= code.value <= 599):
-                msg = text.value if isinstance(text, ast.Constant) and isinstance(text.value, str) else None
+            if (
+                isinstance(code, ast.Constant)
+                and isinstance(code.value, int)
+                and not isinstance(code.value, bool)
+                and 400 <= code.value <= 599
+            ):
+                msg = (
+                    text.value
+                    if isinstance(text, ast.Constant) and isinstance(text.value, str)
+                    else None
+                )
                 aborts.append((code.value, msg))
         elif name == "redirect" and node.args:
-            given = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "code"), None)
+            given = (
+                node.args[1]
+                if len(node.args) > 1
+                else next((k.value for k in node.keywords if k.arg == "code"), None)
+            )
             if given is None:
                 aborts.append((303, "See Other (the Location header; 302 for HTTP/1.0)"))
-            elif isinstance(given, ast.Constant) and isinstance(given.value, int) and 300 <= given.value <= 399:
+            elif (
+                isinstance(given, ast.Constant)
+                and isinstance(given.value, int)
+                and 300 <= given.value <= 399
+            ):
                 aborts.append((given.value, "Redirect (see the Location header)"))
         if isinstance(node.func, ast.Name):
             names.append(node.func.id)
@@ -185,7 +215,9 @@ def _middleware(route: Any, chain: tuple[Any, ...], path: str) -> list[Any]:
     return out
 
 
-def _middleware_declarations(mw: Any, path: str, method: str, has_body: bool) -> dict[str, Any] | None:
+def _middleware_declarations(
+    mw: Any, path: str, method: str, has_body: bool
+) -> dict[str, Any] | None:
     """What a middleware adds to an operation: the built-in ones, then ``describe_openapi``."""
     from .middleware import BodyLimitMiddleware, CSRFMiddleware, TimeoutMiddleware
 
@@ -206,8 +238,9 @@ def _middleware_declarations(mw: Any, path: str, method: str, has_body: bool) ->
     return None
 
 
-def route_declarations(route: Any, chain: tuple[Any, ...], path: str, method: str,
-                       has_body: bool) -> tuple[list[str] | None, dict[Any, Any]]:
+def route_declarations(
+    route: Any, chain: tuple[Any, ...], path: str, method: str, has_body: bool
+) -> tuple[list[str] | None, dict[Any, Any]]:
     """``(security, responses)`` declared for an operation, most specific last.
 
     Middleware, then decorators (``__lcore_openapi__``), then mounts' and the route's
@@ -257,7 +290,9 @@ class _Builder:
         return key
 
     def error(self, description: str, app: Any) -> dict[str, Any]:
-        content: dict[str, Any] = {"application/json": {"schema": self.schemas.add("Error", _ERROR_SCHEMA)}}
+        content: dict[str, Any] = {
+            "application/json": {"schema": self.schemas.add("Error", _ERROR_SCHEMA)}
+        }
         if app.config.get("error.format", "html") != "json":
             content["text/html"] = {"schema": {"type": "string"}}
         return {"description": description, "content": content}
@@ -280,7 +315,10 @@ class _Builder:
         if origin is bytes:
             return {"description": desc, "content": {"application/octet-stream": {}}}
         if origin in _STREAMS:
-            return {"description": desc + " (streamed)", "content": {"text/plain": {"schema": {"type": "string"}}}}
+            return {
+                "description": desc + " (streamed)",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
         if isinstance(origin, type):
             from .response import BaseResponse
             from .sse import EventStream
@@ -302,10 +340,17 @@ class _Builder:
             return self.error(reason, app) if error else {"description": reason}
         if isinstance(value, str):
             return self.error(value, app) if error else {"description": value}
-        if isinstance(value, dict) and isinstance(value.get("description"), str) and set(value) <= _RESPONSE_KEYS:
+        if (
+            isinstance(value, dict)
+            and isinstance(value.get("description"), str)
+            and set(value) <= _RESPONSE_KEYS
+        ):
             return dict(value)  # an OpenAPI response object, as written
-        desc, tp = (value if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)
-                    else (reason, value))
+        desc, tp = (
+            value
+            if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)
+            else (reason, value)
+        )
         schema = self.schemas.of(tp)
         out: dict[str, Any] = {"description": desc}
         if schema:
@@ -324,7 +369,9 @@ class _Builder:
         return unique
 
     # -- one operation ----------------------------------------------------------------------
-    def operation(self, route: Any, chain: tuple[Any, ...], prefix: str, path: str, method: str) -> dict[str, Any]:
+    def operation(
+        self, route: Any, chain: tuple[Any, ...], prefix: str, path: str, method: str
+    ) -> dict[str, Any]:
         func = route.get_undecorated_callback()
         sig = _signature(func)
         hints = resolve_hints(func)
@@ -351,28 +398,52 @@ class _Builder:
         query = schema_fields(spec.get("query"))
         if sig is not None:
             for name, prm in sig.parameters.items():
-                if name in path_params or name in query or prm.kind in (prm.VAR_POSITIONAL, prm.VAR_KEYWORD):
+                if (
+                    name in path_params
+                    or name in query
+                    or prm.kind in (prm.VAR_POSITIONAL, prm.VAR_KEYWORD)
+                ):
                     continue
                 schema = self.schemas.of(hints.get(name, prm.annotation))
                 if prm.default is not prm.empty and isinstance(prm.default, _JSON_SCALARS):
                     schema["default"] = prm.default
-                params.append({"name": name, "in": "query", "required": prm.default is prm.empty, "schema": schema})
+                params.append(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": prm.default is prm.empty,
+                        "schema": schema,
+                    }
+                )
         for name, (tp, required) in query.items():
-            params.append({"name": name, "in": "query", "required": required,
-                           "schema": self.schemas.of(optional(tp)[1])})
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": required,
+                    "schema": self.schemas.of(optional(tp)[1]),
+                }
+            )
         if params:
             op["parameters"] = params
 
         body = spec.get("body")
         if body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": self.schemas.of(body)}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": self.schemas.of(body)}},
+            }
 
         app = route.app
         code = str(route.config.get("status") or 200)
-        ret = hints.get("return", sig.return_annotation if sig is not None else inspect.Signature.empty)
+        ret = hints.get(
+            "return", sig.return_annotation if sig is not None else inspect.Signature.empty
+        )
         responses: dict[str, Any] = {code: self.success(ret, code)}
         if query:
-            responses["400"] = self.validation("Invalid query parameters" + (" or invalid JSON" if body else ""))
+            responses["400"] = self.validation(
+                "Invalid query parameters" + (" or invalid JSON" if body else "")
+            )
         if body is not None:
             responses.setdefault("400", self.validation("Invalid JSON"))
             responses["422"] = self.validation("Validation failed")
@@ -389,20 +460,34 @@ class _Builder:
         for status, value in declared.items():
             responses[status] = self.declared(status, value, app)
             if status == "429" and "headers" not in responses[status]:
-                responses[status]["headers"] = {"Retry-After": {
-                    "description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
+                responses[status]["headers"] = {
+                    "Retry-After": {
+                        "description": "Seconds to wait before trying again",
+                        "schema": {"type": "integer"},
+                    }
+                }
         for status, desc in _raised(route.get_undecorated_callback()).items():
             if status.startswith("3"):
-                responses.setdefault(status, {"description": desc, "headers": {"Location": {
-                    "description": "Where to go", "schema": {"type": "string"}}}})
+                responses.setdefault(
+                    status,
+                    {
+                        "description": desc,
+                        "headers": {
+                            "Location": {"description": "Where to go", "schema": {"type": "string"}}
+                        },
+                    },
+                )
             else:
                 responses.setdefault(status, self.error(desc, app))
-        op["responses"] = dict(sorted(responses.items(), key=lambda kv: (kv[0] == "default", kv[0])))
+        op["responses"] = dict(
+            sorted(responses.items(), key=lambda kv: (kv[0] == "default", kv[0]))
+        )
         return op
 
 
-def build_openapi(app: Any, title: str | None = None, version: str | None = None,
-                  description: str | None = None) -> dict[str, Any]:
+def build_openapi(
+    app: Any, title: str | None = None, version: str | None = None, description: str | None = None
+) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``app`` (see :func:`lcore.apidocs.openapi`)."""
     cfg = app.config
     info: dict[str, Any] = {

@@ -131,7 +131,13 @@ class DictProperty:
         del getattr(obj, self.attr)[self.key]
 
 
-_HTML_ESCAPE = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;", ord("'"): "&#039;"}
+_HTML_ESCAPE = {
+    ord("&"): "&amp;",
+    ord("<"): "&lt;",
+    ord(">"): "&gt;",
+    ord('"'): "&quot;",
+    ord("'"): "&#039;",
+}
 
 
 def html_escape(string: Any) -> str:

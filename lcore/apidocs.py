@@ -25,12 +25,21 @@ from ._utils import json_dumps
 
 __all__ = ["api_docs", "openapi", "enable_docs"]
 
-_FILTER_TYPES = {"int": "int", "float": "float", "path": "str", "re": "str", "uuid": "str", "default": "str"}
+_FILTER_TYPES = {
+    "int": "int",
+    "float": "float",
+    "path": "str",
+    "re": "str",
+    "uuid": "str",
+    "default": "str",
+}
 _JSON_SCALARS = (int, float, str, bool, type(None))
 
 
 # -- walking the routes -------------------------------------------------------------------
-def _walk(app: Any, prefix: str = "", chain: tuple[Any, ...] = ()) -> Iterator[tuple[Any, str, str, tuple[Any, ...]]]:
+def _walk(
+    app: Any, prefix: str = "", chain: tuple[Any, ...] = ()
+) -> Iterator[tuple[Any, str, str, tuple[Any, ...]]]:
     """``(route, full rule, prefix, mounts)`` for every documented route, mounted Lcore
     apps included; ``mounts`` is the ``(parent app, mount route)`` pairs above the route."""
     for route in app.routes:
@@ -128,12 +137,20 @@ def _route_entry(route: Any, rule: str) -> dict[str, Any]:
             params.append(entry)
     for name, (mode, _conf) in path_params.items():
         if not any(pp["name"] == name for pp in params):
-            params.append({"name": name, "in": "path", "type": _FILTER_TYPES.get(mode, "str"), "required": True})
+            params.append(
+                {
+                    "name": name,
+                    "in": "path",
+                    "type": _FILTER_TYPES.get(mode, "str"),
+                    "required": True,
+                }
+            )
     query = _schema_fields(_validation(route).get("query"))
     for name, (tp, required) in query.items():
         if not any(pp["name"] == name for pp in params):
-            params.append({"name": name, "in": "query", "type": _type_name(tp) or "str",
-                           "required": required})
+            params.append(
+                {"name": name, "in": "query", "type": _type_name(tp) or "str", "required": required}
+            )
     body = _validation(route).get("body")
     entry = {
         "method": route.method,
@@ -145,8 +162,10 @@ def _route_entry(route: Any, rule: str) -> dict[str, Any]:
         "async": route.is_async,
     }
     if body is not None:
-        entry["body"] = {k: _type_name(v) if not isinstance(v, dict) else "object"
-                         for k, (v, _required) in _schema_fields(body).items()}
+        entry["body"] = {
+            k: _type_name(v) if not isinstance(v, dict) else "object"
+            for k, (v, _required) in _schema_fields(body).items()
+        }
     return entry
 
 
@@ -163,8 +182,9 @@ def api_docs(app: Any) -> dict[str, Any]:
 
 
 # -- OpenAPI 3.1 ------------------------------------------------------------------------------
-def openapi(app: Any, title: str | None = None, version: str | None = None,
-            description: str | None = None) -> dict[str, Any]:
+def openapi(
+    app: Any, title: str | None = None, version: str | None = None, description: str | None = None
+) -> dict[str, Any]:
     """An OpenAPI 3.1 document of the app's visible routes (mounted Lcore apps included).
 
     ``title``, ``version`` and ``description`` default to the config keys

@@ -184,17 +184,27 @@ def _field(label: str, control: str) -> str:
 
 def _try_form(method: str, path: str, op: dict[str, Any], example: Any, slashes: set[str]) -> str:
     """The "try it out" form of one operation (the page's script sends it)."""
-    parts = [f'<form class="tryform" data-method="{html_escape("GET" if method == "ANY" else method)}" '
-             f'data-path="{html_escape(path)}">']
+    parts = [
+        f'<form class="tryform" data-method="{html_escape("GET" if method == "ANY" else method)}" '
+        f'data-path="{html_escape(path)}">'
+    ]
     if method == "ANY":
-        options = "".join(f"<option>{m}</option>" for m in ("GET", "POST", "PUT", "PATCH", "DELETE"))
+        options = "".join(
+            f"<option>{m}</option>" for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        )
         parts.append(_field("method", f'<select name="_method">{options}</select>'))
     for p in op.get("parameters", ()):
         name, where = p["name"], p["in"]
         if where not in ("path", "query"):
             continue
         default = p.get("schema", {}).get("default")
-        value = "" if default is None else json.dumps(default) if not isinstance(default, str) else default
+        value = (
+            ""
+            if default is None
+            else json.dumps(default)
+            if not isinstance(default, str)
+            else default
+        )
         value = value.lower() if isinstance(default, bool) else value
         attrs = f'name="{html_escape(name)}" data-in="{where}" value="{html_escape(value)}"'
         if where == "path":
@@ -205,15 +215,28 @@ def _try_form(method: str, path: str, op: dict[str, Any], example: Any, slashes:
         parts.append(_field(label, f"<input {attrs}>"))
     if "requestBody" in op or method in _BODY_METHODS:
         text = json.dumps(example, indent=2) if example is not None else ""
-        parts.append(_field("JSON body", f'<textarea name="_body" spellcheck="false">{html_escape(text)}</textarea>'))
+        parts.append(
+            _field(
+                "JSON body",
+                f'<textarea name="_body" spellcheck="false">{html_escape(text)}</textarea>',
+            )
+        )
     parts.append('<button type="submit">Send</button></form>')
-    parts.append('<div class="result" hidden><div class="line"></div><pre class="headers"></pre>'
-                 '<pre class="body"></pre></div>')
+    parts.append(
+        '<div class="result" hidden><div class="line"></div><pre class="headers"></pre>'
+        '<pre class="body"></pre></div>'
+    )
     return '<details class="try"><summary>Try it out</summary>' + "".join(parts) + "</details>"
 
 
-def _article(r: dict[str, Any], method: str, path: str, op: dict[str, Any] | None, example: Any,
-             slashes: set[str]) -> str:
+def _article(
+    r: dict[str, Any],
+    method: str,
+    path: str,
+    op: dict[str, Any] | None,
+    example: Any,
+    slashes: set[str],
+) -> str:
     summary, _, rest = (r["docstring"] or "").partition("\n")
     doc = [
         f'<h2><span class="m {method if method in _BADGES else "other"}">{html_escape(method)}</span>'
@@ -228,17 +251,23 @@ def _article(r: dict[str, Any], method: str, path: str, op: dict[str, Any] | Non
         doc.append(f'<span class="tag">{html_escape(tag)}</span>')
     schemes = [name for req in op.get("security", ()) for name in req]
     if schemes:
-        doc.append(f'<span class="lock" title="needs authentication">auth: {html_escape(" or ".join(schemes))}</span>')
+        doc.append(
+            f'<span class="lock" title="needs authentication">auth: {html_escape(" or ".join(schemes))}</span>'
+        )
     doc.append("</h2>")
     if summary:
         doc.append(f'<p class="summary">{html_escape(summary)}</p>')
     if rest.strip():
         doc.append(f'<pre class="desc">{html_escape(rest.strip())}</pre>')
     if r["parameters"]:
-        doc.append("<table><thead><tr><th>Parameter</th><th>In</th><th>Type</th><th>Default</th></tr>"
-                   f"</thead><tbody>{_param_rows(r['parameters'])}</tbody></table>")
+        doc.append(
+            "<table><thead><tr><th>Parameter</th><th>In</th><th>Type</th><th>Default</th></tr>"
+            f"</thead><tbody>{_param_rows(r['parameters'])}</tbody></table>"
+        )
     if r.get("body"):
-        fields = ", ".join(f"<code>{html_escape(k)}: {html_escape(str(v))}</code>" for k, v in r["body"].items())
+        fields = ", ".join(
+            f"<code>{html_escape(k)}: {html_escape(str(v))}</code>" for k, v in r["body"].items()
+        )
         doc.append(f'<div class="ret">JSON body: {fields}</div>')
     if r["return_type"]:
         doc.append(f'<div class="ret">Returns <code>{html_escape(r["return_type"])}</code></div>')
@@ -251,9 +280,11 @@ def _article(r: dict[str, Any], method: str, path: str, op: dict[str, Any] | Non
         )
         doc.append(f'<div class="statuses">{badges}</div>')
     search = " ".join([op.get("operationId", ""), *op.get("tags", ()), *schemes])
-    return (f'<article class="route" data-method="{html_escape(method)}" data-rule="{html_escape(r["rule"])}" '
-            f'data-search="{html_escape(search)}"><div class="doc">{"".join(doc)}</div>'
-            f"{_try_form(method, path, op, example, slashes)}</article>")
+    return (
+        f'<article class="route" data-method="{html_escape(method)}" data-rule="{html_escape(r["rule"])}" '
+        f'data-search="{html_escape(search)}"><div class="doc">{"".join(doc)}</div>'
+        f"{_try_form(method, path, op, example, slashes)}</article>"
+    )
 
 
 def render_page(app: Any, docs_path: str, json_url: str, openapi_url: str, title: str) -> str:
@@ -273,12 +304,19 @@ def render_page(app: Any, docs_path: str, json_url: str, openapi_url: str, title
             methods.append(method)
         path = _path(route, prefix)
         op = spec["paths"].get(path, {}).get("get" if method == "ANY" else method.lower())
-        body = (op or {}).get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        body = (
+            (op or {})
+            .get("requestBody", {})
+            .get("content", {})
+            .get("application/json", {})
+            .get("schema")
+        )
         example = schemas.example(body) if body else None
         slashes = {k for k, (mode, _conf) in _path_params(route).items() if mode in ("path", "re")}
         blocks.append(_article(r, method, path, op, example, slashes))
     boxes = "".join(
-        f'<label><input type="checkbox" value="{html_escape(m)}" checked> {html_escape(m)}</label>' for m in methods
+        f'<label><input type="checkbox" value="{html_escape(m)}" checked> {html_escape(m)}</label>'
+        for m in methods
     )
     config = json.dumps({"path": docs_path.rstrip("/")}).replace("<", "\\u003c")
     return (

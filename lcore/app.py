@@ -32,7 +32,12 @@ from .mounting import Mounts
 from .plan import check_handler
 from .plugins import JSONPlugin, TemplatePlugin
 from .request import BaseRequest
-from .routing import Route, RouteGroup, Router
+from .routing import (
+    Route,
+    RouteGroup,
+    Router,
+    yieldroutes,
+)
 from .signals import _track_app
 
 __all__ = ["Lcore", "AppStack", "app", "default_app", "default"]
@@ -42,7 +47,12 @@ _NO_GROUP = RouteGroup("", MappingProxyType({}))
 _log = logging.getLogger("lcore")
 
 #: Where the protocol adapters live; loaded on first use (the seam between core and edge).
-_ADAPTERS = {"wsgi": "lcore.wsgi", "asgi": "lcore_asgi.adapter", "server": "lcore.server", "ws": "lcore_ws.endpoint"}
+_ADAPTERS = {
+    "wsgi": "lcore.wsgi",
+    "asgi": "lcore_asgi.adapter",
+    "server": "lcore.server",
+    "ws": "lcore_ws.endpoint",
+}
 
 
 _NO_ARG: Any = object()
@@ -66,7 +76,9 @@ class Lcore(Hooks, Mounts):
         self._hooks: dict[str, list[Callable[..., Any]]] = {}
         self._hook_plan: dict[str, tuple[tuple[Callable[..., Any], bool], ...]] = {}
         self.config = ConfigDict()
-        self.config.update({"catchall": True, "debug": False, "json.enable": True, "error.format": "html"})
+        self.config.update(
+            {"catchall": True, "debug": False, "json.enable": True, "error.format": "html"}
+        )
         self.config._add_change_listener(self._config_changed)
         self.routes: list[Route] = []
         self.router = Router()
@@ -76,7 +88,9 @@ class Lcore(Hooks, Mounts):
         self._container = DependencyContainer()
         self._container._on_change = self._invalidate_plans
         self._module_hooks: dict[tuple[str, str], list[Callable[..., Any]]] = {}
-        self._module_hook_plan: dict[tuple[str, str], tuple[tuple[Callable[..., Any], bool], ...]] = {}
+        self._module_hook_plan: dict[
+            tuple[str, str], tuple[tuple[Callable[..., Any], bool], ...]
+        ] = {}
         self._group_stack: list[tuple[str, dict[str, Any]]] = []
         self._mounts: list[tuple[str, Any]] = []
         self._docs_path: str | None = None
@@ -95,7 +109,9 @@ class Lcore(Hooks, Mounts):
         _track_app(self)  # wires the built-in signals (lcore.signals) that have receivers
 
     # -- protocol entry points ------------------------------------------------------
-    def __call__(self, environ_or_scope: Any, start_response_or_receive: Any, send: Any = _NO_ARG) -> Any:
+    def __call__(
+        self, environ_or_scope: Any, start_response_or_receive: Any, send: Any = _NO_ARG
+    ) -> Any:
         """WSGI with two arguments, ASGI (returns a coroutine) with three."""
         if send is _NO_ARG:
             adapter = self._wsgi_adapter
@@ -131,7 +147,12 @@ class Lcore(Hooks, Mounts):
         self.config["catchall"] = value
 
     def _config_changed(self, key: str, value: Any) -> None:
-        if key == "debug" and value and self._docs_path is None and self.__dict__.get("routes") is not None:
+        if (
+            key == "debug"
+            and value
+            and self._docs_path is None
+            and self.__dict__.get("routes") is not None
+        ):
             self.enable_docs()
         if key == "json.enable":
             self._invalidate_plans()
@@ -269,15 +290,26 @@ class Lcore(Hooks, Mounts):
         def decorator(callback: Callable[..., Any]) -> Callable[..., Any]:
             if isinstance(callback, str):
                 raise TypeError("route callback must be a function, not a string")
-            check_handler(callback, ", ".join(map(str, makelist(path))) or "(from the function name)",
-                          "/".join(makelist(method)))
+            check_handler(
+                callback,
+                ", ".join(map(str, makelist(path))) or "(from the function name)",
+                "/".join(makelist(method)),
+            )
             group = self.current_group
             plugins, skiplist, cfg = group.options(apply, skip, config)
             for rule in makelist(path) or list(yieldroutes(callback)):
                 rule = group.rule(rule)
                 for verb in makelist(method):
-                    r = Route(self, rule, verb.upper(), callback, name=name, plugins=plugins,
-                              skiplist=skiplist, **cfg)
+                    r = Route(
+                        self,
+                        rule,
+                        verb.upper(),
+                        callback,
+                        name=name,
+                        plugins=plugins,
+                        skiplist=skiplist,
+                        **cfg,
+                    )
                     self.add_route(r)
             return callback
 
@@ -304,7 +336,11 @@ class Lcore(Hooks, Mounts):
         return self.route(path, method, **options)
 
     def websocket(
-        self, path: str, callback: Callable[..., Any] | None = None, name: str | None = None, **config: Any
+        self,
+        path: str,
+        callback: Callable[..., Any] | None = None,
+        name: str | None = None,
+        **config: Any,
     ) -> Any:
         """Register a WebSocket handler ``handler(ws, **url_args)`` (decorator or direct).
 
@@ -342,7 +378,11 @@ class Lcore(Hooks, Mounts):
     def group(self, prefix: str, **common_config: Any) -> Iterator[Lcore]:
         """Context manager: routes added inside get ``prefix`` and the common config."""
         outer_prefix, outer_cfg = self._group_stack[-1] if self._group_stack else ("", {})
-        full = outer_prefix.rstrip("/") + "/" + prefix.strip("/") if prefix.strip("/") else outer_prefix
+        full = (
+            outer_prefix.rstrip("/") + "/" + prefix.strip("/")
+            if prefix.strip("/")
+            else outer_prefix
+        )
         # ``_lcore_group``: the OpenAPI document tags the group's routes with its prefix.
         self._group_stack.append((full, {**outer_cfg, "_lcore_group": full, **common_config}))
         try:
@@ -351,7 +391,11 @@ class Lcore(Hooks, Mounts):
             self._group_stack.pop()
 
     def add_route_filter(
-        self, name: str, pattern: str, to_python: Callable[[str], Any] | None = None, to_url: Callable[[Any], str] | None = None
+        self,
+        name: str,
+        pattern: str,
+        to_python: Callable[[str], Any] | None = None,
+        to_url: Callable[[Any], str] | None = None,
     ) -> None:
         """Add a route filter ``<arg:name>`` matching ``pattern``, with converters."""
         try:
@@ -363,11 +407,17 @@ class Lcore(Hooks, Mounts):
     def get_url(self, routename: str, **kargs: Any) -> str:
         """Build a URL for a named route (script name of the current request included)."""
         c = _current_or_none()
-        scriptname = c.request.script_name.strip("/") + "/" if c is not None and c.request.script_name.strip("/") else ""
+        scriptname = (
+            c.request.script_name.strip("/") + "/"
+            if c is not None and c.request.script_name.strip("/")
+            else ""
+        )
         location = self.router.build(routename, **kargs).lstrip("/")
         return urljoin(urljoin("/", scriptname), location)
 
-    def match(self, method_or_environ: Any, path: str | None = None) -> tuple[Route, dict[str, Any]]:
+    def match(
+        self, method_or_environ: Any, path: str | None = None
+    ) -> tuple[Route, dict[str, Any]]:
         """Find the route for ``(method, path)`` or a WSGI environ; HTTPError when none."""
         if isinstance(method_or_environ, dict):
             req = BaseRequest(method_or_environ)
@@ -440,8 +490,9 @@ class Lcore(Hooks, Mounts):
 
         return json_dumps(self.api_docs(), indent=2)
 
-    def openapi(self, title: str | None = None, version: str | None = None,
-                description: str | None = None) -> dict[str, Any]:
+    def openapi(
+        self, title: str | None = None, version: str | None = None, description: str | None = None
+    ) -> dict[str, Any]:
         """An OpenAPI 3.1 document of the routes (also served at ``<docs path>/openapi.json``)."""
         from .apidocs import openapi
 
@@ -497,29 +548,6 @@ class Lcore(Hooks, Mounts):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {len(self.routes)} routes>"
-
-
-def yieldroutes(func: Callable[..., Any]) -> Iterator[str]:
-    """Yield rules for a function with no explicit path: ``/name/<arg>/...``.
-
-    Arguments with defaults give shorter rules too.
-    """
-    path = "/" + func.__name__.replace("__", "/").lstrip("/")
-    spec = inspect.signature(func)
-    argc = 0
-    defaults = 0
-    for p in spec.parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        argc += 1
-        if p.default is not p.empty:
-            defaults += 1
-    names = [p.name for p in spec.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    path += ("/<%s>" * (argc - defaults)) % tuple(names[: argc - defaults])
-    yield path
-    for arg in names[argc - defaults :]:
-        path += f"/<{arg}>"
-        yield path
 
 
 def _resource_manager() -> Any:

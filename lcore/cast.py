@@ -66,7 +66,11 @@ def cast_plain(c: Any, body: Any, dumps: Any) -> Outgoing | None:
             payload = b""
         return Outgoing(200, "200 OK", headers, payload, BYTES, c)
     if t is str:
-        payload = (body.encode(resp.charset) if "Content-Type" in resp._headers else body.encode()) if body else b""
+        payload = (
+            (body.encode(resp.charset) if "Content-Type" in resp._headers else body.encode())
+            if body
+            else b""
+        )
     elif t is bytes:
         payload = body
     elif body is None or body is False:

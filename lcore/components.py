@@ -85,7 +85,9 @@ class Component:
         known = self.settings()
         for key, value in settings.items():
             if key not in known:
-                raise TypeError(f"{type(self).__name__}() has no setting {key!r}; settings: {sorted(known)}")
+                raise TypeError(
+                    f"{type(self).__name__}() has no setting {key!r}; settings: {sorted(known)}"
+                )
             setattr(self, key, value)
 
     # -- the lifecycle (override what you need; def or async def) -----------------------
@@ -110,7 +112,9 @@ class Component:
             for key, value in vars(klass).items():
                 if key.startswith("_") or key in _NOT_SETTINGS:
                     continue
-                if isinstance(value, (property, classmethod, staticmethod)) or _is_method(klass, value):
+                if isinstance(value, (property, classmethod, staticmethod)) or _is_method(
+                    klass, value
+                ):
                     continue
                 out[key] = value
         return out
@@ -174,7 +178,9 @@ def configure(app: Any, settings: Mapping[str, Mapping[str, Any]]) -> Any:
     """
     for name, values in settings.items():
         if not isinstance(values, Mapping):
-            raise TypeError(f"configure(): settings for {name!r} must be a dict, got {type(values).__name__}")
+            raise TypeError(
+                f"configure(): settings for {name!r} must be a dict, got {type(values).__name__}"
+            )
         for key, value in values.items():
             app.config[f"{name}.{key}"] = value
     return app
@@ -261,7 +267,9 @@ class _Manager:
             return
         mw = self.middleware.get(id(comp))
         if comp.enable and mw is None:
-            mw = (_AsyncComponentMiddleware if _bridge.is_async_callable(fn) else _ComponentMiddleware)(comp)
+            mw = (
+                _AsyncComponentMiddleware if _bridge.is_async_callable(fn) else _ComponentMiddleware
+            )(comp)
             self.middleware[id(comp)] = mw
             self.app.use(mw)
         elif not comp.enable and mw is not None:
@@ -286,11 +294,18 @@ class _Manager:
             try:
                 await _run(comp.start, app)
             except Exception as e:
-                _log.error("component %s failed to start (%s: %s); stopping the %d started before it",
-                           comp.name, type(e).__name__, e, len(self.started))
+                _log.error(
+                    "component %s failed to start (%s: %s); stopping the %d started before it",
+                    comp.name,
+                    type(e).__name__,
+                    e,
+                    len(self.started),
+                )
                 await self._stop_started()
                 self._refuse(comp.name, e)
-                raise ComponentError(f"component {comp.name!r} failed to start: {type(e).__name__}: {e}") from e
+                raise ComponentError(
+                    f"component {comp.name!r} failed to start: {type(e).__name__}: {e}"
+                ) from e
             self.started.append(comp)
             _log.info("component %s started", comp.name)
         if self.guard is not None:
@@ -391,5 +406,8 @@ class _Unavailable(MiddlewareHook):
     reason = "a component failed to start"
 
     def pre(self, ctx: Any) -> Any:
-        return HTTPResponse(f"Service Unavailable: {self.reason}\n", status=503,
-                            headers={"Content-Type": "text/plain; charset=UTF-8", "Retry-After": "5"})
+        return HTTPResponse(
+            f"Service Unavailable: {self.reason}\n",
+            status=503,
+            headers={"Content-Type": "text/plain; charset=UTF-8", "Retry-After": "5"},
+        )

@@ -60,10 +60,30 @@ from ._loops import (
 from ._thread_hop import hop_for_running_loop
 from .context import _current
 
-__all__ = ["run_async", "run_sync", "iterate_in_thread", "iterate_from_thread", "set_thread_limit",
-           "get_thread_limit", "portal", "shutdown_portal", "call_with_timeout", "start_portal", "PortalThread", "current_loop",
-           "LoopHandle", "spawn", "Task", "new_event", "wait_event", "on_event_loop", "current_backend",
-           "require_asyncio", "BACKENDS", "is_async_callable"]
+__all__ = [
+    "run_async",
+    "run_sync",
+    "iterate_in_thread",
+    "iterate_from_thread",
+    "set_thread_limit",
+    "get_thread_limit",
+    "portal",
+    "shutdown_portal",
+    "call_with_timeout",
+    "start_portal",
+    "PortalThread",
+    "current_loop",
+    "LoopHandle",
+    "spawn",
+    "Task",
+    "new_event",
+    "wait_event",
+    "on_event_loop",
+    "current_backend",
+    "require_asyncio",
+    "BACKENDS",
+    "is_async_callable",
+]
 
 #: The anyio backends lcore runs on.
 BACKENDS = ("asyncio", "trio")
@@ -77,7 +97,9 @@ _portal_pid: int | None = None
 _portal_thread_ident: int | None = None
 
 _thread_limit = int(os.environ.get("LCORE_THREAD_LIMIT", "64") or 64)
-_limiter_set: anyio.lowlevel.RunVar[bool] = anyio.lowlevel.RunVar("lcore_limiter_set", default=False)
+_limiter_set: anyio.lowlevel.RunVar[bool] = anyio.lowlevel.RunVar(
+    "lcore_limiter_set", default=False
+)
 
 
 def set_thread_limit(n: int) -> None:
@@ -404,8 +426,9 @@ class _TimedCall:
                 pass
 
 
-async def _timed(ctx: Any, seconds: float, owner: Any, slots: int, fn: Callable[..., Any],
-                 args: tuple[Any, ...]) -> tuple[bool, Any]:
+async def _timed(
+    ctx: Any, seconds: float, owner: Any, slots: int, fn: Callable[..., Any], args: tuple[Any, ...]
+) -> tuple[bool, Any]:
     call = _TimedCall(_slots_for(owner, slots))
     acquired = False
     with anyio.move_on_after(seconds):
@@ -427,8 +450,9 @@ async def _timed(ctx: Any, seconds: float, owner: Any, slots: int, fn: Callable[
     return False, None
 
 
-def call_with_timeout(ctx: Any, seconds: float, owner: Any, slots: int | None, fn: Callable[..., Any],
-                      *args: Any) -> tuple[bool, Any]:
+def call_with_timeout(
+    ctx: Any, seconds: float, owner: Any, slots: int | None, fn: Callable[..., Any], *args: Any
+) -> tuple[bool, Any]:
     """From blocking code, run blocking ``fn(*args)`` in a worker thread; ``(finished, result)``.
 
     The thread belongs to the event loop :func:`run_async` uses from here (the server's
@@ -512,6 +536,15 @@ def start_portal(backend: str = "asyncio") -> PortalThread:
     return PortalThread(backend)
 
 
-_bridge.install(run_async, run_sync, with_timeout, get_thread_limit, call_with_timeout,
-                current_loop=current_loop, new_event=new_event, wait_event=wait_event, spawn=spawn,
-                on_event_loop=on_event_loop)
+_bridge.install(
+    run_async,
+    run_sync,
+    with_timeout,
+    get_thread_limit,
+    call_with_timeout,
+    current_loop=current_loop,
+    new_event=new_event,
+    wait_event=wait_event,
+    spawn=spawn,
+    on_event_loop=on_event_loop,
+)

@@ -113,7 +113,9 @@ class HTTPConnection:
         self._path = path if path[:1] == "/" else "/" + path
         self.script_name = root_path if root else ""
         self.raw_path = raw_path
-        self.query_string = query_string.decode("latin1") if isinstance(query_string, bytes) else query_string
+        self.query_string = (
+            query_string.decode("latin1") if isinstance(query_string, bytes) else query_string
+        )
         self._raw_headers = _header_pairs(headers)
         self._client = (client[0], int(client[1] or 0)) if client else None
         self._server = (server[0], int(server[1] or 0)) if server else ("", 0)
@@ -224,7 +226,9 @@ class HTTPConnection:
     def remote_addr(self, value: str | None) -> None:
         self._cache["remote_addr"] = value
 
-    def apply_forwarded(self, client: str | None = None, scheme: str | None = None, host: str | None = None) -> None:
+    def apply_forwarded(
+        self, client: str | None = None, scheme: str | None = None, host: str | None = None
+    ) -> None:
         """Take the client IP, scheme and/or Host that a trusted proxy forwarded.
 
         What ``ProxyFixMiddleware`` calls: the neutral fields change (``client``,
@@ -339,7 +343,9 @@ class HTTPConnection:
             moved = script[shift:]
             script, path = script[:shift], moved + path
         else:
-            raise AssertionError("Cannot shift. Nothing left from %s" % ("path" if shift > 0 else "script_name"))
+            raise AssertionError(
+                "Cannot shift. Nothing left from %s" % ("path" if shift > 0 else "script_name")
+            )
         trail = "/" if self._path.endswith("/") and path else ""
         self.script_name = "/" + "/".join(script) if script else ""
         self._path = "/" + "/".join(path) + trail
@@ -378,7 +384,9 @@ class HTTPConnection:
                 c.append(name, value)
         return c
 
-    def get_cookie(self, key: str, default: Any = None, secret: Any = None, digestmod: Any = None) -> Any:
+    def get_cookie(
+        self, key: str, default: Any = None, secret: Any = None, digestmod: Any = None
+    ) -> Any:
         """Return a cookie value, or ``default``.
 
         With ``secret``, the cookie must be a value signed by ``response.set_cookie`` with

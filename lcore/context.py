@@ -15,7 +15,15 @@ from .response import BaseResponse
 if TYPE_CHECKING:  # pragma: no cover
     from .request import BaseRequest
 
-__all__ = ["RequestContext", "ctx", "request", "response", "LocalRequest", "LocalResponse", "current_context"]
+__all__ = [
+    "RequestContext",
+    "ctx",
+    "request",
+    "response",
+    "LocalRequest",
+    "LocalResponse",
+    "current_context",
+]
 
 _MISSING = object()
 

@@ -8,7 +8,14 @@ from typing import Any
 
 from ._utils import touni
 
-__all__ = ["MultiDict", "FormsDict", "HeaderDict", "RequestHeaders", "WSGIHeaderDict", "HeaderProperty"]
+__all__ = [
+    "MultiDict",
+    "FormsDict",
+    "HeaderDict",
+    "RequestHeaders",
+    "WSGIHeaderDict",
+    "HeaderProperty",
+]
 
 
 class MultiDict(MutableMapping):
@@ -22,9 +29,7 @@ class MultiDict(MutableMapping):
     def __init__(self, *a: Any, **k: Any) -> None:
         self.dict: dict[Any, list[Any]] = {}
         if a or k:
-            for key, value in dict(*a, **k).items() if not (
-                a and isinstance(a[0], list)
-            ) else a[0]:
+            for key, value in dict(*a, **k).items() if not (a and isinstance(a[0], list)) else a[0]:
                 self.append(key, value)
 
     def __len__(self) -> int:
@@ -164,7 +169,11 @@ def _hval(value: Any, name: str = "") -> str:
     if type(value) is not str:
         value = str(value)
     # PERF: the common value (printable ASCII, no surrounding space) costs two C scans.
-    if value.isascii() and value.isprintable() and (not value or (value[0] != " " and value[-1] != " ")):
+    if (
+        value.isascii()
+        and value.isprintable()
+        and (not value or (value[0] != " " and value[-1] != " "))
+    ):
         return value
     bad = _BAD_HVAL.search(value)
     if bad is not None:

@@ -61,10 +61,24 @@ from .outgoing import AITER, BYTES, FILE, ITER, Outgoing, _teardown_async, _tear
 from .plan import app_dumps
 from .response import BaseResponse, HTTPError, HTTPResponse
 
-__all__ = ["Outgoing", "pipeline", "drive_sync", "drive_async", "handle_sync", "handle_async",
-           "BYTES", "ITER", "AITER", "FILE", "default_error_body", "new_context", "run_route"]
+__all__ = [
+    "Outgoing",
+    "pipeline",
+    "drive_sync",
+    "drive_async",
+    "handle_sync",
+    "handle_async",
+    "BYTES",
+    "ITER",
+    "AITER",
+    "FILE",
+    "default_error_body",
+    "new_context",
+    "run_route",
+]
 
 _log = logging.getLogger("lcore.error")
+
 
 def _hooks(app: Any, mode: int, c: Any, name: str) -> Effects:
     for fn, is_async in app._hook_plan.get(name, ()):
@@ -78,7 +92,9 @@ def _hooks(app: Any, mode: int, c: Any, name: str) -> Effects:
 # -- the pipeline ------------------------------------------------------------------
 
 
-def pipeline(app: Any, mode: int, c: RequestContext, route: Any = None, args: Any = None) -> Effects:
+def pipeline(
+    app: Any, mode: int, c: RequestContext, route: Any = None, args: Any = None
+) -> Effects:
     """The whole request: returns an :class:`Outgoing`.
 
     ``route``/``args`` are a match a driver already made for the request's method and
@@ -101,7 +117,11 @@ def pipeline(app: Any, mode: int, c: RequestContext, route: Any = None, args: An
             if pre and mw.pre_filtered:
                 pre = mw.pre_for(req._path)
             if pre:
-                terminal = _routed if route is None else functools.partial(_routed, route=route, args=args, at=at)
+                terminal = (
+                    _routed
+                    if route is None
+                    else functools.partial(_routed, route=route, args=args, at=at)
+                )
                 out = yield from _chain(app, mode, c, pre, 0, terminal)
             else:
                 out = yield from _routed(app, mode, c, route, args, at)
@@ -145,12 +165,19 @@ def _finish_exception(app: Any, mode: int, c: Any, e: Exception) -> Effects:
     except Exception:
         _log.exception("error while rendering the 500 page")
         body = b"Internal Server Error"
-        return Outgoing(500, "500 Internal Server Error",
-                        [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))],
-                        body, BYTES, c)
+        return Outgoing(
+            500,
+            "500 Internal Server Error",
+            [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))],
+            body,
+            BYTES,
+            c,
+        )
 
 
-def _routed(app: Any, mode: int, c: Any, route: Any = None, args: Any = None, at: Any = None) -> Effects:
+def _routed(
+    app: Any, mode: int, c: Any, route: Any = None, args: Any = None, at: Any = None
+) -> Effects:
     """Routing, auth/enter hooks, post-middleware + handler, exit hook."""
     req = c.request
     if route is None or at[0] != req.method or at[1] != req._path:
@@ -252,7 +279,9 @@ def _chain(app: Any, mode: int, c: Any, entries: tuple[Any, ...], i: int, termin
                 result = yield _Await(result)
             return result
         return (yield from _call(hmode, e.post_async, mw.post, c, result))
-    if e.is_async or (e.dual and (mode == ASYNC or (c.route is not None and c.route.plan.is_async))):
+    if e.is_async or (
+        e.dual and (mode == ASYNC or (c.route is not None and c.route.plan.is_async))
+    ):
         # A middleware with both ``__call__`` and ``async def acall`` uses ``acall`` when
         # the handler is async (or the request runs on the loop): no thread hop either way.
         call = mw.acall if e.dual else mw
@@ -318,7 +347,6 @@ def _error_body(app: Any, mode: int, c: Any, err: HTTPError) -> Effects:
     return default_error_body(app, c, err)
 
 
-
 def _cast(app: Any, mode: int, c: Any, body: Any) -> Effects:
     """Turn a handler result into an :class:`Outgoing` (status and headers from response)."""
     dumps = _dumps_for(c)
@@ -381,8 +409,6 @@ def _cast(app: Any, mode: int, c: Any, body: Any) -> Effects:
         _close(payload)
         payload, kind = b"", BYTES
     return Outgoing(status, resp._status_line, headers, payload, kind, c)
-
-
 
 
 def handle_sync(app: Any, req: Any) -> Outgoing:

@@ -14,19 +14,38 @@ from ._bridge import is_async_callable
 __all__ = ["Hooks", "KNOWN_HOOKS", "REVERSED_HOOKS"]
 
 #: Hooks run in reverse registration order (the "outer" half of the request).
-REVERSED_HOOKS = frozenset(("on_handler_exit", "on_response_build", "after_request", "on_response_send"))
+REVERSED_HOOKS = frozenset(
+    ("on_handler_exit", "on_response_build", "after_request", "on_response_send")
+)
 #: Hook names with a meaning to lcore (others may be used freely with trigger_hook).
 KNOWN_HOOKS = frozenset(
     (
-        "on_request_start", "before_request", "on_auth_resolved", "on_handler_enter",
-        "on_handler_exit", "on_response_build", "after_request", "on_response_send",
-        "on_module_mount", "on_module_request", "app_reset", "config", "startup", "shutdown",
+        "on_request_start",
+        "before_request",
+        "on_auth_resolved",
+        "on_handler_enter",
+        "on_handler_exit",
+        "on_response_build",
+        "after_request",
+        "on_response_send",
+        "on_module_mount",
+        "on_module_request",
+        "app_reset",
+        "config",
+        "startup",
+        "shutdown",
     )
 )
 _PER_REQUEST_HOOKS = frozenset(
     (
-        "on_request_start", "before_request", "on_auth_resolved", "on_handler_enter",
-        "on_handler_exit", "on_response_build", "after_request", "on_response_send",
+        "on_request_start",
+        "before_request",
+        "on_auth_resolved",
+        "on_handler_enter",
+        "on_handler_exit",
+        "on_response_build",
+        "after_request",
+        "on_response_send",
     )
 )
 
@@ -90,4 +109,3 @@ class Hooks:
             return func
 
         return decorator
-

@@ -78,23 +78,43 @@ class Metrics(Component):
         reg = self.registry
         p = self.prefix.rstrip("_") + "_" if self.prefix else ""
         labels = ("method", "route", "status")
-        self.requests = prom.Counter(f"{p}http_requests_total", "HTTP requests answered.", labels, registry=reg)
-        self.latency = prom.Histogram(f"{p}http_request_duration_seconds",
-                                      "Time to the start of the HTTP response, in seconds.", labels,
-                                      buckets=tuple(self.buckets), registry=reg)
-        self.in_progress = prom.Gauge(f"{p}http_requests_in_progress", "HTTP requests being handled.",
-                                      registry=reg, multiprocess_mode="livesum")
-        self.websockets = prom.Gauge(f"{p}websocket_connections", "WebSocket connections open.",
-                                     registry=reg, multiprocess_mode="livesum")
-        self.sse_streams = prom.Gauge(f"{p}sse_streams", "Server-Sent Events streams open.",
-                                      registry=reg, multiprocess_mode="livesum")
+        self.requests = prom.Counter(
+            f"{p}http_requests_total", "HTTP requests answered.", labels, registry=reg
+        )
+        self.latency = prom.Histogram(
+            f"{p}http_request_duration_seconds",
+            "Time to the start of the HTTP response, in seconds.",
+            labels,
+            buckets=tuple(self.buckets),
+            registry=reg,
+        )
+        self.in_progress = prom.Gauge(
+            f"{p}http_requests_in_progress",
+            "HTTP requests being handled.",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        self.websockets = prom.Gauge(
+            f"{p}websocket_connections",
+            "WebSocket connections open.",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        self.sse_streams = prom.Gauge(
+            f"{p}sse_streams",
+            "Server-Sent Events streams open.",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
         self._made = True
 
     def is_multiprocess(self) -> bool:
         """Whether ``/metrics`` reports every worker process (prometheus-client multiprocess mode)."""
         if self.multiprocess is not None:
             return bool(self.multiprocess)
-        return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir"))
+        return bool(
+            os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+        )
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format (every worker's in multiprocess mode)."""

@@ -41,7 +41,9 @@ class Mounts:
 
         def add_route(self, route: Route) -> Route: ...
 
-    def add_module_hook(self, prefix: str, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    def add_module_hook(
+        self, prefix: str, name: str, func: Callable[..., Any]
+    ) -> Callable[..., Any]:
         """Attach a hook that runs only for requests to the module mounted at ``prefix``."""
         key = (_norm_prefix(prefix), name)
         hooks = self._module_hooks.setdefault(key, [])
@@ -50,11 +52,15 @@ class Mounts:
         else:
             hooks.append(func)
         self._module_hook_plan = {
-            k: tuple((f, is_async_callable(f)) for f in v) for k, v in self._module_hooks.items() if v
+            k: tuple((f, is_async_callable(f)) for f in v)
+            for k, v in self._module_hooks.items()
+            if v
         }
         return func
 
-    def module_hook(self, prefix: str, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def module_hook(
+        self, prefix: str, name: str
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator form of :meth:`add_module_hook`."""
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -63,7 +69,9 @@ class Mounts:
 
         return decorator
 
-    def trigger_module_hooks(self, prefix: str, name: str, *args: Any, **kwargs: Any) -> list[Any] | None:
+    def trigger_module_hooks(
+        self, prefix: str, name: str, *args: Any, **kwargs: Any
+    ) -> list[Any] | None:
         """Call the module hooks registered for ``prefix`` and ``name``."""
         hooks = self._module_hooks.get((_norm_prefix(prefix), name))
         if not hooks:
@@ -99,8 +107,15 @@ class Mounts:
         name = options.pop("name", None)
         skip = makelist(options.pop("skip", None))
         for rule in ("/" + "/".join(segments) + "/<:re:.*>", "/" + "/".join(segments)):
-            r = Route(self, rule, method, _mount_placeholder, name=name if rule.endswith(">") else None,
-                      skiplist=skip, **options)
+            r = Route(
+                self,
+                rule,
+                method,
+                _mount_placeholder,
+                name=name if rule.endswith(">") else None,
+                skiplist=skip,
+                **options,
+            )
             r._mount = (kind, app, norm, depth)
             self.add_route(r)
 
@@ -114,7 +129,9 @@ class Mounts:
         kind, child, prefix, depth = mount
         req = c.request
         if self._module_hooks and (prefix, "on_module_request") in self._module_hooks:
-            yield from dispatch._call(mode, False, self.trigger_module_hooks, prefix, "on_module_request", c)
+            yield from dispatch._call(
+                mode, False, self.trigger_module_hooks, prefix, "on_module_request", c
+            )
         if "on_module_request" in self._hooks:
             for fn in self._hooks["on_module_request"]:
                 yield from dispatch._call(mode, is_async_callable(fn), fn, prefix, c)
@@ -187,7 +204,11 @@ def _outgoing_to_response(out: dispatch.Outgoing) -> HTTPResponse:
     out._closed = True
     c = _current_or_none()
     child = out.ctx
-    if c is not None and child is not None and (child._scoped or child._after_response or child.request._cache):
+    if (
+        c is not None
+        and child is not None
+        and (child._scoped or child._after_response or child.request._cache)
+    ):
         pending = c._after_response or []
         pending.append((dispatch._teardown_sync, (child,), {}))
         c._after_response = pending
@@ -197,5 +218,3 @@ def _outgoing_to_response(out: dispatch.Outgoing) -> HTTPResponse:
 def _norm_prefix(prefix: str) -> str:
     segments = [p for p in prefix.split("/") if p]
     return "/" + "/".join(segments) + "/" if segments else "/"
-
-

@@ -29,7 +29,13 @@ class Outgoing:
     __slots__ = ("status_code", "status_line", "headers", "body", "kind", "ctx", "_closed")
 
     def __init__(
-        self, status_code: int, status_line: str, headers: list[tuple[str, str]], body: Any, kind: int, ctx: Any
+        self,
+        status_code: int,
+        status_line: str,
+        headers: list[tuple[str, str]],
+        body: Any,
+        kind: int,
+        ctx: Any,
     ) -> None:
         self.status_code = status_code
         self.status_line = status_line

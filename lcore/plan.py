@@ -43,12 +43,36 @@ class RoutePlan:
     """What runs for a request to one route, in order (see the module docstring)."""
 
     # PERF: slots; the drivers read ``plain``, ``call``, ``dumps`` and ``is_async``.
-    __slots__ = ("route", "call", "is_async", "dumps", "plugins", "hooks", "post", "post_filtered",
-                 "plain", "read_body", "status", "inline")
+    __slots__ = (
+        "route",
+        "call",
+        "is_async",
+        "dumps",
+        "plugins",
+        "hooks",
+        "post",
+        "post_filtered",
+        "plain",
+        "read_body",
+        "status",
+        "inline",
+    )
 
-    def __init__(self, route: Any, call: Any, is_async: bool, dumps: Any, plugins: tuple[Any, ...],
-                 hooks: dict[str, Any], post: tuple[Any, ...], post_filtered: bool, plain: bool,
-                 read_body: bool, status: int | None = None, inline: bool = False) -> None:
+    def __init__(
+        self,
+        route: Any,
+        call: Any,
+        is_async: bool,
+        dumps: Any,
+        plugins: tuple[Any, ...],
+        hooks: dict[str, Any],
+        post: tuple[Any, ...],
+        post_filtered: bool,
+        plain: bool,
+        read_body: bool,
+        status: int | None = None,
+        inline: bool = False,
+    ) -> None:
         self.route = route
         self.call = call
         self.is_async = is_async
@@ -78,19 +102,29 @@ class RoutePlan:
             out += [f"hook {phase}: {_name(f)}" for f, _a in hooks.get(phase, ())]
         if app._container._async_eager:
             out.append("prepare async dependencies")
-        out += [f"middleware: {_name(e.mw)}" + (" (routes=)" if e.matcher is not None else "") for e in self.post]
+        out += [
+            f"middleware: {_name(e.mw)}" + (" (routes=)" if e.matcher is not None else "")
+            for e in self.post
+        ]
         if route._mount is not None:
             kind, child, prefix, _depth = route._mount
             out.append(f"mount {prefix} ({kind} app)")
         else:
-            out += [f"plugin: {_name(p)}" for p in reversed(self.plugins) if not isinstance(p, JSONPlugin)]
+            out += [
+                f"plugin: {_name(p)}"
+                for p in reversed(self.plugins)
+                if not isinstance(p, JSONPlugin)
+            ]
             kind = "async" if self.is_async else "sync"
             out.append(f"handler {_name(route.get_undecorated_callback())} ({kind})")
             if self.status is not None:
                 out.append(f"default status {self.status}")
         for phase in ("on_handler_exit", "on_response_build", "after_request", "on_response_send"):
             out += [f"hook {phase}: {_name(f)}" for f, _a in hooks.get(phase, ())]
-        out.append("cast: " + ("dict/list to JSON" if self.dumps is not None else "JSON off (a dict is a 500)"))
+        out.append(
+            "cast: "
+            + ("dict/list to JSON" if self.dumps is not None else "JSON off (a dict is a 500)")
+        )
         return out
 
     def __repr__(self) -> str:
@@ -133,12 +167,17 @@ def build_plan(route: Any) -> RoutePlan:
             "a plugin's apply(callback, route) must return a callable"
         )
     dumps = None
-    if mount is None and not route.config.get("json_disable") and app.config.get("json.enable", True):
+    if (
+        mount is None
+        and not route.config.get("json_disable")
+        and app.config.get("json.enable", True)
+    ):
         jp = _json_plugin(plugins)
         if jp is not None:
             dumps = jp.json_dumps
     is_async = mount is None and (
-        is_async_callable(route.get_undecorated_callback()) or is_async_callable(route.callback)
+        is_async_callable(route.get_undecorated_callback())
+        or is_async_callable(route.callback)
         or is_async_callable(call)
     )
     status = route.config.get("status") if mount is None else None
@@ -147,13 +186,31 @@ def build_plan(route: Any) -> RoutePlan:
     mw = app.middleware
     post, post_filtered = mw.post_for_route(route)
     hooks = app._hook_plan
-    plain = mount is None and not hooks and not mw.pre and not post and not app._container._async_eager
+    plain = (
+        mount is None and not hooks and not mw.pre and not post and not app._container._async_eager
+    )
     read_body = mount is None and not route.config.get("stream_body")
-    inline = mount is None and not is_async and route.config.get("blocking", app.config.get("blocking", True)) is False
+    inline = (
+        mount is None
+        and not is_async
+        and route.config.get("blocking", app.config.get("blocking", True)) is False
+    )
     if inline and app.config.get("debug"):
         call = watch_inline(call, route, float(app.config.get("blocking.threshold", 0.1)))
-    return RoutePlan(route, call, is_async, dumps, tuple(plugins), hooks, post, post_filtered, plain, read_body,
-                     status, inline)
+    return RoutePlan(
+        route,
+        call,
+        is_async,
+        dumps,
+        tuple(plugins),
+        hooks,
+        post,
+        post_filtered,
+        plain,
+        read_body,
+        status,
+        inline,
+    )
 
 
 def _with_status(call: Any, status: int, is_async: bool) -> Any:
@@ -232,7 +289,11 @@ def watch_inline(call: Any, route: Any, threshold: float) -> Any:
                     "inline handler %s %s (%s) held the event loop for %.0f ms (threshold "
                     "%.0f ms); no other request moved meanwhile: make it async, or drop "
                     "blocking=False so it runs in a worker thread",
-                    route.method, route.rule, _name(route.callback), held * 1000, threshold * 1000,
+                    route.method,
+                    route.rule,
+                    _name(route.callback),
+                    held * 1000,
+                    threshold * 1000,
                 )
 
     watched.__wrapped__ = call  # type: ignore[attr-defined]

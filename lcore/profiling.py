@@ -128,10 +128,20 @@ class _ProfilingMiddleware(Middleware):
             route = ctx.route
             logging.getLogger(p.logger).warning(
                 "slow request: %s %s (route %s) took %.3fs: handler %.3fs, middleware %.3fs",
-                req.method, req.path, route.rule if route is not None else "-", total, handler,
+                req.method,
+                req.path,
+                route.rule if route is not None else "-",
+                total,
+                handler,
                 max(0.0, total - handler),
-                extra={"method": req.method, "path": req.path, "route": route.rule if route is not None else None,
-                       "total_s": total, "handler_s": handler, "middleware_s": max(0.0, total - handler)},
+                extra={
+                    "method": req.method,
+                    "path": req.path,
+                    "route": route.rule if route is not None else None,
+                    "total_s": total,
+                    "handler_s": handler,
+                    "middleware_s": max(0.0, total - handler),
+                },
             )
         if profiled:
             return _report(ctx, p, total)
@@ -165,8 +175,10 @@ def _report(ctx: Any, p: Profiling, total: float) -> HTTPResponse:
     out = io.StringIO()
     req = ctx.request
     route = ctx.route
-    out.write(f"cProfile of {req.method} {req.path} (route {route.rule if route is not None else '-'}): "
-              f"{total:.6f}s in total, {ctx.state.get(_HANDLER, 0.0):.6f}s in the handler\n\n")
+    out.write(
+        f"cProfile of {req.method} {req.path} (route {route.rule if route is not None else '-'}): "
+        f"{total:.6f}s in total, {ctx.state.get(_HANDLER, 0.0):.6f}s in the handler\n\n"
+    )
     prof = ctx.state.get(_PROFILE)
     try:
         stats = pstats.Stats(prof, stream=out)
@@ -174,5 +186,12 @@ def _report(ctx: Any, p: Profiling, total: float) -> HTTPResponse:
         out.write("(nothing was profiled: the handler did not run)\n")
     else:
         stats.sort_stats(p.profile_sort).print_stats(int(p.profile_limit))
-    return HTTPResponse(out.getvalue(), 200, {"Content-Type": "text/plain; charset=UTF-8",
-                                              "Cache-Control": "no-store", "X-Lcore-Profile": "1"})
+    return HTTPResponse(
+        out.getvalue(),
+        200,
+        {
+            "Content-Type": "text/plain; charset=UTF-8",
+            "Cache-Control": "no-store",
+            "X-Lcore-Profile": "1",
+        },
+    )

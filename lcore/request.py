@@ -54,7 +54,6 @@ class BodySource:
             add(chunk)
 
 
-
 class _EmptyBody(BodySource):
     length = 0
 
@@ -244,7 +243,9 @@ class BaseRequest(HTTPConnection):
         if "json" in self._cache:
             return self._cache["json"]
         ctype = self.content_type.split(";", 1)[0].strip()
-        if ctype != "application/json" and not (ctype.startswith("application/") and ctype.endswith("+json")):
+        if ctype != "application/json" and not (
+            ctype.startswith("application/") and ctype.endswith("+json")
+        ):
             value = None
         else:
             raw = self._body_bytes()
@@ -279,7 +280,9 @@ class BaseRequest(HTTPConnection):
             try:
                 pairs = parse_qsl(text, max_fields=MAX_FORM_FIELDS)
             except ValueError:
-                raise _http_error(400, f"Too many form fields (at most {MAX_FORM_FIELDS}).") from None
+                raise _http_error(
+                    400, f"Too many form fields (at most {MAX_FORM_FIELDS})."
+                ) from None
             for k, v in pairs:
                 post.append(k, v)
         self._cache["post"] = post
@@ -323,8 +326,11 @@ class BaseRequest(HTTPConnection):
         charset = options.get("charset", "utf8")
         try:
             parser = MultipartParser(
-                boundary.encode("latin1", "replace"), charset=charset, max_fields=MAX_FORM_FIELDS,
-                memfile_limit=self.MEMFILE_MAX, max_total_size=self._body_limit(),
+                boundary.encode("latin1", "replace"),
+                charset=charset,
+                max_fields=MAX_FORM_FIELDS,
+                memfile_limit=self.MEMFILE_MAX,
+                max_total_size=self._body_limit(),
             )
             for chunk in self._multipart_chunks():
                 parser.feed(chunk)
@@ -332,20 +338,26 @@ class BaseRequest(HTTPConnection):
         except MultipartError as e:
             if "too many multipart fields" in str(e):
                 # The same rule answers the same way for every form encoding.
-                raise _http_error(400, f"Too many form fields (at most {MAX_FORM_FIELDS}).") from None
+                raise _http_error(
+                    400, f"Too many form fields (at most {MAX_FORM_FIELDS})."
+                ) from None
             raise _http_error(getattr(e, "status", 400), f"Malformed multipart body: {e}") from None
         finally:
             self.body.seek(0)
         for part in parts:
             if part.filename is not None:
-                post.append(part.name, FileUpload(part.file, part.name, part.filename, part.headers))
+                post.append(
+                    part.name, FileUpload(part.file, part.name, part.filename, part.headers)
+                )
                 continue
             try:
                 post.append(part.name, part.value)
             except MultipartError as e:
                 for p in parts:
                     p.close()
-                raise _http_error(getattr(e, "status", 400), f"Malformed multipart body: {e}") from None
+                raise _http_error(
+                    getattr(e, "status", 400), f"Malformed multipart body: {e}"
+                ) from None
             part.close()
 
     @property
@@ -512,4 +524,3 @@ class _BodyStream:
             if limit is not None and total > limit:
                 raise _http_error(413, "Request body too large.")
             yield chunk
-

@@ -18,10 +18,19 @@ class ResourceManager:
         self.path: list[str] = []
         self.cache: dict[str, str | None] = {}
 
-    def add_path(self, path: str, base: str | None = None, index: int | None = None, create: bool = False) -> bool:
+    def add_path(
+        self, path: str, base: str | None = None, index: int | None = None, create: bool = False
+    ) -> bool:
         """Add a directory to the search path; True if it exists."""
         base = os.path.abspath(os.path.dirname(base or self.base))
-        path = os.path.abspath(os.path.join(base, os.path.dirname(path) if not path.endswith(os.sep) and not os.path.isdir(os.path.join(base, path)) else path))
+        path = os.path.abspath(
+            os.path.join(
+                base,
+                os.path.dirname(path)
+                if not path.endswith(os.sep) and not os.path.isdir(os.path.join(base, path))
+                else path,
+            )
+        )
         path += os.sep
         if path in self.path:
             self.path.remove(path)

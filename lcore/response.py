@@ -14,7 +14,15 @@ from ._ctxvar import current_context
 from ._utils import _cookie_sign, http_date
 from .datastructures import _BAD_HVAL, HeaderDict, HeaderProperty, _hkey, _hval
 
-__all__ = ["BaseResponse", "HTTPResponse", "HTTPError", "abort", "redirect", "safe_redirect", "HTTP_CODES"]
+__all__ = [
+    "BaseResponse",
+    "HTTPResponse",
+    "HTTPError",
+    "abort",
+    "redirect",
+    "safe_redirect",
+    "HTTP_CODES",
+]
 
 HTTP_CODES: dict[int, str] = {int(k): v for k, v in http.client.responses.items()}
 """Reason phrases by status code (the stdlib's table plus 418 and a few more)."""
@@ -25,6 +33,7 @@ HTTP_CODES[431] = "Request Header Fields Too Large"
 HTTP_CODES[451] = "Unavailable For Legal Reasons"
 HTTP_CODES[511] = "Network Authentication Required"
 _STATUS_LINES = {k: f"{k} {v}" for k, v in HTTP_CODES.items()}
+
 
 class BaseResponse:
     """Status, headers, cookies and body of the response being built.
@@ -39,12 +48,22 @@ class BaseResponse:
     bad_headers = {
         204: frozenset(("Content-Type", "Content-Length")),
         304: frozenset(
-            ("Allow", "Content-Encoding", "Content-Language", "Content-Length",
-             "Content-Range", "Content-Type", "Content-Md5", "Last-Modified")
+            (
+                "Allow",
+                "Content-Encoding",
+                "Content-Language",
+                "Content-Length",
+                "Content-Range",
+                "Content-Type",
+                "Content-Md5",
+                "Last-Modified",
+            )
         ),
     }
 
-    def __init__(self, body: Any = "", status: Any = None, headers: Any = None, **more_headers: Any) -> None:
+    def __init__(
+        self, body: Any = "", status: Any = None, headers: Any = None, **more_headers: Any
+    ) -> None:
         self._cookies: list[str] | None = None
         self._headers: dict[str, list[str]] = {}
         self.body = body
@@ -103,7 +122,9 @@ class BaseResponse:
             code = int(status.split()[0])
             line = status
             if _BAD_HVAL.search(line):  # the reason phrase goes out like a header value
-                raise ValueError(f"Status line {line!r} must be latin-1 text without control characters.")
+                raise ValueError(
+                    f"Status line {line!r} must be latin-1 text without control characters."
+                )
         elif isinstance(status, str) and status.strip().isdigit():
             code = int(status)
             line = _STATUS_LINES.get(code) or f"{code} Unknown"
@@ -117,7 +138,9 @@ class BaseResponse:
     def _get_status(self) -> str:
         return self._status_line
 
-    status = property(_get_status, _set_status, doc="The status (set: int or 'NNN Reason'; get: line).")
+    status = property(
+        _get_status, _set_status, doc="The status (set: int or 'NNN Reason'; get: line)."
+    )
 
     # -- headers -------------------------------------------------------------------
     @property
@@ -184,7 +207,9 @@ class BaseResponse:
     content_type = HeaderProperty("Content-Type")
     content_length = HeaderProperty("Content-Length", reader=int, default=-1)
     expires = HeaderProperty(
-        "Expires", reader=lambda x: datetime.utcfromtimestamp(_parse_date_or_0(x)), writer=lambda x: http_date(x)
+        "Expires",
+        reader=lambda x: datetime.utcfromtimestamp(_parse_date_or_0(x)),
+        writer=lambda x: http_date(x),
     )
 
     @property
@@ -231,8 +256,16 @@ class BaseResponse:
         elif not isinstance(value, str):
             raise TypeError("Secret key required for non-string cookies.")
         header = format_set_cookie(
-            name, value, max_age=max_age, expires=expires, path=path, domain=domain,
-            secure=secure, httponly=httponly, samesite=samesite, partitioned=partitioned,
+            name,
+            value,
+            max_age=max_age,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
         )
         cookies = self._cookies
         if cookies is None:
@@ -261,7 +294,9 @@ def _parse_date_or_0(value: str) -> float:
 class HTTPResponse(BaseResponse, Exception):
     """A response that can be returned or raised; its status and headers win."""
 
-    def __init__(self, body: Any = "", status: Any = None, headers: Any = None, **more_headers: Any) -> None:
+    def __init__(
+        self, body: Any = "", status: Any = None, headers: Any = None, **more_headers: Any
+    ) -> None:
         BaseResponse.__init__(self, body, status, headers, **more_headers)
 
     def apply(self, other: BaseResponse) -> None:

@@ -8,9 +8,10 @@ Registration order decides between rules that match the same path.
 
 from __future__ import annotations
 
+import inspect
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
@@ -18,12 +19,17 @@ from ._utils import makelist
 from .exceptions import RouteBuildError, RouteError, RouterUnknownModeError, RouteSyntaxError
 from .response import HTTPError
 
-__all__ = ["Router", "Route", "RouteGroup", "RouteSyntaxError", "RouteBuildError"]
+__all__ = [
+    "Router",
+    "Route",
+    "RouteGroup",
+    "RouteSyntaxError",
+    "RouteBuildError",
+    "yieldroutes",
+]
 
 # A rule token: ``<name>``, ``<name:filter>``, ``<name:filter:config>`` (``\<`` escapes).
-_TOKEN = re.compile(
-    r"(\\*)<([a-zA-Z_][a-zA-Z_0-9]*)?(?::([a-zA-Z_]*)(?::((?:\\.|[^\\>])+)?)?)?>"
-)
+_TOKEN = re.compile(r"(\\*)<([a-zA-Z_][a-zA-Z_0-9]*)?(?::([a-zA-Z_]*)(?::((?:\\.|[^\\>])+)?)?)?>")
 _UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
@@ -213,15 +219,25 @@ def _check_config(config: dict[str, Any], rule: str, method: str) -> None:
     """Refuse, when the route is added, a ``status``/``responses``/``security`` that cannot work."""
     where = f"route {method} {rule!r}"
     status = config.get("status")
-    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
-        raise RouteError(f"{where}: status={status!r} is not an HTTP status code (an int from 100 to 599)")
+    if status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+    ):
+        raise RouteError(
+            f"{where}: status={status!r} is not an HTTP status code (an int from 100 to 599)"
+        )
     responses = config.get("responses")
     if responses is not None:
         if not isinstance(responses, dict):
-            raise RouteError(f"{where}: responses= must be a dict of status -> description, type or dict")
+            raise RouteError(
+                f"{where}: responses= must be a dict of status -> description, type or dict"
+            )
         for code in responses:
-            ok = code == "default" or (isinstance(code, str) and re.fullmatch(r"[1-5](?:XX|\d\d)", code))
-            if not ok and not (isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599):
+            ok = code == "default" or (
+                isinstance(code, str) and re.fullmatch(r"[1-5](?:XX|\d\d)", code)
+            )
+            if not ok and not (
+                isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599
+            ):
                 raise RouteError(f"{where}: responses= key {code!r} is not an HTTP status code")
     security = config.get("security")
     if security is not None:
@@ -536,3 +552,28 @@ class RouteGroup(NamedTuple):
         plugins = makelist(common.pop("apply", None)) + makelist(apply)
         skiplist = makelist(common.pop("skip", None)) + makelist(skip)
         return plugins, skiplist, {**common, **config}
+
+
+def yieldroutes(func: Callable[..., Any]) -> Iterator[str]:
+    """Yield rules for a function with no explicit path: ``/name/<arg>/...``.
+
+    Arguments with defaults give shorter rules too.
+    """
+    path = "/" + func.__name__.replace("__", "/").lstrip("/")
+    spec = inspect.signature(func)
+    argc = 0
+    defaults = 0
+    for p in spec.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        argc += 1
+        if p.default is not p.empty:
+            defaults += 1
+    names = [
+        p.name for p in spec.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    path += ("/<%s>" * (argc - defaults)) % tuple(names[: argc - defaults])
+    yield path
+    for arg in names[argc - defaults :]:
+        path += f"/<{arg}>"
+        yield path

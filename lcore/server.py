@@ -19,10 +19,25 @@ from .config import load_dotenv
 from .lifecycle import run_shutdown
 
 __all__ = [
-    "run", "ServerAdapter", "WSGIRefServer", "GunicornServer", "WaitressServer", "CherootServer",
-    "GeventServer", "EventletServer", "TornadoServer", "TwistedServer", "MeinheldServer",
-    "BjoernServer", "AiohttpServer", "PasteServer", "UvicornServer", "HypercornServer",
-    "LcoreASGIServer", "AutoServer", "server_names",
+    "run",
+    "ServerAdapter",
+    "WSGIRefServer",
+    "GunicornServer",
+    "WaitressServer",
+    "CherootServer",
+    "GeventServer",
+    "EventletServer",
+    "TornadoServer",
+    "TwistedServer",
+    "MeinheldServer",
+    "BjoernServer",
+    "AiohttpServer",
+    "PasteServer",
+    "UvicornServer",
+    "HypercornServer",
+    "LcoreASGIServer",
+    "AutoServer",
+    "server_names",
 ]
 
 _log = logging.getLogger("lcore")
@@ -44,7 +59,9 @@ class ServerAdapter:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in dict(host=self.host, port=self.port, **self.options).items())
+        args = ", ".join(
+            f"{k}={v!r}" for k, v in dict(host=self.host, port=self.port, **self.options).items()
+        )
         return f"{type(self).__name__}({args})"
 
 
@@ -54,7 +71,9 @@ def _need(module: str, package: str, adapter: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ImportError(f"server {adapter!r} needs the {package!r} package: pip install {package}") from None
+        raise ImportError(
+            f"server {adapter!r} needs the {package!r} package: pip install {package}"
+        ) from None
 
 
 class WSGIRefServer(ServerAdapter):
@@ -135,7 +154,9 @@ class GeventServer(ServerAdapter):
 
     def run(self, handler: Any) -> None:
         pywsgi = _need("gevent.pywsgi", "gevent", "gevent")
-        pywsgi.WSGIServer((self.host, self.port), handler, log=None if self.quiet else "default").serve_forever()
+        pywsgi.WSGIServer(
+            (self.host, self.port), handler, log=None if self.quiet else "default"
+        ).serve_forever()
 
 
 class EventletServer(ServerAdapter):
@@ -245,8 +266,13 @@ class UvicornServer(ServerAdapter):
         target = handler
         if int(self.options.get("workers") or 1) > 1:
             target = _import_string(handler, "uvicorn")
-        uvicorn.run(target, host=self.host, port=self.port,
-                    log_level="warning" if self.quiet else "info", **self.options)
+        uvicorn.run(
+            target,
+            host=self.host,
+            port=self.port,
+            log_level="warning" if self.quiet else "info",
+            **self.options,
+        )
 
 
 class HypercornServer(ServerAdapter):
@@ -361,7 +387,9 @@ def _default_server() -> str:
         return "wsgiref"
 
 
-def _resolve_server(server: Any, host: str, port: int, workers: int | None, kargs: dict[str, Any]) -> ServerAdapter:
+def _resolve_server(
+    server: Any, host: str, port: int, workers: int | None, kargs: dict[str, Any]
+) -> ServerAdapter:
     if server is None:
         server = _default_server()
     if isinstance(server, str):
@@ -426,13 +454,24 @@ def run(
     watch_parent()
     debug_errors = kargs.get("log_level") == "debug" or _log.isEnabledFor(logging.DEBUG)
     with startup_errors(debug=debug_errors, host=host, port=port):
-        check_certificate(kargs.get("certfile"), kargs.get("keyfile"), kargs.get("keyfile_password"))
+        check_certificate(
+            kargs.get("certfile"), kargs.get("keyfile"), kargs.get("keyfile_password")
+        )
         _run(app, server, host, port, quiet, debug, workers, plugins, config, kargs)
 
 
-def _run(app: Any, server: Any, host: str, port: int, quiet: bool, debug: bool | None,
-         workers: int | None, plugins: list[Any] | None, config: dict[str, Any] | None,
-         kargs: dict[str, Any]) -> None:
+def _run(
+    app: Any,
+    server: Any,
+    host: str,
+    port: int,
+    quiet: bool,
+    debug: bool | None,
+    workers: int | None,
+    plugins: list[Any] | None,
+    config: dict[str, Any] | None,
+    kargs: dict[str, Any],
+) -> None:
     from ._loader import load_app
     from .app import Lcore, default_app
 
@@ -450,7 +489,11 @@ def _run(app: Any, server: Any, host: str, port: int, quiet: bool, debug: bool |
     srv = _resolve_server(server, host, port, workers, kargs)
     srv.quiet = srv.quiet or quiet
     if not srv.quiet:
-        print(f"lcore serving on http://{host}:{srv.port}/ with {type(srv).__name__}", file=sys.stderr, flush=True)
+        print(
+            f"lcore serving on http://{host}:{srv.port}/ with {type(srv).__name__}",
+            file=sys.stderr,
+            flush=True,
+        )
     previous = _install_sigterm()
     try:
         srv.run(app)

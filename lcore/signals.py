@@ -87,7 +87,10 @@ class Signal:
         with self._lock:
             if any(r == receiver and s is sender for r, s, _a in self._receivers):
                 return receiver
-            self._receivers = (*self._receivers, (receiver, sender, _bridge.is_async_callable(receiver)))
+            self._receivers = (
+                *self._receivers,
+                (receiver, sender, _bridge.is_async_callable(receiver)),
+            )
         self._changed()
         return receiver
 
@@ -119,7 +122,9 @@ class Signal:
             out.append((fn, self._call(fn, is_async, sender, kwargs)))
         return out
 
-    def send_robust(self, sender: Any = None, **kwargs: Any) -> list[tuple[Callable[..., Any], Any]]:
+    def send_robust(
+        self, sender: Any = None, **kwargs: Any
+    ) -> list[tuple[Callable[..., Any], Any]]:
         """Like :meth:`send`, but a receiver's exception is logged and returned as its result."""
         out: list[tuple[Callable[..., Any], Any]] = []
         for fn, is_async in self._live(sender):
@@ -130,7 +135,9 @@ class Signal:
                 out.append((fn, e))
         return out
 
-    def _call(self, fn: Callable[..., Any], is_async: bool, sender: Any, kwargs: dict[str, Any]) -> Any:
+    def _call(
+        self, fn: Callable[..., Any], is_async: bool, sender: Any, kwargs: dict[str, Any]
+    ) -> Any:
         if is_async and _bridge.on_event_loop():
             raise RuntimeError(
                 f"signal {self.name!r} has an async receiver ({_qualname(fn)}) and send() was called "
@@ -140,19 +147,25 @@ class Signal:
         if is_async or _isawaitable(rv):
             if _bridge.on_event_loop():  # pragma: no cover - a sync function returning a coroutine
                 rv.close()
-                raise RuntimeError(f"signal {self.name!r}: use `await signal.asend(...)` on an event loop")
+                raise RuntimeError(
+                    f"signal {self.name!r}: use `await signal.asend(...)` on an event loop"
+                )
             rv = _bridge.resolve_sync(rv)
         return rv
 
     # -- async code ---------------------------------------------------------------------
-    async def asend(self, sender: Any = None, **kwargs: Any) -> list[tuple[Callable[..., Any], Any]]:
+    async def asend(
+        self, sender: Any = None, **kwargs: Any
+    ) -> list[tuple[Callable[..., Any], Any]]:
         """Async :meth:`send`: async receivers are awaited, sync ones run in a worker thread."""
         out = []
         for fn, is_async in self._live(sender):
             out.append((fn, await self._acall(fn, is_async, sender, kwargs)))
         return out
 
-    async def asend_robust(self, sender: Any = None, **kwargs: Any) -> list[tuple[Callable[..., Any], Any]]:
+    async def asend_robust(
+        self, sender: Any = None, **kwargs: Any
+    ) -> list[tuple[Callable[..., Any], Any]]:
         """Async :meth:`send_robust`."""
         out: list[tuple[Callable[..., Any], Any]] = []
         for fn, is_async in self._live(sender):
@@ -164,7 +177,9 @@ class Signal:
         return out
 
     @staticmethod
-    async def _acall(fn: Callable[..., Any], is_async: bool, sender: Any, kwargs: dict[str, Any]) -> Any:
+    async def _acall(
+        fn: Callable[..., Any], is_async: bool, sender: Any, kwargs: dict[str, Any]
+    ) -> Any:
         if is_async:
             return await fn(sender, **kwargs)
         rv = await _bridge.run_sync(_current_or_none(), functools.partial(fn, sender, **kwargs))
@@ -210,8 +225,11 @@ shutdown = Signal(
 # -- sending the built-in signals from an app's hooks --------------------------------------
 
 #: Per-request signals and the hook each is sent from.
-_REQUEST_HOOKS = {request_started: "on_request_start", request_finished: "on_response_send",
-                  got_exception: "on_response_send"}
+_REQUEST_HOOKS = {
+    request_started: "on_request_start",
+    request_finished: "on_response_send",
+    got_exception: "on_response_send",
+}
 _BUILTIN = (request_started, request_finished, got_exception, startup, shutdown)
 
 _wiring_lock = threading.RLock()
@@ -305,7 +323,11 @@ def _request_hook(app: Any, sig: Signal, is_async: bool) -> Any:
             c = _current_or_none()
             if c is None:
                 return {"request": None}
-            return {"request": c.request, "response": c.response} if with_response else {"request": c.request}
+            return (
+                {"request": c.request, "response": c.response}
+                if with_response
+                else {"request": c.request}
+            )
 
         if is_async:
 

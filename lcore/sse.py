@@ -119,7 +119,9 @@ def _encode(item: Any) -> bytes:
         return ServerSentEvent(item).encode()
     if isinstance(item, (bytes, bytearray, memoryview)):
         return bytes(item)
-    raise TypeError(f"an SSE source yields ServerSentEvent, str, dict, list or bytes, not {t.__name__}")
+    raise TypeError(
+        f"an SSE source yields ServerSentEvent, str, dict, list or bytes, not {t.__name__}"
+    )
 
 
 class EventStream(HTTPResponse):
@@ -156,8 +158,14 @@ class EventStream(HTTPResponse):
         self.body = _frames(source, heartbeat, retry)
 
 
-def sse(source: Any, *, heartbeat: float | None = 15.0, retry: int | None = None, status: int = 200,
-        headers: Any = None) -> EventStream:
+def sse(
+    source: Any,
+    *,
+    heartbeat: float | None = 15.0,
+    retry: int | None = None,
+    status: int = 200,
+    headers: Any = None,
+) -> EventStream:
     """Stream the events ``source`` yields as Server-Sent Events (see :class:`EventStream`)."""
     return EventStream(source, heartbeat=heartbeat, retry=retry, status=status, headers=headers)
 

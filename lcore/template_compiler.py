@@ -347,7 +347,9 @@ def compile_stpl(source: str, tokens: list[str], label: str, filename: str) -> t
     return code, _compile(code, linemap, compiler.snippets, label, filename)
 
 
-def _compile(code: str, linemap: list[int], snippets: list[tuple[str, int]], label: str, filename: str) -> CodeType:
+def _compile(
+    code: str, linemap: list[int], snippets: list[tuple[str, int]], label: str, filename: str
+) -> CodeType:
     """Compile the generated code; whatever goes wrong is a TemplateError with a line.
 
     Python's compiler refuses some sources with other errors than SyntaxError: a

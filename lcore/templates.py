@@ -136,7 +136,9 @@ class BaseTemplate:
 
         module = cls._engine[0]
         if not available(module):
-            raise _EngineMissing(f"{cls.__name__} needs the {module!r} package: {install_hint(module)}")
+            raise _EngineMissing(
+                f"{cls.__name__} needs the {module!r} package: {install_hint(module)}"
+            )
 
     @classmethod
     def search(cls, name: str, lookup: list[str] | tuple[str, ...] | None = None) -> str | None:
@@ -194,7 +196,6 @@ class BaseTemplate:
 
 
 # --------------------------------------------------------------------------- stpl scanning
-
 
 
 class SimpleTemplate(BaseTemplate):

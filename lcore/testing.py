@@ -89,8 +89,10 @@ def _wsgi_transport(app: Any, client: tuple[str, int]) -> Any:
             return app(environ, keep_reason)
         except Exception:  # the app's own catchall was off: still answer, as a server would
             body = traceback.format_exc().encode()
-            keep_reason("500 Internal Server Error", [("Content-Type", "text/plain"),
-                                                      ("Content-Length", str(len(body)))])
+            keep_reason(
+                "500 Internal Server Error",
+                [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))],
+            )
             return [body]
 
     class _Transport(httpx.WSGITransport):
@@ -110,7 +112,9 @@ class _ASGITransport:
     Response bodies stream: chunks reach the client as the app sends them.
     """
 
-    def __init__(self, app: Any, client: tuple[str, int], root_path: str = "", backend: str = "asyncio") -> None:
+    def __init__(
+        self, app: Any, client: tuple[str, int], root_path: str = "", backend: str = "asyncio"
+    ) -> None:
         from .concurrency import start_portal
 
         self.app = app
@@ -156,7 +160,9 @@ class _ASGITransport:
             "method": request.method,
             "scheme": url.scheme,
             "path": self.root_path + path,
-            "raw_path": (self.root_path + path).encode("utf8") if False else url.raw_path.split(b"?")[0],
+            "raw_path": (self.root_path + path).encode("utf8")
+            if False
+            else url.raw_path.split(b"?")[0],
             "root_path": self.root_path,
             "query_string": url.query,
             "headers": [(k.lower(), v) for k, v in request.headers.raw],
@@ -201,7 +207,9 @@ class _ASGITransport:
 
 
 class _QueueStream(_httpx.SyncByteStream):
-    def __init__(self, out: queue.Queue[Any], disconnect: threading.Event, future: Any, head: bool) -> None:
+    def __init__(
+        self, out: queue.Queue[Any], disconnect: threading.Event, future: Any, head: bool
+    ) -> None:
         self.out = out
         self.disconnect = disconnect
         self.future = future
@@ -239,8 +247,14 @@ class TestClient:
 
     __test__ = False
 
-    def __init__(self, app: Any, protocol: str = "wsgi", base_url: str = _BASE_URL,
-                 client: tuple[str, int] = ("127.0.0.1", 50000), backend: str | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        protocol: str = "wsgi",
+        base_url: str = _BASE_URL,
+        client: tuple[str, int] = ("127.0.0.1", 50000),
+        backend: str | None = None,
+    ) -> None:
         import httpx
 
         from .concurrency import BACKENDS
@@ -260,8 +274,9 @@ class TestClient:
         else:
             self._asgi = _ASGITransport(app, client, root_path="", backend=backend)
             transport = _SyncAdapter(self._asgi)
-        self._http = httpx.Client(transport=transport, base_url=base_url, follow_redirects=False,
-                                  timeout=30.0)
+        self._http = httpx.Client(
+            transport=transport, base_url=base_url, follow_redirects=False, timeout=30.0
+        )
 
     def request(
         self,
@@ -275,7 +290,9 @@ class TestClient:
         **kwargs: Any,
     ) -> TestResponse:
         """Send one request and return the finished :class:`TestResponse`."""
-        with self.stream(method, path, body, headers, query_string, content_type, json, **kwargs) as r:
+        with self.stream(
+            method, path, body, headers, query_string, content_type, json, **kwargs
+        ) as r:
             r.read()
             return TestResponse(r)
 
@@ -332,7 +349,9 @@ class TestClient:
         """Send a PUT request."""
         return self.request("PUT", path, body=body, json=json, **kw)
 
-    def patch(self, path: str, json: Any = None, body: bytes | str = b"", **kw: Any) -> TestResponse:
+    def patch(
+        self, path: str, json: Any = None, body: bytes | str = b"", **kw: Any
+    ) -> TestResponse:
         """Send a PATCH request."""
         return self.request("PATCH", path, body=body, json=json, **kw)
 
@@ -348,8 +367,9 @@ class TestClient:
         """Send an OPTIONS request."""
         return self.request("OPTIONS", path, **kw)
 
-    def websocket_connect(self, path: str, headers: Any = None, subprotocols: list[str] | None = None,
-                          **kw: Any) -> Any:
+    def websocket_connect(
+        self, path: str, headers: Any = None, subprotocols: list[str] | None = None, **kw: Any
+    ) -> Any:
         """Open a WebSocket session to the app (``with client.websocket_connect('/ws') as ws:``).
 
         Under ``asgi`` it drives the ASGI ``websocket`` scope; under ``wsgi`` the
@@ -385,8 +405,9 @@ class TestClient:
             return
         self._asgi = None
         # Never block the collecting thread (the app may be stuck): close in the background.
-        threading.Thread(target=_close_quietly, args=(asgi,), name="lcore-testclient-close",
-                         daemon=True).start()
+        threading.Thread(
+            target=_close_quietly, args=(asgi,), name="lcore-testclient-close", daemon=True
+        ).start()
 
 
 #: ASGI transports not closed yet: closed at interpreter exit, while threads still run.

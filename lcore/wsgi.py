@@ -68,16 +68,23 @@ class WSGIAdapter:
         req = WSGIRequest(environ)
         if "bad_path" in req._cache:
             body = b"Bad Request: the path is not valid UTF-8."
-            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=UTF-8"),
-                                               ("Content-Length", str(len(body)))])
+            start_response(
+                "400 Bad Request",
+                [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))],
+            )
             return [body]
         if "HTTP_UPGRADE" in environ and "ws_router" in app.__dict__:
             refusal = _upgrade_required(app, req)
             if refusal is not None:
-                start_response("426 Upgrade Required", [
-                    ("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(refusal))),
-                    ("Upgrade", "websocket"), ("Connection", "Upgrade"),
-                ])
+                start_response(
+                    "426 Upgrade Required",
+                    [
+                        ("Content-Type", "text/plain; charset=UTF-8"),
+                        ("Content-Length", str(len(refusal))),
+                        ("Upgrade", "websocket"),
+                        ("Connection", "Upgrade"),
+                    ],
+                )
                 return [refusal]
         out = handle_sync(app, req)
         exc_info = None
@@ -97,13 +104,21 @@ class WSGIAdapter:
         if kind == FILE:
             wrapper = environ.get("wsgi.file_wrapper")
             c = out.ctx
-            if wrapper is not None and not (c is not None and (
-                c._scoped or c._after_response or "body" in c.request._cache or "post" in c.request._cache
-            )):
+            if wrapper is not None and not (
+                c is not None
+                and (
+                    c._scoped
+                    or c._after_response
+                    or "body" in c.request._cache
+                    or "post" in c.request._cache
+                )
+            ):
                 out._closed = True
                 return wrapper(out.body, 65536)
             return _FileIter(out)
-        body_iter = _ClosingIter(out) if kind == ITER else _AsyncIterBridge(out) if kind == AITER else None
+        body_iter = (
+            _ClosingIter(out) if kind == ITER else _AsyncIterBridge(out) if kind == AITER else None
+        )
         if body_iter is None:
             raise AssertionError(f"unknown body kind {kind}")  # pragma: no cover
         if not _STREAM_WARNED[0] and not environ.get("wsgi.multithread", True):
@@ -153,8 +168,12 @@ def _upgrade_required(app: Any, req: BaseRequest) -> bytes | None:
 def _warn_ws_unserved(app: Any) -> None:
     from lcore_ws.endpoint import warn_unserved
 
-    warn_unserved(app, "a WSGI server", "Run `python -m lcore_ws module:app --port 8081` beside it "
-                  "(and route the WebSocket paths there), or serve the app with an ASGI server.")
+    warn_unserved(
+        app,
+        "a WSGI server",
+        "Run `python -m lcore_ws module:app --port 8081` beside it "
+        "(and route the WebSocket paths there), or serve the app with an ASGI server.",
+    )
 
 
 def _warn_stream(req: BaseRequest, what: str) -> None:
@@ -303,7 +322,9 @@ def call_wsgi_app(wsgi_app: Any, req: BaseRequest) -> HTTPResponse:
     if isinstance(req, WSGIRequest) and "wsgi.input" in env:
         env["wsgi.input"] = req.body
     else:
-        env["wsgi.input"] = req.body if req._body_needed or "body" in req._cache else io.BytesIO(b"")
+        env["wsgi.input"] = (
+            req.body if req._body_needed or "body" in req._cache else io.BytesIO(b"")
+        )
     env.setdefault("wsgi.errors", sys.stderr)
     captured: dict[str, Any] = {}
     written: list[bytes] = []

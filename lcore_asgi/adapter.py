@@ -24,7 +24,14 @@ from lcore.request import BaseRequest, BodySource
 from lcore.response import HTTPError, HTTPResponse
 from lcore.sse import _reopen_streams, close_streams
 
-__all__ = ["ASGIAdapter", "ASGIBody", "ASGIRequest", "ClientDisconnect", "call_asgi_app", "describe_scope"]
+__all__ = [
+    "ASGIAdapter",
+    "ASGIBody",
+    "ASGIRequest",
+    "ClientDisconnect",
+    "call_asgi_app",
+    "describe_scope",
+]
 
 _log = logging.getLogger("lcore.error")
 _CHUNK = 65536
@@ -369,7 +376,9 @@ class ASGIAdapter:
                 try:
                     async for chunk in chunks:
                         if chunk:
-                            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                            await send(
+                                {"type": "http.response.body", "body": chunk, "more_body": True}
+                            )
                 finally:
                     await chunks.aclose()
             await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -15,9 +15,16 @@ from typing import Any
 from .websocket import SyncWebSocket, WebSocket, WebSocketDisconnect, WebSocketState
 
 __all__ = [
-    "WebSocket", "SyncWebSocket", "WebSocketState", "WebSocketDisconnect",
-    "WebSocketOptions", "serve", "SideBySideApp",
-    "Broadcast", "MemoryBackend", "RedisBackend",
+    "WebSocket",
+    "SyncWebSocket",
+    "WebSocketState",
+    "WebSocketDisconnect",
+    "WebSocketOptions",
+    "serve",
+    "SideBySideApp",
+    "Broadcast",
+    "MemoryBackend",
+    "RedisBackend",
 ]
 
 _LAZY = {

@@ -73,7 +73,10 @@ class Event:
         return json.loads(self.message)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Event) and (other.channel, other.message) == (self.channel, self.message)
+        return isinstance(other, Event) and (other.channel, other.message) == (
+            self.channel,
+            self.message,
+        )
 
     def __repr__(self) -> str:
         return f"Event({self.channel!r}, {self.message!r})"
@@ -85,7 +88,9 @@ def _encode(message: str | bytes) -> bytes:
         return b"t" + message.encode("utf8")
     if isinstance(message, (bytes, bytearray, memoryview)):
         return b"b" + bytes(message)
-    raise TypeError(f"broadcast messages are str or bytes, not {type(message).__name__} (json.dumps it)")
+    raise TypeError(
+        f"broadcast messages are str or bytes, not {type(message).__name__} (json.dumps it)"
+    )
 
 
 def _decode(payload: bytes) -> str | bytes:
@@ -129,7 +134,9 @@ class Subscription:
             q.popleft()
             self.dropped += 1
             if self.dropped == 1:
-                _log.warning("a subscriber of %r is too slow; dropping its oldest messages", self.channel)
+                _log.warning(
+                    "a subscriber of %r is too slow; dropping its oldest messages", self.channel
+                )
         q.append(event)
         w = self._waiter
         if w is not None:
@@ -207,7 +214,8 @@ class MemoryBackend:
         _log.warning(
             "broadcast: the in-memory backend is used %s; each worker has its own channels, "
             "so messages do not reach subscribers in other workers. Use "
-            "Broadcast('redis://host:6379/0') to share channels across workers.", why,
+            "Broadcast('redis://host:6379/0') to share channels across workers.",
+            why,
         )
 
     async def publish(self, channel: str, message: str | bytes) -> bool:
@@ -317,8 +325,11 @@ class _RedisHub:
                         if ch in self.confirmed:
                             self.confirmed[ch].set()
             except Exception as exc:  # noqa: BLE001 - any Redis/network failure: reconnect
-                _log.warning("broadcast: Redis pub/sub connection lost (%s); reconnecting in %.1fs",
-                             exc, delay)
+                _log.warning(
+                    "broadcast: Redis pub/sub connection lost (%s); reconnecting in %.1fs",
+                    exc,
+                    delay,
+                )
             finally:
                 self.pubsub = None
                 # anyio events cannot be cleared: a confirmed channel gets a new event and
@@ -361,8 +372,13 @@ class _DropLog:
             if now - self._last_log < self.interval:
                 return
             self._last_log, count, self._unlogged = now, self._unlogged, 0
-        _log.warning("broadcast: Redis is unreachable (%s); dropped %d message(s), the last on %r. "
-                     "Messages published while Redis is down are lost.", exc, count, channel)
+        _log.warning(
+            "broadcast: Redis is unreachable (%s); dropped %d message(s), the last on %r. "
+            "Messages published while Redis is down are lost.",
+            exc,
+            count,
+            channel,
+        )
 
     def reached(self) -> None:
         if not self._since_ok:
@@ -370,21 +386,32 @@ class _DropLog:
         with self._lock:
             count, self._since_ok, self._unlogged = self._since_ok, 0, 0
             self._last_log = float("-inf")
-        _log.warning("broadcast: Redis is reachable again; %d message(s) were dropped meanwhile", count)
+        _log.warning(
+            "broadcast: Redis is reachable again; %d message(s) were dropped meanwhile", count
+        )
 
 
 def _asyncio_loop() -> Any:
     """The running asyncio loop (redis.asyncio's clients are bound to it)."""
-    require_asyncio("Broadcast('redis://...')", "redis-py's async client is built on asyncio streams")
+    require_asyncio(
+        "Broadcast('redis://...')", "redis-py's async client is built on asyncio streams"
+    )
     return current_loop().key
 
 
 class RedisBackend:
     """Channels across processes and machines through Redis pub/sub (``redis.asyncio``)."""
 
-    def __init__(self, url: str = "redis://localhost:6379/0", *, reconnect_min: float = 0.1,
-                 reconnect_max: float = 5.0, subscribe_timeout: float = 5.0, drop_log_interval: float = 10.0,
-                 **redis_options: Any) -> None:
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        *,
+        reconnect_min: float = 0.1,
+        reconnect_max: float = 5.0,
+        subscribe_timeout: float = 5.0,
+        drop_log_interval: float = 10.0,
+        **redis_options: Any,
+    ) -> None:
         from lcore._extras import require_installed
 
         require_installed("redis", "redis", "Broadcast's RedisBackend")  # fail now, not on publish

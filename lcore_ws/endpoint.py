@@ -25,7 +25,14 @@ from lcore_asgi.adapter import describe_scope
 
 from .websocket import SyncWebSocket, WebSocket, WebSocketDisconnect, WebSocketState, _offered
 
-__all__ = ["register", "handle", "ws_router", "upgrade_required", "warn_unserved", "refusal_handler"]
+__all__ = [
+    "register",
+    "handle",
+    "ws_router",
+    "upgrade_required",
+    "warn_unserved",
+    "refusal_handler",
+]
 
 _log = logging.getLogger("lcore.ws")
 
@@ -64,8 +71,16 @@ def register(
         router = ws_router(app)
         group = app.current_group  # inside ``with app.group(...)``: its prefix and config
         plugins, skiplist, cfg = group.options(apply, skip, config)
-        route = Route(app, group.rule(path), "GET", _entry(handler), name=name, plugins=plugins,
-                      skiplist=skiplist, **cfg)
+        route = Route(
+            app,
+            group.rule(path),
+            "GET",
+            _entry(handler),
+            name=name,
+            plugins=plugins,
+            skiplist=skiplist,
+            **cfg,
+        )
         route.websocket = True  # type: ignore[attr-defined]
         router.add(route.rule, "GET", route, name=name)
         app.__dict__["ws_routes"].append(route)
@@ -107,7 +122,9 @@ def request_from_scope(scope: dict[str, Any]) -> BaseRequest:
     return BaseRequest(**describe_scope(scope))
 
 
-def _resolve(app: Any, path: str, prefix: str = "") -> tuple[Any, Route, dict[str, Any], str] | None:
+def _resolve(
+    app: Any, path: str, prefix: str = ""
+) -> tuple[Any, Route, dict[str, Any], str] | None:
     """The app (this one, or an Lcore app mounted in it), route and args for ``path``."""
     router = app.__dict__.get("ws_router")
     if router is not None:
@@ -118,7 +135,9 @@ def _resolve(app: Any, path: str, prefix: str = "") -> tuple[Any, Route, dict[st
             pass
     for mount_prefix, child in app.mounts:
         if path.startswith(mount_prefix) and hasattr(child, "mounts") and hasattr(child, "router"):
-            found = _resolve(child, "/" + path[len(mount_prefix):], prefix + mount_prefix.rstrip("/"))
+            found = _resolve(
+                child, "/" + path[len(mount_prefix) :], prefix + mount_prefix.rstrip("/")
+            )
             if found is not None:
                 return found
     return None
@@ -153,7 +172,10 @@ def warn_unserved(app: Any, where: str, fix: str) -> None:
     _log.warning(
         "this app has %d WebSocket route(s) (%s) that %s cannot serve; they answer "
         "426 Upgrade Required. %s",
-        len(routes), ", ".join(r.rule for r in routes[:5]), where, fix,
+        len(routes),
+        ", ".join(r.rule for r in routes[:5]),
+        where,
+        fix,
     )
 
 
@@ -171,8 +193,11 @@ def refusal_handler() -> Callable[[Any, Any], Any]:
         body = upgrade_required(app, path)
         if body is None:
             return False
-        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"upgrade", b"websocket"),
-                   (b"connection", b"close")]
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"upgrade", b"websocket"),
+            (b"connection", b"close"),
+        ]
         await connection.send_head(426, headers, body, True)
         return True  # answered; the connection closes
 
@@ -186,18 +211,24 @@ async def handle(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> No
         return  # the client left before the handshake reached us
     if "subprotocols" not in scope:
         scope = dict(scope)
-        scope["subprotocols"] = _offered([v for k, v in scope.get("headers") or () if k == b"sec-websocket-protocol"])
+        scope["subprotocols"] = _offered(
+            [v for k, v in scope.get("headers") or () if k == b"sec-websocket-protocol"]
+        )
     req = request_from_scope(scope)
     found = _resolve(app, req.path)
     if found is not None and found[3]:
         # A route of a mounted Lcore app: the request is seen below its mount point.
         prefix = found[3]
         req.script_name = req.script_name.rstrip("/") + prefix.rstrip("/") + "/"
-        req.path = req.path[len(prefix):] or "/"
+        req.path = req.path[len(prefix) :] or "/"
     ws = WebSocket(scope, receive, send, req)
     if found is None:
-        await _reject(ws, 404, [("Content-Type", "text/plain; charset=UTF-8")],
-                      b"No WebSocket route for this path.\n")
+        await _reject(
+            ws,
+            404,
+            [("Content-Type", "text/plain; charset=UTF-8")],
+            b"No WebSocket route for this path.\n",
+        )
         return
     app, route, args, _prefix = found
     ws.app = app
@@ -233,11 +264,18 @@ async def _reject(ws: WebSocket, status: int, headers: list[tuple[str, str]], bo
     extensions = ws.scope.get("extensions") or {}
     try:
         if "websocket.http.response" in extensions:
-            hdrs = [(k.lower().encode("latin1"), v.encode("latin1")) for k, v in headers
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection")]
+            hdrs = [
+                (k.lower().encode("latin1"), v.encode("latin1"))
+                for k, v in headers
+                if k.lower() not in ("content-length", "transfer-encoding", "connection")
+            ]
             hdrs.append((b"content-length", str(len(body)).encode()))
-            await ws._send({"type": "websocket.http.response.start", "status": status, "headers": hdrs})
-            await ws._send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+            await ws._send(
+                {"type": "websocket.http.response.start", "status": status, "headers": hdrs}
+            )
+            await ws._send(
+                {"type": "websocket.http.response.body", "body": body, "more_body": False}
+            )
         else:
             await ws._send({"type": "websocket.close", "code": 1008, "reason": ""})
     except OSError:

@@ -15,23 +15,19 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from http import HTTPStatus
 from time import monotonic
 from typing import Any
-from urllib.parse import unquote
 
 import anyio
 import anyio.abc
 from anyio.streams.tls import TLSStream
 from websockets.datastructures import Headers
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
-from websockets.frames import Frame, Opcode
+from websockets.frames import Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import CLOSED, CONNECTING, OPEN
-from websockets.server import ServerProtocol
 
+from .handshake import _extensions, _reason, _ServerProtocol, websocket_scope
 from .options import ConnectionClosedError, WebSocketOptions
-from .websocket import _offered
 
 __all__ = ["WebSocketOptions", "ConnectionClosedError", "serve_stream"]
 
@@ -39,37 +35,6 @@ _log = logging.getLogger("lcore.ws")
 _proto_log = logging.getLogger("lcore.ws.protocol")
 _proto_log.setLevel(logging.WARNING)  # websockets logs every open/close at INFO
 _READ = 65536
-_ASGI = {"version": "3.0", "spec_version": "2.4"}
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
-class _ServerProtocol(ServerProtocol):
-    """websockets' ``ServerProtocol``, answering a Close between fragments as RFC 6455 says.
-
-    Control frames may come between the fragments of a message (RFC 6455 5.4). websockets
-    fails the connection with 1002 when that control frame is a Close; the RFC asks for
-    the Close to be echoed (5.5.1) and what follows it discarded (1.4), the unfinished
-    message with it (Autobahn 7.1.5).
-    """
-
-    def recv_frame(self, frame: Frame) -> None:
-        if frame.opcode is Opcode.CLOSE:
-            self.current_size = None  # the unfinished message is abandoned
-        super().recv_frame(frame)
-
-
-def _extensions(options: WebSocketOptions) -> list[Any] | None:
-    if not options.compression:
-        return None
-    # Small windows: a compressed connection costs ~ tens of KiB, not hundreds.
-    return [ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=12,
-                                           compress_settings={"memLevel": 5})]
 
 
 class _Session:
@@ -228,28 +193,8 @@ class _Session:
             pass
 
     def _scope(self, request: Request) -> dict[str, Any]:
-        target = request.path
-        path, _, query = target.partition("?")
-        root = self.base_scope.get("root_path", "")
-        raw_path = path.encode("latin1")
-        path = unquote(path) if "%" in path else path
-        if root:
-            path, raw_path = root + path, root.encode() + raw_path
-        headers = [(k.lower().encode("latin1"), v.encode("latin1", "replace"))
-                   for k, v in request.headers.raw_items()]
-        self._offered = _offered([v for k, v in headers if k == b"sec-websocket-protocol"])
-        scope = dict(self.base_scope)
-        scope.update({
-            "type": "websocket",
-            "asgi": _ASGI,
-            "http_version": self.base_scope.get("http_version", "1.1"),
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query.encode("latin1"),
-            "headers": headers,
-            "subprotocols": self._offered,
-            "extensions": {"websocket.http.response": {}},
-        })
+        scope = websocket_scope(self.base_scope, request)
+        self._offered = scope["subprotocols"]
         return scope
 
     # -- run ---------------------------------------------------------------------------
@@ -378,7 +323,12 @@ class _Session:
                 response.headers["Sec-WebSocket-Protocol"] = proto.subprotocol = subprotocol
             for k, v in message.get("headers") or ():
                 name = k.decode("latin1") if isinstance(k, bytes) else k
-                if name.lower() not in ("sec-websocket-protocol", "sec-websocket-accept", "upgrade", "connection"):
+                if name.lower() not in (
+                    "sec-websocket-protocol",
+                    "sec-websocket-accept",
+                    "upgrade",
+                    "connection",
+                ):
                     response.headers[name] = v.decode("latin1") if isinstance(v, bytes) else v
             await self._respond(response, quietly=False)
             assert self._tg is not None
@@ -419,7 +369,9 @@ class _Session:
             if not quietly:
                 raise ConnectionClosedError("the client disconnected") from None
 
-    async def _send_response(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    async def _send_response(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
         hdrs = Headers()
         for k, v in headers:
             name = k.decode("latin1")
@@ -442,7 +394,12 @@ class _Session:
                     else:  # closing: the client has close_timeout to finish its part
                         with anyio.fail_after(self.options.close_timeout):
                             data = await self.stream.receive(_READ)
-                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                except (
+                    anyio.EndOfStream,
+                    anyio.BrokenResourceError,
+                    anyio.ClosedResourceError,
+                    OSError,
+                ):
                     data = b""
                 except TimeoutError:
                     break
@@ -503,7 +460,10 @@ class _Session:
                 return
             msg: dict[str, Any] = {"type": "websocket.receive", "text": text}
         else:
-            msg = {"type": "websocket.receive", "bytes": data if type(data) is bytes else bytes(data)}
+            msg = {
+                "type": "websocket.receive",
+                "bytes": data if type(data) is bytes else bytes(data),
+            }
         if not self._inbox_closed:
             await self._put(msg)  # waits while max_queue messages are unread
 
@@ -536,7 +496,10 @@ class _Session:
             try:
                 started = self._write_started
                 if started and now >= started + opts.write_timeout:
-                    _log.info("WebSocket client stopped reading for %.0fs; dropping it", opts.write_timeout)
+                    _log.info(
+                        "WebSocket client stopped reading for %.0fs; dropping it",
+                        opts.write_timeout,
+                    )
                     self._abort()
                     await anyio.aclose_forcefully(self.stream)
                     return
@@ -544,7 +507,11 @@ class _Session:
                     proto.send_close(1001, "server shutting down")
                     await self._flush()
                     return
-                if self._ping is not None and opts.ping_timeout and now >= self._ping[1] + opts.ping_timeout:
+                if (
+                    self._ping is not None
+                    and opts.ping_timeout
+                    and now >= self._ping[1] + opts.ping_timeout
+                ):
                     await self._fail(1011, "keepalive ping timeout")
                     return
                 if opts.idle_timeout and now >= self._last_activity + opts.idle_timeout:
@@ -585,8 +552,14 @@ async def serve_stream(
     session = _Session(
         app,
         stream,
-        {"scheme": scheme, "client": client, "server": server, "root_path": root_path,
-         "state": dict(state or {}), "http_version": http_version},
+        {
+            "scheme": scheme,
+            "client": client,
+            "server": server,
+            "root_path": root_path,
+            "state": dict(state or {}),
+            "http_version": http_version,
+        },
         options or WebSocketOptions(),
         respond,
     )

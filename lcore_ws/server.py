@@ -30,14 +30,28 @@ class SideBySideApp:
         if kind in ("websocket", "lifespan"):
             await self.app.asgi(scope, receive, send)
             return
-        await send({"type": "http.response.start", "status": 426,
-                    "headers": [(b"upgrade", b"websocket"), (b"connection", b"Upgrade"),
-                                (b"content-type", b"text/plain; charset=utf-8")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 426,
+                "headers": [
+                    (b"upgrade", b"websocket"),
+                    (b"connection", b"Upgrade"),
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": _426})
 
 
-def serve(app: Any, host: str = "127.0.0.1", port: int = 8081, *,
-          options: WebSocketOptions | None = None, **server_options: Any) -> None:
+def serve(
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 8081,
+    *,
+    options: WebSocketOptions | None = None,
+    **server_options: Any,
+) -> None:
     """Serve ``app``'s WebSocket routes on ``host:port`` until interrupted (blocking).
 
     ``options`` sets the WebSocket limits; other keywords go to the embedded server's
@@ -49,5 +63,11 @@ def serve(app: Any, host: str = "127.0.0.1", port: int = 8081, *,
         from lcore import load
 
         app = load(app)
-    serve_asgi(SideBySideApp(app), host=host, port=port, http2=False,
-               upgrade_handlers={b"websocket": upgrade_handler(options)}, **server_options)
+    serve_asgi(
+        SideBySideApp(app),
+        host=host,
+        port=port,
+        http2=False,
+        upgrade_handlers={b"websocket": upgrade_handler(options)},
+        **server_options,
+    )

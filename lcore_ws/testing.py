@@ -29,7 +29,9 @@ _TIMEOUT = 10.0
 class HandshakeRejected(Exception):
     """The app refused the handshake: ``status_code``, ``headers`` and ``body`` of its answer."""
 
-    def __init__(self, status_code: int, headers: list[tuple[str, str]] | None = None, body: bytes = b"") -> None:
+    def __init__(
+        self, status_code: int, headers: list[tuple[str, str]] | None = None, body: bytes = b""
+    ) -> None:
         super().__init__(f"WebSocket handshake rejected with HTTP {status_code}")
         self.status_code = status_code
         self.headers = headers or []
@@ -89,7 +91,9 @@ class WebSocketTestSession:
 
     def receive_json(self, mode: str = "text", timeout: float = _TIMEOUT) -> Any:
         """The next message parsed as JSON."""
-        return json.loads(self.receive_text(timeout) if mode == "text" else self.receive_bytes(timeout))
+        return json.loads(
+            self.receive_text(timeout) if mode == "text" else self.receive_bytes(timeout)
+        )
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection (and wait for the app's side to finish)."""
@@ -141,7 +145,9 @@ class _ASGITransport:
         t = msg["type"]
         if t == "websocket.accept":
             self.subprotocol = msg.get("subprotocol")
-            self.headers = [(k.decode("latin1"), v.decode("latin1")) for k, v in msg.get("headers") or ()]
+            self.headers = [
+                (k.decode("latin1"), v.decode("latin1")) for k, v in msg.get("headers") or ()
+            ]
             return
         self.closed = True
         if t == "websocket.http.response.start":
@@ -153,7 +159,9 @@ class _ASGITransport:
                 body += m.get("body", b"")
                 if not m.get("more_body", False):
                     break
-            headers = [(k.decode("latin1"), v.decode("latin1")) for k, v in msg.get("headers") or ()]
+            headers = [
+                (k.decode("latin1"), v.decode("latin1")) for k, v in msg.get("headers") or ()
+            ]
             raise HandshakeRejected(int(msg["status"]), headers, body)
         if t == "websocket.close":
             raise HandshakeRejected(403)
@@ -246,8 +254,15 @@ def _pipe() -> tuple[_MemoryByteStream, _MemoryByteStream]:
 
 
 class _WireTransport:
-    def __init__(self, app: Any, url: str, headers: list[tuple[str, str]], subprotocols: list[str] | None,
-                 client: tuple[str, int], backend: str = "asyncio") -> None:
+    def __init__(
+        self,
+        app: Any,
+        url: str,
+        headers: list[tuple[str, str]],
+        subprotocols: list[str] | None,
+        client: tuple[str, int],
+        backend: str = "asyncio",
+    ) -> None:
         from lcore._extras import require
 
         require("websockets", "ws", "websocket_connect() through the WSGI side")
@@ -266,9 +281,15 @@ class _WireTransport:
         ours, theirs = _pipe()
         self.stream, self.theirs = ours, theirs
         self.future = self.portal.start_task_soon(
-            lambda: serve_stream(SideBySideApp(app), theirs, client=client, server=("testserver", 80))
+            lambda: serve_stream(
+                SideBySideApp(app), theirs, client=client, server=("testserver", 80)
+            )
         )
-        self.proto = ClientProtocol(parse_uri(url), subprotocols=subprotocols or None, max_size=None)  # type: ignore[arg-type]
+        self.proto = ClientProtocol(
+            parse_uri(url),
+            subprotocols=subprotocols or None,  # type: ignore[arg-type]
+            max_size=None,
+        )
         req = self.proto.connect()
         for k, v in headers:
             req.headers[k] = v
@@ -283,7 +304,9 @@ class _WireTransport:
         if event.status_code != 101:
             self.closed = True
             self._shutdown()
-            raise HandshakeRejected(event.status_code, list(event.headers.raw_items()), bytes(event.body or b""))
+            raise HandshakeRejected(
+                event.status_code, list(event.headers.raw_items()), bytes(event.body or b"")
+            )
         self.subprotocol = self.proto.subprotocol
         self.headers = list(event.headers.raw_items())
 
@@ -299,6 +322,7 @@ class _WireTransport:
 
     def _next_event(self, timeout: float) -> Any:
         while not self._pending:
+
             async def read() -> bytes:
                 with anyio.fail_after(timeout):
                     try:
@@ -379,7 +403,9 @@ def connect(
     http_response: bool = True,
 ) -> WebSocketTestSession:
     """Open a WebSocket to ``client.app`` (called by ``TestClient.websocket_connect``)."""
-    hdrs: list[tuple[str, str]] = list(headers.items() if isinstance(headers, dict) else headers or [])
+    hdrs: list[tuple[str, str]] = list(
+        headers.items() if isinstance(headers, dict) else headers or []
+    )
     cookies = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar) if client.cookies else ""
     if cookies and not any(k.lower() == "cookie" for k, _ in hdrs):
         hdrs.append(("Cookie", cookies))
@@ -389,8 +415,16 @@ def connect(
         target += "?" + parts.query
     addr = getattr(client, "_client_addr", ("127.0.0.1", 50000))
     if client.protocol == "wsgi":
-        return WebSocketTestSession(_WireTransport(client.app, "ws://testserver" + target, hdrs, subprotocols, addr,
-                                                   backend=getattr(client, "backend", "asyncio")))
+        return WebSocketTestSession(
+            _WireTransport(
+                client.app,
+                "ws://testserver" + target,
+                hdrs,
+                subprotocols,
+                addr,
+                backend=getattr(client, "backend", "asyncio"),
+            )
+        )
     raw = [(k.lower().encode("latin1"), str(v).encode("latin1")) for k, v in hdrs]
     raw.append((b"host", b"testserver"))
     if subprotocols:

@@ -65,7 +65,9 @@ def upgrade_handler(options: WebSocketOptions | None = None) -> Any:
 
 
 #: Request headers of an extended CONNECT that the synthesized HTTP/1.1 handshake replaces.
-_H2_REPLACED = frozenset((b"host", b"upgrade", b"connection", b"sec-websocket-key", b"content-length"))
+_H2_REPLACED = frozenset(
+    (b"host", b"upgrade", b"connection", b"sec-websocket-key", b"content-length")
+)
 #: Handshake response headers that mean nothing on HTTP/2 (RFC 8441 §5, RFC 9113 §8.2.2).
 _H2_DROPPED = frozenset(("upgrade", "connection", "sec-websocket-accept", "date", "content-length"))
 
@@ -86,9 +88,11 @@ def h2_connect_handler(options: WebSocketOptions | None = None) -> Any:
     async def handle_connect(tunnel: Any, request: dict[str, Any]) -> None:
         state = request["state"]
         key = base64.b64encode(os.urandom(16))
-        head = [b"GET %s HTTP/1.1\r\n" % request["target"],
-                b"Host: %s\r\n" % (request["authority"] or b"localhost"),
-                b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n" % key]
+        head = [
+            b"GET %s HTTP/1.1\r\n" % request["target"],
+            b"Host: %s\r\n" % (request["authority"] or b"localhost"),
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n" % key,
+        ]
         for name, value in request["headers"]:
             if name not in _H2_REPLACED:
                 head.append(b"%s: %s\r\n" % (name, value))
@@ -96,10 +100,17 @@ def h2_connect_handler(options: WebSocketOptions | None = None) -> Any:
 
         async def respond(response: Response) -> None:
             ok = response.status_code == 101
-            headers = [(k.lower().encode("latin1"), v.encode("latin1"))
-                       for k, v in response.headers.raw_items() if k.lower() not in _H2_DROPPED]
-            await tunnel.respond(200 if ok else response.status_code, headers,
-                                 b"" if ok else bytes(response.body or b""), end=not ok)
+            headers = [
+                (k.lower().encode("latin1"), v.encode("latin1"))
+                for k, v in response.headers.raw_items()
+                if k.lower() not in _H2_DROPPED
+            ]
+            await tunnel.respond(
+                200 if ok else response.status_code,
+                headers,
+                b"" if ok else bytes(response.body or b""),
+                end=not ok,
+            )
 
         def attach(session: _Session) -> None:
             tunnel.session = session  # the server's graceful shutdown reaches it

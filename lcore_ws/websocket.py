@@ -102,7 +102,11 @@ class WebSocket(HTTPConnection):
         if subprotocol is not None and subprotocol not in self.subprotocols:
             raise ValueError(f"the client did not offer subprotocol {subprotocol!r}")
         await self._send(
-            {"type": "websocket.accept", "subprotocol": subprotocol, "headers": _header_pairs(headers)}
+            {
+                "type": "websocket.accept",
+                "subprotocol": subprotocol,
+                "headers": _header_pairs(headers),
+            }
         )
         self.subprotocol = subprotocol
         self.state = WebSocketState.CONNECTED

@@ -136,7 +136,9 @@ class RedisServer:
 @contextlib.contextmanager
 def _started() -> Iterator[RedisServer]:
     if redis_binary() is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server, or set REDIS_SERVER)")
+        pytest.skip(
+            "redis-server is not installed (apt-get install redis-server, or set REDIS_SERVER)"
+        )
     server = RedisServer().start()
     try:
         yield server

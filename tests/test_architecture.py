@@ -47,8 +47,18 @@ def _module_path(name: str) -> Path:
 EDGE = {_module_path(m).relative_to(ROOT).as_posix() for m in EDGE_MODULES}
 
 FORBIDDEN = tuple(m for m in EDGE_MODULES if m != "lcore") + (
-    "lcore_asgi", "lcore_ws", "anyio", "asyncio", "sniffio", "trio", "h11", "h2",
-    "httpx", "uvicorn", "gunicorn", "hypercorn",
+    "lcore_asgi",
+    "lcore_ws",
+    "anyio",
+    "asyncio",
+    "sniffio",
+    "trio",
+    "h11",
+    "h2",
+    "httpx",
+    "uvicorn",
+    "gunicorn",
+    "hypercorn",
 )
 
 #: Names, attributes and string keys that mean "reading a protocol's own input".
@@ -58,25 +68,69 @@ PROTOCOL_NAMES = frozenset(("environ", "scope", "asyncio", "anyio", "trio", "sni
 BATTERY_NAMES = PROTOCOL_NAMES - {"scope"}
 CORE_PATHS = {_module_path(m).relative_to(ROOT).as_posix() for m in CORE_MODULES}
 PROTOCOL_ATTRS = frozenset(("environ", "_environ", "scope", "_scope"))
-PROTOCOL_KEYS = frozenset((
-    "wsgi.input", "wsgi.errors", "wsgi.url_scheme", "wsgi.file_wrapper", "wsgi.input_terminated",
-    "wsgi.multithread", "wsgi.multiprocess", "REQUEST_METHOD", "PATH_INFO", "SCRIPT_NAME",
-    "QUERY_STRING", "REMOTE_ADDR", "REMOTE_PORT", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
-    "CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_HOST", "HTTP_COOKIE", "HTTP_UPGRADE", "http.request",
-    "http.disconnect", "http.response.start", "http.response.body", "websocket.accept",
-    "websocket.receive", "websocket.send", "websocket.close", "lifespan.startup", "lifespan.shutdown",
-))
+PROTOCOL_KEYS = frozenset(
+    (
+        "wsgi.input",
+        "wsgi.errors",
+        "wsgi.url_scheme",
+        "wsgi.file_wrapper",
+        "wsgi.input_terminated",
+        "wsgi.multithread",
+        "wsgi.multiprocess",
+        "REQUEST_METHOD",
+        "PATH_INFO",
+        "SCRIPT_NAME",
+        "QUERY_STRING",
+        "REMOTE_ADDR",
+        "REMOTE_PORT",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "HTTP_HOST",
+        "HTTP_COOKIE",
+        "HTTP_UPGRADE",
+        "http.request",
+        "http.disconnect",
+        "http.response.start",
+        "http.response.body",
+        "websocket.accept",
+        "websocket.receive",
+        "websocket.send",
+        "websocket.close",
+        "lifespan.startup",
+        "lifespan.shutdown",
+    )
+)
 #: Where a non-edge module may still name an environ or a scope: (module, qualified name
 #: of the function or class) and why. Everything inside that definition is allowed.
 COMPAT = {
-    ("lcore/connection.py", "HTTPConnection.__getitem__"): "request[key] reads the compatibility environ",
-    ("lcore/connection.py", "HTTPConnection.get"): "request.get(key) reads the compatibility environ",
-    ("lcore/request.py", "BaseRequest.__init__"): "BaseRequest(environ), the old constructor, hands the "
+    (
+        "lcore/connection.py",
+        "HTTPConnection.__getitem__",
+    ): "request[key] reads the compatibility environ",
+    (
+        "lcore/connection.py",
+        "HTTPConnection.get",
+    ): "request.get(key) reads the compatibility environ",
+    (
+        "lcore/request.py",
+        "BaseRequest.__init__",
+    ): "BaseRequest(environ), the old constructor, hands the "
     "environ to the WSGI edge (lcore.wsgi_request.init_from_environ)",
-    ("lcore/app.py", "Lcore.wsgi"): "the app is a WSGI callable: the environ goes to the adapter untouched",
-    ("lcore/app.py", "Lcore._asgi_entry"): "the app is an ASGI callable: the scope goes to the adapter untouched",
-    ("lcore/datastructures.py", "WSGIHeaderDict"): "Bottle's WSGIHeaderDict(environ), kept for old code; "
-    "the core reads RequestHeaders",
+    (
+        "lcore/app.py",
+        "Lcore.wsgi",
+    ): "the app is a WSGI callable: the environ goes to the adapter untouched",
+    (
+        "lcore/app.py",
+        "Lcore._asgi_entry",
+    ): "the app is an ASGI callable: the scope goes to the adapter untouched",
+    (
+        "lcore/datastructures.py",
+        "WSGIHeaderDict",
+    ): "Bottle's WSGIHeaderDict(environ), kept for old code; the core reads RequestHeaders",
     ("lcore/datastructures.py", "_headers_from_environ"): "WSGIHeaderDict's environ reader",
 }
 
@@ -112,18 +166,27 @@ def _core_modules() -> list[Path]:
 
 def _seam_modules() -> list[Path]:
     """Every module of ``PACKAGES`` but the seam itself."""
-    return [p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))
-            if p.relative_to(ROOT).as_posix() not in SEAM_PARTS]
+    return [
+        p
+        for pkg in PACKAGES
+        for p in sorted((ROOT / pkg).rglob("*.py"))
+        if p.relative_to(ROOT).as_posix() not in SEAM_PARTS
+    ]
 
 
 def _raw_concurrency(path: Path) -> list[tuple[int, str]]:
     """Where ``path`` imports asyncio / anyio's hops, or reaches them as ``asyncio.x``/``anyio.from_thread``."""
-    out = [(line, name) for line, name in _imported_names(path)
-           if any(name == m or name.startswith(m + ".") for m in RAW_MODULES)
-           or name in ("anyio.from_thread", "anyio.to_thread")]
+    out = [
+        (line, name)
+        for line, name in _imported_names(path)
+        if any(name == m or name.startswith(m + ".") for m in RAW_MODULES)
+        or name in ("anyio.from_thread", "anyio.to_thread")
+    ]
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if node.value.id == "asyncio" or (node.value.id == "anyio" and node.attr in RAW_ANYIO_ATTRS):
+            if node.value.id == "asyncio" or (
+                node.value.id == "anyio" and node.attr in RAW_ANYIO_ATTRS
+            ):
                 out.append((node.lineno, f"{node.value.id}.{node.attr}"))
     return sorted(set(out))
 
@@ -154,7 +217,14 @@ def _forbidden(name: str) -> bool:
 
 def test_core_module_list_is_not_empty() -> None:
     names = {p.name for p in _core_modules()}
-    assert {"app.py", "dispatch.py", "routing.py", "request.py", "response.py", "context.py"} <= names
+    assert {
+        "app.py",
+        "dispatch.py",
+        "routing.py",
+        "request.py",
+        "response.py",
+        "context.py",
+    } <= names
 
 
 def test_layout_lists_existing_modules_once() -> None:
@@ -193,8 +263,13 @@ def protocol_uses(path: Path) -> list[tuple[int, str, str]]:
                 what = f"name {child.id}"
             elif isinstance(child, ast.arg) and child.arg in names:
                 what = f"argument {child.arg}"
-            elif isinstance(child, ast.Attribute) and child.attr in PROTOCOL_ATTRS and not (
-                isinstance(child.value, ast.Name) and child.value.id == "os"  # os.environ is fine
+            elif (
+                isinstance(child, ast.Attribute)
+                and child.attr in PROTOCOL_ATTRS
+                and not (
+                    isinstance(child.value, ast.Name)
+                    and child.value.id == "os"  # os.environ is fine
+                )
             ):
                 what = f"attribute .{child.attr}"
             elif isinstance(child, ast.Constant) and child.value in PROTOCOL_KEYS:
@@ -214,15 +289,20 @@ def _rel(path: Path) -> str:
 def _uncompat(path: Path) -> list[tuple[int, str, str]]:
     rel = _rel(path)
     allowed = [where for (mod, where) in COMPAT if mod == rel]
-    return [u for u in protocol_uses(path)
-            if not any(u[1] == w or u[1].startswith(w + ".") for w in allowed)]
+    return [
+        u
+        for u in protocol_uses(path)
+        if not any(u[1] == w or u[1].startswith(w + ".") for w in allowed)
+    ]
 
 
 @pytest.mark.parametrize("path", _core_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_neutral_module_reads_no_environ_scope_or_loop(path: Path) -> None:
     bad = _uncompat(path)
-    assert not bad, (f"{_rel(path)} reaches protocol input or an event loop library directly: {bad}; "
-                     "go through the neutral request (or lcore.concurrency)")
+    assert not bad, (
+        f"{_rel(path)} reaches protocol input or an event loop library directly: {bad}; "
+        "go through the neutral request (or lcore.concurrency)"
+    )
 
 
 def test_compat_entries_are_still_needed() -> None:
@@ -230,7 +310,8 @@ def test_compat_entries_are_still_needed() -> None:
         assert reason
         uses = protocol_uses(ROOT / mod)
         assert any(u[1] == where or u[1].startswith(where + ".") for u in uses), (
-            f"{mod}:{where} no longer names an environ or scope: take it off COMPAT")
+            f"{mod}:{where} no longer names an environ or scope: take it off COMPAT"
+        )
 
 
 PLANTED = {
@@ -269,8 +350,12 @@ def test_the_checker_passes_neutral_code(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", _core_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_core_module_imports_no_protocol_code(path: Path) -> None:
     asyncio_ok = path.relative_to(ROOT).as_posix() in ASYNCIO_ALLOWED
-    bad = [(line, name) for line, name in _imported_names(path) if _forbidden(name)
-           and not (asyncio_ok and (name == "asyncio" or name.startswith("asyncio.")))]
+    bad = [
+        (line, name)
+        for line, name in _imported_names(path)
+        if _forbidden(name)
+        and not (asyncio_ok and (name == "asyncio" or name.startswith("asyncio.")))
+    ]
     assert not bad, f"{path.relative_to(ROOT)} imports protocol/edge code: {bad}"
 
 
@@ -291,19 +376,27 @@ def test_only_the_concurrency_module_uses_asyncio_or_raw_hops(path: Path) -> Non
     if rel in ASYNCIO_ALLOWED:
         assert raw, f"{rel} no longer needs asyncio: take it off ASYNCIO_ALLOWED"
         return
-    assert not raw, (f"{rel} uses asyncio / a raw anyio hop {raw}; go through lcore.concurrency "
-                     f"(or list it in ASYNCIO_ALLOWED with the reason)")
+    assert not raw, (
+        f"{rel} uses asyncio / a raw anyio hop {raw}; go through lcore.concurrency "
+        f"(or list it in ASYNCIO_ALLOWED with the reason)"
+    )
 
 
 def test_the_seam_checker_catches_asyncio(tmp_path: Path) -> None:
     # Probes outside the tree are read as modules of lcore.
-    for text in ("import asyncio\n", "from asyncio import Queue\n", "import anyio.from_thread\n",
-                 "import anyio\ndef f():\n    return anyio.to_thread.run_sync\n",
-                 "def f(asyncio):\n    return asyncio.get_running_loop()\n"):
+    for text in (
+        "import asyncio\n",
+        "from asyncio import Queue\n",
+        "import anyio.from_thread\n",
+        "import anyio\ndef f():\n    return anyio.to_thread.run_sync\n",
+        "def f(asyncio):\n    return asyncio.get_running_loop()\n",
+    ):
         probe = tmp_path / "probe.py"
         probe.write_text(text)
         assert _raw_concurrency(probe), text
-        assert any(_forbidden(name) for _, name in _imported_names(probe)) or "asyncio." in text, text
+        assert any(_forbidden(name) for _, name in _imported_names(probe)) or "asyncio." in text, (
+            text
+        )
     probe.write_text("import anyio\nfrom redis import asyncio as aioredis\nanyio.sleep\n")
     assert not _raw_concurrency(probe)
 
@@ -316,10 +409,25 @@ def test_allowed_asyncio_modules_exist() -> None:
 #: Request, ctx and dispatch internals: lcore_ws reaches the core through public seams
 #: instead (``describe_scope``, ``BaseRequest(**description)``, ``HTTPConnection``,
 #: ``dispatch.new_context``/``run_route``, ``app.mounts``, ``context.current_context``).
-CORE_INTERNALS = frozenset((
-    "_src", "_source", "_may_body", "_body_needed", "_cache", "_environ", "_raw_headers", "_path",
-    "_client", "_mounts", "_new_ctx", "_teardown_async", "_current", "_scope", "_receive_body",
-))
+CORE_INTERNALS = frozenset(
+    (
+        "_src",
+        "_source",
+        "_may_body",
+        "_body_needed",
+        "_cache",
+        "_environ",
+        "_raw_headers",
+        "_path",
+        "_client",
+        "_mounts",
+        "_new_ctx",
+        "_teardown_async",
+        "_current",
+        "_scope",
+        "_receive_body",
+    )
+)
 
 
 def core_internals_used(path: Path) -> list[tuple[int, str]]:
@@ -330,20 +438,35 @@ def core_internals_used(path: Path) -> list[tuple[int, str]]:
             if not (isinstance(node.value, ast.Name) and node.value.id == "self"):
                 out.append((node.lineno, node.attr))
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lcore"):
-            out += [(node.lineno, a.name) for a in node.names if a.name in CORE_INTERNALS or a.name == "_EMPTY_BODY"]
+            out += [
+                (node.lineno, a.name)
+                for a in node.names
+                if a.name in CORE_INTERNALS or a.name == "_EMPTY_BODY"
+            ]
     return out
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "lcore_ws").rglob("*.py")), ids=lambda p: p.relative_to(ROOT).as_posix())
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "lcore_ws").rglob("*.py")), ids=lambda p: p.relative_to(ROOT).as_posix()
+)
 def test_lcore_ws_uses_public_seams_of_the_core(path: Path) -> None:
-    assert not core_internals_used(path), f"{_rel(path)} reaches core internals: {core_internals_used(path)}"
+    assert not core_internals_used(path), (
+        f"{_rel(path)} reaches core internals: {core_internals_used(path)}"
+    )
 
 
 def test_the_internals_checker_catches_private_access(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
-    probe.write_text("from lcore.request import _EMPTY_BODY\nfrom lcore.context import _current\n"
-                     "def f(req, app):\n    req._src = None\n    return app._mounts\n")
-    assert [n for _, n in core_internals_used(probe)] == ["_EMPTY_BODY", "_current", "_src", "_mounts"]
+    probe.write_text(
+        "from lcore.request import _EMPTY_BODY\nfrom lcore.context import _current\n"
+        "def f(req, app):\n    req._src = None\n    return app._mounts\n"
+    )
+    assert [n for _, n in core_internals_used(probe)] == [
+        "_EMPTY_BODY",
+        "_current",
+        "_src",
+        "_mounts",
+    ]
 
 
 def test_import_lcore_loads_no_optional_dependency() -> None:
@@ -351,5 +474,7 @@ def test_import_lcore_loads_no_optional_dependency() -> None:
         "import sys, lcore; "
         "print(','.join(m for m in ('httpx','jinja2','redis','websockets','h11','h2','mako') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "", f"import lcore imported: {out}"

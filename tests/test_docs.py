@@ -77,8 +77,9 @@ def _chain_params():
 
 
 @pytest.mark.parametrize(("page", "chain"), _chain_params())
-def test_doc_example_runs(page: str, chain: list[tuple[int, str]], tmp_path: Path,
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doc_example_runs(
+    page: str, chain: list[tuple[int, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     # A real module, so that dataclasses, pickle and typing find the example's classes.
     module = types.ModuleType("docs_example")
@@ -98,11 +99,15 @@ def test_doc_example_runs(page: str, chain: list[tuple[int, str]], tmp_path: Pat
 
 def test_markers_are_understood() -> None:
     """The splitter itself: a continued block joins its chain, a skipped one is left out."""
-    sample = ("```python\na = 1\n```\n\n<!-- docs-test: continue -->\n```python\nb = a\n```\n"
-              "<!-- docs-test: skip needs redis -->\n\n```python\nraise SystemExit\n```\n"
-              "```python\nc = 3\n```\n")
-    blocks = [(_MARKER.search(_line_before(sample, m.start())), m.group(1))
-              for m in _BLOCK.finditer(sample)]
+    sample = (
+        "```python\na = 1\n```\n\n<!-- docs-test: continue -->\n```python\nb = a\n```\n"
+        "<!-- docs-test: skip needs redis -->\n\n```python\nraise SystemExit\n```\n"
+        "```python\nc = 3\n```\n"
+    )
+    blocks = [
+        (_MARKER.search(_line_before(sample, m.start())), m.group(1))
+        for m in _BLOCK.finditer(sample)
+    ]
     kinds = [mk.group(1) if mk else None for mk, _ in blocks]
     assert kinds == [None, "continue", "skip", None]
     assert blocks[2][0].group(2) == "needs redis"
@@ -111,8 +116,17 @@ def test_markers_are_understood() -> None:
 def test_docs_have_examples() -> None:
     chains = list(_chains())
     pages = {rel for rel, _ in chains}
-    for page in ("getting-started.md", "routing.md", "requests.md", "responses.md",
-                 "templates.md", "cookies.md", "config.md", "testing.md", "openapi.md"):
+    for page in (
+        "getting-started.md",
+        "routing.md",
+        "requests.md",
+        "responses.md",
+        "templates.md",
+        "cookies.md",
+        "config.md",
+        "testing.md",
+        "openapi.md",
+    ):
         assert page in pages, f"{page} lost its examples"
     assert sum(len(chain) for _, chain in chains) >= 60
 
@@ -151,12 +165,16 @@ def test_reference_covers_every_public_name() -> None:
         for target in re.findall(r"^::: ([\w.]+)\s*$", page.read_text(), flags=re.M):
             documented.add(target.rsplit(".", 1)[-1])
             package, _, rest = target.partition(".")
-            module = loader.modules_collection[package] if package in loader.modules_collection \
+            module = (
+                loader.modules_collection[package]
+                if package in loader.modules_collection
                 else loader.load(package)
+            )
             obj = module[rest]
             # `::: lcore.request` would render the module lcore/request.py, not the proxy.
-            assert not (obj.final_target if obj.is_alias else obj).is_module, \
+            assert not (obj.final_target if obj.is_alias else obj).is_module, (
                 f"{page.name}: '::: {target}' renders a whole module; name the object where it is defined"
+            )
     for package in ("lcore", "lcore_asgi", "lcore_ws"):
         names = set(importlib.import_module(package).__all__)
         assert names - documented == set(), f"{package}: public names with no reference entry"
@@ -177,8 +195,14 @@ def test_site_builds_strict_and_renders_the_reference(tmp_path: Path) -> None:
     pytest.importorskip("mkdocs")
     site = tmp_path / "site"
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert "WARNING" not in log, log[-4000:]
@@ -188,15 +212,29 @@ def test_site_builds_strict_and_renders_the_reference(tmp_path: Path) -> None:
         html = site / (page[: -len(".md")].removesuffix("index") + "/index.html").lstrip("/")
         assert html.is_file(), f"{page} was not built ({html})"
     reference = (site / "reference" / "request-response" / "index.html").read_text()
-    assert ":class:" not in reference and "<code>~" not in reference, "Sphinx roles left in the HTML"
+    assert ":class:" not in reference and "<code>~" not in reference, (
+        "Sphinx roles left in the HTML"
+    )
     print(f"\n{built[-1].strip()}")
 
     with launch_chromium() as browser:  # skips when Chromium or Playwright is missing
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                                   "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(site),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 15
             while True:

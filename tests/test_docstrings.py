@@ -24,8 +24,15 @@ griffe = pytest.importorskip("griffe")
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("lcore", "lcore_asgi", "lcore_ws")
-MEMBERS_OF = ("lcore.Lcore", "lcore.BaseRequest", "lcore.BaseResponse", "lcore.RequestContext",
-              "lcore.ConfigDict", "lcore.TestClient", "lcore_ws.WebSocket")
+MEMBERS_OF = (
+    "lcore.Lcore",
+    "lcore.BaseRequest",
+    "lcore.BaseResponse",
+    "lcore.RequestContext",
+    "lcore.ConfigDict",
+    "lcore.TestClient",
+    "lcore_ws.WebSocket",
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +42,11 @@ def loader():
 
 def _static(loader, package: str, name: str):
     """The griffe object the reference page shows for ``package.name``."""
-    module = loader.modules_collection.get_member(package) if package in loader.modules_collection \
+    module = (
+        loader.modules_collection.get_member(package)
+        if package in loader.modules_collection
         else loader.load(package)
+    )
     value = getattr(importlib.import_module(package), name)
     try:
         obj = module[name]
@@ -69,13 +79,16 @@ def _public_names():
 def test_public_name_has_docstring(loader, package: str, name: str) -> None:
     obj = _static(loader, package, name)
     doc = obj.docstring.value.strip() if obj.docstring else ""
-    assert doc, (f"{package}.{name} ({obj.path}) has no docstring: the API reference would "
-                 "show it bare. Add one (for a module-level object: a string literal on the "
-                 "line after the assignment).")
+    assert doc, (
+        f"{package}.{name} ({obj.path}) has no docstring: the API reference would "
+        "show it bare. Add one (for a module-level object: a string literal on the "
+        "line after the assignment)."
+    )
     # STYLE.md: one summary line ending in a period.
     first = doc.splitlines()[0].rstrip()
-    assert first.endswith((".", ".)", ":")) or len(doc.splitlines()) > 1, \
+    assert first.endswith((".", ".)", ":")) or len(doc.splitlines()) > 1, (
         f"{package}.{name}: the summary line should end with a period: {first!r}"
+    )
 
 
 @pytest.mark.parametrize("path", MEMBERS_OF)
@@ -102,7 +115,8 @@ def test_the_check_sees_a_missing_docstring(loader, tmp_path: Path) -> None:
         "class Thing:\n    pass\n"
         "documented = 1\n"
         '"""A documented constant."""\n'
-        "bare = 2\n")
+        "bare = 2\n"
+    )
     mod = griffe.GriffeLoader(search_paths=[str(tmp_path)]).load("undocumented_pkg")
     assert mod["documented"].docstring.value == "A documented constant."
     assert mod["Thing"].docstring is None and mod["bare"].docstring is None

@@ -43,8 +43,11 @@ def test_public_classes_defined_in_lcore_are_listed() -> None:
     import lcore
 
     unlisted = [
-        n for n, v in vars(lcore).items()
-        if isinstance(v, type) and not n.startswith("_") and v.__module__.startswith("lcore")
+        n
+        for n, v in vars(lcore).items()
+        if isinstance(v, type)
+        and not n.startswith("_")
+        and v.__module__.startswith("lcore")
         and n not in lcore.__all__
     ]
     assert not unlisted, f"public classes not in lcore.__all__: {unlisted}"

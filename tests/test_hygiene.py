@@ -26,12 +26,9 @@ PYTEST_CHECKS = frozenset({"raises", "warns", "fail", "deprecated_call"})
 
 #: Tests with no assertion of their own, each with the reason that is fine.
 ALLOWED = {
-    "tests/batteries/test_docs_examples.py::test_doc_example_runs":
-        "runs a documentation example; the example's own assert statements are the checks",
-    "tests/behaviour/test_streaming.py::test_doc_example_runs":
-        "runs a documentation example; the example's own assert statements are the checks",
-    "tests/test_docs.py::test_doc_example_runs":
-        "runs the python blocks of a docs page; the blocks' own assert statements are the checks",
+    "tests/batteries/test_docs_examples.py::test_doc_example_runs": "runs a documentation example; the example's own assert statements are the checks",
+    "tests/behaviour/test_streaming.py::test_doc_example_runs": "runs a documentation example; the example's own assert statements are the checks",
+    "tests/test_docs.py::test_doc_example_runs": "runs the python blocks of a docs page; the blocks' own assert statements are the checks",
 }
 
 
@@ -64,8 +61,12 @@ def _is_check(node: ast.AST) -> bool:
         if name.startswith(HELPER_PREFIXES):
             return True
         func = node.func
-        return (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                and func.value.id == "pytest" and name in PYTEST_CHECKS)
+        return (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "pytest"
+            and name in PYTEST_CHECKS
+        )
     return False
 
 
@@ -76,8 +77,12 @@ def _test_functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctio
         candidates: list[ast.stmt] = [node]
         if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             candidates = node.body
-        found += [fn for fn in candidates
-                  if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.name.startswith("test")]
+        found += [
+            fn
+            for fn in candidates
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and fn.name.startswith("test")
+        ]
     return found
 
 
@@ -126,8 +131,12 @@ def test_the_checker_tells_checks_from_their_absence(tmp_path: Path) -> None:
         "def test_nested():\n    async def main():\n        assert 1\n    run(main)\n"
         "class TestOk:\n    def test_ok(self):\n        pytest.fail('x')\n"
     )
-    assert unchecked_tests(probe) == ["test_bare", "test_bare_async", "test_called_helper_without_prefix",
-                                      "test_method"]
+    assert unchecked_tests(probe) == [
+        "test_bare",
+        "test_bare_async",
+        "test_called_helper_without_prefix",
+        "test_method",
+    ]
 
 
 def test_modules_stay_small() -> None:
@@ -138,4 +147,6 @@ def test_modules_stay_small() -> None:
             lines = len(path.read_text(encoding="utf-8").splitlines())
             if lines > LARGE.get(rel, MAX_LINES):
                 too_big[rel] = lines
-    assert not too_big, f"modules over {MAX_LINES} lines (or their LARGE ceiling): split them by noun: {too_big}"
+    assert not too_big, (
+        f"modules over {MAX_LINES} lines (or their LARGE ceiling): split them by noun: {too_big}"
+    )

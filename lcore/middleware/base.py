@@ -188,7 +188,9 @@ class MiddlewarePipeline:
         out = []
         for e in self.post:
             mw = e.mw
-            if skip and (getattr(mw, "name", None) in skip or any(s is mw or s is type(mw) for s in skip)):
+            if skip and (
+                getattr(mw, "name", None) in skip or any(s is mw or s is type(mw) for s in skip)
+            ):
                 continue
             out.append(e)
         return tuple(out), any(e.matcher is not None for e in out)

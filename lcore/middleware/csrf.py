@@ -126,8 +126,12 @@ class CSRFMiddleware(Middleware):
             value = secrets.token_hex(32)
             binding = ctx.request._cache["csrf_binding"] = f"c:{value}"
             ctx.response.set_cookie(
-                self.bind_cookie_name, value, httponly=True, samesite="Strict",
-                secure=self.secure, path="/",
+                self.bind_cookie_name,
+                value,
+                httponly=True,
+                samesite="Strict",
+                secure=self.secure,
+                path="/",
             )
         token = self.token_for(binding)
         ctx.response.set_cookie(

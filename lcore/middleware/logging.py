@@ -73,8 +73,16 @@ class RequestLoggerMiddleware(Middleware):
         # stack, the dearest part of a log call); the caller is always this line.
         logger = self.logger
         logger.handle(
-            logger.makeRecord(logger.name, logging.INFO, __file__, 0,
-                              json_dumps_ascii(record), None, None, "_emit")  # type: ignore[arg-type]
+            logger.makeRecord(
+                logger.name,
+                logging.INFO,
+                __file__,
+                0,
+                json_dumps_ascii(record),
+                None,  # type: ignore[arg-type]
+                None,
+                "_emit",
+            )
         )
 
     def _cancelled_status(self, ctx: Any) -> int:

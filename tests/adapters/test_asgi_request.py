@@ -14,31 +14,72 @@ async def _receive() -> dict:
 
 SCOPES = {
     "get": {
-        "type": "http", "http_version": "1.1", "method": "GET", "scheme": "http", "path": "/a/b",
-        "raw_path": b"/a/b", "root_path": "", "query_string": b"x=1&y=%C3%A9",
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/a/b",
+        "raw_path": b"/a/b",
+        "root_path": "",
+        "query_string": b"x=1&y=%C3%A9",
         "headers": [(b"host", b"example.org"), (b"accept", b"*/*")],
-        "client": ("10.0.0.1", 5000), "server": ("127.0.0.1", 8000),
+        "client": ("10.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
     },
     "mounted-post": {
-        "type": "http", "http_version": "1.1", "method": "POST", "scheme": "https", "path": "/api/items",
-        "raw_path": b"/api/items", "root_path": "/api", "query_string": b"",
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/api/items",
+        "raw_path": b"/api/items",
+        "root_path": "/api",
+        "query_string": b"",
         "headers": [(b"content-length", b"12"), (b"content-type", b"application/json")],
-        "client": ["10.0.0.2", 1], "server": ("h", None),
+        "client": ["10.0.0.2", 1],
+        "server": ("h", None),
     },
     "minimal": {"type": "http", "method": "GET", "path": "", "headers": ()},
 }
 
 
 EXPECTED = {
-    "get": dict(method="GET", _path="/a/b", raw_path=b"/a/b", query_string="x=1&y=%C3%A9",
-                _raw_headers=[(b"host", b"example.org"), (b"accept", b"*/*")], _client=("10.0.0.1", 5000),
-                _server=("127.0.0.1", 8000), scheme="http", http_version="1.1", script_name=""),
-    "mounted-post": dict(method="POST", _path="/items", raw_path=b"/api/items", query_string="",
-                         _raw_headers=[(b"content-length", b"12"), (b"content-type", b"application/json")],
-                         _client=("10.0.0.2", 1), _server=("h", 0), scheme="https", http_version="1.1",
-                         script_name="/api"),
-    "minimal": dict(method="GET", _path="/", raw_path=None, query_string="", _raw_headers=[], _client=None,
-                    _server=("", 0), scheme="http", http_version="1.1", script_name=""),
+    "get": dict(
+        method="GET",
+        _path="/a/b",
+        raw_path=b"/a/b",
+        query_string="x=1&y=%C3%A9",
+        _raw_headers=[(b"host", b"example.org"), (b"accept", b"*/*")],
+        _client=("10.0.0.1", 5000),
+        _server=("127.0.0.1", 8000),
+        scheme="http",
+        http_version="1.1",
+        script_name="",
+    ),
+    "mounted-post": dict(
+        method="POST",
+        _path="/items",
+        raw_path=b"/api/items",
+        query_string="",
+        _raw_headers=[(b"content-length", b"12"), (b"content-type", b"application/json")],
+        _client=("10.0.0.2", 1),
+        _server=("h", 0),
+        scheme="https",
+        http_version="1.1",
+        script_name="/api",
+    ),
+    "minimal": dict(
+        method="GET",
+        _path="/",
+        raw_path=None,
+        query_string="",
+        _raw_headers=[],
+        _client=None,
+        _server=("", 0),
+        scheme="http",
+        http_version="1.1",
+        script_name="",
+    ),
 }
 
 
@@ -102,8 +143,19 @@ def test_body_source_made_on_first_use(name):
     assert dup._source is fresh._source and dup._may_body == fresh._may_body
 
 
-NEUTRAL = ("method", "path", "script_name", "raw_path", "query_string", "client", "server", "scheme",
-           "http_version", "url", "remote_addr")
+NEUTRAL = (
+    "method",
+    "path",
+    "script_name",
+    "raw_path",
+    "query_string",
+    "client",
+    "server",
+    "scheme",
+    "http_version",
+    "url",
+    "remote_addr",
+)
 
 
 @pytest.mark.parametrize("name", SCOPES)
@@ -113,7 +165,10 @@ def test_asgi_request_reads_as_the_neutral_request(name):
     fast = ASGIRequest(SCOPES[name], _receive)
     neutral = BaseRequest(**describe_scope(SCOPES[name]))
     assert {f: getattr(fast, f) for f in NEUTRAL} == {f: getattr(neutral, f) for f in NEUTRAL}
-    assert dict(fast.headers) == dict(neutral.headers) and fast.header_pairs() == neutral.header_pairs()
+    assert (
+        dict(fast.headers) == dict(neutral.headers)
+        and fast.header_pairs() == neutral.header_pairs()
+    )
     assert neutral.describe() == BaseRequest(**neutral.describe()).describe()
 
 

@@ -79,11 +79,22 @@ _CTYPES = {
 
 def _call(path: str, wsgi_input: Any, *, chunked: bool) -> tuple[str, bytes]:
     env: dict[str, Any] = {
-        "REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": "",
-        "SERVER_NAME": "h", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "1.2.3.4",
-        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": wsgi_input,
-        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False,
-        "wsgi.run_once": False, "CONTENT_TYPE": _CTYPES.get(path, "application/octet-stream"),
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "h",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "1.2.3.4",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": wsgi_input,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "CONTENT_TYPE": _CTYPES.get(path, "application/octet-stream"),
     }
     if chunked:
         env["HTTP_TRANSFER_ENCODING"] = "chunked"
@@ -106,7 +117,9 @@ PATHS = ["/body", "/json", "/forms", "/files", "/stream", "/abody"]
 @pytest.mark.parametrize("path", PATHS)
 def test_bad_chunk_framing_from_the_server_is_a_400(path: str, caplog) -> None:
     with caplog.at_level(logging.ERROR, logger="lcore.error"):
-        status, body = _call(path, _BrokenInput(b"--xx\r\nabc", InvalidChunkSize("zz")), chunked=True)
+        status, body = _call(
+            path, _BrokenInput(b"--xx\r\nabc", InvalidChunkSize("zz")), chunked=True
+        )
     assert status.startswith("400"), (status, body[:300])
     assert b"Bad request body" in body
     assert not [r for r in caplog.records if "Unhandled error" in r.getMessage()]
@@ -114,7 +127,9 @@ def test_bad_chunk_framing_from_the_server_is_a_400(path: str, caplog) -> None:
 
 @pytest.mark.parametrize("path", PATHS)
 def test_a_client_gone_mid_body_is_a_400(path: str) -> None:
-    status, body = _call(path, _BrokenInput(b"{\"a\": ", ConnectionResetError(104, "reset")), chunked=False)
+    status, body = _call(
+        path, _BrokenInput(b'{"a": ', ConnectionResetError(104, "reset")), chunked=False
+    )
     assert status.startswith("400"), (status, body[:300])
 
 

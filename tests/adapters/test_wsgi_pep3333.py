@@ -18,13 +18,26 @@ import pytest
 from lcore import HTTPError, Lcore, abort, response, static_file
 
 
-def _environ(method: str = "GET", path: str = "/", body: bytes = b"", **extra: str) -> dict[str, Any]:
+def _environ(
+    method: str = "GET", path: str = "/", body: bytes = b"", **extra: str
+) -> dict[str, Any]:
     env = {
-        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1", "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
     }
     if body:
         env["CONTENT_LENGTH"] = str(len(body))
@@ -106,8 +119,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("method,path,status,body", CASES, ids=[f"{m} {p}" for m, p, _s, _b in CASES])
-def test_responses_pass_the_pep3333_validator(app: Lcore, method: str, path: str, status: int, body: bytes | None) -> None:
+@pytest.mark.parametrize(
+    "method,path,status,body", CASES, ids=[f"{m} {p}" for m, p, _s, _b in CASES]
+)
+def test_responses_pass_the_pep3333_validator(
+    app: Lcore, method: str, path: str, status: int, body: bytes | None
+) -> None:
     checked = validator(app)
     seen: dict[str, Any] = {}
 

@@ -128,14 +128,28 @@ def test_openapi_document_is_valid_3_1():
 def test_openapi_paths_and_filters():
     doc = _app().openapi()
     paths = doc["paths"]
-    assert set(paths) == {"/users/{id}", "/items/{id}", "/search", "/users", "/files/{p}", "/f/{x}/{u}",
-                          "/slug/{s}", "/kind/{k}", "/child/ping"}
+    assert set(paths) == {
+        "/users/{id}",
+        "/items/{id}",
+        "/search",
+        "/users",
+        "/files/{p}",
+        "/f/{x}/{u}",
+        "/slug/{s}",
+        "/kind/{k}",
+        "/child/ping",
+    }
     assert set(paths["/users/{id}"]) == {"get", "delete"}
 
     def param(path, method="get", i=0):
         return paths[path][method]["parameters"][i]
 
-    assert param("/items/{id}") == {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    assert param("/items/{id}") == {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer"},
+    }
     assert param("/f/{x}/{u}")["schema"] == {"type": "number"}
     assert param("/f/{x}/{u}", i=1)["schema"] == {"type": "string", "format": "uuid"}
     assert param("/files/{p}")["schema"] == {"type": "string"}
@@ -159,8 +173,18 @@ def test_openapi_docstrings_and_operation_ids():
 def test_openapi_query_parameters_from_signature_and_validation():
     paths = _app().openapi()["paths"]
     assert paths["/search"]["get"]["parameters"] == [
-        {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "default": ""}},
-        {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "default": 1}},
+        {
+            "name": "q",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "default": ""},
+        },
+        {
+            "name": "page",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "default": 1},
+        },
     ]
     assert paths["/users"]["post"]["parameters"] == [
         {"name": "dry_run", "in": "query", "required": True, "schema": {"type": "boolean"}},
@@ -179,7 +203,11 @@ def test_openapi_request_body_and_error_responses_from_validate_request():
             "age": {"type": "integer"},
             "tags": {"type": "array", "items": {"type": "string"}},
             "nick": {"type": ["string", "null"]},
-            "address": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            "address": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
         },
         "required": ["name", "age", "tags", "address"],
     }
@@ -197,7 +225,9 @@ def test_openapi_responses_from_return_hints():
 
     assert ok("/items/{id}")["content"] == {"application/json": {"schema": {"type": "object"}}}
     assert ok("/search")["content"]["application/json"]["schema"] == {
-        "type": "array", "items": {"type": "object", "additionalProperties": {"type": "integer"}}}
+        "type": "array",
+        "items": {"type": "object", "additionalProperties": {"type": "integer"}},
+    }
     assert ok("/child/ping")["content"] == {"text/html": {"schema": {"type": "string"}}}
     assert ok("/files/{p}")["content"] == {"application/octet-stream": {}}
     assert "content" not in ok("/kind/{k}")  # -> None
@@ -205,11 +235,15 @@ def test_openapi_responses_from_return_hints():
     # named types live once in components and are referenced
     doc = _app().openapi()
     schemas = doc["components"]["schemas"]
-    assert ok("/f/{x}/{u}")["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Item"}
+    assert ok("/f/{x}/{u}")["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Item"
+    }
     item = schemas["Item"]
     assert item["title"] == "Item" and item["required"] == ["id", "name"]
     assert item["properties"]["price"] == {"type": "number"}
-    assert ok("/slug/{s}")["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Page"}
+    assert ok("/slug/{s}")["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Page"
+    }
     assert schemas["Page"]["properties"]["items"] == {"type": "array", "items": {"type": "integer"}}
 
 
@@ -263,12 +297,20 @@ def test_html_page_lists_every_route_offline(make_client):
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<style>" in html and "<script>" in html
     articles = re.findall(r'<article class="route" data-method="(\w+)" data-rule="([^"]+)"', html)
-    expected = [(r["method"], r["rule"].replace("<", "&lt;").replace(">", "&gt;")) for r in app.api_docs()["routes"]]
+    expected = [
+        (r["method"], r["rule"].replace("<", "&lt;").replace(">", "&gt;"))
+        for r in app.api_docs()["routes"]
+    ]
     assert articles == expected
-    assert '<span class="m GET">GET</span>' in html and '<span class="m DELETE">DELETE</span>' in html
+    assert (
+        '<span class="m GET">GET</span>' in html and '<span class="m DELETE">DELETE</span>' in html
+    )
     assert '<span class="m POST">POST</span>' in html
     assert "Retrieve an item by its ID." in html and "Returns the full item object" in html
-    assert "<td><code>page</code></td><td>query</td><td><code>int</code></td><td><code>1</code></td>" in html
+    assert (
+        "<td><code>page</code></td><td>query</td><td><code>int</code></td><td><code>1</code></td>"
+        in html
+    )
     assert '<span class="req">required</span>' in html
     assert "Returns <code>list[dict[str, int]]</code>" in html
     assert "JSON body:" in html and "<code>age: int</code>" in html
@@ -306,5 +348,7 @@ def test_string_annotations_are_resolved():
     doc = app.openapi()
     op = doc["paths"]["/n/{n}"]["get"]
     assert op["parameters"][1]["schema"] == {"type": "boolean", "default": False}
-    assert op["responses"]["200"]["content"]["application/json"]["schema"]["additionalProperties"] == {"type": "integer"}
+    assert op["responses"]["200"]["content"]["application/json"]["schema"][
+        "additionalProperties"
+    ] == {"type": "integer"}
     validate(doc)

@@ -85,7 +85,10 @@ class TokenGuard(Middleware):
     name = "token_guard"
 
     def __call__(self, ctx, next_handler):
-        if ctx.request.path.startswith("/admin") and ctx.request.get_header("Authorization") != "Bearer t":
+        if (
+            ctx.request.path.startswith("/admin")
+            and ctx.request.get_header("Authorization") != "Bearer t"
+        ):
             ctx.response.status = 401
             return {"error": "token"}
         return next_handler(ctx)
@@ -166,12 +169,15 @@ def build_app() -> Lcore:
     def anything() -> str:
         return "any"
 
-    @app.get("/typed-responses", responses={
-        202: ("Queued for later", Item),
-        404: {"description": "Gone for good"},
-        418: "I'm a teapot",
-        "default": "Something else",
-    })
+    @app.get(
+        "/typed-responses",
+        responses={
+            202: ("Queued for later", Item),
+            404: {"description": "Gone for good"},
+            418: "I'm a teapot",
+            "default": "Something else",
+        },
+    )
     def typed_responses() -> str:
         return "x"
 
@@ -195,6 +201,7 @@ def build_app() -> Lcore:
         return {}
 
     with app.group("/api", security="bearer"):
+
         @app.get("/orders")
         def list_orders() -> list[Item]:
             return []
@@ -267,18 +274,23 @@ def test_declared_success_status_and_other_responses(doc):
     assert set(deleted) == {"204", "404"} and "content" not in deleted["204"]
     typed = doc["paths"]["/typed-responses"]["get"]["responses"]
     assert typed["202"]["description"] == "Queued for later"
-    assert typed["202"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Item"}
+    assert typed["202"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Item"
+    }
     assert typed["404"] == {"description": "Gone for good"}
     assert typed["418"]["description"] == "I'm a teapot"
-    assert typed["418"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert typed["418"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
     assert list(typed)[-1] == "default"
 
 
 def test_inferred_statuses(doc):
     assert _codes(doc, "/items/{id}") == {"200", "404"}  # path parameters: 404
     assert _codes(doc, "/search") == {"200", "400", "429"}  # validate_request query, rate_limit
-    assert doc["paths"]["/search"]["get"]["responses"]["429"]["headers"]["Retry-After"]["schema"] == {
-        "type": "integer"}
+    assert doc["paths"]["/search"]["get"]["responses"]["429"]["headers"]["Retry-After"][
+        "schema"
+    ] == {"type": "integer"}
     assert _codes(doc, "/basic") == {"200", "401"}
     assert doc["paths"]["/basic"]["get"]["responses"]["401"]["description"] == "Sign in"
     assert _codes(doc, "/keyed") == {"200", "403"}  # the decorator's own declaration
@@ -295,7 +307,9 @@ def test_inferred_statuses(doc):
 def test_statuses_the_handler_answers_itself(doc):
     flagged = doc["paths"]["/flagged"]["get"]["responses"]
     assert set(flagged) == {"200", "412", "451"}
-    assert flagged["412"]["description"] == "Set ?flag" and flagged["451"]["description"] == "Not here"
+    assert (
+        flagged["412"]["description"] == "Set ?flag" and flagged["451"]["description"] == "Not here"
+    )
     assert _codes(doc, "/moved") == {"200", "301"}
     assert "Location" in doc["paths"]["/moved"]["get"]["responses"]["301"]["headers"]
     assert _codes(doc, "/see-other") == {"200", "303"}
@@ -312,12 +326,23 @@ def test_request_and_response_schemas(doc):
     def ok(path):
         return doc["paths"][path]["get"]["responses"]["200"]["content"]
 
-    assert ok("/search")["application/json"]["schema"] == {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}
+    assert ok("/search")["application/json"]["schema"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Item"},
+    }
     assert ok("/stats")["application/json"]["schema"] == {"$ref": "#/components/schemas/Stats"}
-    assert schemas["Stats"]["properties"]["items"] == {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}
+    assert schemas["Stats"]["properties"]["items"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Item"},
+    }
     assert ok("/by-name")["application/json"]["schema"] == {
-        "type": "object", "additionalProperties": {"$ref": "#/components/schemas/Item"}}
-    assert schemas["Node"]["properties"]["children"] == {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}
+        "type": "object",
+        "additionalProperties": {"$ref": "#/components/schemas/Item"},
+    }
+    assert schemas["Node"]["properties"]["children"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Node"},
+    }
     assert set(ok("/events")) == {"text/event-stream"}
     assert set(ok("/lines")) == {"text/plain"}
     assert set(ok("/basic")) == {"text/html"}
@@ -390,5 +415,7 @@ def test_every_answer_is_a_declared_status(make_client, doc):
     for method, path, kw, expected in calls:
         r = c.request(method.upper(), path, **kw)
         assert r.status_code == expected, (method, path, r.status_code, r.text[:200])
-        declared = doc["paths"][path.replace("/1", "/{id}").replace("/2", "/{id}").replace("/3", "/{id}")][method]
+        declared = doc["paths"][
+            path.replace("/1", "/{id}").replace("/2", "/{id}").replace("/3", "/{id}")
+        ][method]
         assert str(r.status_code) in declared["responses"], (method, path, r.status_code)

@@ -44,8 +44,11 @@ def _app() -> Lcore:
 
 
 def _article(page: str, method: str, rule: str) -> str:
-    m = re.search(rf'<article class="route" data-method="{method}" data-rule="{re.escape(html.escape(rule))}".*?</article>',
-                  page, re.S)
+    m = re.search(
+        rf'<article class="route" data-method="{method}" data-rule="{re.escape(html.escape(rule))}".*?</article>',
+        page,
+        re.S,
+    )
     assert m, (method, rule)
     return m.group(0)
 
@@ -62,7 +65,11 @@ def test_try_it_out_forms(make_client):
 
     post = _article(page, "POST", "/notes")
     body = re.search(r'<textarea name="_body" spellcheck="false">(.*?)</textarea>', post, re.S)
-    assert body and json.loads(html.unescape(body.group(1))) == {"title": "string", "tags": ["string"], "done": False}
+    assert body and json.loads(html.unescape(body.group(1))) == {
+        "title": "string",
+        "tags": ["string"],
+        "done": False,
+    }
     assert "auth: bearerAuth" in post and ">201 Created</span>" in post
 
     files = _article(page, "GET", "/files/<p:path>")
@@ -73,9 +80,16 @@ def test_try_it_out_forms(make_client):
 
 def test_auth_box_search_and_no_external_resource(make_client):
     page = make_client(_app()).get("/docs").text
-    for needle in ('id="auth-kind"', '<option value="bearer">', '<option value="basic">', 'id="auth-token"',
-                   'id="auth-user"', 'id="auth-pass" type="password"', 'id="filter"',
-                   '<script type="application/json" id="docs-config">{"path": "/docs"}</script>'):
+    for needle in (
+        'id="auth-kind"',
+        '<option value="bearer">',
+        '<option value="basic">',
+        'id="auth-token"',
+        'id="auth-user"',
+        'id="auth-pass" type="password"',
+        'id="filter"',
+        '<script type="application/json" id="docs-config">{"path": "/docs"}</script>',
+    ):
         assert needle in page, needle
     assert "fetch(url,opts)" in page and "credentials:'same-origin'" in page
     assert not re.search(r'(src|href)="(https?:)?//', page)

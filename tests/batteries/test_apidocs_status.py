@@ -116,5 +116,9 @@ def test_bad_responses_and_security_are_refused():
         app.route("/x", callback=lambda: "x", responses=[404])
     with pytest.raises(RouteError, match="security='oauth'"):
         app.route("/x", callback=lambda: "x", security="oauth")
-    app.route("/ok", callback=lambda: "x", responses={404: "gone", "4XX": "client error", "default": "other"},
-              security=["bearer", "cookie:sid"])
+    app.route(
+        "/ok",
+        callback=lambda: "x",
+        responses={404: "gone", "4XX": "client error", "default": "other"},
+        security=["bearer", "cookie:sid"],
+    )

@@ -41,10 +41,34 @@ def test_taskflow_statuses_per_operation(doc):
     assert _codes(doc, "/auth/register", "post") == ["201", "400", "409", "413", "422", "429"]
     assert _codes(doc, "/auth/login", "post") == ["200", "400", "401", "413", "422", "429"]
     assert _codes(doc, "/auth/basic-demo") == ["200", "401"]
-    assert _codes(doc, "/api/users/", "post") == ["201", "400", "401", "403", "409", "413", "422", "429"]
-    assert _codes(doc, "/api/users/{id}", "delete") == ["200", "400", "401", "403", "404", "409", "429"]
+    assert _codes(doc, "/api/users/", "post") == [
+        "201",
+        "400",
+        "401",
+        "403",
+        "409",
+        "413",
+        "422",
+        "429",
+    ]
+    assert _codes(doc, "/api/users/{id}", "delete") == [
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "429",
+    ]
     assert _codes(doc, "/api/projects/{project_id}/tasks", "post") == [
-        "201", "400", "401", "404", "413", "422", "429"]
+        "201",
+        "400",
+        "401",
+        "404",
+        "413",
+        "422",
+        "429",
+    ]
     assert _codes(doc, "/admin/overview") == ["200", "401", "403"]
     assert _codes(doc, "/old-api") == ["200", "301"]
     assert _codes(doc, "/health") == ["200"]
@@ -61,7 +85,9 @@ def test_taskflow_security(doc):
     assert paths["/api/projects/"]["get"]["security"] == [{"bearerAuth": []}]
     assert paths["/auth/basic-demo"]["get"]["security"] == [{"basicAuth": []}]
     assert paths["/auth/me"]["get"]["security"] == [{"cookieAuth": []}]
-    assert "security" not in paths["/health"]["get"] and "security" not in paths["/auth/login"]["post"]
+    assert (
+        "security" not in paths["/health"]["get"] and "security" not in paths["/auth/login"]["post"]
+    )
 
 
 def test_taskflow_answers_only_declared_statuses(taskflow, doc, make_client, proto):

@@ -109,7 +109,10 @@ def test_unique_names_and_lookup() -> None:
     app = Lcore()
     db = app.install(Db())
     app.install(Cache())
-    assert get_component(app, "db") is db and [c.name for c in list_components(app)] == ["db", "cache"]
+    assert get_component(app, "db") is db and [c.name for c in list_components(app)] == [
+        "db",
+        "cache",
+    ]
     with pytest.raises(PluginError, match="already installed"):
         app.install(Db())
     with pytest.raises(PluginError, match="no name"):
@@ -127,7 +130,14 @@ def test_order_under_asgi_lifespan_and_rollback_of_a_failing_start() -> None:
     app.install(Cache())
     sent = _lifespan(app)
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-    assert log == ["init db", ("configure db", "sqlite://", 2), "start db", "start cache", "stop cache", "stop db"]
+    assert log == [
+        "init db",
+        ("configure db", "sqlite://", 2),
+        "start db",
+        "start cache",
+        "stop cache",
+        "stop db",
+    ]
 
     log.clear()
     app = Lcore()
@@ -138,8 +148,15 @@ def test_order_under_asgi_lifespan_and_rollback_of_a_failing_start() -> None:
     assert sent[0]["type"] == "lifespan.startup.failed"
     assert "broken" in sent[0]["message"] and "cannot reach it" in sent[0]["message"]
     # Started in install order; the failure stops those already started, in reverse.
-    assert log == ["init db", ("configure db", "sqlite://", 2), "start db", "start cache", "start broken",
-                   "stop cache", "stop db"]
+    assert log == [
+        "init db",
+        ("configure db", "sqlite://", 2),
+        "start db",
+        "start cache",
+        "start broken",
+        "stop cache",
+        "stop db",
+    ]
 
 
 def test_failing_start_answers_503_under_both_protocols(make_client) -> None:

@@ -246,8 +246,12 @@ def test_a_token_pair_from_client_a_is_refused_from_client_b(make_client):
     replay = {"Cookie": f"_csrf_token={cookie_a}; {BIND_COOKIE}={bind_b}", "X-CSRF-Token": token_a}
     assert b.post("/api", json={"a": 1}, headers=replay).status_code == 403
     form = f"_csrf_token={token_a}&name=x"
-    r = b.post("/submit", body=form, content_type="application/x-www-form-urlencoded",
-               headers={"Cookie": replay["Cookie"]})
+    r = b.post(
+        "/submit",
+        body=form,
+        content_type="application/x-www-form-urlencoded",
+        headers={"Cookie": replay["Cookie"]},
+    )
     assert r.status_code == 403
     assert token_a != token_b and bind_a != bind_b
     # Each client's own pair works.
@@ -262,9 +266,15 @@ def test_forged_tokens_are_refused(make_client):
     c = make_client(app)
     token, cookie, bind = _pair(c)
     forged_token = "f" * 64
-    forged_cookie = f"{forged_token}.{hmac.new(b'guess', forged_token.encode(), hashlib.sha256).hexdigest()}"
+    forged_cookie = (
+        f"{forged_token}.{hmac.new(b'guess', forged_token.encode(), hashlib.sha256).hexdigest()}"
+    )
     c.cookies.clear()
-    for cookie_value, sent in [(forged_cookie, forged_token), (cookie, forged_token), (forged_cookie, token)]:
+    for cookie_value, sent in [
+        (forged_cookie, forged_token),
+        (cookie, forged_token),
+        (forged_cookie, token),
+    ]:
         hdrs = {"Cookie": f"_csrf_token={cookie_value}; {BIND_COOKIE}={bind}", "X-CSRF-Token": sent}
         assert c.post("/api", json={}, headers=hdrs).status_code == 403
     # Without its binding cookie, even the client's own pair is refused.
@@ -280,7 +290,12 @@ def test_the_binding_cookie_is_random_httponly_and_set_with_the_token_cookie(mak
     bind = cookies[BIND_COOKIE]
     assert re.fullmatch(r"[0-9a-f]{64}", bind.split(";")[0].split("=", 1)[1])
     attrs = [a.strip().lower() for a in bind.split(";")[1:]]
-    assert "httponly" in attrs and "samesite=strict" in attrs and "path=/" in attrs and "secure" in attrs
+    assert (
+        "httponly" in attrs
+        and "samesite=strict" in attrs
+        and "path=/" in attrs
+        and "secure" in attrs
+    )
     # The token is an HMAC over the binding, so it is not the same for two clients.
     r2 = make_client(app).get("/form")
     assert r2.text != r.text
@@ -311,4 +326,7 @@ def test_bind_hook_ties_the_token_to_the_session(make_client):
     assert other.status_code == 403
     # Without a session the binding cookie takes over.
     r = make_client(app).get("/form")
-    assert sorted(h.split("=", 1)[0] for h in r.headers.get_list("set-cookie")) == ["_csrf_token", BIND_COOKIE]
+    assert sorted(h.split("=", 1)[0] for h in r.headers.get_list("set-cookie")) == [
+        "_csrf_token",
+        BIND_COOKIE,
+    ]

@@ -74,10 +74,20 @@ def test_requests_counted_by_route_template_method_and_status(make_client) -> No
     assert sample(text, total, method="GET", route="/forbidden", status="403") == 1
     assert sample(text, total, method="GET", route="/crash", status="500") == 1
     assert sample(text, total, method="GET", route="<unmatched>", status="404") == 1
-    assert sample(text, "lcore_http_request_duration_seconds_count", method="GET",
-                  route="/items/<n:int>", status="200") == 3
+    assert (
+        sample(
+            text,
+            "lcore_http_request_duration_seconds_count",
+            method="GET",
+            route="/items/<n:int>",
+            status="200",
+        )
+        == 3
+    )
     assert "/items/1" not in text  # the template, never the raw path
-    assert sample(text, total, method="GET", route="<unmatched>", status="200") == 0  # scrapes not counted
+    assert (
+        sample(text, total, method="GET", route="<unmatched>", status="200") == 0
+    )  # scrapes not counted
     assert c.get("/inflight").text == "1.0"  # this request itself
     assert sample(c.get("/metrics").text, "lcore_http_requests_in_progress") == 0
 
@@ -104,7 +114,10 @@ def test_sse_streams_open_gauge(make_client) -> None:
         rest = b"".join(it)
     assert b"last" in rest
     deadline = time.monotonic() + 5
-    while sample(metrics.exposition().decode(), "lcore_sse_streams") != 0 and time.monotonic() < deadline:
+    while (
+        sample(metrics.exposition().decode(), "lcore_sse_streams") != 0
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     assert sample(metrics.exposition().decode(), "lcore_sse_streams") == 0
 
@@ -124,7 +137,10 @@ def test_websocket_connections_gauge(make_client) -> None:
         assert ws.receive_text() == "hi"
         assert sample(metrics.exposition().decode(), "lcore_websocket_connections") == 1
     deadline = time.monotonic() + 5
-    while sample(metrics.exposition().decode(), "lcore_websocket_connections") != 0 and time.monotonic() < deadline:
+    while (
+        sample(metrics.exposition().decode(), "lcore_websocket_connections") != 0
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     assert sample(metrics.exposition().decode(), "lcore_websocket_connections") == 0
 
@@ -195,6 +211,8 @@ def test_profile_report_only_in_debug(make_client) -> None:
     assert r.text == "done" and "x-lcore-profile" not in r.headers  # debug off: ignored
     app.config["debug"] = True
     r = c.get("/work?_profile=1")
-    assert r.headers["x-lcore-profile"] == "1" and r.headers["content-type"].startswith("text/plain")
+    assert r.headers["x-lcore-profile"] == "1" and r.headers["content-type"].startswith(
+        "text/plain"
+    )
     assert "cProfile of GET /work" in r.text and "busy_work" in r.text
     assert c.get("/work").text == "done"  # without the parameter: the normal response

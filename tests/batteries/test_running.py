@@ -33,7 +33,7 @@ from lcore.server import AutoServer, BjoernServer, LcoreASGIServer, _resolve_ser
 
 ROOT = Path(__file__).resolve().parents[2]
 
-APP_SRC = '''
+APP_SRC = """
 import os, sys
 from lcore import Lcore, on_shutdown, response
 
@@ -62,9 +62,9 @@ if __name__ == "__main__":
     server = sys.argv[1] if sys.argv[1] != "default" else None
     reload = len(sys.argv) > 3 and sys.argv[3] == "reload"
     app.run(server=server, host="127.0.0.1", port=int(sys.argv[2]), quiet=True, reloader=reload, interval=0.2)
-'''
+"""
 
-PLUGIN_SRC = '''
+PLUGIN_SRC = """
 import functools
 from lcore import response
 
@@ -78,15 +78,15 @@ class HeaderPlugin:
             response.set_header("X-Plugin", "on")
             return callback(*a, **ka)
         return wrapper
-'''
+"""
 
-DEFAULT_APP_SRC = '''
+DEFAULT_APP_SRC = """
 from lcore import route
 
 @route("/health")
 def health():
     return "default-app"
-'''
+"""
 
 # -- process helpers ---------------------------------------------------------------------------
 
@@ -151,12 +151,19 @@ def _wait_ready(p: Proc, timeout: float = 25.0) -> None:
 
 
 @contextmanager
-def started(args: list[str], cwd: Path, port: int, env: dict[str, str] | None = None,
-            ready: bool = True) -> Iterator[Proc]:
+def started(
+    args: list[str], cwd: Path, port: int, env: dict[str, str] | None = None, ready: bool = True
+) -> Iterator[Proc]:
     log = cwd / f"proc-{port}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, *args], cwd=str(cwd), stdout=out, stderr=subprocess.STDOUT,
-                                env=env or _env(), start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=str(cwd),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env or _env(),
+            start_new_session=True,
+        )
     p = Proc(proc, f"http://127.0.0.1:{port}", log)
     try:
         if ready:
@@ -207,26 +214,49 @@ def _wait_for(cond, timeout: float, what: str) -> None:
 
 
 def test_cli_version():
-    out = subprocess.run([sys.executable, "-m", "lcore", "--version"], capture_output=True, text=True,
-                         env=_env(), timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "lcore", "--version"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=30,
+    )
     assert out.returncode == 0
     assert out.stdout.strip() == lcore.__version__
 
 
 def test_cli_without_app_is_a_usage_error(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "lcore"], capture_output=True, text=True, env=_env(),
-                         cwd=tmp_path, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "lcore"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=30,
+    )
     assert out.returncode == 2 and "no application given" in out.stderr
 
 
 def test_cli_bad_app_and_bad_server_fail_in_one_line(project):
-    out = subprocess.run([sys.executable, "-m", "lcore", "nosuchmodule"], capture_output=True, text=True,
-                         env=_env(), cwd=project, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "lcore", "nosuchmodule"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=project,
+        timeout=30,
+    )
     # a bad app spec is a usage error: status 2, as for the other entry points
     assert out.returncode == 2 and "could not import module 'nosuchmodule'" in out.stderr
     assert "Traceback" not in out.stderr
-    out = subprocess.run([sys.executable, "-m", "lcore", "myapp", "-s", "nosuchserver"], capture_output=True,
-                         text=True, env=_env(), cwd=project, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "lcore", "myapp", "-s", "nosuchserver"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=project,
+        timeout=30,
+    )
     assert out.returncode == 1 and "unknown server 'nosuchserver'" in out.stderr
     assert "Traceback" not in out.stderr
 
@@ -251,8 +281,15 @@ def test_cli_py_path_from_another_directory(project, tmp_path_factory):
         assert p.get("/").json()["version"] == 1
 
 
-@pytest.mark.parametrize("server,header", [("wsgiref", "WSGIServer"), ("uvicorn", "uvicorn"),
-                                           ("gunicorn", "gunicorn"), ("lcore", "lcore")])
+@pytest.mark.parametrize(
+    "server,header",
+    [
+        ("wsgiref", "WSGIServer"),
+        ("uvicorn", "uvicorn"),
+        ("gunicorn", "gunicorn"),
+        ("lcore", "lcore"),
+    ],
+)
 def test_cli_server_flag(project, server, header):
     with cli(["myapp:app", "-s", server], project) as p:
         assert header in p.get("/").headers["server"]
@@ -268,9 +305,16 @@ def test_cli_workers_flag(project, server):
 def test_uvicorn_workers_need_an_importable_app(project):
     port = free_port()
     script = project / "mainapp.py"
-    script.write_text(APP_SRC.replace('app.run(server=server', 'app.run(workers=2, server=server'))
-    proc = subprocess.Popen([sys.executable, "mainapp.py", "uvicorn", str(port)], cwd=project, env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    script.write_text(APP_SRC.replace("app.run(server=server", "app.run(workers=2, server=server"))
+    proc = subprocess.Popen(
+        [sys.executable, "mainapp.py", "uvicorn", str(port)],
+        cwd=project,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _out, err = proc.communicate(timeout=60)
     finally:
@@ -339,18 +383,49 @@ def test_cli_bind_parsing():
     assert _parse_bind("[::1]:9002") == ("::1", 9002)
     with pytest.raises(SystemExit):
         _parse_bind("host:notaport")
-    args = build_parser().parse_args(["-b", "h:1", "-s", "wsgiref", "-p", "a:B", "-c", "f.ini", "-C", "k=v",
-                                      "--debug", "--reload", "mod:app"])
-    assert (args.bind, args.server, args.plugin, args.conf, args.param, args.debug, args.reload, args.app) == (
-        "h:1", "wsgiref", ["a:B"], ["f.ini"], ["k=v"], True, True, "mod:app")
+    args = build_parser().parse_args(
+        [
+            "-b",
+            "h:1",
+            "-s",
+            "wsgiref",
+            "-p",
+            "a:B",
+            "-c",
+            "f.ini",
+            "-C",
+            "k=v",
+            "--debug",
+            "--reload",
+            "mod:app",
+        ]
+    )
+    assert (
+        args.bind,
+        args.server,
+        args.plugin,
+        args.conf,
+        args.param,
+        args.debug,
+        args.reload,
+        args.app,
+    ) == ("h:1", "wsgiref", ["a:B"], ["f.ini"], ["k=v"], True, True, "mod:app")
 
 
 # -- app.run(server=...) -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("server,header", [("default", "lcore"), ("wsgiref", "WSGIServer"),
-                                           ("gunicorn", "gunicorn"), ("uvicorn", "uvicorn"),
-                                           ("hypercorn", "hypercorn"), ("auto", "lcore")])
+@pytest.mark.parametrize(
+    "server,header",
+    [
+        ("default", "lcore"),
+        ("wsgiref", "WSGIServer"),
+        ("gunicorn", "gunicorn"),
+        ("uvicorn", "uvicorn"),
+        ("hypercorn", "hypercorn"),
+        ("auto", "lcore"),
+    ],
+)
 def test_app_run_on_each_server_and_sigterm_runs_on_shutdown(project, server, header):
     port = free_port()
     mark = project / f"mark-{server}.txt"
@@ -398,10 +473,27 @@ def test_app_run_reloader_restarts_on_change(project):
 
 
 def test_adapters_are_exported_and_named():
-    for name in ("ServerAdapter", "WSGIRefServer", "GunicornServer", "WaitressServer", "CherootServer",
-                 "GeventServer", "EventletServer", "TornadoServer", "TwistedServer", "MeinheldServer",
-                 "BjoernServer", "AiohttpServer", "PasteServer", "UvicornServer", "HypercornServer",
-                 "LcoreASGIServer", "AutoServer", "WatchdogReloader", "AsyncReloader"):
+    for name in (
+        "ServerAdapter",
+        "WSGIRefServer",
+        "GunicornServer",
+        "WaitressServer",
+        "CherootServer",
+        "GeventServer",
+        "EventletServer",
+        "TornadoServer",
+        "TwistedServer",
+        "MeinheldServer",
+        "BjoernServer",
+        "AiohttpServer",
+        "PasteServer",
+        "UvicornServer",
+        "HypercornServer",
+        "LcoreASGIServer",
+        "AutoServer",
+        "WatchdogReloader",
+        "AsyncReloader",
+    ):
         assert name in lcore.__all__ and getattr(lcore, name)
     assert server_names["wsgiref"] is lcore.WSGIRefServer and server_names["auto"] is AutoServer
 
@@ -505,7 +597,9 @@ def test_watchdog_reloader_default_callback_resets_the_app(tmp_path, caplog):
 
     (tmp_path / "m.py").write_text("")
     with caplog.at_level(logging.WARNING, logger="lcore"):
-        with WatchdogReloader(App(), paths=str(tmp_path), interval=0.1, use_watchdog=False) as reloader:
+        with WatchdogReloader(
+            App(), paths=str(tmp_path), interval=0.1, use_watchdog=False
+        ) as reloader:
             time.sleep(0.2)
             _touch(tmp_path / "m.py", "y = 1\n")
             _wait_for(lambda: App.resets == 1, 10, "app.reset()")
@@ -517,8 +611,9 @@ def test_zero_argument_callback_and_single_file_path(tmp_path):
     target = tmp_path / "settings.json"
     target.write_text("{}")
     hits = threading.Event()
-    reloader = WatchdogReloader(Lcore(), paths=[str(target)], interval=0.1, callback=hits.set,
-                                use_watchdog=False).start()
+    reloader = WatchdogReloader(
+        Lcore(), paths=[str(target)], interval=0.1, callback=hits.set, use_watchdog=False
+    ).start()
     try:
         time.sleep(0.2)
         _touch(target, '{"a": 1}')
@@ -538,7 +633,9 @@ def test_async_reloader_on_the_running_loop(tmp_path):
             seen.append(path)
             changed.set()
 
-        reloader = AsyncReloader(Lcore(), paths=[str(tmp_path)], interval=0.05, callback=callback).start()
+        reloader = AsyncReloader(
+            Lcore(), paths=[str(tmp_path)], interval=0.05, callback=callback
+        ).start()
         assert reloader.running
         await asyncio.sleep(0.1)
         _touch(tmp_path / "a.py", "z = 1\n")
@@ -557,8 +654,9 @@ def test_async_reloader_with_an_explicit_loop(tmp_path):
     loop = asyncio.new_event_loop()
     try:
         hits: list[int] = []
-        reloader = AsyncReloader(Lcore(), paths=[str(tmp_path)], interval=0.05,
-                                 callback=lambda: hits.append(1))
+        reloader = AsyncReloader(
+            Lcore(), paths=[str(tmp_path)], interval=0.05, callback=lambda: hits.append(1)
+        )
         reloader.start(loop=loop)
 
         async def change_and_wait() -> None:
@@ -588,7 +686,9 @@ def test_async_reloader_needs_a_loop():
 def test_background_task_pool_submit_pending_shutdown(caplog):
     pool = BackgroundTaskPool(max_workers=2)
     gate = threading.Event()
-    futures: list[Future[int]] = [pool.submit(lambda n: gate.wait(10) and n * 2, n) for n in range(4)]
+    futures: list[Future[int]] = [
+        pool.submit(lambda n: gate.wait(10) and n * 2, n) for n in range(4)
+    ]
     assert pool.pending == 4  # two running, two queued
     gate.set()
     assert [f.result(10) for f in futures] == [0, 2, 4, 6]

@@ -264,7 +264,7 @@ def test_def_handler_reads_forms_under_timeout(make_client):
 def test_def_handler_reads_files_under_timeout(make_client):
     boundary = "b0undary"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"a.txt\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="upload"; filename="a.txt"\r\n'
         f"Content-Type: text/plain\r\n\r\n12345\r\n--{boundary}--\r\n"
     )
     c = make_client(_body_app())
@@ -287,8 +287,13 @@ def test_body_limit_under_timeout_answers_413_for_an_over_limit_chunked_body(mak
     app.use(BodyLimitMiddleware(max_size=100))
     c = make_client(app)
     for path in ("/json", "/body", "/forms"):
-        r = c.post(path, body=iter([b"x" * 80, b"y" * 80]), headers={"Content-Type": "application/json"}
-                   if path == "/json" else {"Content-Type": "application/x-www-form-urlencoded"})
+        r = c.post(
+            path,
+            body=iter([b"x" * 80, b"y" * 80]),
+            headers={"Content-Type": "application/json"}
+            if path == "/json"
+            else {"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert r.status_code == 413, (path, r.status_code, r.text[:300])
     ok = c.post("/body", body=iter([b"x" * 40, b"y" * 40]))
     assert ok.status_code == 200 and ok.json == {"size": 80}

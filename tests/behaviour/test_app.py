@@ -26,8 +26,14 @@ def test_plain_wsgi_entry():
     app = Lcore()
     app.route("/", callback=lambda: "w")
     got = {}
-    env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "x", "SERVER_PORT": "80",
-           "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO()}
+    env = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+    }
     body = b"".join(app.wsgi(env, lambda s, h, e=None: got.setdefault("s", s)))
     assert (got["s"], body) == ("200 OK", b"w")
 
@@ -111,4 +117,5 @@ def test_repr_and_show_middleware():
 
     app.use(M())
     assert app.show_middleware() == [
-        {"name": "m", "type": "M", "order": 7, "phase": "post", "routes": False, "async": False}]
+        {"name": "m", "type": "M", "order": 7, "phase": "post", "routes": False, "async": False}
+    ]

@@ -54,9 +54,7 @@ def _logged(caplog) -> str:
     )
 
 
-@pytest.mark.parametrize(
-    "path", ["/set", "/set-of-int", "/frozenset", "/aset", "/set-status"]
-)
+@pytest.mark.parametrize("path", ["/set", "/set-of-int", "/frozenset", "/aset", "/set-status"])
 def test_a_set_is_a_500_before_the_response_starts(make_client, caplog, path):
     c = make_client(_app())
     with caplog.at_level(logging.ERROR, logger="lcore.error"):

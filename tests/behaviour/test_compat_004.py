@@ -32,8 +32,13 @@ class NewUser:
 
 
 #: What NewUser checks, written as the dict form (defaults -> may be missing).
-NEW_USER_DICT = {"name": str, "age": int, "email": Optional[str], "admin": Optional[bool],  # noqa: UP045
-                 "score": Optional[float]}  # noqa: UP045
+NEW_USER_DICT = {
+    "name": str,
+    "age": int,
+    "email": Optional[str],  # noqa: UP045 - the typing spelling 0.0.4 code uses
+    "admin": Optional[bool],  # noqa: UP045
+    "score": Optional[float],  # noqa: UP045
+}
 
 
 @dataclasses.dataclass
@@ -107,8 +112,13 @@ def test_validate_request_dataclass_body(make_client):
         assert (r.status_code, r.json) == (200, {"created": {"name": "ann", "age": 30}}), path
         full = {"name": "ann", "age": 30, "email": None, "admin": True, "score": 2}
         assert c.post(path, json=full).status_code == 200, path
-    for bad in ({"name": 5}, {"age": "30"}, {"name": "a", "age": 1, "admin": "yes"},
-                {"name": "a", "age": 1.5, "score": "high"}, {"name": "a", "age": 1, "email": 3}):
+    for bad in (
+        {"name": 5},
+        {"age": "30"},
+        {"name": "a", "age": 1, "admin": "yes"},
+        {"name": "a", "age": 1.5, "score": "high"},
+        {"name": "a", "age": 1, "email": 3},
+    ):
         r = c.post("/users", json=bad)
         assert r.status_code == 422, bad
         assert r.json["error"] == "Validation failed"
@@ -116,20 +126,28 @@ def test_validate_request_dataclass_body(make_client):
         assert r.json == c.post("/dict-users", json=bad).json, bad
         assert r.json == c.post("/ausers", json=bad).json, bad
     r = c.post("/users", json={"name": 5})
-    assert r.json["details"] == [{"field": "name", "message": "must be str, not number"},
-                                 {"field": "age", "message": "is required"}]
+    assert r.json["details"] == [
+        {"field": "name", "message": "must be str, not number"},
+        {"field": "age", "message": "is required"},
+    ]
     assert c.post("/users", json=[1]).status_code == 422
     assert c.post("/users", body=b"{nope", content_type="application/json").status_code == 400
 
 
 def test_validate_request_dataclass_nested_body(make_client):
     c = make_client(_validating_app())
-    ok = {"name": "a", "address": {"city": "Kathmandu"}, "previous": [{"city": "Pokhara", "zip": "33700"}]}
+    ok = {
+        "name": "a",
+        "address": {"city": "Kathmandu"},
+        "previous": [{"city": "Pokhara", "zip": "33700"}],
+    }
     assert c.post("/customers", json=ok).status_code == 200
     r = c.post("/customers", json={"name": "a", "address": {"city": 5}, "previous": [{}]})
     assert r.status_code == 422
-    assert r.json["details"] == [{"field": "address.city", "message": "must be str, not number"},
-                                 {"field": "previous[0].city", "message": "is required"}]
+    assert r.json["details"] == [
+        {"field": "address.city", "message": "must be str, not number"},
+        {"field": "previous[0].city", "message": "is required"},
+    ]
     r = c.post("/customers", json={"name": "a", "address": "Kathmandu"})
     assert r.json["details"] == [{"field": "address", "message": "must be an object, not string"}]
 
@@ -168,11 +186,14 @@ def test_openapi_describes_dataclass_schemas(make_client):
     app = _validating_app()
     doc = app.openapi()
     validate(doc)
+
     def deref(schema):  # named dataclass schemas live once in components/schemas
         ref = schema.get("$ref", "")
         return doc["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else schema
 
-    body = deref(doc["paths"]["/users"]["post"]["requestBody"]["content"]["application/json"]["schema"])
+    body = deref(
+        doc["paths"]["/users"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    )
     assert body["title"] == "NewUser" and body["required"] == ["name", "age"]
     assert body["properties"]["age"] == {"type": "integer"}
     params = {p["name"]: p for p in doc["paths"]["/search"]["get"]["parameters"]}
@@ -180,16 +201,29 @@ def test_openapi_describes_dataclass_schemas(make_client):
     assert params["page"]["required"] is False and params["page"]["schema"] == {"type": "integer"}
     assert params["ratio"]["required"] is False and params["ratio"]["schema"] == {"type": "number"}
     assert set(doc["paths"]["/search"]["get"]["responses"]) == {"200", "400"}
-    customer = deref(doc["paths"]["/customers"]["post"]["requestBody"]["content"]["application/json"]["schema"])
+    customer = deref(
+        doc["paths"]["/customers"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    )
     assert deref(customer["properties"]["address"])["required"] == ["city"]
     app.enable_docs()
     docs = make_client(app).get("/docs/json").json
     search = next(r for r in docs["routes"] if r["rule"] == "/search")
     assert [(p["name"], p["required"]) for p in search["parameters"]] == [
-        ("q", True), ("page", False), ("exact", False), ("ratio", False), ("tags", False)]
+        ("q", True),
+        ("page", False),
+        ("exact", False),
+        ("ratio", False),
+        ("tags", False),
+    ]
     users = next(r for r in docs["routes"] if r["rule"] == "/users")
-    assert users["body"] == {"name": "str", "age": "int", "email": "Optional[str]",
-                             "admin": "bool", "score": "float"}
+    assert users["body"] == {
+        "name": "str",
+        "age": "int",
+        "email": "Optional[str]",
+        "admin": "bool",
+        "score": "float",
+    }
+
 
 # --------------------------------------------------------------------------- use(routes=)
 

@@ -16,8 +16,12 @@ def test_constructor_config():
 
 def test_defaults():
     app = Lcore()
-    assert (app.config["catchall"], app.config["debug"], app.config["json.enable"], app.config["error.format"]) == (
-        True, False, True, "html")
+    assert (
+        app.config["catchall"],
+        app.config["debug"],
+        app.config["json.enable"],
+        app.config["error.format"],
+    ) == (True, False, True, "html")
 
 
 def test_config_read_only_attribute():

@@ -16,13 +16,23 @@ def test_ctx_fields(make_client):
     @app.route("/r/<x>", name="r")
     def h(x):
         return {
-            "request": ctx.request.path, "response": ctx.response.status_code, "app": ctx.app is app,
-            "route": ctx.route.name, "user": ctx.user, "request_id": ctx.request_id, "state": ctx.state,
+            "request": ctx.request.path,
+            "response": ctx.response.status_code,
+            "app": ctx.app is app,
+            "route": ctx.route.name,
+            "user": ctx.user,
+            "request_id": ctx.request_id,
+            "state": ctx.state,
         }
 
     assert make_client(app).get("/r/1").json == {
-        "request": "/r/1", "response": 200, "app": True, "route": "r", "user": None,
-        "request_id": None, "state": {},
+        "request": "/r/1",
+        "response": 200,
+        "app": True,
+        "route": "r",
+        "user": None,
+        "request_id": None,
+        "state": {},
     }
 
 
@@ -36,12 +46,20 @@ def test_state_and_arbitrary_attributes(make_client):
 
     @app.route("/")
     def h():
-        return {"tenant": ctx.tenant, "state": dict(ctx.state), "get": ctx.get("nothing", "dflt"),
-                "in": "tenant" in ctx}
+        return {
+            "tenant": ctx.tenant,
+            "state": dict(ctx.state),
+            "get": ctx.get("nothing", "dflt"),
+            "in": "tenant" in ctx,
+        }
 
     c = make_client(app)
-    assert c.get("/").json == {"tenant": "acme", "state": {"tenant": "acme", "direct": 1},
-                               "get": "dflt", "in": True}
+    assert c.get("/").json == {
+        "tenant": "acme",
+        "state": {"tenant": "acme", "direct": 1},
+        "get": "dflt",
+        "in": True,
+    }
 
 
 def test_ctx_get_reads_every_source(make_client):
@@ -54,15 +72,25 @@ def test_ctx_get_reads_every_source(make_client):
         ctx.tenant = "acme"
         ctx.lazy("heavy", lambda: calls.append(1) or "computed")
         return {
-            "state": ctx.get("tenant"), "slot": ctx.get("request") is ctx.request,
-            "unset_slot": ctx.get("user", "dflt"), "di": ctx.get("svc"),
-            "lazy": [ctx.get("heavy"), ctx.get("heavy")], "missing": ctx.get("nothing", "dflt"),
-            "none_default": ctx.get("nothing"), "method": callable(ctx.get("after_response")),
+            "state": ctx.get("tenant"),
+            "slot": ctx.get("request") is ctx.request,
+            "unset_slot": ctx.get("user", "dflt"),
+            "di": ctx.get("svc"),
+            "lazy": [ctx.get("heavy"), ctx.get("heavy")],
+            "missing": ctx.get("nothing", "dflt"),
+            "none_default": ctx.get("nothing"),
+            "method": callable(ctx.get("after_response")),
         }
 
     assert make_client(app).get("/").json == {
-        "state": "acme", "slot": True, "unset_slot": None, "di": "from-di",
-        "lazy": ["computed", "computed"], "missing": "dflt", "none_default": None, "method": True,
+        "state": "acme",
+        "slot": True,
+        "unset_slot": None,
+        "di": "from-di",
+        "lazy": ["computed", "computed"],
+        "missing": "dflt",
+        "none_default": None,
+        "method": True,
     }
     assert calls == [1]
 
@@ -143,7 +171,10 @@ def test_ctx_in_async_handler_across_awaits(make_client):
 
 def test_ctx_in_sync_handler_thread(make_client):
     app = Lcore()
-    app.route("/", callback=lambda: {"path": request.path, "thread": threading.current_thread().name != ""})
+    app.route(
+        "/",
+        callback=lambda: {"path": request.path, "thread": threading.current_thread().name != ""},
+    )
     assert make_client(app).get("/").json == {"path": "/", "thread": True}
 
 

@@ -32,8 +32,16 @@ def test_set_cookie_options(make_client):
 
     @app.route("/")
     def h():
-        response.set_cookie("a", "1", max_age=timedelta(hours=1), path="/p", domain="example.com",
-                            secure=True, httponly=False, samesite="strict")
+        response.set_cookie(
+            "a",
+            "1",
+            max_age=timedelta(hours=1),
+            path="/p",
+            domain="example.com",
+            secure=True,
+            httponly=False,
+            samesite="strict",
+        )
         response.set_cookie("b", "2", samesite="none", expires=0)
         response.set_cookie("c", "x y")
         response.set_cookie("d", "3", samesite=None, httponly=False)
@@ -57,7 +65,9 @@ def test_set_cookie_replaces_same_name(make_client):
         response.set_cookie("a", "2")
         return "ok"
 
-    assert make_client(app).get("/").headers.get_list("set-cookie") == ["a=2; Path=/; SameSite=Lax; HttpOnly"]
+    assert make_client(app).get("/").headers.get_list("set-cookie") == [
+        "a=2; Path=/; SameSite=Lax; HttpOnly"
+    ]
 
 
 def test_set_cookie_rejects_bad_values():
@@ -85,7 +95,8 @@ def test_delete_cookie(make_client):
         return "ok"
 
     assert make_client(app).get("/").headers["set-cookie"] == (
-        "sid=; Max-Age=-1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/app; SameSite=Lax; HttpOnly")
+        "sid=; Max-Age=-1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/app; SameSite=Lax; HttpOnly"
+    )
 
 
 def test_delete_cookie_exact(make_client):
@@ -97,7 +108,8 @@ def test_delete_cookie_exact(make_client):
         return "ok"
 
     assert make_client(app).get("/").headers["set-cookie"] == (
-        "sid=; Max-Age=-1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; SameSite=Lax; HttpOnly")
+        "sid=; Max-Age=-1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; SameSite=Lax; HttpOnly"
+    )
 
 
 def test_cookie_round_trip_with_client_jar(make_client):
@@ -126,9 +138,11 @@ def test_signed_cookie_round_trip(make_client):
 
     @app.route("/get")
     def get():
-        return {"v": request.get_cookie("session", secret=SECRET),
-                "wrong": request.get_cookie("session", secret="other"),
-                "raw_is_signed": request.get_cookie("session").startswith("!")}
+        return {
+            "v": request.get_cookie("session", secret=SECRET),
+            "wrong": request.get_cookie("session", secret="other"),
+            "raw_is_signed": request.get_cookie("session").startswith("!"),
+        }
 
     c = make_client(app)
     raw = c.get("/set").headers["set-cookie"].split(";")[0].split("=", 1)[1]
@@ -167,8 +181,13 @@ def test_signed_cookie_sha512(make_client):
         response.set_cookie("s", [1, 2], secret=SECRET, digestmod=hashlib.sha512)
         return "ok"
 
-    app.route("/get", callback=lambda: {"512": request.get_cookie("s", secret=SECRET, digestmod=hashlib.sha512),
-                                        "256": request.get_cookie("s", secret=SECRET)})
+    app.route(
+        "/get",
+        callback=lambda: {
+            "512": request.get_cookie("s", secret=SECRET, digestmod=hashlib.sha512),
+            "256": request.get_cookie("s", secret=SECRET),
+        },
+    )
     c = make_client(app)
     c.get("/set")
     assert c.get("/get").json == {"512": [1, 2], "256": None}
@@ -226,8 +245,11 @@ HOSTILE_COOKIE_ARGS = [
 ]
 
 
-@pytest.mark.parametrize(("attr", "kwargs"), HOSTILE_COOKIE_ARGS,
-                         ids=[f"{a}-{i}" for i, (a, _) in enumerate(HOSTILE_COOKIE_ARGS)])
+@pytest.mark.parametrize(
+    ("attr", "kwargs"),
+    HOSTILE_COOKIE_ARGS,
+    ids=[f"{a}-{i}" for i, (a, _) in enumerate(HOSTILE_COOKIE_ARGS)],
+)
 def test_set_cookie_hostile_attribute_is_refused_at_the_call(make_client, attr, kwargs):
     app = Lcore()
 
@@ -245,10 +267,19 @@ def test_set_cookie_hostile_attribute_is_refused_at_the_call(make_client, attr, 
     assert "set-cookie" not in r.headers
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("sid", "a\x7fb"), ("sid", "a\x01b"), ("sid", "a\tb"), ("sid", "\u20ac"),
-    ("se\x01ss", "v"), ("se\x7fss", "v"), ("s\u00e9", "v"), ("", "v"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("sid", "a\x7fb"),
+        ("sid", "a\x01b"),
+        ("sid", "a\tb"),
+        ("sid", "\u20ac"),
+        ("se\x01ss", "v"),
+        ("se\x7fss", "v"),
+        ("s\u00e9", "v"),
+        ("", "v"),
+    ],
+)
 def test_set_cookie_control_characters_in_name_or_value_refused(make_client, name, value):
     app = Lcore()
 
@@ -276,7 +307,8 @@ def test_delete_cookie_checks_its_attributes(make_client):
         return "ok"
 
     assert make_client(app).get("/").headers.get_list("set-cookie") == [
-        "sid=; Max-Age=-1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=x.example; SameSite=Strict; HttpOnly"]
+        "sid=; Max-Age=-1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Domain=x.example; SameSite=Strict; HttpOnly"
+    ]
 
 
 def test_set_cookie_typed_attributes_are_formatted(make_client):
@@ -287,12 +319,16 @@ def test_set_cookie_typed_attributes_are_formatted(make_client):
 
     @app.route("/")
     def h():
-        response.set_cookie("a", "1", expires=when, max_age=timedelta(days=1, seconds=1, microseconds=5))
+        response.set_cookie(
+            "a", "1", expires=when, max_age=timedelta(days=1, seconds=1, microseconds=5)
+        )
         response.set_cookie("b", "1", expires=date(2030, 1, 2), samesite="STRICT")
         response.set_cookie("c", "1", expires=when.timestamp(), samesite="lAx")
         response.set_cookie("d", "1", expires=int(when.timestamp()), max_age=0, samesite=None)
         # A valid HTTP date is accepted and sent in canonical form (weekday from the date).
-        response.set_cookie("e", "1", expires="Mon, 02 Jan 2030 03:04:05 GMT", partitioned=True, secure=True)
+        response.set_cookie(
+            "e", "1", expires="Mon, 02 Jan 2030 03:04:05 GMT", partitioned=True, secure=True
+        )
         response.set_cookie("f", {"signed": True}, secret=SECRET, path="/p", domain="example.com")
         return "ok"
 
@@ -304,4 +340,6 @@ def test_set_cookie_typed_attributes_are_formatted(make_client):
         "d=1; Max-Age=0; Expires=Wed, 02 Jan 2030 03:04:05 GMT; Path=/; HttpOnly",
         "e=1; Expires=Wed, 02 Jan 2030 03:04:05 GMT; Path=/; SameSite=Lax; Secure; HttpOnly; Partitioned",
     ]
-    assert cookies[5].startswith("f=!") and cookies[5].endswith("; Path=/p; Domain=example.com; SameSite=Lax; HttpOnly")
+    assert cookies[5].startswith("f=!") and cookies[5].endswith(
+        "; Path=/p; Domain=example.com; SameSite=Lax; HttpOnly"
+    )

@@ -101,11 +101,13 @@ def test_scoped_closed_on_error(make_client, failure):
     app.inject("db", lambda: Resource(log), lifetime="scoped")
 
     if failure == "async-exception":
+
         @app.route("/")
         async def h():
             ctx.db  # noqa: B018
             raise RuntimeError("x")
     else:
+
         @app.route("/")
         def h():
             ctx.db  # noqa: B018
@@ -209,15 +211,24 @@ def test_async_factories(make_client):
 
     @app.route("/a")
     async def a():
-        return {"client": ctx.client, "conn": type(ctx.conn).__name__, "same": ctx.conn is ctx.conn,
-                "tick": await ctx.tick}
+        return {
+            "client": ctx.client,
+            "conn": type(ctx.conn).__name__,
+            "same": ctx.conn is ctx.conn,
+            "tick": await ctx.tick,
+        }
 
     @app.route("/s")
     def s():
         return {"client": ctx.client, "conn": type(ctx.conn).__name__}
 
     c = make_client(app)
-    assert c.get("/a").json == {"client": {"kind": "singleton"}, "conn": "Conn", "same": True, "tick": 0}
+    assert c.get("/a").json == {
+        "client": {"kind": "singleton"},
+        "conn": "Conn",
+        "same": True,
+        "tick": 0,
+    }
     assert c.get("/s").json == {"client": {"kind": "singleton"}, "conn": "Conn"}
     assert log == ["aclosed", "aclosed"]
 

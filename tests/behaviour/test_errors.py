@@ -144,16 +144,30 @@ def test_catchall_off_raises(proto):
 
     assert app.catchall is False
     if proto == "wsgi":
-        env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "x", "SERVER_PORT": "80",
-               "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO()}
+        env = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/",
+            "SERVER_NAME": "x",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+        }
         with pytest.raises(LookupError):
             app(env, lambda *a: None)
     else:
         import anyio
 
         async def main():
-            scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b"",
-                     "http_version": "1.1", "scheme": "http", "root_path": ""}
+            scope = {
+                "type": "http",
+                "method": "GET",
+                "path": "/",
+                "headers": [],
+                "query_string": b"",
+                "http_version": "1.1",
+                "scheme": "http",
+                "root_path": "",
+            }
 
             async def receive():
                 return {"type": "http.request", "body": b""}

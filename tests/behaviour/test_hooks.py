@@ -6,8 +6,18 @@ import pytest
 
 from lcore import HTTPError, HTTPResponse, Lcore, Middleware, abort, ctx, request, response
 
-ORDER = ["on_request_start", "before_request", "pre_mw", "on_auth_resolved", "on_handler_enter",
-         "handler", "on_handler_exit", "on_response_build", "after_request", "on_response_send"]
+ORDER = [
+    "on_request_start",
+    "before_request",
+    "pre_mw",
+    "on_auth_resolved",
+    "on_handler_enter",
+    "handler",
+    "on_handler_exit",
+    "on_response_build",
+    "after_request",
+    "on_response_send",
+]
 HOOKS = [h for h in ORDER if h not in ("pre_mw", "handler")]
 
 
@@ -15,11 +25,14 @@ def _recording_app(log, handler_behaviour="ok", async_hooks=False):
     app = Lcore()
     for name in HOOKS:
         if async_hooks:
+
             async def hook(name=name):
                 log.append(name)
         else:
+
             def hook(name=name):
                 log.append(name)
+
         app.add_hook(name, hook)
 
     class Pre(Middleware):
@@ -65,8 +78,14 @@ def test_hooks_for_404(make_client):
     log = []
     app = _recording_app(log)
     assert make_client(app).get("/missing").status_code == 404
-    assert log == ["on_request_start", "before_request", "pre_mw", "on_response_build", "after_request",
-                   "on_response_send"]
+    assert log == [
+        "on_request_start",
+        "before_request",
+        "pre_mw",
+        "on_response_build",
+        "after_request",
+        "on_response_send",
+    ]
 
 
 def test_after_hooks_run_on_unhandled_exception(make_client):
@@ -127,7 +146,9 @@ def test_hook_sees_request_and_can_change_response(make_client):
     assert make_client(app).get("/p").headers["x-seen"] == "/p"
 
 
-@pytest.mark.parametrize("hook_name", ["on_request_start", "before_request", "on_auth_resolved", "on_handler_enter"])
+@pytest.mark.parametrize(
+    "hook_name", ["on_request_start", "before_request", "on_auth_resolved", "on_handler_enter"]
+)
 def test_early_hook_raising_response_short_circuits(make_client, hook_name):
     called = []
     app = Lcore()
@@ -162,7 +183,9 @@ def test_hook_raising_http_error_uses_error_handler(make_client):
     assert c.get("/", headers={"X-Token": "t"}).text == "secret"
 
 
-@pytest.mark.parametrize("hook_name", ["on_handler_exit", "on_response_build", "after_request", "on_response_send"])
+@pytest.mark.parametrize(
+    "hook_name", ["on_handler_exit", "on_response_build", "after_request", "on_response_send"]
+)
 def test_late_hook_raising_response_replaces_result(make_client, hook_name):
     app = Lcore()
 

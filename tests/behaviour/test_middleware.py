@@ -46,8 +46,18 @@ def test_order_and_phases(make_client):
         return "ok"
 
     assert make_client(app).get("/").text == "ok"
-    assert log == ["pre-1>", "pre5>", "routed", "post1>", "post90>", "handler", "<post90", "<post1",
-                   "<pre5", "<pre-1"]
+    assert log == [
+        "pre-1>",
+        "pre5>",
+        "routed",
+        "post1>",
+        "post90>",
+        "handler",
+        "<post90",
+        "<post1",
+        "<pre5",
+        "<pre-1",
+    ]
     assert [m["name"] for m in app.show_middleware()] == ["pre-1", "post1", "pre5", "post90"]
 
 
@@ -222,6 +232,7 @@ def test_middleware_hook_post_sees_http_error(make_client):
         from lcore import abort
 
         abort(409, "conflict")
+
     r = make_client(app).get("/")
     assert r.status_code == 409
     assert seen == ["HTTPError"]
@@ -296,7 +307,19 @@ def test_mixed_chain(make_client):
 
     app.route("/s", callback=lambda: log.append("h") or "S")
     c = make_client(app)
-    expected = ["pre-s>", "pre-a>", "s1>", "a2>", "s3>", "h", "<s3", "<a2", "<s1", "<pre-a", "<pre-s"]
+    expected = [
+        "pre-s>",
+        "pre-a>",
+        "s1>",
+        "a2>",
+        "s3>",
+        "h",
+        "<s3",
+        "<a2",
+        "<s1",
+        "<pre-a",
+        "<pre-s",
+    ]
     assert c.get("/a").text == "A"
     assert log == expected
     log.clear()

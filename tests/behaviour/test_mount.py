@@ -12,8 +12,13 @@ def _child():
 
     @child.route("/")
     def index():
-        return {"where": "child index", "path": request.path, "script": request.script_name,
-                "fullpath": request.fullpath, "url": request.url}
+        return {
+            "where": "child index",
+            "path": request.path,
+            "script": request.script_name,
+            "fullpath": request.fullpath,
+            "url": request.url,
+        }
 
     @child.route("/<id:int>")
     def item(id):
@@ -28,8 +33,13 @@ def test_mount_lcore_child(make_client):
     app.mount("/api/users/", _child())
     c = make_client(app)
     assert c.get("/").text == "parent"
-    assert c.get("/api/users/").json == {"where": "child index", "path": "/", "script": "/api/users",
-                                         "fullpath": "/api/users/", "url": "http://localhost/api/users/"}
+    assert c.get("/api/users/").json == {
+        "where": "child index",
+        "path": "/",
+        "script": "/api/users",
+        "fullpath": "/api/users/",
+        "url": "http://localhost/api/users/",
+    }
     assert c.get("/api/users/7").json == {"id": 7}
     r = c.get("/api/users/nope")
     assert r.status_code == 404
@@ -227,9 +237,15 @@ def test_child_url_building(make_client):
 
 
 def _wsgi_app(environ, start_response):
-    body = "{}|{}|{}|{}".format(environ["SCRIPT_NAME"], environ["PATH_INFO"], environ.get("QUERY_STRING", ""),
-                                environ["wsgi.input"].read().decode())
-    start_response("202 Accepted", [("Content-Type", "text/plain"), ("X-Wsgi", "1"), ("Set-Cookie", "w=1")])
+    body = "{}|{}|{}|{}".format(
+        environ["SCRIPT_NAME"],
+        environ["PATH_INFO"],
+        environ.get("QUERY_STRING", ""),
+        environ["wsgi.input"].read().decode(),
+    )
+    start_response(
+        "202 Accepted", [("Content-Type", "text/plain"), ("X-Wsgi", "1"), ("Set-Cookie", "w=1")]
+    )
     return [body.encode()]
 
 
@@ -269,9 +285,16 @@ async def _asgi_app(scope, receive, send):
         body += msg.get("body", b"")
         if not msg.get("more_body"):
             break
-    text = "{}|{}|{}|{}".format(scope["root_path"], scope["path"], scope["query_string"].decode(), body.decode())
-    await send({"type": "http.response.start", "status": 201,
-                "headers": [(b"content-type", b"text/plain"), (b"x-asgi", b"1")]})
+    text = "{}|{}|{}|{}".format(
+        scope["root_path"], scope["path"], scope["query_string"].decode(), body.decode()
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 201,
+            "headers": [(b"content-type", b"text/plain"), (b"x-asgi", b"1")],
+        }
+    )
     await send({"type": "http.response.body", "body": text.encode()[:3], "more_body": True})
     await send({"type": "http.response.body", "body": text.encode()[3:]})
 
@@ -355,14 +378,25 @@ def test_nested_mounts(make_client):
     outer, middle, inner = Lcore(), Lcore(), Lcore()
     outer.inject("v", lambda: "outer")
     middle.inject("v", lambda: "middle")
-    inner.route("/leaf", name="leaf", callback=lambda: {"v": ctx.v, "path": request.path,
-                                                        "script": request.script_name,
-                                                        "url": inner.get_url("leaf")})
+    inner.route(
+        "/leaf",
+        name="leaf",
+        callback=lambda: {
+            "v": ctx.v,
+            "path": request.path,
+            "script": request.script_name,
+            "url": inner.get_url("leaf"),
+        },
+    )
     middle.mount("/b", inner)
     outer.mount("/a", middle)
     # The closest enclosing app's dependency wins.
-    assert make_client(outer).get("/a/b/leaf").json == {"v": "middle", "path": "/leaf", "script": "/a/b",
-                                                        "url": "/a/b/leaf"}
+    assert make_client(outer).get("/a/b/leaf").json == {
+        "v": "middle",
+        "path": "/leaf",
+        "script": "/a/b",
+        "url": "/a/b/leaf",
+    }
 
 
 def test_parent_and_child_hook_and_middleware_order(make_client):

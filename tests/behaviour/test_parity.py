@@ -78,11 +78,26 @@ def _app():
 
 
 REQUESTS = [
-    ("GET", "/text", {}), ("HEAD", "/text", {}), ("GET", "/json/3?q=1&q=2", {}), ("GET", "/async/z", {}),
-    ("POST", "/async/z", {}), ("GET", "/gen", {}), ("GET", "/agen", {}), ("GET", "/cookie", {}),
-    ("GET", "/abort", {}), ("GET", "/raise", {}), ("GET", "/redirect", {}), ("GET", "/crash", {}),
-    ("GET", "/missing", {}), ("DELETE", "/text", {}), ("GET", "/status", {}),
-    ("POST", "/form", {"body": "a=1&b=%C3%A9", "content_type": "application/x-www-form-urlencoded"}),
+    ("GET", "/text", {}),
+    ("HEAD", "/text", {}),
+    ("GET", "/json/3?q=1&q=2", {}),
+    ("GET", "/async/z", {}),
+    ("POST", "/async/z", {}),
+    ("GET", "/gen", {}),
+    ("GET", "/agen", {}),
+    ("GET", "/cookie", {}),
+    ("GET", "/abort", {}),
+    ("GET", "/raise", {}),
+    ("GET", "/redirect", {}),
+    ("GET", "/crash", {}),
+    ("GET", "/missing", {}),
+    ("DELETE", "/text", {}),
+    ("GET", "/status", {}),
+    (
+        "POST",
+        "/form",
+        {"body": "a=1&b=%C3%A9", "content_type": "application/x-www-form-urlencoded"},
+    ),
     ("POST", "/form", {"json": {"k": [1]}}),
 ]
 

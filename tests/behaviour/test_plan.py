@@ -135,7 +135,10 @@ def _gen_handler():
 @pytest.mark.parametrize(
     ("make_bad", "words"),
     [
-        (lambda: _coro_handler(), "coroutine object, not a function; pass the `async def` function itself"),
+        (
+            lambda: _coro_handler(),
+            "coroutine object, not a function; pass the `async def` function itself",
+        ),
         (lambda: _gen_handler(), "generator object, not a function; pass the function itself"),
         (lambda: 42, "is not callable; pass a function"),
     ],
@@ -204,11 +207,14 @@ def test_plan_is_inspectable_and_rebuilt_on_change(make_client):
     assert route._plan is None
     assert c.get("/p/2").json == {"n": 2} and log == ["mw"]
     assert not route.plan.plain and "middleware: mw" in route.plan.stages()
+
     def audit():
         pass
 
     hook = app.add_hook("before_request", audit)
-    assert any(s.startswith("hook before_request: ") and s.endswith("audit") for s in route.plan.stages())
+    assert any(
+        s.startswith("hook before_request: ") and s.endswith("audit") for s in route.plan.stages()
+    )
     app.remove_hook("before_request", hook)
     assert c.get("/p/3").json == {"n": 3}
 

@@ -29,8 +29,10 @@ class Upper:
         def wrapper(*a, **ka):
             rv = callback(*a, **ka)
             if hasattr(rv, "__await__"):
+
                 async def finish():
                     return (await rv).upper() + suffix
+
                 return finish()
             return rv.upper() + suffix
 
@@ -73,6 +75,7 @@ def test_decorator_plugin(make_client):
         def wrapper(*a, **ka):
             response.set_header("X-Plugin", "yes")
             return callback(*a, **ka)
+
         return wrapper
 
     app.install(add_header)
@@ -166,7 +169,10 @@ def test_json_disable(make_client):
     assert c.get("/").status_code == 500
     assert c.get("/other").json == {"a": 2}
     assert [x["plugins"] for x in app.show_routes()] == [["template", "json"], ["template", "json"]]
-    assert [x["plan"][-1] for x in app.show_routes()] == ["cast: JSON off (a dict is a 500)", "cast: dict/list to JSON"]
+    assert [x["plan"][-1] for x in app.show_routes()] == [
+        "cast: JSON off (a dict is a 500)",
+        "cast: dict/list to JSON",
+    ]
 
 
 def test_json_plugin_custom_dumps(make_client):
@@ -235,6 +241,7 @@ def test_plugin_sees_route_and_url_args(make_client):
             def wrapper(**kw):
                 seen.append((route.rule, route.method, kw))
                 return callback(**kw)
+
             return wrapper
 
     app.install(Rec())
@@ -316,9 +323,17 @@ def test_json_results_same_on_fast_path_and_pipeline(make_client, with_hook):
     client = make_client(_json_results_app(with_hook))
     for path, n in (("/sub", 1), ("/async-sub", 2)):
         r = client.get(path)
-        assert (r.status_code, r.headers["Content-Type"], r.body) == (200, "application/json", b'{"a":%d}' % n)
+        assert (r.status_code, r.headers["Content-Type"], r.body) == (
+            200,
+            "application/json",
+            b'{"a":%d}' % n,
+        )
     r = client.get("/httpresponse")
-    assert (r.status_code, r.headers["Content-Type"], r.json) == (201, "application/json", {"made": "here"})
+    assert (r.status_code, r.headers["Content-Type"], r.json) == (
+        201,
+        "application/json",
+        {"made": "here"},
+    )
     r = client.get("/charset")
     assert r.headers["Content-Type"] == "application/problem+json; charset=latin-1"
     assert r.body == '{"title":"é"}'.encode("latin-1")

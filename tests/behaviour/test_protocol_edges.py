@@ -15,10 +15,22 @@ import pytest
 from lcore import Lcore, request
 
 
-def call_wsgi(app, path="/", method="GET", script_name="", body=b"", headers=None, protocol="HTTP/1.1"):
-    env = {"REQUEST_METHOD": method, "SCRIPT_NAME": script_name, "PATH_INFO": path, "QUERY_STRING": "",
-           "SERVER_NAME": "srv", "SERVER_PORT": "8080", "SERVER_PROTOCOL": protocol, "wsgi.url_scheme": "http",
-           "wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "10.0.0.1", "CONTENT_LENGTH": str(len(body))}
+def call_wsgi(
+    app, path="/", method="GET", script_name="", body=b"", headers=None, protocol="HTTP/1.1"
+):
+    env = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "srv",
+        "SERVER_PORT": "8080",
+        "SERVER_PROTOCOL": protocol,
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "REMOTE_ADDR": "10.0.0.1",
+        "CONTENT_LENGTH": str(len(body)),
+    }
     for k, v in (headers or {}).items():
         key = k.upper().replace("-", "_")
         env[key if key in ("CONTENT_LENGTH", "CONTENT_TYPE") else "HTTP_" + key] = v
@@ -36,20 +48,43 @@ def call_wsgi(app, path="/", method="GET", script_name="", body=b"", headers=Non
     return int(got["status"].split()[0]), dict(got["headers"]), got["body"]
 
 
-def call_asgi(app, path="/", method="GET", root_path="", chunks=(b"",), headers=None, disconnect_after=None,
-              http_version="1.1"):
+def call_asgi(
+    app,
+    path="/",
+    method="GET",
+    root_path="",
+    chunks=(b"",),
+    headers=None,
+    disconnect_after=None,
+    http_version="1.1",
+):
     sent = []
 
     async def main():
-        msgs = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": http_version, "method": method,
-                 "scheme": "http", "path": root_path + path, "raw_path": (root_path + path).encode(),
-                 "root_path": root_path, "query_string": b"",
-                 "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-                 + [(b"host", b"srv:8080")]
-                 + ([(b"content-length", str(sum(map(len, chunks))).encode())]
-                    if method == "POST" and http_version != "2" else []),
-                 "client": ("10.0.0.1", 1234), "server": ("srv", 8080)}
+        msgs = [
+            {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+            for i, c in enumerate(chunks)
+        ]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": http_version,
+            "method": method,
+            "scheme": "http",
+            "path": root_path + path,
+            "raw_path": (root_path + path).encode(),
+            "root_path": root_path,
+            "query_string": b"",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+            + [(b"host", b"srv:8080")]
+            + (
+                [(b"content-length", str(sum(map(len, chunks))).encode())]
+                if method == "POST" and http_version != "2"
+                else []
+            ),
+            "client": ("10.0.0.1", 1234),
+            "server": ("srv", 8080),
+        }
 
         gone_at = time.monotonic() + (disconnect_after or 0)
 
@@ -77,8 +112,14 @@ def _info_app():
 
     @app.route("/p/<x>", name="p")
     def p(x):
-        return {"path": request.path, "script": request.script_name, "fullpath": request.fullpath,
-                "url": request.url, "built": app.get_url("p", x="z"), "remote": request.remote_addr}
+        return {
+            "path": request.path,
+            "script": request.script_name,
+            "fullpath": request.fullpath,
+            "url": request.url,
+            "built": app.get_url("p", x="z"),
+            "remote": request.remote_addr,
+        }
 
     return app
 
@@ -88,8 +129,14 @@ def test_wsgi_script_name():
 
     status, _, body = call_wsgi(_info_app(), "/p/1", script_name="/app")
     assert status == 200
-    assert json.loads(body) == {"path": "/p/1", "script": "/app", "fullpath": "/app/p/1",
-                                "url": "http://srv:8080/app/p/1", "built": "/app/p/z", "remote": "10.0.0.1"}
+    assert json.loads(body) == {
+        "path": "/p/1",
+        "script": "/app",
+        "fullpath": "/app/p/1",
+        "url": "http://srv:8080/app/p/1",
+        "built": "/app/p/z",
+        "remote": "10.0.0.1",
+    }
 
 
 def test_asgi_root_path():
@@ -97,8 +144,14 @@ def test_asgi_root_path():
 
     status, _, body = call_asgi(_info_app(), "/p/1", root_path="/app")
     assert status == 200
-    assert json.loads(body) == {"path": "/p/1", "script": "/app", "fullpath": "/app/p/1",
-                                "url": "http://srv:8080/app/p/1", "built": "/app/p/z", "remote": "10.0.0.1"}
+    assert json.loads(body) == {
+        "path": "/p/1",
+        "script": "/app",
+        "fullpath": "/app/p/1",
+        "url": "http://srv:8080/app/p/1",
+        "built": "/app/p/z",
+        "remote": "10.0.0.1",
+    }
 
 
 def test_asgi_body_in_many_messages():
@@ -193,7 +246,11 @@ def test_async_get_handler_reads_empty_body(make_client):
 
     @app.route("/")
     async def h():
-        return {"body": request.body.read().decode(), "json": request.json, "forms": dict(request.forms)}
+        return {
+            "body": request.body.read().decode(),
+            "json": request.json,
+            "forms": dict(request.forms),
+        }
 
     assert make_client(app).get("/").json == {"body": "", "json": None, "forms": {}}
 
@@ -248,8 +305,13 @@ def test_wsgi_early_close_runs_generator_cleanup_and_teardown():
 
         return gen()
 
-    env = {"REQUEST_METHOD": "GET", "SERVER_NAME": "x", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
-           "wsgi.input": io.BytesIO()}
+    env = {
+        "REQUEST_METHOD": "GET",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+    }
     for path, name in (("/sync", "sync gen closed"), ("/async", "async gen closed")):
         log.clear()
         result = app(dict(env, PATH_INFO=path), lambda *a: None)
@@ -270,8 +332,14 @@ def test_asgi_http2_body_without_content_length():
 
     chunks = (b'{"a":', b" 1}")
     assert call_asgi(app, "/s", "POST", chunks=chunks, http_version="2")[2] == b'{"a": 1}'
-    status, _, body = call_asgi(app, "/a", "POST", chunks=chunks, http_version="2",
-                                headers={"content-type": "application/json"})
+    status, _, body = call_asgi(
+        app,
+        "/a",
+        "POST",
+        chunks=chunks,
+        http_version="2",
+        headers={"content-type": "application/json"},
+    )
     assert (status, body) == (200, b'{"json":{"a":1}}')
 
 

@@ -23,20 +23,37 @@ def test_basics(make_client):
     @_echo(app, "/info/<x>", ["GET", "POST"])
     def info(x):
         return {
-            "method": request.method, "path": request.path, "query_string": request.query_string,
-            "url": request.url, "fullpath": request.fullpath, "script_name": request.script_name,
-            "urlparts": list(request.urlparts), "url_args": request.url_args,
-            "route": request.route.rule, "is_xhr": request.is_xhr, "is_ajax": request.is_ajax,
-            "chunked": request.chunked, "app": request.app is app,
+            "method": request.method,
+            "path": request.path,
+            "query_string": request.query_string,
+            "url": request.url,
+            "fullpath": request.fullpath,
+            "script_name": request.script_name,
+            "urlparts": list(request.urlparts),
+            "url_args": request.url_args,
+            "route": request.route.rule,
+            "is_xhr": request.is_xhr,
+            "is_ajax": request.is_ajax,
+            "chunked": request.chunked,
+            "app": request.app is app,
         }
 
     c = make_client(app)
     doc = c.get("/info/y?a=1&b=2", headers={"X-Requested-With": "XMLHttpRequest"}).json
     assert doc == {
-        "method": "GET", "path": "/info/y", "query_string": "a=1&b=2",
-        "url": "http://localhost/info/y?a=1&b=2", "fullpath": "/info/y", "script_name": "",
-        "urlparts": ["http", "localhost", "/info/y", "a=1&b=2", ""], "url_args": {"x": "y"},
-        "route": "/info/<x>", "is_xhr": True, "is_ajax": True, "chunked": False, "app": True,
+        "method": "GET",
+        "path": "/info/y",
+        "query_string": "a=1&b=2",
+        "url": "http://localhost/info/y?a=1&b=2",
+        "fullpath": "/info/y",
+        "script_name": "",
+        "urlparts": ["http", "localhost", "/info/y", "a=1&b=2", ""],
+        "url_args": {"x": "y"},
+        "route": "/info/<x>",
+        "is_xhr": True,
+        "is_ajax": True,
+        "chunked": False,
+        "app": True,
     }
 
 
@@ -46,14 +63,23 @@ def test_headers(make_client):
     @_echo(app)
     def h():
         return {
-            "custom": request.headers["X-Custom"], "lower": request.headers.get("x-custom"),
-            "get_header": request.get_header("X-CUSTOM"), "missing": request.get_header("X-No", "dflt"),
-            "in": "x-custom" in request.headers, "ua": request.headers.get("User-Agent") is not None,
+            "custom": request.headers["X-Custom"],
+            "lower": request.headers.get("x-custom"),
+            "get_header": request.get_header("X-CUSTOM"),
+            "missing": request.get_header("X-No", "dflt"),
+            "in": "x-custom" in request.headers,
+            "ua": request.headers.get("User-Agent") is not None,
         }
 
     doc = make_client(app).get("/", headers={"X-Custom": "val"}).json
-    assert doc == {"custom": "val", "lower": "val", "get_header": "val", "missing": "dflt",
-                   "in": True, "ua": True}
+    assert doc == {
+        "custom": "val",
+        "lower": "val",
+        "get_header": "val",
+        "missing": "dflt",
+        "in": True,
+        "ua": True,
+    }
 
 
 def test_headers_read_only(make_client):
@@ -76,14 +102,25 @@ def test_query(make_client):
     @_echo(app)
     def q():
         return {
-            "a": request.query.a, "a_get": request.query.get("a"), "all": request.query.getall("t"),
-            "GET": request.GET["t"], "missing_attr": request.query.nothing, "utf8": request.query.get("u"),
+            "a": request.query.a,
+            "a_get": request.query.get("a"),
+            "all": request.query.getall("t"),
+            "GET": request.GET["t"],
+            "missing_attr": request.query.nothing,
+            "utf8": request.query.get("u"),
             "empty": request.query.get("e"),
         }
 
     doc = make_client(app).get("/?a=1&t=x&t=y&u=%C3%A9&e=").json
-    assert doc == {"a": "1", "a_get": "1", "all": ["x", "y"], "GET": "y", "missing_attr": "",
-                   "utf8": "\u00e9", "empty": ""}
+    assert doc == {
+        "a": "1",
+        "a_get": "1",
+        "all": ["x", "y"],
+        "GET": "y",
+        "missing_attr": "",
+        "utf8": "\u00e9",
+        "empty": "",
+    }
 
 
 def test_forms_urlencoded(make_client):
@@ -91,14 +128,28 @@ def test_forms_urlencoded(make_client):
 
     @_echo(app, method="POST")
     def f():
-        return {"name": request.forms.name, "tags": request.forms.getall("tag"),
-                "POST": request.POST.get("name"), "params": request.params.getall("name"),
-                "q": request.params.get("q"), "files": len(request.files)}
+        return {
+            "name": request.forms.name,
+            "tags": request.forms.getall("tag"),
+            "POST": request.POST.get("name"),
+            "params": request.params.getall("name"),
+            "q": request.params.get("q"),
+            "files": len(request.files),
+        }
 
-    r = make_client(app).post("/?q=1&name=fromquery", body="name=Ann+Lee&tag=a&tag=b%26c",
-                              content_type="application/x-www-form-urlencoded")
-    assert r.json == {"name": "Ann Lee", "tags": ["a", "b&c"], "POST": "Ann Lee",
-                      "params": ["fromquery", "Ann Lee"], "q": "1", "files": 0}
+    r = make_client(app).post(
+        "/?q=1&name=fromquery",
+        body="name=Ann+Lee&tag=a&tag=b%26c",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert r.json == {
+        "name": "Ann Lee",
+        "tags": ["a", "b&c"],
+        "POST": "Ann Lee",
+        "params": ["fromquery", "Ann Lee"],
+        "q": "1",
+        "files": 0,
+    }
 
 
 def test_form_field_limit(make_client):
@@ -121,8 +172,12 @@ def test_json(make_client):
 
     c = make_client(app)
     assert c.post("/", json={"a": [1, 2]}).json == {"got": {"a": [1, 2]}}
-    assert c.post("/", body='{"x": 1}', content_type="application/json; charset=utf-8").json == {"got": {"x": 1}}
-    assert c.post("/", body='{"x": 2}', content_type="application/problem+json").json == {"got": {"x": 2}}
+    assert c.post("/", body='{"x": 1}', content_type="application/json; charset=utf-8").json == {
+        "got": {"x": 1}
+    }
+    assert c.post("/", body='{"x": 2}', content_type="application/problem+json").json == {
+        "got": {"x": 2}
+    }
     # Not JSON: None, whatever the body looks like.
     assert c.post("/", body='{"x": 1}', content_type="text/plain").json == {"got": None}
     assert c.post("/", body="", content_type="application/json").json == {"got": None}
@@ -198,7 +253,11 @@ def test_json_nested_too_deep_is_400(make_client):
         r = c.post(path, body=_nested(limit + 1).encode("utf-16"), content_type="application/json")
         assert r.status_code == 400
         assert "nested more than 128 deep" in r.text
-        for body in (_nested(limit), _nested(limit, '{"a":', "}"), _nested(limit - 1, "[1, {}, ", "]")):
+        for body in (
+            _nested(limit),
+            _nested(limit, '{"a":', "}"),
+            _nested(limit - 1, "[1, {}, ", "]"),
+        ):
             r = c.post(path, body=body, content_type="application/json")
             assert r.json == {"depth": limit}, (path, body[:20])
         # Brackets inside strings do not nest, escaped quotes or not.
@@ -250,8 +309,13 @@ def test_cookies(make_client):
 
     @_echo(app)
     def ck():
-        return {"a": request.cookies.a, "b": request.get_cookie("b"), "none": request.get_cookie("zz"),
-                "default": request.get_cookie("zz", "d"), "quoted": request.get_cookie("q")}
+        return {
+            "a": request.cookies.a,
+            "b": request.get_cookie("b"),
+            "none": request.get_cookie("zz"),
+            "default": request.get_cookie("zz", "d"),
+            "quoted": request.get_cookie("q"),
+        }
 
     doc = make_client(app).get("/", headers={"Cookie": 'a=1; b=two; q="x y"'}).json
     assert doc == {"a": "1", "b": "two", "none": None, "default": "d", "quoted": "x y"}
@@ -262,7 +326,9 @@ def test_auth(make_client):
     app.route("/", callback=lambda: {"auth": request.auth})
     c = make_client(app)
     token = base64.b64encode(b"user:p@ss:word").decode()
-    assert c.get("/", headers={"Authorization": "Basic " + token}).json == {"auth": ["user", "p@ss:word"]}
+    assert c.get("/", headers={"Authorization": "Basic " + token}).json == {
+        "auth": ["user", "p@ss:word"]
+    }
     assert c.get("/").json == {"auth": None}
     assert c.get("/", headers={"Authorization": "Bearer abc"}).json == {"auth": None}
 
@@ -275,7 +341,10 @@ def test_remote_addr_and_proxy_trusted(make_client):
     # Untrusted peer: forwarded headers ignored.
     assert c.get("/", headers=xff).json == {"addr": "127.0.0.1", "route": ["127.0.0.1"]}
     app.config["proxy.trusted"] = ["127.0.0.1"]
-    assert c.get("/", headers=xff).json == {"addr": "2.2.2.2", "route": ["1.1.1.1", "2.2.2.2", "127.0.0.1"]}
+    assert c.get("/", headers=xff).json == {
+        "addr": "2.2.2.2",
+        "route": ["1.1.1.1", "2.2.2.2", "127.0.0.1"],
+    }
     app.config["proxy.trusted"] = "127.0.0.1, 2.2.2.2"
     assert c.get("/", headers=xff).json["addr"] == "1.1.1.1"
     assert c.get("/").json["addr"] == "127.0.0.1"
@@ -324,7 +393,12 @@ def test_max_body_config_413(make_client):
     assert c.post("/raw", body=b"0123456789").body == b"0123456789"
     assert c.post("/raw", body=b"0123456789X").status_code == 413
     assert c.post("/json", json={"a": "very long value"}).status_code == 413
-    assert c.post("/form", body="a=1234567890", content_type="application/x-www-form-urlencoded").status_code == 413
+    assert (
+        c.post(
+            "/form", body="a=1234567890", content_type="application/x-www-form-urlencoded"
+        ).status_code
+        == 413
+    )
 
 
 def test_max_body_attribute_413(make_client):
@@ -362,9 +436,21 @@ def test_max_body_chunked_413(make_client):
 
 def test_environ_available(make_client):
     app = Lcore()
-    app.route("/", callback=lambda: {"m": request.environ["REQUEST_METHOD"], "p": request.environ["PATH_INFO"],
-                                     "h": request.environ.get("HTTP_X_A"), "q": request["QUERY_STRING"]})
-    assert make_client(app).get("/?z=1", headers={"X-A": "b"}).json == {"m": "GET", "p": "/", "h": "b", "q": "z=1"}
+    app.route(
+        "/",
+        callback=lambda: {
+            "m": request.environ["REQUEST_METHOD"],
+            "p": request.environ["PATH_INFO"],
+            "h": request.environ.get("HTTP_X_A"),
+            "q": request["QUERY_STRING"],
+        },
+    )
+    assert make_client(app).get("/?z=1", headers={"X-A": "b"}).json == {
+        "m": "GET",
+        "p": "/",
+        "h": "b",
+        "q": "z=1",
+    }
 
 
 def test_request_copy_and_path_shift():
@@ -385,10 +471,23 @@ def test_request_from_partial_and_full_environ():
     from lcore import BaseRequest
 
     partial = BaseRequest({"PATH_INFO": "/p", "REQUEST_METHOD": "post"})
-    assert (partial.method, partial.path, partial.scheme, partial.http_version) == ("POST", "/p", "http", "1.1")
+    assert (partial.method, partial.path, partial.scheme, partial.http_version) == (
+        "POST",
+        "/p",
+        "http",
+        "1.1",
+    )
     assert (partial.query_string, partial.script_name) == ("", "")
-    full = BaseRequest({"REQUEST_METHOD": "PUT", "SERVER_PROTOCOL": "HTTP/1.0", "wsgi.url_scheme": "https",
-                        "PATH_INFO": "q", "QUERY_STRING": "a=1", "SCRIPT_NAME": "/s"})
+    full = BaseRequest(
+        {
+            "REQUEST_METHOD": "PUT",
+            "SERVER_PROTOCOL": "HTTP/1.0",
+            "wsgi.url_scheme": "https",
+            "PATH_INFO": "q",
+            "QUERY_STRING": "a=1",
+            "SCRIPT_NAME": "/s",
+        }
+    )
     assert (full.method, full.path, full.scheme, full.http_version) == ("PUT", "/q", "https", "1.0")
     assert (full.query_string, full.script_name, full.query["a"]) == ("a=1", "/s", "1")
 
@@ -402,8 +501,14 @@ def test_request_outside_context_raises():
 
 def test_chunked_body(make_client):
     app = Lcore()
-    app.post("/", callback=lambda: {"chunked": request.chunked, "cl": request.content_length,
-                                    "body": request.body.read().decode()})
+    app.post(
+        "/",
+        callback=lambda: {
+            "chunked": request.chunked,
+            "cl": request.content_length,
+            "body": request.body.read().decode(),
+        },
+    )
 
     @app.post("/a")
     async def a():
@@ -414,5 +519,9 @@ def test_chunked_body(make_client):
         yield b"world"
 
     c = make_client(app)
-    assert c.request("POST", "/", body=gen()).json == {"chunked": True, "cl": 0, "body": "hello world"}
+    assert c.request("POST", "/", body=gen()).json == {
+        "chunked": True,
+        "cl": 0,
+        "body": "hello world",
+    }
     assert c.request("POST", "/a", body=gen()).json == {"chunked": True, "body": "hello world"}

@@ -223,15 +223,21 @@ def test_falsy_results_are_empty_bodies(make_client):
         assert (r.status_code, r.body, r.headers["content-length"]) == (200, b"", "0")
 
 
-@pytest.mark.parametrize("status,line", [(201, "201 Created"), ("299 Custom Thing", "299 Custom Thing"),
-                                         ("404", "404 Not Found")])
+@pytest.mark.parametrize(
+    "status,line",
+    [(201, "201 Created"), ("299 Custom Thing", "299 Custom Thing"), ("404", "404 Not Found")],
+)
 def test_status_int_and_string(make_client, status, line):
     app = Lcore()
 
     @app.route("/")
     def h():
         response.status = status
-        return {"line": response.status_line, "code": response.status_code, "status": response.status}
+        return {
+            "line": response.status_line,
+            "code": response.status_code,
+            "status": response.status,
+        }
 
     r = make_client(app).get("/")
     assert r.status_code == int(line.split()[0])
@@ -296,8 +302,14 @@ def test_wsgi_header_names_title_case(proto):
     def start_response(status, headers, exc_info=None):
         seen["headers"] = headers
 
-    env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "x", "SERVER_PORT": "80",
-           "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO()}
+    env = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+    }
     b"".join(app(env, start_response))
     names = [k for k, _ in seen["headers"]]
     assert "X-Xss-Protection" in names and "Content-Type" in names and "Content-Length" in names
@@ -426,9 +438,16 @@ def test_redirect_http10_is_302_wsgi():
         seen["status"] = status
         seen["headers"] = dict(headers)
 
-    env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/old", "SERVER_NAME": "h", "SERVER_PORT": "80",
-           "SERVER_PROTOCOL": "HTTP/1.0", "HTTP_HOST": "h", "wsgi.url_scheme": "http",
-           "wsgi.input": io.BytesIO()}
+    env = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/old",
+        "SERVER_NAME": "h",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.0",
+        "HTTP_HOST": "h",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+    }
     b"".join(app(env, start_response))
     assert seen["status"] == "302 Found"
     assert seen["headers"]["Location"] == "http://h/new"
@@ -442,10 +461,20 @@ def test_redirect_http10_is_302_asgi():
     sent = []
 
     async def main():
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.0", "method": "GET",
-                 "scheme": "http", "path": "/old", "raw_path": b"/old", "root_path": "",
-                 "query_string": b"", "headers": [(b"host", b"h")], "client": ("1.2.3.4", 5),
-                 "server": ("h", 80)}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.0",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/old",
+            "raw_path": b"/old",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"h")],
+            "client": ("1.2.3.4", 5),
+            "server": ("h", 80),
+        }
 
         async def receive():
             return {"type": "http.request", "body": b"", "more_body": False}
@@ -505,7 +534,11 @@ def test_untouched_response_same_as_pipeline(make_client, method):
     fast, full = make_client(_untouched_app(False)), make_client(_untouched_app(True))
     for path in _UNTOUCHED_RESULTS:
         a, b = fast.request(method, path), full.request(method, path)
-        assert (a.status_code, a.headers.multi_items(), a.body) == (b.status_code, b.headers.multi_items(), b.body)
+        assert (a.status_code, a.headers.multi_items(), a.body) == (
+            b.status_code,
+            b.headers.multi_items(),
+            b.body,
+        )
         assert a.status_code == 200 and "content-type" in a.headers
         if method == "HEAD":
             assert a.body == b"" and int(a.headers["content-length"]) >= 0
@@ -560,6 +593,7 @@ def test_response_read_after_sending_is_the_same_on_both_paths(make_client):
             seen[path] = (ctx.response.status_code, ctx.response.content_type)
 
         for path, value in (("/d", {"a": 1}), ("/l", [1]), ("/s", "x"), ("/b", b"x")):
+
             def handler(path=path, value=value):
                 ctx.after_response(remember, path)
                 return value
@@ -575,20 +609,23 @@ def test_response_read_after_sending_is_the_same_on_both_paths(make_client):
     assert fast["/d"] == fast["/l"] == (200, "application/json") and fast["/s"] == (200, "")
 
 
-@pytest.mark.parametrize(("target", "location"), [
-    ("/caf\u00e9", "http://localhost/caf%C3%A9"),
-    ("/\u00ff", "http://localhost/%C3%BF"),
-    ("/%ff", "http://localhost/%ff"),                      # a valid escape is kept as it is
-    ("/caf%C3%A9/x%2Fy", "http://localhost/caf%C3%A9/x%2Fy"),
-    ("/100%", "http://localhost/100%25"),                  # a stray '%' is escaped
-    ("/100%zz", "http://localhost/100%25zz"),
-    ('/a b"<>\\^`{|}', "http://localhost/a%20b%22%3C%3E%5C%5E%60%7B%7C%7D"),
-    ("/s?q=\u00e9&r=1#fr\u00e4g", "http://localhost/s?q=%C3%A9&r=1#fr%C3%A4g"),
-    ("\u00e9t\u00e9", "http://localhost/rd/%C3%A9t%C3%A9"),  # relative, resolved first
-    ("https://b\u00fccher.example/\u00f6?x=1", "https://xn--bcher-kva.example/%C3%B6?x=1"),
-    ("https://user@b\u00fccher.example:8443/", "https://user@xn--bcher-kva.example:8443/"),
-    ("https://example.org/z?a=1&b=%20#top", "https://example.org/z?a=1&b=%20#top"),
-])
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("/caf\u00e9", "http://localhost/caf%C3%A9"),
+        ("/\u00ff", "http://localhost/%C3%BF"),
+        ("/%ff", "http://localhost/%ff"),  # a valid escape is kept as it is
+        ("/caf%C3%A9/x%2Fy", "http://localhost/caf%C3%A9/x%2Fy"),
+        ("/100%", "http://localhost/100%25"),  # a stray '%' is escaped
+        ("/100%zz", "http://localhost/100%25zz"),
+        ('/a b"<>\\^`{|}', "http://localhost/a%20b%22%3C%3E%5C%5E%60%7B%7C%7D"),
+        ("/s?q=\u00e9&r=1#fr\u00e4g", "http://localhost/s?q=%C3%A9&r=1#fr%C3%A4g"),
+        ("\u00e9t\u00e9", "http://localhost/rd/%C3%A9t%C3%A9"),  # relative, resolved first
+        ("https://b\u00fccher.example/\u00f6?x=1", "https://xn--bcher-kva.example/%C3%B6?x=1"),
+        ("https://user@b\u00fccher.example:8443/", "https://user@xn--bcher-kva.example:8443/"),
+        ("https://example.org/z?a=1&b=%20#top", "https://example.org/z?a=1&b=%20#top"),
+    ],
+)
 def test_redirect_location_is_percent_encoded(make_client, target, location):
     app = Lcore()
     app.route("/rd/here", callback=lambda: redirect(target))
@@ -610,11 +647,29 @@ def test_redirect_refuses_control_characters(make_client, target):
 
 
 OFF_SITE = [
-    "//evil.example", " //evil.example", "\t//evil.example", "/\\evil.example", "\\\\evil.example",
-    "\\/evil.example", "///evil.example", "/\t/evil.example", "/\n/evil.example", "/\r/evil.example",
-    "https://evil.example", "HTTPS://evil.example/x", "http:evil.example", "https:/evil.example",
-    "javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,<script>alert(1)</script>",
-    "evil.example:80/x", "/ok\x00", "/ok ", "\x00/ok", "", None,
+    "//evil.example",
+    " //evil.example",
+    "\t//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "\\/evil.example",
+    "///evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r/evil.example",
+    "https://evil.example",
+    "HTTPS://evil.example/x",
+    "http:evil.example",
+    "https:/evil.example",
+    "javascript:alert(1)",
+    "JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "evil.example:80/x",
+    "/ok\x00",
+    "/ok ",
+    "\x00/ok",
+    "",
+    None,
 ]
 
 
@@ -626,14 +681,17 @@ def test_safe_redirect_refuses_off_site_targets(make_client, target):
     assert (r.status_code, r.headers["location"]) == (303, "http://localhost/home")
 
 
-@pytest.mark.parametrize(("target", "location"), [
-    ("/account?tab=2#x", "http://localhost/account?tab=2#x"),
-    ("/caf\u00e9", "http://localhost/caf%C3%A9"),
-    ("/a/%2F%2Fevil.example", "http://localhost/a/%2F%2Fevil.example"),  # escapes stay escapes
-    ("next", "http://localhost/app/next"),
-    ("../up", "http://localhost/up"),
-    ("?page=2", "http://localhost/app/login?page=2"),
-])
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("/account?tab=2#x", "http://localhost/account?tab=2#x"),
+        ("/caf\u00e9", "http://localhost/caf%C3%A9"),
+        ("/a/%2F%2Fevil.example", "http://localhost/a/%2F%2Fevil.example"),  # escapes stay escapes
+        ("next", "http://localhost/app/next"),
+        ("../up", "http://localhost/up"),
+        ("?page=2", "http://localhost/app/login?page=2"),
+    ],
+)
 def test_safe_redirect_follows_same_site_targets(make_client, target, location):
     app = Lcore()
     app.route("/app/login", callback=lambda: safe_redirect(target, code=302))

@@ -99,8 +99,9 @@ def test_uuid_filter(make_client):
 
 def test_custom_filter(make_client):
     app = Lcore()
-    app.add_route_filter("csv", r"[a-z]+(?:,[a-z]+)*", to_python=lambda s: s.split(","),
-                         to_url=lambda v: ",".join(v))
+    app.add_route_filter(
+        "csv", r"[a-z]+(?:,[a-z]+)*", to_python=lambda s: s.split(","), to_url=lambda v: ",".join(v)
+    )
 
     @app.route("/tags/<tags:csv>", name="tags")
     def tags(tags):
@@ -311,7 +312,12 @@ def test_group(make_client):
     assert c.get("/api/v2/things").text == "True"
     assert c.get("/api/").text == "api root"
     assert c.get("/items").text == "outside"
-    assert [r["rule"] for r in app.show_routes()] == ["/api/items", "/api/v2/things", "/api/", "/items"]
+    assert [r["rule"] for r in app.show_routes()] == [
+        "/api/items",
+        "/api/v2/things",
+        "/api/",
+        "/items",
+    ]
 
 
 def test_signature_derived_routes(make_client):
@@ -331,7 +337,11 @@ def test_signature_derived_routes(make_client):
 
     c = make_client(app)
     assert [r["rule"] for r in app.show_routes()] == [
-        "/index", "/show/<name>", "/show/<name>/<page>", "/api/status"]
+        "/index",
+        "/show/<name>",
+        "/show/<name>/<page>",
+        "/api/status",
+    ]
     assert c.get("/index").text == "index"
     assert c.get("/show/bob").text == "bob:1"
     assert c.get("/show/bob/3").text == "bob:3"
@@ -346,10 +356,19 @@ def test_show_routes_shape():
         return ""
 
     [info] = app.show_routes()
-    assert info == {"method": "GET", "rule": "/x", "name": "x", "callback": "test_show_routes_shape.<locals>.x",
-                    "plugins": ["template", "json"],
-                    "plan": ["route GET /x", "plugin: template", "handler test_show_routes_shape.<locals>.x (sync)",
-                             "cast: dict/list to JSON"]}
+    assert info == {
+        "method": "GET",
+        "rule": "/x",
+        "name": "x",
+        "callback": "test_show_routes_shape.<locals>.x",
+        "plugins": ["template", "json"],
+        "plan": [
+            "route GET /x",
+            "plugin: template",
+            "handler test_show_routes_shape.<locals>.x (sync)",
+            "cast: dict/list to JSON",
+        ],
+    }
 
 
 def test_match_and_merge():
@@ -365,7 +384,9 @@ def test_match_and_merge():
 
 def test_route_filter_value_error_400(make_client):
     app = Lcore()
-    app.add_route_filter("even", r"\d+", to_python=lambda s: int(s) if int(s) % 2 == 0 else int("x"))
+    app.add_route_filter(
+        "even", r"\d+", to_python=lambda s: int(s) if int(s) % 2 == 0 else int("x")
+    )
     app.route("/e/<n:even>", callback=lambda n: str(n))
     c = make_client(app)
     assert c.get("/e/4").text == "4"

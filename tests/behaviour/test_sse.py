@@ -87,22 +87,27 @@ def test_sync_and_async_sources_in_sync_and_async_handlers(make_client, handler_
 
     def source():
         if source_kind == "sync":
+
             def gen():
                 for i in range(3):
                     yield ServerSentEvent(f"{request.path}:{i}", id=i)
+
             return gen()
 
         async def agen():
             for i in range(3):
                 await anyio.sleep(0)
                 yield ServerSentEvent(f"{request.path}:{i}", id=i)
+
         return agen()
 
     if handler_kind == "sync":
         app.route("/e", callback=lambda: sse(source(), heartbeat=None))
     else:
+
         async def handler():
             return sse(source(), heartbeat=None)
+
         app.route("/e", callback=handler)
 
     r = make_client(app).get("/e")
@@ -214,6 +219,7 @@ def test_client_disconnect_closes_the_source(make_client, source_kind):
     @app.get("/forever")
     def forever():
         if source_kind == "sync":
+
             def gen():
                 try:
                     i = 0
@@ -223,6 +229,7 @@ def test_client_disconnect_closes_the_source(make_client, source_kind):
                         time.sleep(0.02)
                 finally:
                     closed.set()
+
             return sse(gen(), heartbeat=0.05)
 
         async def agen():
@@ -234,6 +241,7 @@ def test_client_disconnect_closes_the_source(make_client, source_kind):
                     await anyio.sleep(0.02)
             finally:
                 closed.set()
+
         return sse(agen(), heartbeat=0.05)
 
     c = make_client(app)
@@ -304,7 +312,13 @@ def test_is_disconnected_in_a_long_poll_handler():
         async def send(msg):
             sent.append(msg)
 
-        scope = {"type": "http", "method": "GET", "path": "/poll", "headers": [], "query_string": b""}
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/poll",
+            "headers": [],
+            "query_string": b"",
+        }
         await asyncio.wait_for(app(scope, receive, send), 5)
         return sent
 

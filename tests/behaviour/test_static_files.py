@@ -32,8 +32,13 @@ def site(tmp_path):
 
     @app.route("/plain/<path:path>")
     def plain(path):
-        return static_file(path, root=str(root), mimetype="text/x-custom", charset=None,
-                           headers={"Cache-Control": "max-age=60"})
+        return static_file(
+            path,
+            root=str(root),
+            mimetype="text/x-custom",
+            charset=None,
+            headers={"Cache-Control": "max-age=60"},
+        )
 
     return app
 

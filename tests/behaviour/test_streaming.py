@@ -133,6 +133,7 @@ def test_a_client_that_leaves_closes_the_generator(make_client, kind):
     @app.get("/forever")
     def forever():
         if kind == "sync":
+
             def gen():
                 try:
                     while True:
@@ -140,6 +141,7 @@ def test_a_client_that_leaves_closes_the_generator(make_client, kind):
                         time.sleep(0.005)
                 finally:
                     closed.set()
+
             return gen()
 
         async def agen():
@@ -149,6 +151,7 @@ def test_a_client_that_leaves_closes_the_generator(make_client, kind):
                     await anyio.sleep(0.005)
             finally:
                 closed.set()
+
         return agen()
 
     with make_client(app).stream("GET", "/forever") as r:
@@ -166,6 +169,7 @@ def _serve_body_in_two_halves(proto, app, path, first, second, got_first, header
     once ``got_first`` is set (by the handler), so buffering the body would deadlock."""
     hdrs = [("content-length", str(len(first) + len(second))), *headers]
     if proto == "wsgi":
+
         class SlowInput:
             def __init__(self):
                 self.parts = [first, second]
@@ -177,9 +181,16 @@ def _serve_body_in_two_halves(proto, app, path, first, second, got_first, header
                     raise AssertionError("the handler did not see the first half in time")
                 return self.parts.pop(0)
 
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "t", "SERVER_PORT": "80",
-                   "wsgi.url_scheme": "http", "wsgi.input": SlowInput(), "SERVER_PROTOCOL": "HTTP/1.1",
-                   "wsgi.errors": io.StringIO()}
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "SERVER_NAME": "t",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": SlowInput(),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.errors": io.StringIO(),
+        }
         for k, v in hdrs:
             key = k.upper().replace("-", "_")
             environ[key if key in ("CONTENT_LENGTH", "CONTENT_TYPE") else "HTTP_" + key] = v
@@ -188,15 +199,19 @@ def _serve_body_in_two_halves(proto, app, path, first, second, got_first, header
         return int(status[0].split()[0]), body
 
     async def main():
-        msgs = [{"type": "http.request", "body": first, "more_body": True},
-                {"type": "http.request", "body": second, "more_body": False}]
+        msgs = [
+            {"type": "http.request", "body": first, "more_body": True},
+            {"type": "http.request", "body": second, "more_body": False},
+        ]
         sent = []
 
         async def receive():
             if len(msgs) == 1:
                 deadline = time.monotonic() + 5
                 while not got_first.is_set():
-                    assert time.monotonic() < deadline, "the handler did not see the first half in time"
+                    assert time.monotonic() < deadline, (
+                        "the handler did not see the first half in time"
+                    )
                     await anyio.sleep(0.005)
             if msgs:
                 return msgs.pop(0)
@@ -206,8 +221,13 @@ def _serve_body_in_two_halves(proto, app, path, first, second, got_first, header
         async def send(msg):
             sent.append(msg)
 
-        scope = {"type": "http", "method": "POST", "path": path, "query_string": b"",
-                 "headers": [(k.encode(), v.encode()) for k, v in hdrs]}
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": path,
+            "query_string": b"",
+            "headers": [(k.encode(), v.encode()) for k, v in hdrs],
+        }
         await app(scope, receive, send)
         return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
@@ -244,7 +264,9 @@ def test_multipart_is_parsed_as_the_body_arrives(proto):
     """The parser sees the first field before the rest of the body has been sent."""
     app = Lcore()
     got_first = threading.Event()
-    body = multipart(fields=[("a", "1")], files=[("f", "f.bin", "application/octet-stream", b"z" * 50)])
+    body = multipart(
+        fields=[("a", "1")], files=[("f", "f.bin", "application/octet-stream", b"z" * 50)]
+    )
     cut = body.index(b"\r\n--", 10) + 2  # right after field a
 
     @app.post("/form")
@@ -265,8 +287,9 @@ def test_multipart_is_parsed_as_the_body_arrives(proto):
         finally:
             mp.MultipartParser.feed = feed
 
-    status, out = _serve_body_in_two_halves(proto, app, "/form", body[:cut], body[cut:], got_first,
-                                            headers=[("content-type", CT)])
+    status, out = _serve_body_in_two_halves(
+        proto, app, "/form", body[:cut], body[cut:], got_first, headers=[("content-type", CT)]
+    )
     assert (status, out) == (200, b"1:f.bin:50")
 
 
@@ -283,8 +306,12 @@ def test_large_multipart_bodies_are_not_spooled_twice(make_client):
             kept = True
         except RuntimeError:
             kept = False
-        return {"size": size, "title": request.forms.title, "raw_kept": kept,
-                "consumed": request._cache.get("body") is _CONSUMED}
+        return {
+            "size": size,
+            "title": request.forms.title,
+            "raw_kept": kept,
+            "consumed": request._cache.get("body") is _CONSUMED,
+        }
 
     @app.post("/small")
     def small():
@@ -292,11 +319,16 @@ def test_large_multipart_bodies_are_not_spooled_twice(make_client):
         return {"title": title, "raw": len(request.body.read())}
 
     c = make_client(app)
-    body = multipart(fields=[("title", "T")], files=[("doc", "d.bin", "application/octet-stream", big)])
+    body = multipart(
+        fields=[("title", "T")], files=[("doc", "d.bin", "application/octet-stream", big)]
+    )
     r = c.post("/up", body=body, content_type=CT)
     assert r.json == {"size": 300_000, "title": "T", "raw_kept": False, "consumed": True}
     small_body = multipart(fields=[("title", "S")])
-    assert c.post("/small", body=small_body, content_type=CT).json == {"title": "S", "raw": len(small_body)}
+    assert c.post("/small", body=small_body, content_type=CT).json == {
+        "title": "S",
+        "raw": len(small_body),
+    }
 
 
 def test_the_body_limit_holds_while_streaming(make_client):
@@ -330,8 +362,9 @@ def test_the_body_limit_holds_while_streaming(make_client):
             r.read()
             assert r.status_code == 413, path
     big_form = multipart(files=[("doc", "d", "application/octet-stream", b"y" * 5000)])
-    with c.stream("POST", "/form", body=iter([big_form[:2000], big_form[2000:]]),
-                  headers={"Content-Type": CT}) as r:
+    with c.stream(
+        "POST", "/form", body=iter([big_form[:2000], big_form[2000:]]), headers={"Content-Type": CT}
+    ) as r:
         r.read()
         assert r.status_code == 413
 
@@ -404,8 +437,11 @@ def test_stream_body_route_that_reads_request_body_says_what_to_do(make_client, 
         r = make_client(app).post("/raw", body=b"abc")
     if proto == "asgi":
         assert r.status_code == 500
-        assert any("async for chunk in request.stream()" in rec.getMessage() or
-                   (rec.exc_info and "request.stream()" in str(rec.exc_info[1])) for rec in caplog.records)
+        assert any(
+            "async for chunk in request.stream()" in rec.getMessage()
+            or (rec.exc_info and "request.stream()" in str(rec.exc_info[1]))
+            for rec in caplog.records
+        )
     else:
         assert r.body == b"abc"
 

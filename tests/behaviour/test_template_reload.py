@@ -86,4 +86,3 @@ def test_app_debug_config_reloads_for_that_app_only(make_client, views, on_path)
     assert _render_twice(make_client, debug_app, views, "/sync") == ("v1 sync", "v2 sync")
     TEMPLATES.clear()
     assert _render_twice(make_client, plain_app, views, "/sync") == ("v1 sync", "v1 sync")
-

@@ -17,8 +17,13 @@ def _echo_app():
 
     @app.route("/echo", method="ANY")
     def echo():
-        return {"method": request.method, "query": dict(request.query), "ctype": request.content_type,
-                "body": request.body.read().decode(), "hdr": request.get_header("X-T")}
+        return {
+            "method": request.method,
+            "query": dict(request.query),
+            "ctype": request.content_type,
+            "body": request.body.read().decode(),
+            "hdr": request.get_header("X-T"),
+        }
 
     @app.route("/set")
     def set_():
@@ -31,11 +36,23 @@ def _echo_app():
 
 def test_request_arguments(make_client):
     c = make_client(_echo_app())
-    r = c.request("PUT", "/echo", body="raw", headers={"X-T": "t"}, query_string="a=1",
-                  content_type="text/plain")
+    r = c.request(
+        "PUT",
+        "/echo",
+        body="raw",
+        headers={"X-T": "t"},
+        query_string="a=1",
+        content_type="text/plain",
+    )
     assert r.status == "200 OK"
     assert r.status_code == 200
-    assert r.json == {"method": "PUT", "query": {"a": "1"}, "ctype": "text/plain", "body": "raw", "hdr": "t"}
+    assert r.json == {
+        "method": "PUT",
+        "query": {"a": "1"},
+        "ctype": "text/plain",
+        "body": "raw",
+        "hdr": "t",
+    }
     assert c.get("/echo", query_string={"x": ["1", "2"]}).json["query"] == {"x": "2"}
     assert c.get("/echo?a=1", query_string="b=2").json["query"] == {"a": "1", "b": "2"}
     assert c.post("/echo", json={"k": 1}).json["ctype"] == "application/json"
@@ -145,19 +162,27 @@ assert next(cm.__enter__().iter_bytes()) == b"first"
 
 @functools.lru_cache(maxsize=1)
 def _interpreter_crashes_on_a_bare_open_httpx_stream() -> bool:
-    done = subprocess.run([sys.executable, "-c", _BARE_HTTPX_OPEN_STREAM], capture_output=True, timeout=20)
+    done = subprocess.run(
+        [sys.executable, "-c", _BARE_HTTPX_OPEN_STREAM], capture_output=True, timeout=20
+    )
     return done.returncode < 0
 
 
 @pytest.mark.parametrize("variant", ["global", "cycle", "open-stream", "stuck-handler"])
 def test_an_unclosed_client_never_hangs_the_interpreter_at_exit(proto, variant):
     if variant == "open-stream" and _interpreter_crashes_on_a_bare_open_httpx_stream():
-        pytest.skip(f"this CPython ({sys.version.split()[0]}) crashes at exit on an open httpx "
-                    "stream with no lcore code involved (CPython 3.13.0's GC at finalization)")
+        pytest.skip(
+            f"this CPython ({sys.version.split()[0]}) crashes at exit on an open httpx "
+            "stream with no lcore code involved (CPython 3.13.0's GC at finalization)"
+        )
     t0 = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT, proto, variant],
-                              capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            [sys.executable, "-c", _EXIT_SCRIPT, proto, variant],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except subprocess.TimeoutExpired:  # run() killed it
         pytest.fail(f"the interpreter hung at exit ({proto}, {variant})")
     assert done.returncode == 0, done.stderr[-3000:]

@@ -29,8 +29,27 @@ SETTERS = {
     "HTTPError(**headers)": lambda n, v: HTTPError(400, "x", **{n: v}),
 }
 
-BAD_NAMES = ["Bad Name", "X:Y", "X-A\x01", "X-A\x7f", "", "X-Caf\u00e9", "X(A)", 'X"A', "X-A\r\nX-Injected"]
-BAD_VALUES = ["caf\u20ac", "\u2028", "a\x01b", "a\x0bb", "a\x7fb", "a\x00b", "a\r\nX-Injected: 1", "a\nb"]
+BAD_NAMES = [
+    "Bad Name",
+    "X:Y",
+    "X-A\x01",
+    "X-A\x7f",
+    "",
+    "X-Caf\u00e9",
+    "X(A)",
+    'X"A',
+    "X-A\r\nX-Injected",
+]
+BAD_VALUES = [
+    "caf\u20ac",
+    "\u2028",
+    "a\x01b",
+    "a\x0bb",
+    "a\x7fb",
+    "a\x00b",
+    "a\r\nX-Injected: 1",
+    "a\nb",
+]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -81,7 +100,9 @@ def test_every_way_of_setting_a_header_checks_it(make_client, setter):
     assert "x-note" not in r.headers
 
 
-@pytest.mark.parametrize(("name", "value"), [("Bad Name", "v"), ("X-A", "caf\u20ac"), ("X-A", "a\x01b")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("Bad Name", "v"), ("X-A", "caf\u20ac"), ("X-A", "a\x01b")]
+)
 def test_handler_setting_a_bad_header_gets_an_ordinary_500_page(make_client, name, value):
     app = Lcore()
     seen = []
@@ -145,9 +166,20 @@ def test_latin1_header_value_is_sent_asgi():
     sent = []
 
     async def main():
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-                 "scheme": "http", "path": "/", "raw_path": b"/", "root_path": "", "query_string": b"",
-                 "headers": [(b"host", b"srv")], "client": ("10.0.0.1", 1), "server": ("srv", 80)}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/",
+            "raw_path": b"/",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"srv")],
+            "client": ("10.0.0.1", 1),
+            "server": ("srv", 80),
+        }
 
         async def receive():
             return {"type": "http.request", "body": b"", "more_body": False}
@@ -162,7 +194,9 @@ def test_latin1_header_value_is_sent_asgi():
     assert (b"x-latin", b"caf\xe9 \xff") in sent[0]["headers"]
 
 
-@pytest.mark.parametrize("line", ["200 O\x01K", "200 O\x7fK", "200 caf\u20ac", "200 OK\r\nX-Injected: 1", "200 O\nK"])
+@pytest.mark.parametrize(
+    "line", ["200 O\x01K", "200 O\x7fK", "200 caf\u20ac", "200 OK\r\nX-Injected: 1", "200 O\nK"]
+)
 def test_bad_status_line_refused_when_set(make_client, line):
     app = Lcore()
 

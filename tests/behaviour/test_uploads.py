@@ -12,11 +12,16 @@ BOUNDARY = "----lcoreboundary"
 def multipart(fields=(), files=()):
     parts = []
     for name, value in fields:
-        parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        parts.append(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
     for name, filename, ctype, data in files:
         parts.append(
             f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-            f"Content-Type: {ctype}\r\n\r\n".encode() + data + b"\r\n")
+            f"Content-Type: {ctype}\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
     return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 
 
@@ -31,13 +36,21 @@ def upload_app(tmp_path):
     def upload():
         f = request.files.get("doc")
         out = {
-            "title": request.forms.title, "tags": request.forms.getall("tag"),
-            "files": sorted(request.files.keys()), "post_keys": sorted(request.POST.keys()),
+            "title": request.forms.title,
+            "tags": request.forms.getall("tag"),
+            "files": sorted(request.files.keys()),
+            "post_keys": sorted(request.POST.keys()),
         }
         if f is not None:
             assert isinstance(f, FileUpload)
-            out.update(name=f.name, filename=f.filename, raw=f.raw_filename, ctype=f.content_type,
-                       size=f.content_length, data=f.file.read().decode("latin1"))
+            out.update(
+                name=f.name,
+                filename=f.filename,
+                raw=f.raw_filename,
+                ctype=f.content_type,
+                size=f.content_length,
+                data=f.file.read().decode("latin1"),
+            )
             f.save(str(tmp_path))
             out["saved"] = (tmp_path / f.filename).read_bytes().decode("latin1")
         return out
@@ -51,14 +64,24 @@ def upload_app(tmp_path):
 
 
 def test_fields_and_file(make_client, upload_app):
-    body = multipart([("title", "My doc"), ("tag", "a"), ("tag", "b")],
-                     [("doc", "../../etc/r\u00e9sum\u00e9 final.txt", "text/plain", b"file content\r\nline2")])
+    body = multipart(
+        [("title", "My doc"), ("tag", "a"), ("tag", "b")],
+        [("doc", "../../etc/r\u00e9sum\u00e9 final.txt", "text/plain", b"file content\r\nline2")],
+    )
     r = make_client(upload_app).post("/upload", body=body, content_type=CT)
     assert r.status_code == 200
     assert r.json == {
-        "title": "My doc", "tags": ["a", "b"], "files": ["doc"], "post_keys": ["doc", "tag", "title"],
-        "name": "doc", "filename": "resume-final.txt", "raw": "../../etc/r\u00e9sum\u00e9 final.txt",
-        "ctype": "text/plain", "size": 19, "data": "file content\r\nline2", "saved": "file content\r\nline2",
+        "title": "My doc",
+        "tags": ["a", "b"],
+        "files": ["doc"],
+        "post_keys": ["doc", "tag", "title"],
+        "name": "doc",
+        "filename": "resume-final.txt",
+        "raw": "../../etc/r\u00e9sum\u00e9 final.txt",
+        "ctype": "text/plain",
+        "size": 19,
+        "data": "file content\r\nline2",
+        "saved": "file content\r\nline2",
     }
 
 
@@ -72,7 +95,10 @@ def test_large_file_spooled(make_client, upload_app):
 
 def test_async_handler_upload(make_client, upload_app):
     body = multipart([("title", "t")], [("doc", "x.txt", "text/plain", b"12345")])
-    assert make_client(upload_app).post("/async-upload", body=body, content_type=CT).json == {"title": "t", "size": 5}
+    assert make_client(upload_app).post("/async-upload", body=body, content_type=CT).json == {
+        "title": "t",
+        "size": 5,
+    }
 
 
 def test_save_refuses_overwrite(tmp_path):
@@ -114,5 +140,10 @@ def test_several_files_one_field(make_client):
     def many():
         return [(f.filename, f.file.read().decode()) for f in request.files.getall("docs")]
 
-    body = multipart([], [("docs", "a.txt", "text/plain", b"A"), ("docs", "b.txt", "text/plain", b"B")])
-    assert make_client(app).post("/many", body=body, content_type=CT).json == [["a.txt", "A"], ["b.txt", "B"]]
+    body = multipart(
+        [], [("docs", "a.txt", "text/plain", b"A"), ("docs", "b.txt", "text/plain", b"B")]
+    )
+    assert make_client(app).post("/many", body=body, content_type=CT).json == [
+        ["a.txt", "A"],
+        ["b.txt", "B"],
+    ]

@@ -92,7 +92,9 @@ def test_iterate_in_thread_and_back(backend: str) -> None:
     async def main() -> None:
         got = [x async for x in concurrency.iterate_in_thread(None, numbers(), ahead=3)]
         assert got == list(range(10))
-        from_thread = await concurrency.run_sync(None, lambda: list(concurrency.iterate_from_thread(None, agen())))
+        from_thread = await concurrency.run_sync(
+            None, lambda: list(concurrency.iterate_from_thread(None, agen()))
+        )
         assert from_thread == [0, 1, 2]
 
     anyio.run(main, backend=backend)
@@ -121,7 +123,9 @@ def test_require_asyncio_is_a_clear_error_on_trio() -> None:
         concurrency.require_asyncio("X", "it needs Y")
 
     anyio.run(main, backend="asyncio")
-    with pytest.raises(RuntimeError, match=r"X needs the asyncio event loop \(it needs Y\); it is running on trio"):
+    with pytest.raises(
+        RuntimeError, match=r"X needs the asyncio event loop \(it needs Y\); it is running on trio"
+    ):
         anyio.run(main, backend="trio")
 
 
@@ -135,7 +139,8 @@ def test_the_concurrency_doc_examples_run() -> None:
 
 @pytest.mark.parametrize("backend", concurrency.BACKENDS)
 def test_portal_thread_stops_within_its_bound_without_starting_a_thread(
-        backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # At interpreter exit Python 3.12 refuses new threads: the exit clean-up (the
     # persistent loop's and the test clients') must stop a loop without one, and must
     # not wait past its bound for a call blocked in a worker thread.

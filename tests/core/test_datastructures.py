@@ -100,8 +100,16 @@ def test_headerdict_rejects_control_characters():
 
 
 def test_wsgiheaderdict_from_raw_pairs():
-    h = WSGIHeaderDict([(b"host", b"example.com"), (b"accept", b"a"), (b"accept", b"b"),
-                        (b"cookie", b"x=1"), (b"cookie", b"y=2"), (b"x-latin", "caf\u00e9".encode("latin1"))])
+    h = WSGIHeaderDict(
+        [
+            (b"host", b"example.com"),
+            (b"accept", b"a"),
+            (b"accept", b"b"),
+            (b"cookie", b"x=1"),
+            (b"cookie", b"y=2"),
+            (b"x-latin", "caf\u00e9".encode("latin1")),
+        ]
+    )
     assert h["Host"] == "example.com"
     assert h["ACCEPT"] == "a, b"
     assert h["Cookie"] == "x=1; y=2"
@@ -118,10 +126,20 @@ def test_wsgiheaderdict_from_raw_pairs():
 
 
 def test_wsgiheaderdict_from_environ():
-    env = {"HTTP_HOST": "h", "HTTP_X_FORWARDED_FOR": "1.2.3.4", "CONTENT_TYPE": "text/plain",
-           "CONTENT_LENGTH": "", "PATH_INFO": "/", "wsgi.input": None}
+    env = {
+        "HTTP_HOST": "h",
+        "HTTP_X_FORWARDED_FOR": "1.2.3.4",
+        "CONTENT_TYPE": "text/plain",
+        "CONTENT_LENGTH": "",
+        "PATH_INFO": "/",
+        "wsgi.input": None,
+    }
     h = WSGIHeaderDict(env)
-    assert dict(h.items()) == {"Host": "h", "X-Forwarded-For": "1.2.3.4", "Content-Type": "text/plain"}
+    assert dict(h.items()) == {
+        "Host": "h",
+        "X-Forwarded-For": "1.2.3.4",
+        "Content-Type": "text/plain",
+    }
     assert "Content-Length" not in h
 
 
@@ -159,7 +177,11 @@ def test_response_headers_view_is_live():
     assert r.get_header("x-a") == "1"
     r.set_header("X-B", "2")
     assert r.headers["x-b"] == "2"
-    assert dict(r.headerlist) == {"Content-Type": "text/html; charset=UTF-8", "X-A": "1", "X-B": "2"}
+    assert dict(r.headerlist) == {
+        "Content-Type": "text/html; charset=UTF-8",
+        "X-A": "1",
+        "X-B": "2",
+    }
 
 
 def test_header_names_normalised_and_the_memo_bounded():

@@ -42,7 +42,10 @@ def test_dynamic_grouped_by_first_segment():
     router, _ = make_router("/users/<id:int>", "/users/<id:int>/posts", "/items/<x>", "/<any>/z")
     buckets = router.dynamic["GET"]
     assert set(buckets) == {"users", "items", None}
-    assert [c.route.rule for c in buckets["users"].entries] == ["/users/<id:int>", "/users/<id:int>/posts"]
+    assert [c.route.rule for c in buckets["users"].entries] == [
+        "/users/<id:int>",
+        "/users/<id:int>/posts",
+    ]
     assert match(router, "/users/5/posts") == ("/users/<id:int>/posts", {"id": 5})
     assert match(router, "/items/q") == ("/items/<x>", {"x": "q"})
     assert match(router, "/zzz/z") == ("/<any>/z", {"any": "zzz"})
@@ -60,7 +63,10 @@ def test_combined_regex_one_per_bucket():
 
 def test_many_args_per_route_do_not_shift_groups():
     router, _ = make_router("/m/<a>/<b>/<c>", "/m/<a>/<b>/<c>/<d>", "/m/<a:re:(x)(y)>/z")
-    assert match(router, "/m/1/2/3/4") == ("/m/<a>/<b>/<c>/<d>", {"a": "1", "b": "2", "c": "3", "d": "4"})
+    assert match(router, "/m/1/2/3/4") == (
+        "/m/<a>/<b>/<c>/<d>",
+        {"a": "1", "b": "2", "c": "3", "d": "4"},
+    )
     assert match(router, "/m/xy/z") == ("/m/<a:re:(x)(y)>/z", {"a": "xy"})
     assert match(router, "/m/1/2/3") == ("/m/<a>/<b>/<c>", {"a": "1", "b": "2", "c": "3"})
 
@@ -86,8 +92,9 @@ def test_static_wins_over_dynamic():
 
 
 def test_filters():
-    router, _ = make_router("/i/<v:int>", "/f/<v:float>", "/p/<v:path>", "/u/<v:uuid>", "/r/<v:re:[a-c]+>",
-                            "/d/<v>")
+    router, _ = make_router(
+        "/i/<v:int>", "/f/<v:float>", "/p/<v:path>", "/u/<v:uuid>", "/r/<v:re:[a-c]+>", "/d/<v>"
+    )
     assert match(router, "/i/-3") == ("/i/<v:int>", {"v": -3})
     assert match(router, "/f/2.5") == ("/f/<v:float>", {"v": 2.5})
     assert match(router, "/p/a/b/") == ("/p/<v:path>", {"v": "a/b/"})
@@ -109,7 +116,9 @@ def test_conversion_error_is_400():
 
 def test_custom_filter():
     router = Router()
-    router.add_filter("hex", lambda conf: (r"[0-9a-f]+", lambda s: int(s, 16), lambda v: format(v, "x")))
+    router.add_filter(
+        "hex", lambda conf: (r"[0-9a-f]+", lambda s: int(s, 16), lambda v: format(v, "x"))
+    )
     app = Lcore()
     r = Route(app, "/h/<n:hex>", "GET", lambda n: n, name="h")
     router.add(r.rule, "GET", r, name="h")
@@ -175,7 +184,9 @@ def test_app_level_route_errors():
 def test_build():
     router, _ = make_router("/u/<id:int>/<slug>", "/p/<rest:path>", "/s", "/a/<:re:.*>/<x>")
     assert router.build("/u/<id:int>/<slug>", id=3, slug="a/b c") == "/u/3/a%2Fb%20c"
-    assert router.build("/u/<id:int>/<slug>", id="7", slug="s", q="1 2", z="x") == "/u/7/s?q=1+2&z=x"
+    assert (
+        router.build("/u/<id:int>/<slug>", id="7", slug="s", q="1 2", z="x") == "/u/7/s?q=1+2&z=x"
+    )
     assert router.build("/p/<rest:path>", rest="a/b c") == "/p/a/b%20c"
     assert router.build("/s") == "/s"
     assert router.build("/a/<:re:.*>/<x>", "anon", x="1") == "/a/anon/1"

@@ -40,17 +40,38 @@ def gunicorn_flags() -> list[str]:
     return ["--no-control-socket"] if "control_socket_disable" in names else []
 
 
-def server_command(kind: str, spec: str, port: int, *, workers: int = 1, threads: int = 16,
-                   grace: int = 5) -> list[str]:
+def server_command(
+    kind: str, spec: str, port: int, *, workers: int = 1, threads: int = 16, grace: int = 5
+) -> list[str]:
     """The command line that serves ``spec`` (``module:attr``) with the named server.
 
     ``grace``: the seconds a server may take to finish its requests when stopped.
     """
     py = sys.executable
     bind = f"127.0.0.1:{port}"
-    gunicorn = [py, "-m", "gunicorn", *gunicorn_flags(), "-w", str(workers), "-b", bind,
-                "--graceful-timeout", str(grace)]
-    granian = [py, "-m", "granian", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    gunicorn = [
+        py,
+        "-m",
+        "gunicorn",
+        *gunicorn_flags(),
+        "-w",
+        str(workers),
+        "-b",
+        bind,
+        "--graceful-timeout",
+        str(grace),
+    ]
+    granian = [
+        py,
+        "-m",
+        "granian",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     if kind == "gunicorn-sync":
         return [*gunicorn, "-k", "sync", spec]
     if kind == "gunicorn-gthread":
@@ -58,17 +79,56 @@ def server_command(kind: str, spec: str, port: int, *, workers: int = 1, threads
     if kind == "gunicorn-asgi":  # gunicorn >= 24's native ASGI worker (gunicorn.workers.gasgi)
         return [*gunicorn, "-k", "asgi", spec]
     if kind == "uvicorn":
-        return [py, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                "--log-level", "warning", "--timeout-graceful-shutdown", str(grace), spec]
+        return [
+            py,
+            "-m",
+            "uvicorn",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            str(grace),
+            spec,
+        ]
     if kind == "hypercorn":
-        return [py, "-m", "hypercorn", "-b", bind, "-w", str(workers), "--graceful-timeout", str(grace), spec]
+        return [
+            py,
+            "-m",
+            "hypercorn",
+            "-b",
+            bind,
+            "-w",
+            str(workers),
+            "--graceful-timeout",
+            str(grace),
+            spec,
+        ]
     if kind == "granian-wsgi":
         return [*granian, "--interface", "wsgi", "--no-ws", spec]
     if kind == "granian-asgi":
         return [*granian, "--interface", "asgi", spec]
     if kind == "lcore":
-        return [py, "-m", "lcore_asgi", spec, "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(workers), "--log-level", "warning", "--timeout-graceful-shutdown", str(grace)]
+        return [
+            py,
+            "-m",
+            "lcore_asgi",
+            spec,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            str(grace),
+        ]
     raise ValueError(kind)
 
 
@@ -103,12 +163,27 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int | None:
 
 
 @contextmanager
-def serve(kind: str, spec: str, tmp_path: Path, *, env: dict[str, str] | None = None, ready_path: str = "/health",
-          startup_timeout: float = 20.0, **kw: int) -> Iterator[Running]:
+def serve(
+    kind: str,
+    spec: str,
+    tmp_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    ready_path: str = "/health",
+    startup_timeout: float = 20.0,
+    **kw: int,
+) -> Iterator[Running]:
     """Run a server for ``spec`` until the block ends; waits until it answers."""
     port = free_port()
-    with launch(f"{kind}-{port}", server_command(kind, spec, port, **kw), f"http://127.0.0.1:{port}", tmp_path,
-                env=env, ready_path=ready_path, startup_timeout=startup_timeout) as running:
+    with launch(
+        f"{kind}-{port}",
+        server_command(kind, spec, port, **kw),
+        f"http://127.0.0.1:{port}",
+        tmp_path,
+        env=env,
+        ready_path=ready_path,
+        startup_timeout=startup_timeout,
+    ) as running:
         yield running
 
 
@@ -132,8 +207,14 @@ def launch(
     full_env["PYTHONPATH"] = os.pathsep.join([str(APPS), str(ROOT), full_env.get("PYTHONPATH", "")])
     full_env.update(env or {})
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=str(tmp_path),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=str(tmp_path),
+            start_new_session=True,
+        )
     running = Running(proc, url, log)
     try:
         deadline = time.monotonic() + startup_timeout
@@ -145,7 +226,9 @@ def launch(
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not answer within {startup_timeout}s:\n{running.output()}") from None
+                    raise RuntimeError(
+                        f"{name} did not answer within {startup_timeout}s:\n{running.output()}"
+                    ) from None
                 time.sleep(0.1)
         yield running
     finally:

@@ -32,17 +32,28 @@ def _chromium() -> str:
     if shutil.which("apt-get") and os.geteuid() == 0:
         subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, timeout=600)
     if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed and could not be installed (apt-get install -y chromium)")
+        pytest.skip(
+            "chromium is not installed and could not be installed (apt-get install -y chromium)"
+        )
     return CHROMIUM
 
 
 def _chromium_args(profile: Path) -> list[str]:
     return [
-        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
         # Everything but 127.0.0.1 is unreachable: a CDN reference could not load.
-        "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1",
+        "--proxy-server=http://127.0.0.1:9",
+        "--proxy-bypass-list=127.0.0.1",
     ]
 
 
@@ -62,17 +73,29 @@ def test_docs_page_renders_every_route(tmp_path: Path, kind: str) -> None:
 
         dom = _run_chromium(_chromium_args(tmp_path / "profile-dom") + ["--dump-dom", url]).stdout
         shot = tmp_path / "docs.png"
-        _run_chromium(_chromium_args(tmp_path / "profile-shot")
-                      + [f"--screenshot={shot}", "--window-size=1200,1600", url])
+        _run_chromium(
+            _chromium_args(tmp_path / "profile-shot")
+            + [f"--screenshot={shot}", "--window-size=1200,1600", url]
+        )
 
     assert "<title>Shop API</title>" in dom
-    found = [(m, html.unescape(r)) for m, r in
-             re.findall(r'<article class="route" data-method="(\w+)" data-rule="([^"]+)"', dom)]
+    found = [
+        (m, html.unescape(r))
+        for m, r in re.findall(
+            r'<article class="route" data-method="(\w+)" data-rule="([^"]+)"', dom
+        )
+    ]
     assert found == expected
     for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
         assert f'<span class="m {method}">{method}</span>' in dom
-    assert "Retrieve an item by its ID." in dom and "Returns the full item object including metadata." in dom
-    assert "<td><code>page</code></td><td>query</td><td><code>int</code></td><td><code>1</code></td>" in dom
+    assert (
+        "Retrieve an item by its ID." in dom
+        and "Returns the full item object including metadata." in dom
+    )
+    assert (
+        "<td><code>page</code></td><td>query</td><td><code>int</code></td><td><code>1</code></td>"
+        in dom
+    )
     assert "Returns <code>list</code>" in dom
     assert '<span class="async">async</span>' in dom
     assert 'id="filter"' in dom and '<span id="count">7</span>' in dom
@@ -87,7 +110,9 @@ def test_docs_filter_script_in_browser(tmp_path: Path) -> None:
     """The inline filter hides routes that do not match (driven through Playwright)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with serve("lcore", SPEC, tmp_path) as srv, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"])
+        browser = pw.chromium.launch(
+            executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"]
+        )
         try:
             page = browser.new_page()
             page.goto(srv.url + "/docs")

@@ -36,12 +36,17 @@ def _send(article, **fields: str):
     article.locator("form.tryform button[type=submit]").click()
     # The line says "<method> <url> ..." while waiting, then starts with the status.
     line.filter(has_not_text=" ...").wait_for(timeout=10_000)
-    return line.text_content(), article.locator(".result .headers").text_content(), \
-        article.locator(".result .body").text_content()
+    return (
+        line.text_content(),
+        article.locator(".result .headers").text_content(),
+        article.locator(".result .body").text_content(),
+    )
 
 
 @pytest.mark.parametrize("kind", ["lcore", "gunicorn-sync"])
-def test_try_it_out_sends_from_the_page_and_shows_the_answer(browser, kind: str, tmp_path: Path) -> None:
+def test_try_it_out_sends_from_the_page_and_shows_the_answer(
+    browser, kind: str, tmp_path: Path
+) -> None:
     with serve(kind, SPEC, tmp_path) as srv:
         page = browser.new_page(viewport={"width": 1200, "height": 1400})
         requested: list[str] = []

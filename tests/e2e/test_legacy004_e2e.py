@@ -55,23 +55,39 @@ SCRIPT: list[tuple[str, str, str, dict[str, Any]]] = [
     ("rate limit 3", "POST", "/api/login", {}),
     ("rate limit 4 (429)", "POST", "/api/login", {}),
     ("background task", "POST", "/api/users", {"json": {"email": "a@example.com"}}),
-    ("body limit 413", "POST", "/api/users", {"content": b"x" * (65 * 1024),
-                                              "headers": {"Content-Type": "application/json"}}),
-    ("CORS preflight", "OPTIONS", "/api/data", {"headers": {"Origin": "https://myapp.com",
-                                                           "Access-Control-Request-Method": "GET"}}),
+    (
+        "body limit 413",
+        "POST",
+        "/api/users",
+        {"content": b"x" * (65 * 1024), "headers": {"Content-Type": "application/json"}},
+    ),
+    (
+        "CORS preflight",
+        "OPTIONS",
+        "/api/data",
+        {"headers": {"Origin": "https://myapp.com", "Access-Control-Request-Method": "GET"}},
+    ),
     ("signed cookie set", "GET", "/cookie", {}),
     ("signed cookie read", "GET", "/cookie", {}),
     ("404 as JSON", "GET", "/nope", {}),
 ]
 
 #: Response headers every server must agree on (the middleware stack and hooks set them).
-HEADERS = ["content-type", "x-frame-options", "strict-transport-security", "x-user-api",
-           "access-control-allow-origin", "www-authenticate"]
+HEADERS = [
+    "content-type",
+    "x-frame-options",
+    "strict-transport-security",
+    "x-user-api",
+    "access-control-allow-origin",
+    "www-authenticate",
+]
 
 
 def _normal(body: bytes) -> str:
     text = body.decode("utf-8", "replace")
-    text = re.sub(r"http://(localhost|127\.0\.0\.1:\d+)", "<origin>", text)  # error pages echo the URL
+    text = re.sub(
+        r"http://(localhost|127\.0\.0\.1:\d+)", "<origin>", text
+    )  # error pages echo the URL
     text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>", text)
     return text
 
@@ -91,8 +107,15 @@ def _over_wire(base: str) -> list[dict[str, Any]]:
     with httpx.Client(base_url=base, timeout=10) as client:
         for _name, method, path, kw in SCRIPT:
             r = client.request(method, path, **kw)
-            out.append(_answer(r.status_code, r.headers, r.content, "x-request-id" in r.headers,
-                               bool(re.fullmatch(r"\d+\.\dms", r.headers.get("x-response-time", "")))))
+            out.append(
+                _answer(
+                    r.status_code,
+                    r.headers,
+                    r.content,
+                    "x-request-id" in r.headers,
+                    bool(re.fullmatch(r"\d+\.\dms", r.headers.get("x-response-time", ""))),
+                )
+            )
     return out
 
 
@@ -119,8 +142,15 @@ def _in_process() -> list[dict[str, Any]]:
                 path, kw["query_string"] = path.split("?", 1)
             r = client.request(method, path, **kw)
             headers = {k.lower(): v for k, v in r.headers.items()}
-            out.append(_answer(r.status_code, headers, r.body, "x-request-id" in headers,
-                               bool(re.fullmatch(r"\d+\.\dms", headers.get("x-response-time", "")))))
+            out.append(
+                _answer(
+                    r.status_code,
+                    headers,
+                    r.body,
+                    "x-request-id" in headers,
+                    bool(re.fullmatch(r"\d+\.\dms", headers.get("x-response-time", ""))),
+                )
+            )
     return out
 
 
@@ -146,24 +176,41 @@ def test_reference_answers_are_what_the_guides_promise(reference: list[dict[str,
     assert by_name["validate body ok"]["status"] == 201
     assert by_name["validate body 422"]["status"] == 422
     assert by_name["validate query 400"]["status"] == 400
-    assert [by_name[f"auth_basic {k}"]["status"] for k in ("none", "wrong", "ok")] == [401, 401, 200]
-    assert [by_name[f"rate limit {k}"]["status"] for k in ("1", "2", "3", "4 (429)")] == [200, 200, 200, 429]
+    assert [by_name[f"auth_basic {k}"]["status"] for k in ("none", "wrong", "ok")] == [
+        401,
+        401,
+        200,
+    ]
+    assert [by_name[f"rate limit {k}"]["status"] for k in ("1", "2", "3", "4 (429)")] == [
+        200,
+        200,
+        200,
+        429,
+    ]
     assert by_name["body limit 413"]["status"] == 413
     assert by_name["CORS preflight"]["status"] == 204
-    assert by_name["CORS preflight"]["headers"]["access-control-allow-origin"] == "https://myapp.com"
+    assert (
+        by_name["CORS preflight"]["headers"]["access-control-allow-origin"] == "https://myapp.com"
+    )
     assert by_name["ctx and config"]["request id"] and by_name["hello world"]["response time"]
     assert by_name["hello world"]["headers"]["x-frame-options"] == "SAMEORIGIN"
     assert json.loads(by_name["signed cookie set"]["body"]) == {"seen": None}
     assert json.loads(by_name["signed cookie read"]["body"]) == {"seen": "alice"}
     assert json.loads(by_name["404 as JSON"]["body"])["status"] == 404
-    assert all(a["status"] < 500 for a in reference), [(c[0], a["status"]) for c, a in zip(SCRIPT, reference)]
+    assert all(a["status"] < 500 for a in reference), [
+        (c[0], a["status"]) for c, a in zip(SCRIPT, reference)
+    ]
 
 
-def test_the_same_answers_on_every_server(server: tuple[str, Running], reference: list[dict[str, Any]],
-                                           tmp_path: Path) -> None:
+def test_the_same_answers_on_every_server(
+    server: tuple[str, Running], reference: list[dict[str, Any]], tmp_path: Path
+) -> None:
     kind, srv = server
     got = _over_wire(srv.url)
-    diffs = [(case[0], want, have) for case, want, have in zip(SCRIPT, reference, got) if want != have]
+    diffs = [
+        (case[0], want, have) for case, want, have in zip(SCRIPT, reference, got) if want != have
+    ]
     assert not diffs, f"{kind} differs from the in-process reference:\n" + "\n".join(
-        f"- {name}:\n    want {want}\n    got  {have}" for name, want, have in diffs)
+        f"- {name}:\n    want {want}\n    got  {have}" for name, want, have in diffs
+    )
     assert "Traceback" not in srv.output(), srv.output()

@@ -31,7 +31,7 @@ REQUESTS = 40
 
 
 def _total(text: str, route: str) -> float:
-    pat = re.compile(r'^lcore_http_requests_total\{(.*)\} (\S+)$')
+    pat = re.compile(r"^lcore_http_requests_total\{(.*)\} (\S+)$")
     total = 0.0
     for line in text.splitlines():
         m = pat.match(line)
@@ -62,9 +62,11 @@ def test_metrics_sum_both_workers(kind: str, tmp_path: Path) -> None:
     for s in scrapes:  # whichever worker answers the scrape reports both
         assert s.status_code == 200
         assert _total(s.text, "/hit/<n:int>") == REQUESTS, s.text[-3000:]
-    print(f"\n{kind}: {REQUESTS} requests over workers {sorted(workers)}; /metrics from "
-          f"{sorted({s.headers.get('x-worker', '?') for s in scrapes})} reports "
-          f"{_total(scrapes[0].text, '/hit/<n:int>'):.0f}")
+    print(
+        f"\n{kind}: {REQUESTS} requests over workers {sorted(workers)}; /metrics from "
+        f"{sorted({s.headers.get('x-worker', '?') for s in scrapes})} reports "
+        f"{_total(scrapes[0].text, '/hit/<n:int>'):.0f}"
+    )
 
 
 def _both_workers_up(client: httpx.Client, deadline_s: float = 20.0) -> None:
@@ -73,7 +75,9 @@ def _both_workers_up(client: httpx.Client, deadline_s: float = 20.0) -> None:
     deadline = time.monotonic() + deadline_s
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         while len(seen) < 2 and time.monotonic() < deadline:
-            rs = pool.map(lambda _: client.get("/health", headers={"Connection": "close"}), range(16))
+            rs = pool.map(
+                lambda _: client.get("/health", headers={"Connection": "close"}), range(16)
+            )
             seen |= {r.headers["x-worker"] for r in rs}
     assert len(seen) == 2, f"only {seen} answered"
 
@@ -96,18 +100,31 @@ def test_component_start_stop_order(kind: str, tmp_path: Path) -> None:
         assert httpx.get(srv.url + "/ahit", timeout=10).json() == {"same_loop": True}
     events = _events(log)
     print(f"\n{kind} component log:\n{log.read_text()}")
-    assert list(events.values()) == [["start pool size=5", "start mailer", "stop mailer", "stop pool"]], events
+    assert list(events.values()) == [
+        ["start pool size=5", "start mailer", "stop mailer", "stop pool"]
+    ], events
 
 
 def test_failing_start_under_uvicorn_refuses_to_serve(tmp_path: Path) -> None:
     log = tmp_path / "components.log"
     port = free_port()
-    env = dict(os.environ, COMPONENT_LOG=str(log), COMPONENT_FAIL="1", PROMETHEUS_MULTIPROC_DIR="",
-               PYTHONPATH=os.pathsep.join([str(APPS), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        COMPONENT_LOG=str(log),
+        COMPONENT_FAIL="1",
+        PROMETHEUS_MULTIPROC_DIR="",
+        PYTHONPATH=os.pathsep.join([str(APPS), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
     cmd = server_command("uvicorn", SPEC, port)
     cmd[cmd.index("warning")] = "info"
-    proc = subprocess.Popen(cmd, env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        cwd=str(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=30)
     finally:
@@ -117,17 +134,21 @@ def test_failing_start_under_uvicorn_refuses_to_serve(tmp_path: Path) -> None:
     assert "component 'broken' failed to start" in text, text
     print(f"\nuvicorn, failing start:\n{log.read_text()}")
     assert list(_events(log).values()) == [
-        ["start pool size=2", "start mailer", "start broken", "stop mailer", "stop pool"]]
+        ["start pool size=2", "start mailer", "start broken", "stop mailer", "stop pool"]
+    ]
 
 
 def test_failing_start_under_gunicorn_answers_503(tmp_path: Path) -> None:
     log = tmp_path / "components.log"
     env = {"COMPONENT_LOG": str(log), "COMPONENT_FAIL": "1", "PROMETHEUS_MULTIPROC_DIR": ""}
-    with serve("gunicorn-gthread", SPEC, tmp_path, env=env, workers=1, ready_path="/metrics") as srv:
+    with serve(
+        "gunicorn-gthread", SPEC, tmp_path, env=env, workers=1, ready_path="/metrics"
+    ) as srv:
         codes = [httpx.get(srv.url + "/health", timeout=10).status_code for _ in range(3)]
         output = srv.output()
     assert codes == [503, 503, 503], (codes, output[-2000:])
     print(f"\ngunicorn, failing start: {codes}\n{log.read_text()}")
     events = _events(log)
     assert list(events.values()) == [
-        ["start pool size=2", "start mailer", "start broken", "stop mailer", "stop pool"]], events
+        ["start pool size=2", "start mailer", "start broken", "stop mailer", "stop pool"]
+    ], events

@@ -55,14 +55,20 @@ def _package_files(root: Path) -> set[str]:
     found = set()
     for pkg in PACKAGES:
         for path in (root / pkg).rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".py", ".pyc"):
+            if (
+                path.is_file()
+                and "__pycache__" not in path.parts
+                and path.suffix not in (".py", ".pyc")
+            ):
                 found.add(path.relative_to(root).as_posix())
     return found
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) -> str:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"{' '.join(map(str, cmd))} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc.stdout
 
 
@@ -81,16 +87,22 @@ def test_build_check_and_install_in_fresh_venv(tmp_path: Path) -> None:
     assert {f"{pkg}/py.typed" for pkg in PACKAGES} <= extras
 
     dist = tmp_path / "dist"
-    _run([sys.executable, "-m", "build", "--outdir", str(dist), str(src)], cwd=tmp_path, timeout=180)
+    _run(
+        [sys.executable, "-m", "build", "--outdir", str(dist), str(src)], cwd=tmp_path, timeout=180
+    )
     (wheel,) = dist.glob("*.whl")
     (sdist,) = dist.glob("*.tar.gz")
-    out = _run([sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)], cwd=tmp_path)
+    out = _run(
+        [sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)], cwd=tmp_path
+    )
     assert out.count("PASSED") == 2, out
 
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-        entry_points = zf.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
+        entry_points = zf.read(
+            next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        ).decode()
     assert extras <= names, f"missing from the wheel: {sorted(extras - names)}"
     assert not [n for n in names if n.startswith(("tests/", "examples/", "bench/", "docs/"))]
     for extra in ("all", "server", "standard", "ws", "redis", "client", "templates", "docs"):
@@ -99,20 +111,30 @@ def test_build_check_and_install_in_fresh_venv(tmp_path: Path) -> None:
     with tarfile.open(sdist) as tf:
         top = tf.getnames()[0].split("/")[0]
         in_sdist = {n.partition("/")[2] for n in tf.getnames()}
-    assert {f"{p}" for p in extras} <= in_sdist, f"missing from the sdist ({top}): {sorted(extras - in_sdist)}"
+    assert {f"{p}" for p in extras} <= in_sdist, (
+        f"missing from the sdist ({top}): {sorted(extras - in_sdist)}"
+    )
 
     # A fresh venv: the wheel and its four core dependencies, nothing from this checkout.
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
     py = venv / "bin" / "python"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    _run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
-         cwd=tmp_path, env=env, timeout=180)
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+    }
+    _run(
+        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
+        cwd=tmp_path,
+        env=env,
+        timeout=180,
+    )
     out = _run([str(py), "-c", SMOKE], cwd=tmp_path, env=env)
     assert out.startswith("ok "), out
     version = _run([str(venv / "bin" / "lcore"), "--version"], cwd=tmp_path, env=env)
     assert version.strip(), "the lcore console script printed nothing"
-    print(f"\nwheel {wheel.name}: {len(names)} files; sdist {sdist.name}; installed and imported in {venv}")
+    print(
+        f"\nwheel {wheel.name}: {len(names)} files; sdist {sdist.name}; installed and imported in {venv}"
+    )
 
 
 def _extras() -> dict[str, list[str]]:

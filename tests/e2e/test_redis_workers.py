@@ -26,7 +26,9 @@ def _until_both_workers_answer(client: httpx.Client, timeout: float = 30.0) -> N
     deadline = time.monotonic() + timeout
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         while len(seen) < 2 and time.monotonic() < deadline:
-            burst = pool.map(lambda _: client.get("/health", headers={"Connection": "close"}), range(8))
+            burst = pool.map(
+                lambda _: client.get("/health", headers={"Connection": "close"}), range(8)
+            )
             seen.update(r.headers["x-worker"] for r in burst)
             if len(seen) < 2:
                 time.sleep(0.1)
@@ -35,10 +37,14 @@ def _until_both_workers_answer(client: httpx.Client, timeout: float = 30.0) -> N
 
 @pytest.mark.parametrize("kind", ["gunicorn-gthread", "uvicorn"])
 @pytest.mark.parametrize("path", ["/limited", "/alimited"])
-def test_shared_limit_across_two_workers(kind: str, path: str, redis_server: RedisServer, tmp_path: Path) -> None:
+def test_shared_limit_across_two_workers(
+    kind: str, path: str, redis_server: RedisServer, tmp_path: Path
+) -> None:
     env = {"RL_REDIS_URL": redis_server.url, "RL_LIMIT": str(LIMIT)}
     with serve(kind, "rl_app:app", tmp_path, env=env, workers=2, threads=8) as srv:
-        with httpx.Client(base_url=srv.url, timeout=20, limits=httpx.Limits(max_connections=REQUESTS)) as client:
+        with httpx.Client(
+            base_url=srv.url, timeout=20, limits=httpx.Limits(max_connections=REQUESTS)
+        ) as client:
             _until_both_workers_answer(client)
 
             def one(_: int) -> httpx.Response:
@@ -52,6 +58,8 @@ def test_shared_limit_across_two_workers(kind: str, path: str, redis_server: Red
     assert codes.count(429) == REQUESTS - LIMIT, codes
     assert all(r.headers.get("retry-after") for r in responses if r.status_code == 429)
     workers = {r.headers["x-worker"] for r in responses}
-    print(f"\n{kind} {path}: {codes.count(200)} passed, {codes.count(429)} limited, {len(workers)} workers answered")
+    print(
+        f"\n{kind} {path}: {codes.count(200)} passed, {codes.count(429)} limited, {len(workers)} workers answered"
+    )
     # Both processes took part, so the single limit really spans workers.
     assert len(workers) == 2, workers

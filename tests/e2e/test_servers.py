@@ -24,7 +24,11 @@ REQUESTS = [
     ("GET", "/ausers/42?q=x", {}),
     ("HEAD", "/users/1", {}),
     ("POST", "/echo", {"json": {"a": [1, 2], "b": "ü"}}),
-    ("POST", "/form", {"data": {"name": "n"}, "files": {"upload": ("a.txt", b"12345", "text/plain")}}),
+    (
+        "POST",
+        "/form",
+        {"data": {"name": "n"}, "files": {"upload": ("a.txt", b"12345", "text/plain")}},
+    ),
     ("GET", "/stream", {}),
     ("GET", "/astream", {}),
     ("GET", "/missing", {}),
@@ -75,7 +79,9 @@ def test_every_server_serves_the_same_responses(tmp_path: Path) -> None:
     assert by_path[("HEAD", "/users/1")][2] == b""
     for kind, res in results.items():
         for ref, got in zip(reference, res):
-            assert got == ref, f"{kind} differs from gunicorn-sync on {ref[0]} {ref[1]}:\n{got}\n!=\n{ref}"
+            assert got == ref, (
+                f"{kind} differs from gunicorn-sync on {ref[0]} {ref[1]}:\n{got}\n!=\n{ref}"
+            )
 
 
 def _concurrent_get(url: str, n: int) -> tuple[float, list[httpx.Response]]:
@@ -131,4 +137,6 @@ def test_startup_and_shutdown_run(kind: str, tmp_path: Path) -> None:
     # on_shutdown callbacks and the app's own shutdown hooks (sync and async) run on every
     # server: at lifespan shutdown under ASGI, at worker exit under WSGI.
     assert {"startup", "shutdown", "apphook_shutdown", "asynchook_shutdown"} <= set(names), (
-        names, srv.output()[-2000:])
+        names,
+        srv.output()[-2000:],
+    )

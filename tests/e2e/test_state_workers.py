@@ -20,7 +20,9 @@ pytestmark = pytest.mark.e2e
 SERVERS = ["gunicorn-gthread", "uvicorn"]
 
 
-def spread(request: Callable[[httpx.Client], httpx.Response], url: str, rounds: int = 6) -> list[httpx.Response]:
+def spread(
+    request: Callable[[httpx.Client], httpx.Response], url: str, rounds: int = 6
+) -> list[httpx.Response]:
     """Send batches of concurrent requests, each on its own connection, until both
     workers have answered (the kernel hands new connections to whichever accepts)."""
     out: list[httpx.Response] = []
@@ -38,7 +40,9 @@ def spread(request: Callable[[httpx.Client], httpx.Response], url: str, rounds: 
 
 
 @pytest.mark.parametrize("kind", SERVERS)
-def test_sessions_and_cache_across_two_workers(kind: str, redis_server: RedisServer, tmp_path: Path) -> None:
+def test_sessions_and_cache_across_two_workers(
+    kind: str, redis_server: RedisServer, tmp_path: Path
+) -> None:
     env = {"STATE_REDIS_URL": redis_server.url}
     with serve(kind, "state_app:app", tmp_path, env=env, workers=2, threads=8) as srv:
         with httpx.Client(base_url=srv.url, timeout=20, headers={"Connection": "close"}) as c:
@@ -68,7 +72,9 @@ def test_sessions_and_cache_across_two_workers(kind: str, redis_server: RedisSer
         # Redis stops: sessions answer 503 (Retry-After), the cache misses, the app serves
         redis_server.stop()
         down = spread(lambda h: h.get("/me", headers=cookie), srv.url)
-        assert {r.status_code for r in down} == {503} and all(r.headers["retry-after"] for r in down)
+        assert {r.status_code for r in down} == {503} and all(
+            r.headers["retry-after"] for r in down
+        )
         misses = spread(lambda h: h.get("/cache/color"), srv.url)
         assert all(r.status_code == 200 and r.json() == {"value": None} for r in misses)
         computed = spread(lambda h: h.get("/computed"), srv.url)
@@ -84,5 +90,7 @@ def test_sessions_and_cache_across_two_workers(kind: str, redis_server: RedisSer
         reads = spread(lambda h: h.get("/ame", headers=cookie), srv.url)
         assert all(r.json() == {"user": "bob"} for r in reads)
     log = srv.output()
-    print(f"\n{kind}: login in {login_worker}, read in {len({r.headers['x-worker'] for r in reads})} workers")
+    print(
+        f"\n{kind}: login in {login_worker}, read in {len({r.headers['x-worker'] for r in reads})} workers"
+    )
     assert "unreachable" in log  # the outage was logged by the workers

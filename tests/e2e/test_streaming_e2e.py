@@ -115,11 +115,16 @@ def test_200_concurrent_sse_clients_on_one_uvicorn_worker(tmp_path: Path) -> Non
         return count
 
     async def run(base: str) -> tuple[list[int], float]:
-        limits = httpx.Limits(max_connections=n_clients + 50, max_keepalive_connections=n_clients + 50)
+        limits = httpx.Limits(
+            max_connections=n_clients + 50, max_keepalive_connections=n_clients + 50
+        )
         async with httpx.AsyncClient(timeout=30, limits=limits) as client:
             t0 = time.monotonic()
             counts = await asyncio.wait_for(
-                asyncio.gather(*(one(client, f"{base}/sse?n={n_events}&gap=0.2") for _ in range(n_clients))), 30
+                asyncio.gather(
+                    *(one(client, f"{base}/sse?n={n_events}&gap=0.2") for _ in range(n_clients))
+                ),
+                30,
             )
             return counts, time.monotonic() - t0
 
@@ -149,7 +154,9 @@ def test_shutdown_ends_open_streams(kind: str, tmp_path: Path) -> None:
 
     with serve(kind, SPEC, tmp_path, env={"E2E_MARKS": str(marks)}) as srv:
         threads = [
-            threading.Thread(target=listen, args=(f"{srv.url}{route}?n=100000&gap=0.1&mark={route[1:]}", route))
+            threading.Thread(
+                target=listen, args=(f"{srv.url}{route}?n=100000&gap=0.1&mark={route[1:]}", route)
+            )
             for route in ("/sse", "/sse-sync")
         ]
         for t in threads:
@@ -160,7 +167,9 @@ def test_shutdown_ends_open_streams(kind: str, tmp_path: Path) -> None:
         took = time.monotonic() - t0
         for t in threads:
             t.join(10)
-    print(f"\n{kind}: exited with {code} {took:.2f}s after SIGTERM with 2 open streams; clients: {ended}")
+    print(
+        f"\n{kind}: exited with {code} {took:.2f}s after SIGTERM with 2 open streams; clients: {ended}"
+    )
     assert sorted(p.name for p in marks.iterdir()) == ["sse", "sse-sync"]
     if kind == "hypercorn":
         # hypercorn's workers learn about the shutdown from their parent through an
@@ -191,7 +200,9 @@ def test_request_bodies_stream_in(kind: str, tmp_path: Path) -> None:
     assert sum(n for n, _ in chunks) == 3 * 65536
     # Each chunk reached the handler soon after it was sent, not at the end.
     first_arrival = chunks[0][1]
-    print(f"\n{kind}: first request chunk reached the handler {first_arrival - sent[0]:.3f}s after it was sent")
+    print(
+        f"\n{kind}: first request chunk reached the handler {first_arrival - sent[0]:.3f}s after it was sent"
+    )
     assert first_arrival - sent[0] < 0.25
 
 

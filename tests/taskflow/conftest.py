@@ -35,9 +35,13 @@ def multipart(field: str, filename: str, content_type: str, data: bytes) -> tupl
     """A one-file multipart/form-data body and its Content-Type."""
     boundary = "taskflow" + uuid.uuid4().hex
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
-        f"Content-Type: {content_type}\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -73,7 +77,9 @@ def token(client: Any, proto: str) -> Any:
     def get(username: str = "admin") -> str:
         key = (proto, username)
         if key not in _TOKENS:
-            r = client.post("/auth/login", json={"username": username, "password": PASSWORDS[username]})
+            r = client.post(
+                "/auth/login", json={"username": username, "password": PASSWORDS[username]}
+            )
             assert r.status_code == 200, r.text
             _TOKENS[key] = r.json["token"]
         return _TOKENS[key]

@@ -124,7 +124,9 @@ def test_mobile_width_has_no_horizontal_scroll(browser, tmp_path):
     }
     shots: list[Path] = []
     with serve("lcore", SPEC, tmp_path, env=env) as srv:
-        context = browser.new_context(viewport=MOBILE, device_scale_factor=1, is_mobile=True, has_touch=True)
+        context = browser.new_context(
+            viewport=MOBILE, device_scale_factor=1, is_mobile=True, has_touch=True
+        )
         try:
             page = context.new_page()
             page.set_default_timeout(15_000)
@@ -137,8 +139,9 @@ def test_mobile_width_has_no_horizontal_scroll(browser, tmp_path):
                 path = tmp_path / f"mobile-{len(shots) + 1:02d}-{name}.png"
                 page.screenshot(path=str(path), full_page=True)
                 shots.append(path)
-                assert result["scroll"] <= result["width"] and result["inner"] == result["width"], \
+                assert result["scroll"] <= result["width"] and result["inner"] == result["width"], (
                     f"{name}: horizontal scroll at 390 px: {result}"
+                )
 
             for url, name in (("/", "welcome"), ("/live", "live")):
                 page.goto(srv.url + url)
@@ -154,10 +157,16 @@ def test_mobile_width_has_no_horizontal_scroll(browser, tmp_path):
             page.wait_for_selector('.sidebar a[data-nav="team"]', state="visible")
             check("menu-open")
             page.click('.sidebar a[data-nav="team"]')
-            page.wait_for_selector('.sidebar a[data-nav="team"]', state="hidden")  # closes after a pick
+            page.wait_for_selector(
+                '.sidebar a[data-nav="team"]', state="hidden"
+            )  # closes after a pick
             check("team")
-            for route, name in (("#/projects", "projects"), ("#/projects/1", "board"),
-                                ("#/notifications", "notifications"), ("#/profile", "profile")):
+            for route, name in (
+                ("#/projects", "projects"),
+                ("#/projects/1", "board"),
+                ("#/notifications", "notifications"),
+                ("#/profile", "profile"),
+            ):
                 page.goto(srv.url + "/frontend" + route)
                 page.wait_for_selector("#content > *")
                 check(name)
@@ -170,7 +179,10 @@ def test_mobile_width_has_no_horizontal_scroll(browser, tmp_path):
             icon = page.get_attribute('link[rel="icon"]', "href")
             assert icon, "no favicon link"
             r = page.request.get(srv.url + icon)
-            assert r.status == 200 and r.headers["content-type"].startswith("image/"), (icon, r.status)
+            assert r.status == 200 and r.headers["content-type"].startswith("image/"), (
+                icon,
+                r.status,
+            )
             assert not errors, errors
         finally:
             context.close()

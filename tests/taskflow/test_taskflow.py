@@ -24,7 +24,10 @@ def test_02_login(client):
     payload, _, signature = r.json["token"].rpartition(".")
     assert len(signature) == 64 and base64.urlsafe_b64decode(payload)
     # the signed session cookie is set and read back by /auth/me
-    assert r.headers["set-cookie"].startswith("session_user=\"!") or "session_user=" in r.headers["set-cookie"]
+    assert (
+        r.headers["set-cookie"].startswith('session_user="!')
+        or "session_user=" in r.headers["set-cookie"]
+    )
     me = client.get("/auth/me")
     assert me.status_code == 200
     assert me.json["user"]["username"] == "admin"
@@ -33,16 +36,23 @@ def test_02_login(client):
 
 def test_03_register(client):
     name = unique("carol")
-    r = client.post("/auth/register", json={"username": name, "email": f"{name}@example.com",
-                                            "password": "carol123"})
+    r = client.post(
+        "/auth/register",
+        json={"username": name, "email": f"{name}@example.com", "password": "carol123"},
+    )
     assert r.status_code == 201, r.text
     assert r.json["user"]["role"] == "member"
-    users = client.get("/api/users/search", query_string={"q": name},
-                       headers={"Authorization": f"Bearer {r.json['token']}"})
+    users = client.get(
+        "/api/users/search",
+        query_string={"q": name},
+        headers={"Authorization": f"Bearer {r.json['token']}"},
+    )
     assert users.status_code == 200
     assert [u["username"] for u in users.json["users"]] == [name]
-    again = client.post("/auth/register", json={"username": name, "email": f"x{name}@example.com",
-                                                "password": "carol123"})
+    again = client.post(
+        "/auth/register",
+        json={"username": name, "email": f"x{name}@example.com", "password": "carol123"},
+    )
     assert again.status_code == 409
 
 
@@ -56,7 +66,9 @@ def test_04_basic_auth(client):
     assert r.json["message"] == "Authenticated via HTTP Basic Auth!"
     assert r.json["user"] == "bob"
     bad = base64.b64encode(b"bob:wrong").decode()
-    assert client.get("/auth/basic-demo", headers={"Authorization": f"Basic {bad}"}).status_code == 401
+    assert (
+        client.get("/auth/basic-demo", headers={"Authorization": f"Basic {bad}"}).status_code == 401
+    )
 
 
 # -- System (1) ------------------------------------------------------------------------
@@ -95,22 +107,33 @@ def test_08_create_user(client, auth):
     assert r.status_code == 201, r.text
     assert r.json["created"] is True and r.json["username"] == name
     # members may not invite people; a missing field is a 422
-    assert client.post("/api/users/", json=dict(body, username=name + "x"),
-                       headers=auth("alice")).status_code == 403
+    assert (
+        client.post(
+            "/api/users/", json=dict(body, username=name + "x"), headers=auth("alice")
+        ).status_code
+        == 403
+    )
     assert client.post("/api/users/", json={"username": "x"}, headers=auth()).status_code == 422
     assert client.post("/api/users/", json=body, headers=auth()).status_code == 409
 
 
 def test_09_patch_user(client, auth):
     name = unique("erin")
-    uid = client.post("/api/users/", json={"username": name, "email": f"{name}@example.com",
-                                          "password": "erin1234"}, headers=auth()).json["id"]
+    uid = client.post(
+        "/api/users/",
+        json={"username": name, "email": f"{name}@example.com", "password": "erin1234"},
+        headers=auth(),
+    ).json["id"]
     r = client.patch(f"/api/users/{uid}", json={"role": "admin", "is_active": 0}, headers=auth())
     assert r.status_code == 200
     assert sorted(r.json["fields"]) == ["is_active", "role"]
     assert client.get(f"/api/users/{uid}", headers=auth()).json["role"] == "admin"
-    assert client.patch(f"/api/users/{uid}", json={"role": "member"},
-                        headers=auth("alice")).status_code == 403
+    assert (
+        client.patch(
+            f"/api/users/{uid}", json={"role": "member"}, headers=auth("alice")
+        ).status_code
+        == 403
+    )
     assert client.patch(f"/api/users/{uid}", json={"bogus": 1}, headers=auth()).status_code == 400
 
 
@@ -141,15 +164,23 @@ def test_12_get_project(client, auth):
 
 def test_13_create_project(client, auth):
     name = unique("Launch")
-    r = client.post("/api/projects/", json={"name": name, "description": "Go live"},
-                    headers=auth("admin"))
+    r = client.post(
+        "/api/projects/", json={"name": name, "description": "Go live"}, headers=auth("admin")
+    )
     assert r.status_code == 201
     assert r.json["created"] is True
     assert client.get(f"/api/projects/{r.json['id']}", headers=auth()).json["name"] == name
     # endpoint-level RBAC: members cannot create, update or delete projects
-    assert client.post("/api/projects/", json={"name": "nope"}, headers=auth("alice")).status_code == 403
-    assert client.put(f"/api/projects/{r.json['id']}", json={"name": "x"},
-                      headers=auth("alice")).status_code == 403
+    assert (
+        client.post("/api/projects/", json={"name": "nope"}, headers=auth("alice")).status_code
+        == 403
+    )
+    assert (
+        client.put(
+            f"/api/projects/{r.json['id']}", json={"name": "x"}, headers=auth("alice")
+        ).status_code
+        == 403
+    )
     assert client.delete(f"/api/projects/{r.json['id']}", headers=auth("alice")).status_code == 403
 
 
@@ -163,25 +194,41 @@ def test_14_list_tasks(client, auth):
 
 def test_15_create_task(client, auth):
     title = unique("Write tests")
-    r = client.post("/api/projects/2/tasks", json={"title": title, "priority": "high",
-                                                   "assignee_id": 3, "due_date": "2030-01-01"},
-                    headers=auth("alice"))
+    r = client.post(
+        "/api/projects/2/tasks",
+        json={"title": title, "priority": "high", "assignee_id": 3, "due_date": "2030-01-01"},
+        headers=auth("alice"),
+    )
     assert r.status_code == 201, r.text
     assert r.json["title"] == title and r.json["status"] == "todo"
     assert r.json["assignee_name"] == "bob" and r.json["creator_id"] == 2
-    assert client.post("/api/projects/2/tasks", json={"title": "x", "priority": "urgent"},
-                       headers=auth()).status_code == 422
-    assert client.post("/api/projects/9999/tasks", json={"title": "x"}, headers=auth()).status_code == 404
+    assert (
+        client.post(
+            "/api/projects/2/tasks", json={"title": "x", "priority": "urgent"}, headers=auth()
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post("/api/projects/9999/tasks", json={"title": "x"}, headers=auth()).status_code
+        == 404
+    )
 
 
 def test_16_update_task(client, auth):
-    tid = client.post("/api/projects/1/tasks", json={"title": unique("Move me")},
-                      headers=auth("bob")).json["id"]
-    r = client.put(f"/api/projects/1/tasks/{tid}", json={"status": "in_progress"}, headers=auth("bob"))
+    tid = client.post(
+        "/api/projects/1/tasks", json={"title": unique("Move me")}, headers=auth("bob")
+    ).json["id"]
+    r = client.put(
+        f"/api/projects/1/tasks/{tid}", json={"status": "in_progress"}, headers=auth("bob")
+    )
     assert r.status_code == 200
     assert r.json["status"] == "in_progress"
-    assert client.put(f"/api/projects/1/tasks/{tid}", json={"status": "nope"},
-                      headers=auth("bob")).status_code == 422
+    assert (
+        client.put(
+            f"/api/projects/1/tasks/{tid}", json={"status": "nope"}, headers=auth("bob")
+        ).status_code
+        == 422
+    )
 
 
 def test_17_get_task(client, auth):
@@ -203,22 +250,37 @@ def test_18_add_comment(client, auth):
 
 # -- Notifications (3) -----------------------------------------------------------------
 def test_19_send_email(client, auth):
-    r = client.post("/api/notifications/email", json={"to": "team@example.com", "subject": "Hi",
-                                                      "body": "Standup at 10"}, headers=auth())
+    r = client.post(
+        "/api/notifications/email",
+        json={"to": "team@example.com", "subject": "Hi", "body": "Standup at 10"},
+        headers=auth(),
+    )
     assert r.status_code == 200
     assert r.json["status"] == "simulated"
     assert r.json["to"] == "team@example.com"
 
 
 def test_20_batch_notify(client, auth):
-    r = client.post("/api/notifications/batch", json={"user_ids": [1, 2, 3], "subject": "Release",
-                                                      "body": "v2 is out"}, headers=auth())
+    r = client.post(
+        "/api/notifications/batch",
+        json={"user_ids": [1, 2, 3], "subject": "Release", "body": "v2 is out"},
+        headers=auth(),
+    )
     assert r.status_code == 200, r.text
     assert r.json["sent"] == 3
-    assert {x["to"] for x in r.json["results"]} == {"admin@taskflow.local", "alice@taskflow.local",
-                                                     "bob@taskflow.local"}
-    assert client.post("/api/notifications/batch", json={"user_ids": "all", "subject": "x", "body": "y"},
-                       headers=auth()).status_code == 422
+    assert {x["to"] for x in r.json["results"]} == {
+        "admin@taskflow.local",
+        "alice@taskflow.local",
+        "bob@taskflow.local",
+    }
+    assert (
+        client.post(
+            "/api/notifications/batch",
+            json={"user_ids": "all", "subject": "x", "body": "y"},
+            headers=auth(),
+        ).status_code
+        == 422
+    )
 
 
 def test_21_history(client, auth):

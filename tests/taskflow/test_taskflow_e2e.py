@@ -69,8 +69,10 @@ def wait_subscribed(lines) -> int:
 
 @pytest.mark.parametrize("kind", SERVERS)
 def test_taskflow_through_server(kind, tmp_path):
-    with serve(kind, SPEC, tmp_path, env=taskflow_env(tmp_path)) as srv, \
-            httpx.Client(base_url=srv.url, timeout=15) as http:
+    with (
+        serve(kind, SPEC, tmp_path, env=taskflow_env(tmp_path)) as srv,
+        httpx.Client(base_url=srv.url, timeout=15) as http,
+    ):
         # log in
         r = http.post("/auth/login", json={"username": "admin", "password": "admin123"})
         assert r.status_code == 200, srv.output()
@@ -81,14 +83,19 @@ def test_taskflow_through_server(kind, tmp_path):
         r = http.post("/api/projects/", json={"name": f"E2E {kind}"}, headers=h)
         assert r.status_code == 201, r.text
         pid = r.json()["id"]
-        r = http.post(f"/api/projects/{pid}/tasks", json={"title": "Ship it", "assignee_id": 2}, headers=h)
+        r = http.post(
+            f"/api/projects/{pid}/tasks", json={"title": "Ship it", "assignee_id": 2}, headers=h
+        )
         assert r.status_code == 201, r.text
         tid = r.json()["id"]
 
         # upload and download an attachment
         payload = b"quarterly report\n" + bytes(range(256)) * 40
-        r = http.post(f"/api/projects/{pid}/tasks/{tid}/attachment",
-                      files={"file": ("report.bin", payload, "application/octet-stream")}, headers=h)
+        r = http.post(
+            f"/api/projects/{pid}/tasks/{tid}/attachment",
+            files={"file": ("report.bin", payload, "application/octet-stream")},
+            headers=h,
+        )
         assert r.status_code == 200, r.text
         filename = r.json()["filename"]
         assert filename == f"task_{tid}_report.bin"
@@ -99,7 +106,9 @@ def test_taskflow_through_server(kind, tmp_path):
         assert len(r.headers["etag"].strip('"')) == 64
 
         # comment
-        r = http.post(f"/api/projects/{pid}/tasks/{tid}/comments", json={"body": f"via {kind}"}, headers=h)
+        r = http.post(
+            f"/api/projects/{pid}/tasks/{tid}/comments", json={"body": f"via {kind}"}, headers=h
+        )
         assert r.status_code == 201
         task = http.get(f"/api/projects/{pid}/tasks/{tid}", headers=h).json()
         assert [c["body"] for c in task["comments"]] == [f"via {kind}"]
@@ -110,8 +119,13 @@ def test_taskflow_through_server(kind, tmp_path):
         assert r.status_code == 200
         dash = r.json()
         assert dash["totals"]["projects"] == 3 and dash["totals"]["tasks"] == 4
-        assert {"id": pid, "name": f"E2E {kind}", "status": "active", "task_count": 1,
-                "done_count": 0} in dash["projects"]
+        assert {
+            "id": pid,
+            "name": f"E2E {kind}",
+            "status": "active",
+            "task_count": 1,
+            "done_count": 0,
+        } in dash["projects"]
 
         # the pages and the middleware work through the server too
         page = http.get("/frontend", headers={"Accept-Encoding": "gzip"})
@@ -125,12 +139,19 @@ def test_taskflow_through_server(kind, tmp_path):
 @pytest.mark.parametrize("kind", SERVERS)
 def test_live_updates_through_server(kind, tmp_path):
     """A client watching a project's SSE stream sees a task change made by another client."""
-    with serve(kind, SPEC, tmp_path, env=taskflow_env(tmp_path)) as srv, \
-            httpx.Client(base_url=srv.url, timeout=15) as http:
-        token = http.post("/auth/login", json={"username": "alice", "password": "alice123"}).json()["token"]
+    with (
+        serve(kind, SPEC, tmp_path, env=taskflow_env(tmp_path)) as srv,
+        httpx.Client(base_url=srv.url, timeout=15) as http,
+    ):
+        token = http.post("/auth/login", json={"username": "alice", "password": "alice123"}).json()[
+            "token"
+        ]
         h = {"Authorization": f"Bearer {token}"}
-        with httpx.stream("GET", f"{srv.url}/api/projects/1/events?access_token={token}",
-                          timeout=httpx.Timeout(15, read=10)) as stream:
+        with httpx.stream(
+            "GET",
+            f"{srv.url}/api/projects/1/events?access_token={token}",
+            timeout=httpx.Timeout(15, read=10),
+        ) as stream:
             assert stream.status_code == 200
             assert stream.headers["content-type"].startswith("text/event-stream")
             lines = stream.iter_lines()
@@ -167,9 +188,14 @@ def test_live_updates_across_workers_through_redis(kind, tmp_path, redis_url):
     from contextlib import ExitStack
 
     env = taskflow_env(tmp_path, TASKFLOW_REDIS_URL=redis_url)
-    with serve(kind, SPEC, tmp_path, env=env, workers=2) as srv, \
-            httpx.Client(base_url=srv.url, timeout=15) as http, ExitStack() as stack:
-        token = http.post("/auth/login", json={"username": "bob", "password": "bob123"}).json()["token"]
+    with (
+        serve(kind, SPEC, tmp_path, env=env, workers=2) as srv,
+        httpx.Client(base_url=srv.url, timeout=15) as http,
+        ExitStack() as stack,
+    ):
+        token = http.post("/auth/login", json={"username": "bob", "password": "bob123"}).json()[
+            "token"
+        ]
         url = f"{srv.url}/api/projects/2/events?access_token={token}"
         streams: dict[int, object] = {}
         for _ in range(24):  # new connections until both workers hold a watcher
@@ -178,8 +204,12 @@ def test_live_updates_across_workers_through_redis(kind, tmp_path, redis_url):
             if len(streams) == 2:
                 break
         assert len(streams) == 2, f"every stream landed on one worker: {list(streams)}"
-        r = httpx.put(f"{srv.url}/api/projects/2/tasks/3", json={"priority": "high"},
-                      headers={"Authorization": f"Bearer {token}"}, timeout=15)
+        r = httpx.put(
+            f"{srv.url}/api/projects/2/tasks/3",
+            json={"priority": "high"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=15,
+        )
         assert r.status_code == 200, r.text
         for pid, lines in streams.items():
             event = read_event(lines)
@@ -188,7 +218,7 @@ def test_live_updates_across_workers_through_redis(kind, tmp_path, redis_url):
 
 
 def ws_url(http_url: str, path: str) -> str:
-    return "ws" + http_url[len("http"):] + path
+    return "ws" + http_url[len("http") :] + path
 
 
 @pytest.mark.parametrize("kind", ["uvicorn", "hypercorn", "lcore"])
@@ -196,15 +226,24 @@ def test_live_updates_websocket_through_asgi_server(kind, tmp_path):
     """The same app's @app.websocket route, served natively by each ASGI server."""
     from websockets.sync.client import connect
 
-    with serve(kind, SPEC, tmp_path, env=taskflow_env(tmp_path)) as srv, \
-            httpx.Client(base_url=srv.url, timeout=15) as http:
-        token = http.post("/auth/login", json={"username": "alice", "password": "alice123"}).json()["token"]
-        with connect(ws_url(srv.url, f"/ws/projects/1?access_token={token}"), open_timeout=10) as ws:
+    with (
+        serve(kind, SPEC, tmp_path, env=taskflow_env(tmp_path)) as srv,
+        httpx.Client(base_url=srv.url, timeout=15) as http,
+    ):
+        token = http.post("/auth/login", json={"username": "alice", "password": "alice123"}).json()[
+            "token"
+        ]
+        with connect(
+            ws_url(srv.url, f"/ws/projects/1?access_token={token}"), open_timeout=10
+        ) as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
             ws.send("ping")
             assert ws.recv(timeout=10) == "pong"
-            r = http.put("/api/projects/1/tasks/1", json={"status": "in_progress"},
-                         headers={"Authorization": f"Bearer {token}"})
+            r = http.put(
+                "/api/projects/1/tasks/1",
+                json={"status": "in_progress"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert r.status_code == 200
             event = json.loads(ws.recv(timeout=10))
         assert event["type"] == "task_updated" and event["task"]["status"] == "in_progress"
@@ -215,27 +254,49 @@ def test_live_updates_websocket_through_asgi_server(kind, tmp_path):
 def side_by_side_ws(tmp_path: Path, env: dict[str, str]):
     """lcore_ws's side-by-side WebSocket server for the app (what a WSGI deployment runs)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "lcore_ws", SPEC, "--host", "127.0.0.1", "--port", str(port),
-           "--log-level", "warning"]
-    full_env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    cmd = [
+        sys.executable,
+        "-m",
+        "lcore_ws",
+        SPEC,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    full_env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
     full_env.update(env)
     log = tmp_path / f"ws-{port}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                env=full_env, cwd=str(tmp_path), start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=str(tmp_path),
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"side-by-side server exited:\n{log.read_text(errors='replace')}")
+                raise RuntimeError(
+                    f"side-by-side server exited:\n{log.read_text(errors='replace')}"
+                )
             try:
                 if httpx.get(url + "/", timeout=1).status_code == 426:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"side-by-side server did not start:\n{log.read_text(errors='replace')}")
+                raise RuntimeError(
+                    f"side-by-side server did not start:\n{log.read_text(errors='replace')}"
+                )
             time.sleep(0.1)
         yield url
     finally:
@@ -248,14 +309,24 @@ def test_live_updates_websocket_wsgi_deployment(tmp_path, redis_url):
     from websockets.sync.client import connect
 
     env = taskflow_env(tmp_path, TASKFLOW_REDIS_URL=redis_url)
-    with serve("gunicorn-gthread", SPEC, tmp_path, env=env, workers=2) as srv, \
-            side_by_side_ws(tmp_path, env) as ws_http, httpx.Client(base_url=srv.url, timeout=15) as http:
-        token = http.post("/auth/login", json={"username": "admin", "password": "admin123"}).json()["token"]
-        with connect(ws_url(ws_http, f"/ws/projects/2?access_token={token}"), open_timeout=10) as ws:
+    with (
+        serve("gunicorn-gthread", SPEC, tmp_path, env=env, workers=2) as srv,
+        side_by_side_ws(tmp_path, env) as ws_http,
+        httpx.Client(base_url=srv.url, timeout=15) as http,
+    ):
+        token = http.post("/auth/login", json={"username": "admin", "password": "admin123"}).json()[
+            "token"
+        ]
+        with connect(
+            ws_url(ws_http, f"/ws/projects/2?access_token={token}"), open_timeout=10
+        ) as ws:
             hello = json.loads(ws.recv(timeout=10))
             assert hello["type"] == "subscribed" and hello["backend"] == "redis"
-            r = http.post("/api/projects/2/tasks", json={"title": "From gunicorn"},
-                          headers={"Authorization": f"Bearer {token}"})
+            r = http.post(
+                "/api/projects/2/tasks",
+                json={"title": "From gunicorn"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert r.status_code == 201
             event = json.loads(ws.recv(timeout=10))
         assert event["type"] == "task_created" and event["task"]["title"] == "From gunicorn"

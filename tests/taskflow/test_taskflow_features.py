@@ -19,23 +19,37 @@ from .conftest import multipart, unique
 def test_upload_and_download_attachment(client, auth):
     data = b"%PDF-1.4 fake report " + bytes(range(256)) * 8
     body, ctype = multipart("file", "report.pdf", "application/pdf", data)
-    r = client.post("/api/projects/1/tasks/1/attachment", body=body, content_type=ctype, headers=auth("alice"))
+    r = client.post(
+        "/api/projects/1/tasks/1/attachment", body=body, content_type=ctype, headers=auth("alice")
+    )
     assert r.status_code == 200, r.text
-    assert r.json == {"task_id": 1, "filename": "task_1_report.pdf", "content_type": "application/pdf",
-                      "uploaded": True}
+    assert r.json == {
+        "task_id": 1,
+        "filename": "task_1_report.pdf",
+        "content_type": "application/pdf",
+        "uploaded": True,
+    }
     r = client.get("/api/projects/attachments/task_1_report.pdf", headers=auth("bob"))
     assert r.status_code == 200
     assert r.body == data
     assert r.headers["content-type"] == "application/pdf"
     assert r.headers["cache-control"] == "max-age=3600"
-    again = client.get("/api/projects/attachments/task_1_report.pdf",
-                       headers=dict(auth("bob"), **{"If-None-Match": r.headers["etag"]}))
+    again = client.get(
+        "/api/projects/attachments/task_1_report.pdf",
+        headers=dict(auth("bob"), **{"If-None-Match": r.headers["etag"]}),
+    )
     assert again.status_code == 304
     # no file field, traversal, and unauthenticated downloads are refused
     body, ctype = multipart("other", "x.txt", "text/plain", b"x")
-    assert client.post("/api/projects/1/tasks/1/attachment", body=body, content_type=ctype,
-                       headers=auth()).status_code == 400
-    assert client.get("/api/projects/attachments/../../taskflow.db", headers=auth()).status_code in (403, 404)
+    assert (
+        client.post(
+            "/api/projects/1/tasks/1/attachment", body=body, content_type=ctype, headers=auth()
+        ).status_code
+        == 400
+    )
+    assert client.get(
+        "/api/projects/attachments/../../taskflow.db", headers=auth()
+    ).status_code in (403, 404)
     assert client.get("/api/projects/attachments/task_1_report.pdf").status_code == 401
 
 
@@ -70,8 +84,11 @@ def test_live_updates_sse(client, auth, taskflow):
         assert name == "task"
         assert event["type"] == "task_created" and event["task"]["title"] == title
         assert event["by"] == "bob" and event["project_id"] == 1
-        client.post(f"/api/projects/1/tasks/{created.json['id']}/comments", json={"body": "on it"},
-                    headers=auth("alice"))
+        client.post(
+            f"/api/projects/1/tasks/{created.json['id']}/comments",
+            json={"body": "on it"},
+            headers=auth("alice"),
+        )
         name, event = _read_event(lines)
         assert event["type"] == "comment_added" and event["comment"]["body"] == "on it"
     deadline = time.monotonic() + 5
@@ -99,7 +116,9 @@ def test_redis_hubs_deliver_between_processes(redis_url):
         events = watcher.subscribe(7)
         assert await events.__anext__() == ""  # subscribed (Redis confirmed it)
         assert watcher.subscriber_count(7) == 1
-        await publisher.broadcast.publish(channel(7), json.dumps({"type": "task_updated", "task": {"id": 1}}))
+        await publisher.broadcast.publish(
+            channel(7), json.dumps({"type": "task_updated", "task": {"id": 1}})
+        )
         message = await asyncio.wait_for(events.__anext__(), 10)
         await events.aclose()
         await watcher.broadcast.aclose()
@@ -113,25 +132,40 @@ def test_redis_hubs_deliver_between_processes(redis_url):
 def test_member_rbac_and_self_profile(client, auth):
     # a member may edit their own profile, not someone else's
     me = client.get("/api/users/3", headers=auth("bob")).json
-    r = client.put("/api/users/3", json={"username": "bob", "email": me["email"]}, headers=auth("bob"))
+    r = client.put(
+        "/api/users/3", json={"username": "bob", "email": me["email"]}, headers=auth("bob")
+    )
     assert r.status_code == 200 and r.json["updated"] is True
-    assert client.put("/api/users/2", json={"username": "alice", "email": "a@b.c"},
-                      headers=auth("bob")).status_code == 403
+    assert (
+        client.put(
+            "/api/users/2", json={"username": "alice", "email": "a@b.c"}, headers=auth("bob")
+        ).status_code
+        == 403
+    )
     # deleting tasks is for admins
-    tid = client.post("/api/projects/2/tasks", json={"title": unique("tmp")}, headers=auth("bob")).json["id"]
+    tid = client.post(
+        "/api/projects/2/tasks", json={"title": unique("tmp")}, headers=auth("bob")
+    ).json["id"]
     assert client.delete(f"/api/projects/2/tasks/{tid}", headers=auth("bob")).status_code == 403
-    assert client.delete(f"/api/projects/2/tasks/{tid}", headers=auth("admin")).json["deleted"] is True
+    assert (
+        client.delete(f"/api/projects/2/tasks/{tid}", headers=auth("admin")).json["deleted"] is True
+    )
 
 
 def test_admin_deletes_user_and_project(client, auth):
     name = unique("temp")
-    uid = client.post("/api/users/", json={"username": name, "email": f"{name}@x.io", "password": "pw123456"},
-                      headers=auth()).json["id"]
+    uid = client.post(
+        "/api/users/",
+        json={"username": name, "email": f"{name}@x.io", "password": "pw123456"},
+        headers=auth(),
+    ).json["id"]
     assert client.delete(f"/api/users/{uid}", headers=auth()).json == {"id": uid, "deleted": True}
     assert client.get(f"/api/users/{uid}", headers=auth()).status_code == 404
     pid = client.post("/api/projects/", json={"name": unique("p")}, headers=auth()).json["id"]
     client.post(f"/api/projects/{pid}/tasks", json={"title": "t"}, headers=auth())
-    assert client.put(f"/api/projects/{pid}", json={"status": "archived"}, headers=auth()).json["updated"]
+    assert client.put(f"/api/projects/{pid}", json={"status": "archived"}, headers=auth()).json[
+        "updated"
+    ]
     assert client.delete(f"/api/projects/{pid}", headers=auth()).json["deleted"] is True
     assert client.get(f"/api/projects/{pid}/tasks", headers=auth()).status_code == 404
 
@@ -139,7 +173,9 @@ def test_admin_deletes_user_and_project(client, auth):
 def test_pages_render(client):
     home = client.get("/")
     assert home.status_code == 200 and "<h1>TaskFlow API</h1>" in home.text
-    assert "_api_version" not in home.text and "x-api-version" not in home.headers  # skip_versioning
+    assert (
+        "_api_version" not in home.text and "x-api-version" not in home.headers
+    )  # skip_versioning
     front = client.get("/frontend")
     assert front.status_code == 200
     assert 'id="login-form"' in front.text and "/static/frontend.js" in front.text
@@ -165,9 +201,14 @@ def test_middleware_headers_and_preflight(client, auth):
     assert r.headers["x-response-time"].endswith("ms")
     assert r.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
     assert r.headers["x-content-type-options"] == "nosniff"
-    pre = client.options("/api/projects/", headers={
-        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "Authorization, Content-Type"})
+    pre = client.options(
+        "/api/projects/",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Content-Type",
+        },
+    )
     assert pre.status_code == 204
     assert pre.headers["access-control-allow-origin"] == "http://localhost:5173"
     assert pre.headers["access-control-allow-credentials"] == "true"
@@ -178,14 +219,21 @@ def test_middleware_headers_and_preflight(client, auth):
 
 
 def test_body_limit(client, auth):
-    r = client.post("/api/projects/1/tasks", body=b"x" * (10_485_760 + 1), content_type="application/json",
-                    headers=auth())
+    r = client.post(
+        "/api/projects/1/tasks",
+        body=b"x" * (10_485_760 + 1),
+        content_type="application/json",
+        headers=auth(),
+    )
     assert r.status_code == 413
 
 
 def test_login_rate_limit(app, make_client, proto):
     c = make_client(app, client=("10.9.9.1" if proto == "wsgi" else "10.9.9.2", 40000))
-    codes = [c.post("/auth/login", json={"username": "nobody", "password": "x"}).status_code for _ in range(6)]
+    codes = [
+        c.post("/auth/login", json={"username": "nobody", "password": "x"}).status_code
+        for _ in range(6)
+    ]
     assert codes == [401] * 5 + [429]
     limited = c.post("/auth/login", json={"username": "nobody", "password": "x"})
     assert limited.status_code == 429
@@ -202,8 +250,10 @@ def test_audit_log_records_writes(client, auth):
     title = unique("audited")
     client.post("/api/projects/2/tasks", json={"title": title}, headers=auth("alice"))
     audit = client.get("/admin/overview", headers=auth()).json["audit"]
-    assert any(e["method"] == "POST" and e["path"] == "/api/projects/2/tasks" and e["user"] == "alice"
-               for e in audit)
+    assert any(
+        e["method"] == "POST" and e["path"] == "/api/projects/2/tasks" and e["user"] == "alice"
+        for e in audit
+    )
 
 
 def test_logout_forgets_the_cookie(app, make_client, proto):
@@ -244,8 +294,20 @@ def test_bad_input_is_a_client_error(client, auth):
     assert client.get("/api/users/?page=abc", headers=auth()).status_code == 400
     assert client.get("/api/projects/1/tasks?assignee_id=x", headers=auth()).status_code == 400
     assert client.get("/live?project=zz").status_code == 400
-    r = client.post("/api/projects/1/tasks", json={"title": "x", "assignee_id": 999}, headers=auth())
+    r = client.post(
+        "/api/projects/1/tasks", json={"title": "x", "assignee_id": 999}, headers=auth()
+    )
     assert r.status_code == 422 and r.json["error"] == "assignee_id is not a user"
-    assert client.put("/api/projects/1/tasks/1", json={"assignee_id": 999}, headers=auth()).status_code == 422
-    assert client.post("/api/projects/1/tasks", body=b"{not json", content_type="application/json",
-                       headers=auth()).status_code == 400
+    assert (
+        client.put("/api/projects/1/tasks/1", json={"assignee_id": 999}, headers=auth()).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/projects/1/tasks",
+            body=b"{not json",
+            content_type="application/json",
+            headers=auth(),
+        ).status_code
+        == 400
+    )

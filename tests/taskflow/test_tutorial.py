@@ -43,4 +43,6 @@ def test_excerpt_is_verbatim(source, code):
     assert source is not None, "an excerpt must be introduced by a `path`: line naming its file"
     path = ROOT / source
     assert path.is_file(), f"{source} does not exist"
-    assert code.rstrip("\n") in path.read_text(encoding="utf8"), f"excerpt not found verbatim in {source}"
+    assert code.rstrip("\n") in path.read_text(encoding="utf8"), (
+        f"excerpt not found verbatim in {source}"
+    )

@@ -26,28 +26,100 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def command(kind: str, port: int, workers: int = 1, spec: str = "ws_app:app",
-            tls: tuple[str, str] | None = None) -> list[str]:
+def command(
+    kind: str,
+    port: int,
+    workers: int = 1,
+    spec: str = "ws_app:app",
+    tls: tuple[str, str] | None = None,
+) -> list[str]:
     """The command line serving ``spec`` with server ``kind`` on 127.0.0.1:port (TLS: cert, key)."""
     py = sys.executable
     if kind == "uvicorn":
         cert = ["--ssl-certfile", tls[0], "--ssl-keyfile", tls[1]] if tls else []
-        return [py, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                "--log-level", "warning", "--timeout-graceful-shutdown", "3", *cert, spec]
+        return [
+            py,
+            "-m",
+            "uvicorn",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "3",
+            *cert,
+            spec,
+        ]
     if kind == "hypercorn":
         cert = ["--certfile", tls[0], "--keyfile", tls[1]] if tls else []
-        return [py, "-m", "hypercorn", "-b", f"127.0.0.1:{port}", "-w", str(workers), "--graceful-timeout", "3",
-                *cert, spec]
+        return [
+            py,
+            "-m",
+            "hypercorn",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--graceful-timeout",
+            "3",
+            *cert,
+            spec,
+        ]
     cert = ["--certfile", tls[0], "--keyfile", tls[1]] if tls else []
     if kind == "lcore":
-        return [py, "-m", "lcore_asgi", spec, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                "--log-level", "warning", "--timeout-graceful-shutdown", "3", *cert]
+        return [
+            py,
+            "-m",
+            "lcore_asgi",
+            spec,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "3",
+            *cert,
+        ]
     if kind == "side-by-side":
-        return [py, "-m", "lcore_ws", spec, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                "--log-level", "warning", "--timeout-graceful-shutdown", "3", *cert]
+        return [
+            py,
+            "-m",
+            "lcore_ws",
+            spec,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "3",
+            *cert,
+        ]
     if kind == "gunicorn":
-        return [py, "-m", "gunicorn", *gunicorn_flags(), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "3",
-                spec]
+        return [
+            py,
+            "-m",
+            "gunicorn",
+            *gunicorn_flags(),
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "3",
+            spec,
+        ]
     raise ValueError(kind)
 
 
@@ -71,8 +143,15 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def serve(kind: str, tmp_path: Path, *, workers: int = 1, env: dict[str, str] | None = None,
-          spec: str = "ws_app:app", tls: tuple[str, str] | None = None) -> Iterator[str]:
+def serve(
+    kind: str,
+    tmp_path: Path,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    spec: str = "ws_app:app",
+    tls: tuple[str, str] | None = None,
+) -> Iterator[str]:
     """Run a server until the block ends; yields ``127.0.0.1:port`` once it answers.
 
     ``tls=(certfile, keyfile)`` serves https/wss with that certificate.
@@ -83,20 +162,33 @@ def serve(kind: str, tmp_path: Path, *, workers: int = 1, env: dict[str, str] | 
     full_env["PYTHONPATH"] = os.pathsep.join([str(APPS), str(ROOT), full_env.get("PYTHONPATH", "")])
     full_env.update(env or {})
     with open(log, "wb") as out:
-        proc = subprocess.Popen(command(kind, port, workers, spec, tls), stdout=out, stderr=subprocess.STDOUT,
-                                env=full_env, cwd=str(tmp_path), start_new_session=True)
+        proc = subprocess.Popen(
+            command(kind, port, workers, spec, tls),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=str(tmp_path),
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 20
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{kind} exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+                raise RuntimeError(
+                    f"{kind} exited with {proc.returncode}:\n{log.read_text(errors='replace')}"
+                )
             try:
-                httpx.get(f"{'https' if tls else 'http'}://127.0.0.1:{port}/health", timeout=1.0,
-                          verify=ssl.create_default_context(cafile=tls[0]) if tls else True)
+                httpx.get(
+                    f"{'https' if tls else 'http'}://127.0.0.1:{port}/health",
+                    timeout=1.0,
+                    verify=ssl.create_default_context(cafile=tls[0]) if tls else True,
+                )
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{kind} did not answer:\n{log.read_text(errors='replace')}") from None
+                    raise RuntimeError(
+                        f"{kind} did not answer:\n{log.read_text(errors='replace')}"
+                    ) from None
                 time.sleep(0.1)
         yield f"127.0.0.1:{port}"
     finally:

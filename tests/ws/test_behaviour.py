@@ -99,17 +99,27 @@ def test_handshake_request_headers_cookies_query(make_client):
         req = ws.request
         assert req is request._lc_target()  # the request proxy is the handshake request
         await ws.accept()
-        await ws.send_json({
-            "token": req.query.get("token"),
-            "agent": req.headers.get("X-Agent"),
-            "cookie": req.cookies.get("sid"),
-            "path": req.path,
-            "method": req.method,
-        })
+        await ws.send_json(
+            {
+                "token": req.query.get("token"),
+                "agent": req.headers.get("X-Agent"),
+                "cookie": req.cookies.get("sid"),
+                "path": req.path,
+                "method": req.method,
+            }
+        )
 
     c = make_client(app)
-    with c.websocket_connect("/info?token=abc", headers={"X-Agent": "t1", "Cookie": "sid=s1"}) as ws:
-        assert ws.receive_json() == {"token": "abc", "agent": "t1", "cookie": "s1", "path": "/info", "method": "GET"}
+    with c.websocket_connect(
+        "/info?token=abc", headers={"X-Agent": "t1", "Cookie": "sid=s1"}
+    ) as ws:
+        assert ws.receive_json() == {
+            "token": "abc",
+            "agent": "t1",
+            "cookie": "s1",
+            "path": "/info",
+            "method": "GET",
+        }
 
 
 def test_sync_handler_gets_a_blocking_facade_in_a_worker_thread(make_client):
@@ -529,11 +539,26 @@ def test_handshake_request_seen_by_the_handler(make_client):
     @app.websocket("/who")
     async def who(ws):
         await ws.accept()
-        await ws.send_json({"method": request.method, "path": request.path, "scheme": request.scheme,
-                            "q": request.query.get("q"), "agent": request.headers.get("X-Agent"),
-                            "body": request.body.read().decode(), "client": request.client is not None})
+        await ws.send_json(
+            {
+                "method": request.method,
+                "path": request.path,
+                "scheme": request.scheme,
+                "q": request.query.get("q"),
+                "agent": request.headers.get("X-Agent"),
+                "body": request.body.read().decode(),
+                "client": request.client is not None,
+            }
+        )
 
     with make_client(app).websocket_connect("/who?q=1", headers={"X-Agent": "t"}) as ws:
         got = ws.receive_json()
-    assert got == {"method": "GET", "path": "/who", "scheme": "ws", "q": "1", "agent": "t", "body": "",
-                   "client": True}
+    assert got == {
+        "method": "GET",
+        "path": "/who",
+        "scheme": "ws",
+        "q": "1",
+        "agent": "t",
+        "body": "",
+        "client": True,
+    }

@@ -149,8 +149,11 @@ def test_chat_room_through_websockets(make_client):
             tg.cancel_scope.cancel()
 
     c = make_client(app)
-    with c.websocket_connect("/room/r1") as alice, c.websocket_connect("/room/r1") as bob, \
-            c.websocket_connect("/room/other") as carol:
+    with (
+        c.websocket_connect("/room/r1") as alice,
+        c.websocket_connect("/room/r1") as bob,
+        c.websocket_connect("/room/other") as carol,
+    ):
         for ws in (alice, bob, carol):
             assert ws.receive_text() == "joined"
         alice.send_text("hi all")
@@ -284,7 +287,9 @@ def test_redis_backend_on_trio_is_a_clear_error() -> None:
     async def main() -> None:
         await Broadcast("redis://127.0.0.1:1/0").publish("x", "y")
 
-    with pytest.raises(RuntimeError, match=r"needs the asyncio event loop \(redis-py's async client"):
+    with pytest.raises(
+        RuntimeError, match=r"needs the asyncio event loop \(redis-py's async client"
+    ):
         anyio.run(main, backend="trio")
 
     async def subscribe() -> None:

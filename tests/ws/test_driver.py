@@ -58,9 +58,14 @@ def make_app() -> Lcore:
 
 @contextmanager
 def running(options: WebSocketOptions | None = None, app: Lcore | None = None) -> Iterator[str]:
-    config = Config(app or make_app(), port=0, log_level="warning", access_log=False,
-                    timeout_graceful_shutdown=3,
-                    upgrade_handlers={b"websocket": upgrade_handler(options)})
+    config = Config(
+        app or make_app(),
+        port=0,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        upgrade_handlers={b"websocket": upgrade_handler(options)},
+    )
     server = Server(config)
     with server.run_in_thread():
         yield f"127.0.0.1:{server.port}"
@@ -99,7 +104,9 @@ class Raw:
         self.sock.close()
 
 
-def raw_connect(addr: str, path: str = "/echo", extra: bytes = b"", tls: ssl.SSLContext | None = None) -> Raw:
+def raw_connect(
+    addr: str, path: str = "/echo", extra: bytes = b"", tls: ssl.SSLContext | None = None
+) -> Raw:
     """A raw WebSocket client socket past the handshake (over TLS with ``tls``)."""
     host, port = addr.split(":")
     sock = socket.create_connection((host, int(port)), timeout=5)
@@ -108,9 +115,14 @@ def raw_connect(addr: str, path: str = "/echo", extra: bytes = b"", tls: ssl.SSL
         sock = tls.wrap_socket(sock, server_hostname="localhost", suppress_ragged_eofs=False)
     s = Raw(sock)
     key = base64.b64encode(os.urandom(16))
-    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-              b"Connection: Upgrade\r\nSec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n"
-              + extra + b"\r\n")
+    s.sendall(
+        b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: "
+        + key
+        + b"\r\nSec-WebSocket-Version: 13\r\n"
+        + extra
+        + b"\r\n"
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = s.recv(4096)
@@ -136,8 +148,9 @@ def frame(opcode: int, payload: bytes, fin: bool = True, mask: bool = True) -> b
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
-def read_frames(s: Raw, until_close: bool = True, timeout: float = 5,
-                count: int | None = None) -> list[tuple[int, bytes]]:
+def read_frames(
+    s: Raw, until_close: bool = True, timeout: float = 5, count: int | None = None
+) -> list[tuple[int, bytes]]:
     """Read server frames (unmasked) until a close frame, ``count`` frames, or EOF; (opcode, payload) pairs."""
     buf = s.rest
     out = []
@@ -224,15 +237,20 @@ def test_many_small_fragments_are_bounded_by_size_not_by_count():
     # Autobahn 9.3.x/9.4.x: a legal client may split a message into any number of frames.
     with running(WebSocketOptions(max_size=64 * 1024)) as addr:
         s = raw_connect(addr)
-        body = b"".join(frame(0x0, b"ab", fin=False) for _ in range(20_000))  # 40,000 bytes in 20,001 frames
+        body = b"".join(
+            frame(0x0, b"ab", fin=False) for _ in range(20_000)
+        )  # 40,000 bytes in 20,001 frames
         s.sendall(frame(0x2, b"", fin=False) + body + frame(0x0, b"!"))
         assert read_frames(s, count=1) == [(0x2, b"ab" * 20_000 + b"!")]
         s.sendall(frame(0x8, struct.pack("!H", 1000)))
         s.close()
         # Past max_size, however it is split: 1009.
         s = raw_connect(addr)
-        s.sendall(frame(0x1, b"", fin=False) + b"".join(frame(0x0, b"x" * 1024, fin=False) for _ in range(64))
-                  + frame(0x0, b"x"))
+        s.sendall(
+            frame(0x1, b"", fin=False)
+            + b"".join(frame(0x0, b"x" * 1024, fin=False) for _ in range(64))
+            + frame(0x0, b"x")
+        )
         assert raw_close_code(read_frames(s)) == 1009
         s.close()
         assert_still_serves(addr)
@@ -243,8 +261,11 @@ def test_close_between_fragments_is_echoed_and_later_frames_are_ignored():
     # Close is answered, echoing its code; 1.4: what follows a Close is discarded.
     with running() as addr:
         s = raw_connect(addr)
-        s.sendall(frame(0x1, b"fragment1", fin=False) + frame(0x8, struct.pack("!H", 1000) + b"bye")
-                  + frame(0x0, b"fragment2"))
+        s.sendall(
+            frame(0x1, b"fragment1", fin=False)
+            + frame(0x8, struct.pack("!H", 1000) + b"bye")
+            + frame(0x0, b"fragment2")
+        )
         assert read_frames(s, until_close=False) == [(0x8, struct.pack("!H", 1000) + b"bye")]
         s.close()
         assert_still_serves(addr)
@@ -258,14 +279,27 @@ def test_close_between_fragments_is_echoed_and_later_frames_are_ignored():
         (frame(0x1, b"unmasked", mask=False), 1002),
         (frame(0x3, b"reserved opcode"), 1002),
         (frame(0x0, b"continuation without a start"), 1002),
-        (frame(0x1, b"a", fin=False) + frame(0x1, b"b"), 1002),  # a new message before the last ended
+        (
+            frame(0x1, b"a", fin=False) + frame(0x1, b"b"),
+            1002,
+        ),  # a new message before the last ended
         (frame(0x8, struct.pack("!H", 999)), 1002),  # a close code no one may send
         (frame(0x8, b"\x03"), 1002),  # a one-byte close payload
         (frame(0x9, b"p" * 200), 1002),  # control frames are at most 125 bytes
         (bytes([0xC1, 0x80]) + b"\x00\x00\x00\x00", 1002),  # RSV1 without an extension
     ],
-    ids=["bad-utf8", "bad-utf8-fragmented", "unmasked", "reserved-opcode", "stray-continuation",
-         "message-mid-fragments", "bad-close-code", "short-close", "long-control-frame", "rsv-bit"],
+    ids=[
+        "bad-utf8",
+        "bad-utf8-fragmented",
+        "unmasked",
+        "reserved-opcode",
+        "stray-continuation",
+        "message-mid-fragments",
+        "bad-close-code",
+        "short-close",
+        "long-control-frame",
+        "rsv-bit",
+    ],
 )
 def test_malformed_frames_close_with_the_right_code(wire, code):
     with running() as addr:
@@ -363,8 +397,10 @@ def test_bad_handshakes_get_http_errors():
     with running() as addr:
         host, port = addr.split(":")
         with socket.create_connection((host, int(port)), timeout=5) as s:
-            s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      b"Sec-WebSocket-Version: 13\r\n\r\n")  # no key
+            s.sendall(
+                b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n"
+            )  # no key
             assert s.recv(4096).startswith(b"HTTP/1.1 400")
         with pytest.raises(InvalidStatus) as e:
             connect(f"ws://{addr}/nowhere")
@@ -382,7 +418,9 @@ def test_client_vanishing_mid_message_is_harmless():
 
 
 def test_graceful_shutdown_closes_open_connections_with_1001():
-    config = Config(make_app(), port=0, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    config = Config(
+        make_app(), port=0, log_level="warning", access_log=False, timeout_graceful_shutdown=5
+    )
     server = Server(config)
     result: dict[str, int | None] = {}
     running_server = server.run_in_thread()

@@ -30,5 +30,7 @@ def test_imports_do_not_pull_optional_dependencies():
         "app.websocket('/ws', callback=lambda ws: None)\n"
         "print([m for m in ('websockets', 'redis') if m in sys.modules])\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.strip() == "[]", out.stdout

@@ -30,7 +30,9 @@ class H2Client:
 
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding=None)
+        )
         self.conn.initiate_connection()
         self.flush()
         self.events: dict[int, list] = {}
@@ -68,18 +70,33 @@ class H2Client:
 
     def websocket(self, path: str, headers: list[tuple[bytes, bytes]] = ()) -> H2WebSocket:
         sid = self.conn.get_next_available_stream_id()
-        self.conn.send_headers(sid, [
-            (b":method", b"CONNECT"), (b":protocol", b"websocket"), (b":scheme", b"http"),
-            (b":path", path.encode()), (b":authority", b"localhost"), (b"sec-websocket-version", b"13"),
-            *headers,
-        ])
+        self.conn.send_headers(
+            sid,
+            [
+                (b":method", b"CONNECT"),
+                (b":protocol", b"websocket"),
+                (b":scheme", b"http"),
+                (b":path", path.encode()),
+                (b":authority", b"localhost"),
+                (b"sec-websocket-version", b"13"),
+                *headers,
+            ],
+        )
         self.flush()
         return H2WebSocket(self, sid)
 
     def get(self, path: str) -> tuple[int, bytes]:
         sid = self.conn.get_next_available_stream_id()
-        self.conn.send_headers(sid, [(b":method", b"GET"), (b":scheme", b"http"), (b":path", path.encode()),
-                                     (b":authority", b"localhost")], end_stream=True)
+        self.conn.send_headers(
+            sid,
+            [
+                (b":method", b"GET"),
+                (b":scheme", b"http"),
+                (b":path", path.encode()),
+                (b":authority", b"localhost"),
+            ],
+            end_stream=True,
+        )
         self.flush()
         status, body = 0, b""
         while True:
@@ -195,7 +212,11 @@ def make_app() -> Lcore:
 
 @contextmanager
 def h2_server() -> Iterator[int]:
-    server = Server(Config(make_app(), port=0, log_level="warning", access_log=False, timeout_graceful_shutdown=3))
+    server = Server(
+        Config(
+            make_app(), port=0, log_level="warning", access_log=False, timeout_graceful_shutdown=3
+        )
+    )
     with server.run_in_thread():
         yield server.port
 
@@ -252,7 +273,11 @@ def test_rejections_and_server_close_over_http2():
 def test_graceful_shutdown_closes_http2_websockets_with_1001():
     # h2's client sends nothing after a GOAWAY, so the closing handshake cannot finish:
     # the server gives up after its graceful-shutdown timeout.
-    server = Server(Config(make_app(), port=0, log_level="warning", access_log=False, timeout_graceful_shutdown=1))
+    server = Server(
+        Config(
+            make_app(), port=0, log_level="warning", access_log=False, timeout_graceful_shutdown=1
+        )
+    )
     running = server.run_in_thread()
     running.__enter__()
     try:

@@ -88,7 +88,8 @@ def test_limits_and_malformed_input_on_our_servers(kind: str, tmp_path: Path) ->
 
 @pytest.mark.parametrize("kind", ["lcore", "side-by-side", "uvicorn"])
 def test_wss_close_handshake_ends_the_tls_session_and_connection_at_once(
-        kind: str, tmp_path: Path, tls_files: tuple[str, str]) -> None:
+    kind: str, tmp_path: Path, tls_files: tuple[str, str]
+) -> None:
     """RFC 6455 7.1.1: after the closing handshake the server closes the connection; over
     TLS it cannot half-close, so it ends the TLS session (close_notify) and the TCP
     connection, instead of leaving the client to time out. (uvicorn: the reference.)"""
@@ -154,8 +155,10 @@ def test_4_mib_message_in_64_byte_fragments_echoes(kind: str, tmp_path: Path, ca
             assert ws.recv(timeout=60) == binary
         peak = _vm_hwm(pid)
     with capsys.disabled():
-        print(f"\n[{kind}] 4 MiB in 64-byte fragments, text + binary: server VmHWM "
-              f"{before / 2**20:.1f} MiB before, {peak / 2**20:.1f} MiB after")
+        print(
+            f"\n[{kind}] 4 MiB in 64-byte fragments, text + binary: server VmHWM "
+            f"{before / 2**20:.1f} MiB before, {peak / 2**20:.1f} MiB after"
+        )
     assert peak < 200 * 2**20
 
 
@@ -236,7 +239,9 @@ def check_restart_and_resume(redis_server, url_a: str, url_b: str, room: str) ->
         _expect(a, "and back")
 
 
-def test_broadcast_across_two_uvicorn_workers_and_redis_restart(redis_server, tmp_path: Path) -> None:
+def test_broadcast_across_two_uvicorn_workers_and_redis_restart(
+    redis_server, tmp_path: Path
+) -> None:
     env = {"BROADCAST_URL": redis_server.url}
     with serve("uvicorn", tmp_path, workers=2, env=env) as addr:
         url = f"ws://{addr}"
@@ -244,8 +249,13 @@ def test_broadcast_across_two_uvicorn_workers_and_redis_restart(redis_server, tm
         check_restart_and_resume(redis_server, url, url, "lobby2")
 
 
-def test_broadcast_across_two_side_by_side_servers_and_redis_restart(redis_server, tmp_path: Path) -> None:
+def test_broadcast_across_two_side_by_side_servers_and_redis_restart(
+    redis_server, tmp_path: Path
+) -> None:
     env = {"BROADCAST_URL": redis_server.url}
-    with serve("side-by-side", tmp_path, env=env) as a, serve("side-by-side", tmp_path, env=env) as b:
+    with (
+        serve("side-by-side", tmp_path, env=env) as a,
+        serve("side-by-side", tmp_path, env=env) as b,
+    ):
         check_cross_delivery(f"ws://{a}", f"ws://{b}", "lobby")
         check_restart_and_resume(redis_server, f"ws://{a}", f"ws://{b}", "lobby2")

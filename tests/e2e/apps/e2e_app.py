@@ -101,8 +101,11 @@ def echo():
 @app.post("/form")
 def form():
     f = request.files.get("upload")
-    return {"name": request.forms.get("name"), "file": f.filename if f else None,
-            "size": len(f.file.read()) if f else 0}
+    return {
+        "name": request.forms.get("name"),
+        "file": f.filename if f else None,
+        "size": len(f.file.read()) if f else 0,
+    }
 
 
 @app.route("/cookie")

@@ -27,7 +27,12 @@ def health():
 
 def _args():
     q = request.query
-    return int(q.get("n", "5")), float(q.get("gap", "0.3")), q.get("mark", ""), float(q.get("hb", "15"))
+    return (
+        int(q.get("n", "5")),
+        float(q.get("gap", "0.3")),
+        q.get("mark", ""),
+        float(q.get("hb", "15")),
+    )
 
 
 @app.get("/sse")

@@ -55,8 +55,14 @@ def sync_echo(ws, n):
 async def private(ws):
     await ws.accept()
     ctx.counter["n"] += 1
-    await ws.send_json({"user": ctx.user, "startup": STARTED["startup"], "pid": os.getpid(),
-                        "connections": ctx.counter["n"]})
+    await ws.send_json(
+        {
+            "user": ctx.user,
+            "startup": STARTED["startup"],
+            "pid": os.getpid(),
+            "connections": ctx.counter["n"],
+        }
+    )
 
 
 @app.websocket("/room/<room>")

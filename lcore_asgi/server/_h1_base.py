@@ -18,7 +18,14 @@ import anyio.abc
 from ._date import http_date
 from ._state import ServerState
 from ._status import STATUS_LINES, reason_phrase
-from .streams import CLIENT_GONE, ClientDisconnected, Pace, RequestError, error_response_body
+from .streams import (
+    CLIENT_GONE,
+    ClientDisconnected,
+    Pace,
+    RequestError,
+    build_scope,
+    error_response_body,
+)
 
 __all__ = ["H1Connection", "RequestHead", "UpgradeHandler", "origin_form"]
 
@@ -64,6 +71,11 @@ def origin_form(target: bytes) -> bytes:
     if slash == -1 or (question != -1 and question < slash):
         return b"/" + rest[question:] if question != -1 else b"/"
     return rest[slash:]
+
+
+_VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
+#: Method names seen on the wire, decoded once (bounded: any token is a method).
+_METHODS: dict[bytes, str] = {}
 
 
 class H1Connection:
@@ -240,6 +252,28 @@ class H1Connection:
         return data
 
     # -- writing ---------------------------------------------------------------------
+
+    def _http_scope(
+        self, method: bytes, target: bytes, headers: Any, http_version: bytes
+    ) -> dict[str, Any]:
+        """The ASGI ``http`` scope of a checked request head (both drivers' one way)."""
+        name = _METHODS.get(method)
+        if name is None:
+            name = method.decode("ascii")
+            if len(_METHODS) < 64:
+                _METHODS[method] = name
+        if target[:1] != b"/" and target[:4].lower() == b"http":
+            target = origin_form(target)
+        return build_scope(
+            self.state,
+            name,
+            self.scheme,
+            target,
+            headers,
+            _VERSIONS[http_version],
+            self.client,
+            self.server,
+        )
 
     async def _write(self, data: bytes) -> None:
         """Send within the write pace; ClientDisconnected if the client is gone."""

@@ -11,7 +11,7 @@ import anyio.abc
 import h11
 
 from ._date import http_date
-from ._h1_base import H1Connection, UpgradeHandler, origin_form
+from ._h1_base import H1Connection, UpgradeHandler
 from ._h1_checks import (
     BadRequest,
     check_head_bytes,
@@ -22,15 +22,13 @@ from ._h1_checks import (
 )
 from ._state import ServerState, error_logger
 from ._status import reason_phrase
-from .streams import CLIENT_GONE, ClientDisconnected, HTTPStream, RequestError, build_scope
+from .streams import CLIENT_GONE, ClientDisconnected, HTTPStream, RequestError
 
 __all__ = ["H11Connection", "UpgradeHandler"]
 
 _FRAMING = frozenset((b"content-length", b"transfer-encoding"))
 #: Statuses whose responses never carry a Content-Length we could add.
 _NO_LENGTH = frozenset((204, 304))
-_VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
-_METHODS: dict[bytes, str] = {}
 _READ_SIZE = 65536
 _DRAIN_LIMIT = 65536
 _Request = h11.Request
@@ -117,24 +115,7 @@ class H11Connection(H1Connection):
             if state.over_capacity():
                 await self._write_error(503)
                 return True
-            method = _METHODS.get(request.method)
-            if method is None:
-                method = request.method.decode("ascii")
-                if len(_METHODS) < 64:
-                    _METHODS[request.method] = method
-            target = request.target
-            if target[:1] != b"/" and target[:4].lower() == b"http":
-                target = origin_form(target)
-            scope = build_scope(
-                state,
-                method,
-                self.scheme,
-                target,
-                headers,
-                _VERSIONS[request.http_version],
-                self.client,
-                self.server,
-            )
+            scope = self._http_scope(request.method, request.target, headers, request.http_version)
             self._body_eof = False
             self._body_pace.reset()
             await HTTPStream(state, scope, self, declared_length).run()

@@ -18,7 +18,7 @@ import anyio.abc
 import httptools
 
 from ._date import http_date
-from ._h1_base import H1Connection, RequestHead, UpgradeHandler, origin_form
+from ._h1_base import H1Connection, RequestHead, UpgradeHandler
 from ._h1_checks import (
     BadRequest,
     check_head_bytes,
@@ -29,14 +29,12 @@ from ._h1_checks import (
 )
 from ._state import ServerState, error_logger
 from ._status import STATUS_LINES, reason_phrase
-from .streams import CLIENT_GONE, ClientDisconnected, HTTPStream, RequestError, build_scope
+from .streams import CLIENT_GONE, ClientDisconnected, HTTPStream, RequestError
 
 __all__ = ["HttptoolsConnection", "ResponseError"]
 
 _READ_SIZE = 65536
 _DRAIN_LIMIT = 65536
-_VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
-_METHODS: dict[bytes, str] = {}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+").fullmatch
@@ -145,24 +143,7 @@ class HttptoolsConnection(H1Connection):
             if state.over_capacity():
                 await self._write_error(503)
                 return True
-            method = _METHODS.get(head.method)
-            if method is None:
-                method = head.method.decode("ascii")
-                if len(_METHODS) < 64:
-                    _METHODS[head.method] = method
-            target = head.target
-            if target[:1] != b"/" and target[:4].lower() == b"http":
-                target = origin_form(target)
-            scope = build_scope(
-                state,
-                method,
-                self.scheme,
-                target,
-                head.headers,
-                _VERSIONS[head.http_version],
-                self.client,
-                self.server,
-            )
+            scope = self._http_scope(head.method, head.target, head.headers, head.http_version)
             self._body_eof = False
             self._body_pace.reset()
             self._response_done = False

@@ -2,7 +2,8 @@
 
 Each framework serves the same four scenarios; each app is called directly (no server,
 no sockets), so what is measured is the framework. WSGI rows use plain ``def``
-handlers, ASGI rows ``async def`` handlers (falcon's ASGI side requires them).
+handlers, ASGI rows ``async def`` handlers (falcon's ASGI side requires them), and the
+``lcore def`` row the ``def`` handlers under ASGI (each hops to a worker thread).
 Results are printed as requests/s and as ratios to falcon of the same protocol.
 
     python bench/bench_core.py [--seconds 1.0] [--repeat 3] [--markdown]
@@ -331,6 +332,9 @@ def main() -> None:
         ("falcon", "asgi", falcon_app(True), bench_asgi),
         ("starlette", "asgi", starlette_app(), bench_asgi),
         ("lcore", "asgi", lcore_app(True), bench_asgi),
+        # The same def handlers as the WSGI row, under ASGI: each request hops to a
+        # worker thread (lcore.concurrency), the default for a def handler.
+        ("lcore def", "asgi", lcore_app(False), bench_asgi),
     ]
     # Interleave: every round measures every cell once, so a burst of load from
     # elsewhere on the machine hits all frameworks alike; the best round is kept.

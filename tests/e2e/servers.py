@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -41,60 +42,45 @@ def gunicorn_flags() -> list[str]:
 
 
 def server_command(
-    kind: str, spec: str, port: int, *, workers: int = 1, threads: int = 16, grace: int = 5
+    kind: str,
+    spec: str,
+    port: int,
+    *,
+    workers: int = 1,
+    threads: int = 16,
+    grace: int = 5,
+    tls: tuple[str, str] | None = None,
 ) -> list[str]:
     """The command line that serves ``spec`` (``module:attr``) with the named server.
 
-    ``grace``: the seconds a server may take to finish its requests when stopped.
+    ``grace``: the seconds a server may take to finish its requests when stopped;
+    ``tls``: ``(certfile, keyfile)`` to serve https/wss (uvicorn, hypercorn, lcore,
+    side-by-side). ``side-by-side`` is ``python -m lcore_ws`` (WebSockets only).
     """
     py = sys.executable
     bind = f"127.0.0.1:{port}"
-    gunicorn = [
-        py,
-        "-m",
-        "gunicorn",
-        *gunicorn_flags(),
-        "-w",
-        str(workers),
-        "-b",
-        bind,
-        "--graceful-timeout",
-        str(grace),
-    ]
-    granian = [
-        py,
-        "-m",
-        "granian",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
+    host_port = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    gunicorn = [py, "-m", "gunicorn", *gunicorn_flags(), "-w", str(workers), "-b", bind]
+    gunicorn += ["--graceful-timeout", str(grace)]
+    if kind in ("gunicorn-sync", "gunicorn-gthread", "gunicorn-asgi") and tls:
+        raise ValueError(f"{kind}: no TLS in these tests")
     if kind == "gunicorn-sync":
         return [*gunicorn, "-k", "sync", spec]
     if kind == "gunicorn-gthread":
         return [*gunicorn, "-k", "gthread", "--threads", str(threads), spec]
     if kind == "gunicorn-asgi":  # gunicorn >= 24's native ASGI worker (gunicorn.workers.gasgi)
         return [*gunicorn, "-k", "asgi", spec]
+    if kind.startswith("granian-"):
+        interface = kind.removeprefix("granian-")
+        no_ws = ["--no-ws"] if interface == "wsgi" else []
+        return [py, "-m", "granian", *host_port, "--interface", interface, *no_ws, spec]
     if kind == "uvicorn":
+        cert = ["--ssl-certfile", tls[0], "--ssl-keyfile", tls[1]] if tls else []
         return [
-            py,
-            "-m",
-            "uvicorn",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--timeout-graceful-shutdown",
-            str(grace),
-            spec,
+            *[py, "-m", "uvicorn", *host_port, "--log-level", "warning"],
+            *["--timeout-graceful-shutdown", str(grace), *cert, spec],
         ]
+    cert = ["--certfile", tls[0], "--keyfile", tls[1]] if tls else []
     if kind == "hypercorn":
         return [
             py,
@@ -106,28 +92,14 @@ def server_command(
             str(workers),
             "--graceful-timeout",
             str(grace),
+            *cert,
             spec,
         ]
-    if kind == "granian-wsgi":
-        return [*granian, "--interface", "wsgi", "--no-ws", spec]
-    if kind == "granian-asgi":
-        return [*granian, "--interface", "asgi", spec]
-    if kind == "lcore":
+    if kind in ("lcore", "side-by-side"):
+        module = "lcore_asgi" if kind == "lcore" else "lcore_ws"
         return [
-            py,
-            "-m",
-            "lcore_asgi",
-            spec,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--timeout-graceful-shutdown",
-            str(grace),
+            *[py, "-m", module, spec, *host_port, "--log-level", "warning"],
+            *["--timeout-graceful-shutdown", str(grace), *cert],
         ]
     raise ValueError(kind)
 
@@ -197,14 +169,17 @@ def launch(
     env: dict[str, str] | None = None,
     ready_path: str = "/health",
     startup_timeout: float = 20.0,
+    apps: Path = APPS,
+    verify: Any = True,
 ) -> Iterator[Running]:
     """Run any server command line ``cmd`` (which serves on ``url``) until the block ends.
 
-    Waits until it answers ``ready_path``; its output goes to ``<name>.log`` in ``tmp_path``.
+    Waits until it answers ``ready_path`` (``verify``: httpx's, for an https ``url``); its
+    output goes to ``<name>.log`` in ``tmp_path``; ``apps`` is on its ``PYTHONPATH``.
     """
     log = tmp_path / f"{name}.log"
     full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = os.pathsep.join([str(APPS), str(ROOT), full_env.get("PYTHONPATH", "")])
+    full_env["PYTHONPATH"] = os.pathsep.join([str(apps), str(ROOT), full_env.get("PYTHONPATH", "")])
     full_env.update(env or {})
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -222,7 +197,7 @@ def launch(
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {proc.returncode}:\n{running.output()}")
             try:
-                httpx.get(url + ready_path, timeout=1.0)
+                httpx.get(url + ready_path, timeout=1.0, verify=verify)
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline:

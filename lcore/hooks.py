@@ -17,25 +17,7 @@ __all__ = ["Hooks", "KNOWN_HOOKS", "REVERSED_HOOKS"]
 REVERSED_HOOKS = frozenset(
     ("on_handler_exit", "on_response_build", "after_request", "on_response_send")
 )
-#: Hook names with a meaning to lcore (others may be used freely with trigger_hook).
-KNOWN_HOOKS = frozenset(
-    (
-        "on_request_start",
-        "before_request",
-        "on_auth_resolved",
-        "on_handler_enter",
-        "on_handler_exit",
-        "on_response_build",
-        "after_request",
-        "on_response_send",
-        "on_module_mount",
-        "on_module_request",
-        "app_reset",
-        "config",
-        "startup",
-        "shutdown",
-    )
-)
+#: Hooks that run for every request (their plan is kept per app, see ``_hook_plan``).
 _PER_REQUEST_HOOKS = frozenset(
     (
         "on_request_start",
@@ -48,6 +30,41 @@ _PER_REQUEST_HOOKS = frozenset(
         "on_response_send",
     )
 )
+#: Hook names with a meaning to lcore (others may be used freely with trigger_hook).
+KNOWN_HOOKS = _PER_REQUEST_HOOKS | {
+    "on_module_mount",
+    "on_module_request",
+    "app_reset",
+    "config",
+    "startup",
+    "shutdown",
+}
+
+
+def attach(hooks: list[Callable[..., Any]], name: str, func: Callable[..., Any]) -> None:
+    """Add ``func`` to a hook list in run order (the after-handler hooks run in reverse)."""
+    if name in REVERSED_HOOKS:
+        hooks.insert(0, func)
+    else:
+        hooks.append(func)
+
+
+def call_all(hooks: list[Callable[..., Any]] | None, *args: Any, **kwargs: Any) -> list[Any] | None:
+    """Call every hook of a list (async ones run to completion); None when there are none."""
+    if not hooks:
+        return None
+    from ._bridge import resolve_sync
+
+    return [resolve_sync(h(*args, **kwargs)) for h in hooks[:]]
+
+
+def run_plan(hooks: dict[Any, list[Callable[..., Any]]], keep: Any = None) -> dict[Any, Any]:
+    """``{key: ((func, is_async), ...)}`` for the non-empty hook lists (whose key ``keep`` accepts)."""
+    return {
+        key: tuple((f, is_async_callable(f)) for f in funcs)
+        for key, funcs in hooks.items()
+        if funcs and (keep is None or keep(key))
+    }
 
 
 class Hooks:
@@ -62,11 +79,7 @@ class Hooks:
 
     def add_hook(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         """Attach ``func`` to hook ``name`` (reverse order for the after-handler hooks)."""
-        hooks = self._hooks.setdefault(name, [])
-        if name in REVERSED_HOOKS:
-            hooks.insert(0, func)
-        else:
-            hooks.append(func)
+        attach(self._hooks.setdefault(name, []), name, func)
         self._rebuild_hook_plan()
         return func
 
@@ -82,11 +95,7 @@ class Hooks:
         return False
 
     def _rebuild_hook_plan(self) -> None:
-        self._hook_plan = {
-            name: tuple((f, is_async_callable(f)) for f in funcs)
-            for name, funcs in self._hooks.items()
-            if funcs and name in _PER_REQUEST_HOOKS
-        }
+        self._hook_plan = run_plan(self._hooks, _PER_REQUEST_HOOKS.__contains__)
         self._invalidate_plans()
 
     def trigger_hook(self, name: str, *args: Any, **kwargs: Any) -> list[Any] | None:
@@ -94,12 +103,7 @@ class Hooks:
 
         Async callbacks are run to completion (this is a blocking call).
         """
-        hooks = self._hooks.get(name)
-        if not hooks:
-            return None
-        from ._bridge import resolve_sync
-
-        return [resolve_sync(h(*args, **kwargs)) for h in hooks[:]]
+        return call_all(self._hooks.get(name), *args, **kwargs)
 
     def hook(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator: attach a function to a hook (``@app.hook('before_request')``)."""

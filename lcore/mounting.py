@@ -15,7 +15,7 @@ from . import dispatch
 from ._bridge import is_async_callable
 from ._utils import makelist
 from .context import RequestContext, _current, _current_or_none
-from .hooks import REVERSED_HOOKS
+from .hooks import attach, call_all, run_plan
 from .request import BaseRequest
 from .response import BaseResponse, HTTPResponse
 from .routing import Route
@@ -45,17 +45,8 @@ class Mounts:
         self, prefix: str, name: str, func: Callable[..., Any]
     ) -> Callable[..., Any]:
         """Attach a hook that runs only for requests to the module mounted at ``prefix``."""
-        key = (_norm_prefix(prefix), name)
-        hooks = self._module_hooks.setdefault(key, [])
-        if name in REVERSED_HOOKS:
-            hooks.insert(0, func)
-        else:
-            hooks.append(func)
-        self._module_hook_plan = {
-            k: tuple((f, is_async_callable(f)) for f in v)
-            for k, v in self._module_hooks.items()
-            if v
-        }
+        attach(self._module_hooks.setdefault((_norm_prefix(prefix), name), []), name, func)
+        self._module_hook_plan = run_plan(self._module_hooks)
         return func
 
     def module_hook(
@@ -73,12 +64,7 @@ class Mounts:
         self, prefix: str, name: str, *args: Any, **kwargs: Any
     ) -> list[Any] | None:
         """Call the module hooks registered for ``prefix`` and ``name``."""
-        hooks = self._module_hooks.get((_norm_prefix(prefix), name))
-        if not hooks:
-            return None
-        from ._bridge import resolve_sync
-
-        return [resolve_sync(h(*args, **kwargs)) for h in hooks[:]]
+        return call_all(self._module_hooks.get((_norm_prefix(prefix), name)), *args, **kwargs)
 
     def mount(self, prefix: str, app: Any, **options: Any) -> None:
         """Serve ``app`` below ``prefix``: an Lcore app, a WSGI app, or an ASGI app.

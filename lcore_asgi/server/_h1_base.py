@@ -16,7 +16,7 @@ import anyio
 import anyio.abc
 
 from ._date import http_date
-from ._state import ServerState
+from ._state import ServerState, error_logger
 from ._status import STATUS_LINES, reason_phrase
 from .streams import (
     CLIENT_GONE,
@@ -252,6 +252,16 @@ class H1Connection:
         return data
 
     # -- writing ---------------------------------------------------------------------
+
+    async def _refuse(self, exc: Any) -> None:
+        """Answer a request head the checks refused (a client mistake: logged at debug)."""
+        error_logger.debug("refused a request from %s: %s (%d)", self.client, exc, exc.status)
+        await self._write_error(exc.status)
+
+    async def _hand_over(self, request: Any) -> bool:
+        """Whether an upgrade handler took the connection over for ``request``."""
+        handler = self.upgrade_handlers.get(self._upgrade)  # type: ignore[arg-type]
+        return handler is not None and bool(await handler(self, request))
 
     def _http_scope(
         self, method: bytes, target: bytes, headers: Any, http_version: bytes

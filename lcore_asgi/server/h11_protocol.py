@@ -99,17 +99,11 @@ class H11Connection(H1Connection):
                     config, request.method, request.target, request.http_version, headers
                 )
             except BadRequest as exc:
-                # A client mistake: answered, never logged above debug.
-                error_logger.debug(
-                    "refused a request from %s: %s (%d)", self.client, exc, exc.status
-                )
-                await self._write_error(exc.status)
+                await self._refuse(exc)
                 return True
             self._request = request
-            if self._upgrade is not None:
-                handler = self.upgrade_handlers.get(self._upgrade)
-                if handler is not None and await handler(self, request):
-                    return False
+            if self._upgrade is not None and await self._hand_over(request):
+                return False
             if state.shutting_down:
                 self._must_close = True
             if state.over_capacity():

@@ -125,17 +125,11 @@ class HttptoolsConnection(H1Connection):
                 )
                 upgraded = self._frame_body(head, declared_length)
             except BadRequest as exc:
-                # A client mistake: answered, never logged above debug.
-                error_logger.debug(
-                    "refused a request from %s: %s (%d)", self.client, exc, exc.status
-                )
-                await self._write_error(exc.status)
+                await self._refuse(exc)
                 return True
             self._request = head
-            if self._upgrade is not None:
-                handler = self.upgrade_handlers.get(self._upgrade)
-                if handler is not None and await handler(self, head):
-                    return False
+            if self._upgrade is not None and await self._hand_over(head):
+                return False
             if upgraded:
                 self._reframe(head, declared_length)
             if state.shutting_down:

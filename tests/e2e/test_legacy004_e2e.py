@@ -1,6 +1,7 @@
 """Issue 14's deliverable: a Lcore 0.0.4-style service (apps/legacy004, written from the
 0.0.4 guides, seeds 000 and 001, not from lcore's tests) runs unchanged under gunicorn,
-uvicorn and lcore's own server, and answers each request the same on all three.
+uvicorn, granian (WSGI and ASGI) and lcore's own server, and answers each request the same
+on all five.
 
 The reference is the same app driven in-process through the WSGI test client; every
 server must give the same status, content type and body (normalised only for values that
@@ -25,7 +26,7 @@ from .servers import APPS, Running, serve
 pytestmark = pytest.mark.e2e
 
 SPEC = "legacy004.app:app"
-KINDS = ["gunicorn-sync", "uvicorn", "lcore"]
+KINDS = ["gunicorn-sync", "uvicorn", "granian-wsgi", "granian-asgi", "lcore"]
 
 _BASIC = "Basic " + base64.b64encode(b"admin:s3cret").decode()
 _WRONG = "Basic " + base64.b64encode(b"admin:nope").decode()

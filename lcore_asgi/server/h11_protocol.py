@@ -22,7 +22,7 @@ from ._h1_checks import (
 )
 from ._state import ServerState, error_logger
 from ._status import reason_phrase
-from .streams import CLIENT_GONE, ClientDisconnected, HTTPStream, RequestError
+from .streams import CLIENT_GONE, ClientDisconnected, RequestError
 
 __all__ = ["H11Connection", "UpgradeHandler"]
 
@@ -112,7 +112,7 @@ class H11Connection(H1Connection):
             scope = self._http_scope(request.method, request.target, headers, request.http_version)
             self._body_eof = False
             self._body_pace.reset()
-            await HTTPStream(state, scope, self, declared_length).run()
+            await self._serve_stream(scope, declared_length)
             await self._after_response()
             if self._must_close or conn.our_state is not h11.DONE:
                 return False

@@ -29,7 +29,7 @@ from ._h1_checks import (
 )
 from ._state import ServerState, error_logger
 from ._status import STATUS_LINES, reason_phrase
-from .streams import CLIENT_GONE, ClientDisconnected, HTTPStream, RequestError
+from .streams import CLIENT_GONE, ClientDisconnected, RequestError
 
 __all__ = ["HttptoolsConnection", "ResponseError"]
 
@@ -141,7 +141,7 @@ class HttptoolsConnection(H1Connection):
             self._body_eof = False
             self._body_pace.reset()
             self._response_done = False
-            await HTTPStream(state, scope, self, declared_length).run()
+            await self._serve_stream(scope, declared_length)
             if self._waiter_scope is not None:
                 await self._after_response()
             if self._must_close or self._close_after or not self._response_done:

@@ -1,10 +1,13 @@
-"""Benchmark WebSockets: lcore vs Starlette under uvicorn, and lcore on its own server.
+"""Benchmark WebSockets: lcore and Starlette under uvicorn and hypercorn, and lcore on its own server.
 
-Three setups serve the same echo endpoint, each on one worker:
+Five setups serve the same echo endpoint, each on one worker, on 127.0.0.1:
 
 - ``starlette@uvicorn``: a Starlette ``WebSocketRoute`` (the reference);
 - ``lcore@uvicorn``: an ``@app.websocket`` handler, ASGI ``websocket`` scope;
-- ``lcore@lcore``: the same app on lcore's embedded server (sans-I/O ``websockets``).
+- ``lcore@lcore``: the same app on lcore's embedded server (sans-I/O ``websockets``);
+- ``starlette@hypercorn`` and ``lcore@hypercorn``: both apps under hypercorn, its one
+  worker in the process started (``-w 0``) on uvloop (``-k uvloop``), as uvicorn and lcore
+  pick uvloop when it is installed.
 
 Measured per setup, in interleaved rounds (machine noise hits every setup alike):
 
@@ -14,7 +17,12 @@ Measured per setup, in interleaved rounds (machine noise hits every setup alike)
    minus RSS before them (every connection did one echo first, so it is fully set up).
 
 The client is the ``websockets`` asyncio client (which offers permessage-deflate, as
-browsers do). Prints a table and ratios against starlette@uvicorn. Not a test::
+browsers do). Each server negotiates it with its own defaults, and its zlib state is part
+of the memory measured: uvicorn (``websockets`` sans-I/O) and lcore use 4 KiB windows
+(``max_window_bits=12``, ``memLevel=5``); hypercorn (``wsproto``) uses zlib's defaults
+(32 KiB windows, ``memLevel=8``). Prints a table, ratios against starlette@uvicorn, and
+the memory of each setup against the same app on uvicorn (lcore@lcore against
+lcore@uvicorn). Every server is stopped by its pid. Not a test::
 
     python bench/bench_ws.py [--duration 5] [--clients 50] [--idle 1000] [--rounds 3]
 """
@@ -73,12 +81,34 @@ async def star_echo(websocket):
 starlette_app = Starlette(routes=[WebSocketRoute("/echo", star_echo)])
 """
 
+
+def _hypercorn(app: str, port: int) -> list[str]:
+    # One worker, in the process we start (``--workers 0``; 1 would spawn a child, whose
+    # RSS we would not read), no access log (the default), uvloop as the others.
+    return [
+        sys.executable,
+        "-m",
+        "hypercorn",
+        app,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "0",
+        "--worker-class",
+        "uvloop",
+        "--log-level",
+        "warning",
+    ]
+
+
 SETUPS = {
     "starlette@uvicorn": lambda port: [
         sys.executable,
         "-m",
         "uvicorn",
         "benchws:starlette_app",
+        "--host",
+        "127.0.0.1",
         "--port",
         str(port),
         "--no-access-log",
@@ -90,6 +120,8 @@ SETUPS = {
         "-m",
         "uvicorn",
         "benchws:lcore_app",
+        "--host",
+        "127.0.0.1",
         "--port",
         str(port),
         "--no-access-log",
@@ -101,14 +133,26 @@ SETUPS = {
         "-m",
         "lcore_asgi",
         "benchws:lcore_app",
+        "--host",
+        "127.0.0.1",
         "--port",
         str(port),
         "--no-access-log",
         "--log-level",
         "warning",
     ],
+    "starlette@hypercorn": lambda port: _hypercorn("benchws:starlette_app", port),
+    "lcore@hypercorn": lambda port: _hypercorn("benchws:lcore_app", port),
 }
 REFERENCE = "starlette@uvicorn"
+#: The same app on uvicorn, for the "vs uvicorn" memory column.
+ON_UVICORN = {
+    "starlette@uvicorn": "starlette@uvicorn",
+    "lcore@uvicorn": "lcore@uvicorn",
+    "lcore@lcore": "lcore@uvicorn",
+    "starlette@hypercorn": "starlette@uvicorn",
+    "lcore@hypercorn": "lcore@uvicorn",
+}
 
 
 def free_port() -> int:
@@ -250,16 +294,22 @@ def main() -> None:
         f"connections; median of {args.rounds} interleaved rounds, one worker each.\n"
     )
     print(
-        f"| setup | round trips/s | vs {REFERENCE} | RSS delta (MiB) | per connection (KiB) | vs {REFERENCE} |"
+        f"| setup | round trips/s | vs {REFERENCE} | RSS delta (MiB) | per connection (KiB) "
+        f"| vs {REFERENCE} | vs same app on uvicorn |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name in SETUPS:
         rate = statistics.median(rates[name])
         mem = statistics.median(mems[name])
+        same = statistics.median(mems[ON_UVICORN[name]])
         print(
             f"| {name} | {rate:,.0f} | {rate / ref_rate:.2f}x | {mem:.1f} | {mem * 1024 / args.idle:.1f} | "
-            f"{mem / ref_mem if ref_mem else float('nan'):.2f}x |"
+            f"{_ratio(mem, ref_mem)} | {_ratio(mem, same)} |"
         )
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ limits each one enforces, and the close code it answers with, are described ther
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections import deque
 from time import monotonic
 from typing import Any
 
@@ -37,8 +37,128 @@ _proto_log.setLevel(logging.WARNING)  # websockets logs every open/close at INFO
 _READ = 65536
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The asyncio event loop we run on; None on another anyio backend (trio)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class _Waiter:
+    """What one task waits on until another sets it: a lean, single-waiter ``anyio.Event``.
+
+    PERF: on asyncio a bare future (~100 bytes) instead of anyio's event over asyncio's
+    (~1 KiB with its waiter deque, and two more coroutine frames while waiting): the app
+    of an idle WebSocket waits on one. Only one task may wait (cancelling it cancels the
+    future); elsewhere (trio) an ``anyio.Event``.
+    """
+
+    __slots__ = ("_future", "_event")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        if loop is not None:
+            self._future: asyncio.Future[None] | None = loop.create_future()
+            self._event: anyio.Event | None = None
+        else:
+            self._future = None
+            self._event = anyio.Event()
+
+    def set(self) -> None:
+        future = self._future
+        if future is None:
+            self._event.set()  # type: ignore[union-attr]
+        elif not future.done():
+            future.set_result(None)
+
+    def wait(self) -> Any:
+        """An awaitable that ends once set (the future itself: no frame of ours)."""
+        future = self._future
+        return self._event.wait() if future is None else future  # type: ignore[union-attr]
+
+
+class _Deadline:
+    """Calls ``callback()`` at a ``time.monotonic()`` time, with no task waiting for it.
+
+    PERF: on asyncio this is a timer handle (~100 bytes) instead of a task asleep in a
+    cancel scope (~5 KiB with anyio's task handle, its event and scope): what an idle
+    WebSocket holds for its keepalive. Elsewhere (trio, in tests) a task sleeps until then.
+    """
+
+    __slots__ = ("_callback", "_tg", "_loop", "_handle")
+
+    def __init__(
+        self, tg: anyio.abc.TaskGroup, loop: asyncio.AbstractEventLoop | None, callback: Any
+    ) -> None:
+        self._callback = callback
+        self._tg = tg
+        self._loop = loop
+        self._handle: Any = None
+
+    def set(self, when: float) -> None:
+        """Call back at ``when`` (and not at the time set before)."""
+        self.cancel()
+        delay = max(0.0, when - monotonic())
+        if self._loop is not None:
+            self._handle = self._loop.call_later(delay, self._callback)
+        else:
+            self._handle = scope = anyio.CancelScope()
+            self._tg.start_soon(self._sleep, delay, scope)
+
+    async def _sleep(self, delay: float, scope: anyio.CancelScope) -> None:
+        with scope:
+            await anyio.sleep(delay)
+            self._handle = None
+            self._callback()
+
+    def cancel(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.cancel()
+
+
+# What the deadline found due (see _Session._on_deadline).
+_STALLED, _SHUTDOWN, _PING_TIMEOUT, _IDLE, _PING = range(5)
+
+
 class _Session:
     """One connection: handshake, reader, timers, and the ASGI receive/send of the app."""
+
+    # PERF: one per open connection, so no instance dict.
+    __slots__ = (
+        "app",
+        "respond",
+        "stream",
+        "base_scope",
+        "options",
+        "_loop",
+        "_offered",
+        "proto",
+        "_inbox",
+        "_inbox_closed",
+        "_inbox_wakeup",
+        "_inbox_space",
+        "_writing",
+        "_written",
+        "_write_started",
+        "_accept_response",
+        "_connected_sent",
+        "_reject_head",
+        "_reject_body",
+        "_done",
+        "_aborted",
+        "_reader_running",
+        "_reader_exit",
+        "_shutdown",
+        "_last_activity",
+        "_ping",
+        "_next_ping",
+        "_deadline",
+        "_frag_op",
+        "_frag",
+        "_close_pending",
+        "_tg",
+    )
 
     def __init__(
         self,
@@ -52,8 +172,10 @@ class _Session:
         #: How the handshake response goes out when it is not HTTP/1.1 bytes (HTTP/2).
         self.respond = respond
         self.stream = stream
-        self.base_scope = base_scope
+        #: The server-side fields of the scope; dropped once the scope is built.
+        self.base_scope: dict[str, Any] | None = base_scope
         self.options = options
+        self._loop = _running_loop()
         self._offered: list[str] = []
         self.proto = _ServerProtocol(
             origins=options.origins,
@@ -61,14 +183,15 @@ class _Session:
             max_size=options.max_size,
             logger=_proto_log,
         )
-        # PERF: a deque and events instead of a memory object stream and a lock: the
-        # per-message cost of anyio's checkpoints was a third of the driver's time.
-        self._inbox: deque[dict[str, Any]] = deque()
+        # PERF: a list and waiters instead of a memory object stream and a lock: the
+        # per-message cost of anyio's checkpoints was a third of the driver's time. A list,
+        # not a deque: it holds at most max_queue messages, and an empty deque is 760 bytes.
+        self._inbox: list[dict[str, Any]] = []
         self._inbox_closed = False
-        self._inbox_wakeup: anyio.Event | None = None  # the app waits for a message
-        self._inbox_space: anyio.Event | None = None  # the reader waits for room
+        self._inbox_wakeup: _Waiter | None = None  # the app waits for a message
+        self._inbox_space: _Waiter | None = None  # the reader waits for room
         self._writing = False
-        self._written: anyio.Event | None = None
+        self._written: anyio.Event | None = None  # several writers may wait: not a _Waiter
         self._write_started = 0.0
         #: The 101 response prepared while validating the handshake, sent on accept.
         self._accept_response: Response | None = None
@@ -76,13 +199,18 @@ class _Session:
         self._reject_head: tuple[int, list[tuple[bytes, bytes]]] | None = None
         self._reject_body = b""
         self._done = False  # no more frames go out (closed, rejected or broken)
-        self._reader_done = anyio.Event()
-        self._wake = anyio.Event()
+        self._aborted = False
+        self._reader_running = False
+        #: Set when the reader exits, made only when the app's end waits for it.
+        self._reader_exit: _Waiter | None = None
         self._shutdown = False
         self._last_activity = monotonic()
         self._ping: tuple[bytes, float] | None = None
+        self._next_ping = float("inf")
+        #: Keepalive, idle and write deadlines, once the WebSocket is open.
+        self._deadline: _Deadline | None = None
         self._frag_op: Opcode | None = None
-        self._frag = bytearray()
+        self._frag: bytearray | None = None  # the message being reassembled
         #: The protocol asked to close our side and the stream cannot half-close (TLS).
         self._close_pending = False
         self._tg: anyio.abc.TaskGroup | None = None
@@ -129,8 +257,6 @@ class _Session:
             if written is not None:
                 written.set()
 
-    _aborted = False
-
     def _abort(self) -> None:
         self._done = True
         self._aborted = True
@@ -138,8 +264,8 @@ class _Session:
             self.proto.receive_eof()  # state CLOSED, close code 1006
             self.proto.data_to_send()
         self._close_inbox()
-        if self._tg is not None:
-            self._wake.set()
+        if self._deadline is not None:
+            self._deadline.cancel()
 
     # -- the inbox: received messages waiting for the app ---------------------------------
     def _close_inbox(self) -> None:
@@ -155,8 +281,8 @@ class _Session:
             self._inbox_wakeup = None
             wakeup.set()
         while len(self._inbox) >= self.options.max_queue and not self._inbox_closed:
-            self._inbox_space = anyio.Event()  # stop reading: TCP pushes back on the client
-            await self._inbox_space.wait()
+            self._inbox_space = space = _Waiter(self._loop)  # TCP pushes back on the client
+            await space.wait()
 
     # -- handshake -----------------------------------------------------------------------
     async def _read_request(self, initial: bytes) -> Request | None:
@@ -193,7 +319,9 @@ class _Session:
             pass
 
     def _scope(self, request: Request) -> dict[str, Any]:
+        assert self.base_scope is not None
         scope = websocket_scope(self.base_scope, request)
+        self.base_scope = None
         self._offered = scope["subprotocols"]
         return scope
 
@@ -201,6 +329,7 @@ class _Session:
     async def run(self, initial: bytes = b"") -> None:
         try:
             request = await self._read_request(initial)
+            del initial  # the handshake's bytes are not kept for the connection's life
             if request is None:
                 return
             # Validate and negotiate (key, version, origin, extensions) once, before the
@@ -211,7 +340,10 @@ class _Session:
                 return
             self._accept_response = response
             scope = self._scope(request)
-            del request
+            # websockets' parser keeps the handshake request for the connection's life;
+            # its headers (a few KiB) are in the scope now. The 101 is sent on accept.
+            request.headers.clear()
+            del request, response
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 failed = False
@@ -221,12 +353,18 @@ class _Session:
                     _log.exception("Exception in WebSocket application")
                     failed = True
                 await self._app_finished(failed)
-                with anyio.move_on_after(self.options.close_timeout):
-                    await self._reader_done.wait()
+                if self._reader_running:
+                    self._reader_exit = exited = _Waiter(self._loop)
+                    with anyio.move_on_after(self.options.close_timeout):
+                        await exited.wait()
                 tg.cancel_scope.cancel()
         except ConnectionClosedError:
             pass
         finally:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+            self._tg = None
             self._close_inbox()
             with anyio.CancelScope(shield=True):
                 await anyio.aclose_forcefully(self.stream)
@@ -260,13 +398,12 @@ class _Session:
         elif proto.state is OPEN:
             proto.send_close(1011 if failed else 1000, "internal error" if failed else "")
             await self._flush_quietly()
-        if proto.state is CONNECTING or self._reject_head is not None:
-            self._reader_done.set()
 
     def shutdown(self) -> None:
         """The server is stopping: close with 1001 (called from the server's drain)."""
         self._shutdown = True
-        self._wake.set()
+        if self._deadline is not None and self._tg is not None:
+            self._tg.start_soon(self._on_time, _SHUTDOWN)
 
     # -- ASGI receive / send -----------------------------------------------------------
     async def receive(self) -> dict[str, Any]:
@@ -279,9 +416,9 @@ class _Session:
         while not inbox:
             if self._inbox_closed:
                 return self._disconnect_message()
-            self._inbox_wakeup = wakeup = anyio.Event()
+            self._inbox_wakeup = wakeup = _Waiter(self._loop)
             await wakeup.wait()
-        msg = inbox.popleft()
+        msg = inbox.pop(0)
         space = self._inbox_space
         if space is not None and len(inbox) < self.options.max_queue:
             self._inbox_space = None
@@ -331,9 +468,19 @@ class _Session:
                 ):
                     response.headers[name] = v.decode("latin1") if isinstance(v, bytes) else v
             await self._respond(response, quietly=False)
-            assert self._tg is not None
-            self._tg.start_soon(self._reader)
-            self._tg.start_soon(self._timer)  # keepalive, idle and write deadlines, shutdown
+            tg = self._tg
+            assert tg is not None
+            self._reader_running = True
+            tg.start_soon(self._reader)
+            # Keepalive, idle and write deadlines: a timer, and a task only when one is due.
+            opts = self.options
+            if opts.ping_interval:
+                self._next_ping = monotonic() + opts.ping_interval
+            self._deadline = _Deadline(tg, self._loop, self._on_deadline)
+            if self._shutdown:
+                tg.start_soon(self._on_time, _SHUTDOWN)
+            else:
+                self._arm()
         elif t == "websocket.close":
             if proto.state is CONNECTING and not self._done:
                 await self._send_response(403, [], b"Forbidden\n")
@@ -421,7 +568,11 @@ class _Session:
         finally:
             self._close_inbox()
             self._done = True
-            self._reader_done.set()
+            self._reader_running = False
+            if self._deadline is not None:
+                self._deadline.cancel()
+            if self._reader_exit is not None:
+                self._reader_exit.set()
 
     async def _dispatch(self) -> None:
         proto = self.proto
@@ -435,18 +586,21 @@ class _Session:
                     self._frag_op, self._frag = op, bytearray(frame.data)
             elif op is Opcode.CONT:
                 # The protocol checked the running size against max_size before it parsed
-                # this frame (1009 past it), so the buffer stays within max_size.
-                self._frag += frame.data
+                # this frame (1009 past it), so the buffer stays within max_size. It
+                # refuses a continuation with no message started (1002).
+                data = self._frag
+                assert data is not None
+                data += frame.data
                 if frame.fin:
-                    data, op2 = self._frag, self._frag_op
-                    self._frag, self._frag_op = bytearray(), None
+                    op2 = self._frag_op
+                    self._frag, self._frag_op = None, None
                     await self._deliver(op2, data)  # type: ignore[arg-type]
             elif op is Opcode.PONG:
                 ping = self._ping
                 if ping is not None and frame.data == ping[0]:
                     self._ping = None
             elif op is Opcode.CLOSE:
-                self._frag, self._frag_op = bytearray(), None  # an unfinished message is dropped
+                self._frag, self._frag_op = None, None  # an unfinished message is dropped
             if self._done and proto.state is not OPEN:
                 return
 
@@ -474,59 +628,79 @@ class _Session:
         self._close_inbox()
 
     # -- timers ------------------------------------------------------------------------
-    async def _timer(self) -> None:
+    def _arm(self) -> None:
+        """Set the deadline to the earliest time something may be due."""
+        deadline = self._deadline
+        if deadline is None or self._done or self.proto.state is not OPEN:
+            return
         opts = self.options
+        now = monotonic()
+        when = self._next_ping
+        if self._ping is not None and opts.ping_timeout:
+            when = min(when, self._ping[1] + opts.ping_timeout)
+        if opts.idle_timeout:
+            when = min(when, self._last_activity + opts.idle_timeout)
+        # A write in progress must finish by its deadline; check again within one timeout.
+        when = min(when, (self._write_started or now) + opts.write_timeout)
+        deadline.set(when)
+
+    def _on_deadline(self) -> None:
+        """The deadline passed: start what is due in a task, or set the next deadline.
+
+        Called by the timer, so it only looks; the sends happen in :meth:`_on_time`.
+        """
+        if self._done or self.proto.state is not OPEN or self._tg is None:
+            return
+        opts = self.options
+        now = monotonic()
+        started = self._write_started
+        ping = self._ping
+        if started and now >= started + opts.write_timeout:
+            due = _STALLED
+        elif ping is not None and opts.ping_timeout and now >= ping[1] + opts.ping_timeout:
+            due = _PING_TIMEOUT
+        elif opts.idle_timeout and now >= self._last_activity + opts.idle_timeout:
+            due = _IDLE
+        elif now >= self._next_ping:
+            due = _PING
+        else:
+            self._arm()  # activity moved the idle deadline, or a write was in progress
+            return
+        self._tg.start_soon(self._on_time, due)
+
+    async def _on_time(self, due: int) -> None:
+        """Do what the deadline (or the server's shutdown) found due."""
         proto = self.proto
-        next_ping = monotonic() + opts.ping_interval if opts.ping_interval else float("inf")
-        while proto.state is OPEN and not self._done:
-            now = monotonic()
-            deadlines = [next_ping]
-            if self._ping is not None and opts.ping_timeout:
-                deadlines.append(self._ping[1] + opts.ping_timeout)
-            if opts.idle_timeout:
-                deadlines.append(self._last_activity + opts.idle_timeout)
-            # A write in progress must finish by its deadline; check again within one timeout.
-            started = self._write_started
-            deadlines.append((started or now) + opts.write_timeout)
-            with anyio.move_on_after(max(0.0, min(deadlines) - now)):
-                await self._wake.wait()
-            if proto.state is not OPEN or self._done:
-                return
-            now = monotonic()
-            try:
-                started = self._write_started
-                if started and now >= started + opts.write_timeout:
-                    _log.info(
-                        "WebSocket client stopped reading for %.0fs; dropping it",
-                        opts.write_timeout,
-                    )
-                    self._abort()
-                    await anyio.aclose_forcefully(self.stream)
-                    return
-                if self._shutdown:
-                    proto.send_close(1001, "server shutting down")
-                    await self._flush()
-                    return
-                if (
-                    self._ping is not None
-                    and opts.ping_timeout
-                    and now >= self._ping[1] + opts.ping_timeout
-                ):
-                    await self._fail(1011, "keepalive ping timeout")
-                    return
-                if opts.idle_timeout and now >= self._last_activity + opts.idle_timeout:
-                    proto.send_close(1001, "idle timeout")
-                    await self._flush()
-                    return
-                if now >= next_ping:
+        if proto.state is not OPEN or self._done:
+            return
+        opts = self.options
+        try:
+            if due == _STALLED:
+                _log.info(
+                    "WebSocket client stopped reading for %.0fs; dropping it", opts.write_timeout
+                )
+                self._abort()
+                await anyio.aclose_forcefully(self.stream)
+            elif due == _SHUTDOWN:
+                proto.send_close(1001, "server shutting down")
+                await self._flush()
+            elif due == _PING_TIMEOUT:
+                await self._fail(1011, "keepalive ping timeout")
+            elif due == _IDLE:
+                proto.send_close(1001, "idle timeout")
+                await self._flush()
+            else:
+                now = monotonic()
+                self._next_ping = now + (opts.ping_interval or 0)
+                if self._ping is None:
                     payload = os.urandom(4)
-                    if self._ping is None:
-                        self._ping = (payload, now)
-                        proto.send_ping(payload)
-                        await self._flush()
-                    next_ping = now + (opts.ping_interval or 0)
-            except ConnectionClosedError:
-                return
+                    self._ping = (payload, now)
+                    proto.send_ping(payload)
+                # Armed before the write, so a ping the client does not read is caught.
+                self._arm()
+                await self._flush()
+        except ConnectionClosedError:
+            return
 
 
 async def serve_stream(
@@ -565,4 +739,6 @@ async def serve_stream(
     )
     if on_session is not None:
         on_session(session)
-    await session.run(initial)
+    run = session.run(initial)
+    del initial, on_session  # not kept in this frame for the connection's life
+    await run

@@ -42,6 +42,9 @@ def upgrade_handler(options: WebSocketOptions | None = None) -> Any:
             return False
         state = connection.state
         tls = connection.scheme == "https"
+        initial = [_request_head(request) + trailing]
+        # Neither the head nor its bytes are kept by this frame for the connection's life.
+        del request, trailing
 
         def attach(session: _Session) -> None:
             connection.upgraded = session  # the server's graceful shutdown reaches it
@@ -55,7 +58,7 @@ def upgrade_handler(options: WebSocketOptions | None = None) -> Any:
             root_path=state.config.root_path,
             state=state.lifespan_state,
             options=opts,
-            initial=_request_head(request) + trailing,
+            initial=initial.pop(),
             on_session=attach,
         )
         return True

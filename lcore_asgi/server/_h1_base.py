@@ -60,7 +60,8 @@ class RequestHead:
 #: An HTTP/1.1 ``Upgrade`` handler: called with the connection and the request head
 #: (whose body, if any, has not been read). Return True if it took the connection over;
 #: False to let the request be served as plain HTTP. The connection offers
-#: ``upgrade_bytes()`` (the bytes after the head, None if a body follows it),
+#: ``upgrade_bytes()`` (the bytes after the head, None if a body follows it; once it
+#: returned bytes the connection is the handler's: return True),
 #: ``send_raw()``, ``stream``, ``state``, ``scheme``, ``client``, ``server`` and
 #: ``upgraded`` (set it to a session with ``shutdown()``).
 UpgradeHandler = Callable[[Any, Any], Awaitable[bool]]
@@ -96,6 +97,36 @@ class H1Connection:
     A subclass implements ``_serve()`` (the request loop; True to linger on close) and
     the :class:`~.streams.StreamTransport` reads and response writes of its parser.
     """
+
+    # PERF: one per connection (an upgraded one, a WebSocket, lives long): no instance dict.
+    __slots__ = (
+        "__weakref__",
+        "state",
+        "stream",
+        "scheme",
+        "client",
+        "server",
+        "upgrade_handlers",
+        "_config",
+        "_must_close",
+        "_idle",
+        "_scope",
+        "_expired",
+        "_linger",
+        "_head_started",
+        "deadline",
+        "_first_head_deadline",
+        "_body_pace",
+        "_write_pace",
+        "_body_eof",
+        "_waiter_scope",
+        "_waiter_exited",
+        "_cycles",
+        "_request",
+        "_upgrade",
+        "upgraded",
+        "_turn",
+    )
 
     def __init__(
         self,
@@ -183,7 +214,8 @@ class H1Connection:
         server pays one loop turn (a few µs). HTTP/2 streams run in tasks of their own.
         """
         await self._turn()
-        await HTTPStream(self.state, scope, self, declared_length).run()
+        transport: Any = self  # each driver implements the StreamTransport side
+        await HTTPStream(self.state, scope, transport, declared_length).run()
 
     async def _serve(self) -> bool:
         raise NotImplementedError
@@ -283,10 +315,15 @@ class H1Connection:
         error_logger.debug("refused a request from %s: %s (%d)", self.client, exc, exc.status)
         await self._write_error(exc.status)
 
-    async def _hand_over(self, request: Any) -> bool:
-        """Whether an upgrade handler took the connection over for ``request``."""
+    async def _hand_over(self) -> bool:
+        """Whether an upgrade handler took the connection over for the request being served.
+
+        The head goes to the handler from ``_request``: the drivers' loops do not hold it
+        while the handler serves the connection (a WebSocket, for its whole life), and
+        ``upgrade_bytes()`` drops the parser's state.
+        """
         handler = self.upgrade_handlers.get(self._upgrade)  # type: ignore[arg-type]
-        return handler is not None and bool(await handler(self, request))
+        return handler is not None and bool(await handler(self, self._request))
 
     def _http_scope(
         self, method: bytes, target: bytes, headers: Any, http_version: bytes

@@ -64,6 +64,12 @@ def _response_headers(head: list[tuple[bytes, bytes]], app_headers: Any) -> bool
 class H11Connection(H1Connection):
     """Serve HTTP/1.1 requests on one byte stream until it closes (the h11 driver)."""
 
+    # PERF: one per connection (an upgraded one, a WebSocket, lives long): no instance dict.
+    __slots__ = (
+        "conn",
+        "_raw",
+    )
+
     def __init__(
         self,
         state: ServerState,
@@ -102,8 +108,12 @@ class H11Connection(H1Connection):
                 await self._refuse(exc)
                 return True
             self._request = request
-            if self._upgrade is not None and await self._hand_over(request):
-                return False
+            if self._upgrade is not None:
+                del request, headers, conn  # not held here while a handler serves the connection
+                if await self._hand_over():
+                    return False
+                request, conn = self._request, self.conn
+                headers = _header_list(request.headers)
             if state.shutting_down:
                 self._must_close = True
             if state.over_capacity():
@@ -324,7 +334,11 @@ class H11Connection(H1Connection):
                 return None
         except h11.RemoteProtocolError:
             return None
-        return bytes(conn.trailing_data[0])
+        data = bytes(conn.trailing_data[0])
+        # The connection is the handler's now: drop h11's state and the head.
+        self.conn = None  # type: ignore[assignment]
+        self._request = None
+        return data
 
 
 _END = h11.EndOfMessage()

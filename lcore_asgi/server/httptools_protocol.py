@@ -55,6 +55,28 @@ class ResponseError(Exception):
 class HttptoolsConnection(H1Connection):
     """Serve HTTP/1.1 requests on one byte stream with the httptools parser."""
 
+    # PERF: one per connection (an upgraded one, a WebSocket, lives long): no instance dict.
+    __slots__ = (
+        "_buf",
+        "_parser",
+        "_headers",
+        "_parts",
+        "_message_done",
+        "_chunk_header",
+        "_upgraded",
+        "_body_left",
+        "_chunked",
+        "_chunk_left",
+        "_line",
+        "_framing",
+        "_body_error",
+        "_expect_continue",
+        "_close_after",
+        "_response_done",
+        "_response_chunked",
+        "_response_left",
+    )
+
     def __init__(
         self,
         state: ServerState,
@@ -128,8 +150,11 @@ class HttptoolsConnection(H1Connection):
                 await self._refuse(exc)
                 return True
             self._request = head
-            if self._upgrade is not None and await self._hand_over(head):
-                return False
+            if self._upgrade is not None:
+                del head  # not held here while a handler serves the connection
+                if await self._hand_over():
+                    return False
+                head = self._request
             if upgraded:
                 self._reframe(head, declared_length)
             if state.shutting_down:
@@ -515,7 +540,11 @@ class HttptoolsConnection(H1Connection):
         if request is None or _has_body(request.headers):
             return None
         data = self._buf
+        # The connection is the handler's now: drop the parser and the head.
         self._buf = b""
+        self._parser = None  # type: ignore[assignment]
+        self._headers = []
+        self._request = None
         return data
 
 

@@ -422,14 +422,12 @@ def handle_sync(app: Any, req: Any) -> Outgoing:
         _current.reset(token)
 
 
-def _serve_sync(
-    app: Any, c: Any, route: Any, args: Any, error: BaseException | None = None
-) -> Outgoing:
+def _serve_sync(app: Any, c: Any, route: Any, args: Any, error: Any = None) -> Outgoing:
     """Serve ``c`` in blocking code (WSGI, or a worker thread under ASGI).
 
     ``route``/``args`` are the match :func:`handle_async` made; None: match here, unless
-    pre-routing middleware must run first (it may rewrite the path). ``error``: reading
-    the body before the hop failed (a plain plan only); raised where the handler runs.
+    pre-routing middleware must run first (it may rewrite the path). ``error``: what
+    reading the body before the hop met (plain plans), raised as the handler's.
     """
     try:
         out = None
@@ -498,22 +496,7 @@ async def handle_async(app: Any, req: Any) -> Outgoing:
                 plan = route._build_plan()
             is_async = plan.is_async if route._mount is None else app._mount_is_async(route, req)
         if not is_async and not plan.inline:  # an inline def runs on the loop, below
-            error = None
-            if plan.plain and plan.read_body and req._body_needed:
-                length = req.content_length
-                if 0 < length <= req.MEMFILE_MAX:
-                    # PERF: a small declared body is read here, on the loop, before the
-                    # hop: the thread would otherwise come back to the loop for it (a
-                    # second round trip). Larger or chunked bodies are read by the
-                    # handler, in its thread, as it asks. A failure (400, 413, a
-                    # disconnect) is raised in the thread, where the handler would have
-                    # met it, and rendered there.
-                    try:
-                        await req._aread_body()
-                    except (KeyboardInterrupt, SystemExit, MemoryError):
-                        raise
-                    except Exception as e:
-                        error = e
+            error = await req._aprefetch_body() if plan.plain and plan.read_body else None
             return await _bridge.run_sync(c, _serve_sync, app, c, route, args, error)
         try:
             out = None

@@ -197,6 +197,23 @@ class BaseRequest(HTTPConnection):
         body = self._cache["body"] = spool.result()
         return body
 
+    async def _aprefetch_body(self) -> Exception | None:
+        """From async code, read a body declared up to ``MEMFILE_MAX`` long; the error met.
+
+        A ``def`` handler's thread (under ASGI) then finds it read; larger and chunked
+        bodies are left for the handler to read as it asks. The error (400, 413, a client
+        gone mid-body) is returned for the handler's thread to raise, not raised here.
+        """
+        if not self._body_needed or not 0 < self.content_length <= self.MEMFILE_MAX:
+            return None
+        try:
+            await self._aread_body()
+        except (KeyboardInterrupt, SystemExit, MemoryError):
+            raise
+        except Exception as e:
+            return e
+        return None
+
     @property
     def _body_needed(self) -> bool:
         src = self._source

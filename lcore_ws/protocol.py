@@ -12,9 +12,7 @@ limits each one enforces, and the close code it answers with, are described ther
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 from time import monotonic
 from typing import Any
 
@@ -28,6 +26,7 @@ from websockets.protocol import CLOSED, CONNECTING, OPEN
 
 from .handshake import _extensions, _reason, _ServerProtocol, websocket_scope
 from .options import ConnectionClosedError, WebSocketOptions
+from .timers import SHUTDOWN, Deadline, Keepalive, Waiter, running_loop
 
 __all__ = ["WebSocketOptions", "ConnectionClosedError", "serve_stream"]
 
@@ -37,91 +36,7 @@ _proto_log.setLevel(logging.WARNING)  # websockets logs every open/close at INFO
 _READ = 65536
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    """The asyncio event loop we run on; None on another anyio backend (trio)."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-class _Waiter:
-    """What one task waits on until another sets it: a lean, single-waiter ``anyio.Event``.
-
-    PERF: on asyncio a bare future (~100 bytes) instead of anyio's event over asyncio's
-    (~1 KiB with its waiter deque, and two more coroutine frames while waiting): the app
-    of an idle WebSocket waits on one. Only one task may wait (cancelling it cancels the
-    future); elsewhere (trio) an ``anyio.Event``.
-    """
-
-    __slots__ = ("_future", "_event")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        if loop is not None:
-            self._future: asyncio.Future[None] | None = loop.create_future()
-            self._event: anyio.Event | None = None
-        else:
-            self._future = None
-            self._event = anyio.Event()
-
-    def set(self) -> None:
-        future = self._future
-        if future is None:
-            self._event.set()  # type: ignore[union-attr]
-        elif not future.done():
-            future.set_result(None)
-
-    def wait(self) -> Any:
-        """An awaitable that ends once set (the future itself: no frame of ours)."""
-        future = self._future
-        return self._event.wait() if future is None else future  # type: ignore[union-attr]
-
-
-class _Deadline:
-    """Calls ``callback()`` at a ``time.monotonic()`` time, with no task waiting for it.
-
-    PERF: on asyncio this is a timer handle (~100 bytes) instead of a task asleep in a
-    cancel scope (~5 KiB with anyio's task handle, its event and scope): what an idle
-    WebSocket holds for its keepalive. Elsewhere (trio, in tests) a task sleeps until then.
-    """
-
-    __slots__ = ("_callback", "_tg", "_loop", "_handle")
-
-    def __init__(
-        self, tg: anyio.abc.TaskGroup, loop: asyncio.AbstractEventLoop | None, callback: Any
-    ) -> None:
-        self._callback = callback
-        self._tg = tg
-        self._loop = loop
-        self._handle: Any = None
-
-    def set(self, when: float) -> None:
-        """Call back at ``when`` (and not at the time set before)."""
-        self.cancel()
-        delay = max(0.0, when - monotonic())
-        if self._loop is not None:
-            self._handle = self._loop.call_later(delay, self._callback)
-        else:
-            self._handle = scope = anyio.CancelScope()
-            self._tg.start_soon(self._sleep, delay, scope)
-
-    async def _sleep(self, delay: float, scope: anyio.CancelScope) -> None:
-        with scope:
-            await anyio.sleep(delay)
-            self._handle = None
-            self._callback()
-
-    def cancel(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.cancel()
-
-
-# What the deadline found due (see _Session._on_deadline).
-_STALLED, _SHUTDOWN, _PING_TIMEOUT, _IDLE, _PING = range(5)
-
-
-class _Session:
+class _Session(Keepalive):
     """One connection: handshake, reader, timers, and the ASGI receive/send of the app."""
 
     # PERF: one per open connection, so no instance dict.
@@ -151,9 +66,6 @@ class _Session:
         "_reader_exit",
         "_shutdown",
         "_last_activity",
-        "_ping",
-        "_next_ping",
-        "_deadline",
         "_frag_op",
         "_frag",
         "_close_pending",
@@ -175,7 +87,7 @@ class _Session:
         #: The server-side fields of the scope; dropped once the scope is built.
         self.base_scope: dict[str, Any] | None = base_scope
         self.options = options
-        self._loop = _running_loop()
+        self._loop = running_loop()
         self._offered: list[str] = []
         self.proto = _ServerProtocol(
             origins=options.origins,
@@ -188,10 +100,10 @@ class _Session:
         # not a deque: it holds at most max_queue messages, and an empty deque is 760 bytes.
         self._inbox: list[dict[str, Any]] = []
         self._inbox_closed = False
-        self._inbox_wakeup: _Waiter | None = None  # the app waits for a message
-        self._inbox_space: _Waiter | None = None  # the reader waits for room
+        self._inbox_wakeup: Waiter | None = None  # the app waits for a message
+        self._inbox_space: Waiter | None = None  # the reader waits for room
         self._writing = False
-        self._written: anyio.Event | None = None  # several writers may wait: not a _Waiter
+        self._written: anyio.Event | None = None  # several writers may wait: not a Waiter
         self._write_started = 0.0
         #: The 101 response prepared while validating the handshake, sent on accept.
         self._accept_response: Response | None = None
@@ -202,13 +114,13 @@ class _Session:
         self._aborted = False
         self._reader_running = False
         #: Set when the reader exits, made only when the app's end waits for it.
-        self._reader_exit: _Waiter | None = None
+        self._reader_exit: Waiter | None = None
         self._shutdown = False
         self._last_activity = monotonic()
-        self._ping: tuple[bytes, float] | None = None
+        self._ping = None
         self._next_ping = float("inf")
         #: Keepalive, idle and write deadlines, once the WebSocket is open.
-        self._deadline: _Deadline | None = None
+        self._deadline = None
         self._frag_op: Opcode | None = None
         self._frag: bytearray | None = None  # the message being reassembled
         #: The protocol asked to close our side and the stream cannot half-close (TLS).
@@ -281,7 +193,7 @@ class _Session:
             self._inbox_wakeup = None
             wakeup.set()
         while len(self._inbox) >= self.options.max_queue and not self._inbox_closed:
-            self._inbox_space = space = _Waiter(self._loop)  # TCP pushes back on the client
+            self._inbox_space = space = Waiter(self._loop)  # TCP pushes back on the client
             await space.wait()
 
     # -- handshake -----------------------------------------------------------------------
@@ -354,7 +266,7 @@ class _Session:
                     failed = True
                 await self._app_finished(failed)
                 if self._reader_running:
-                    self._reader_exit = exited = _Waiter(self._loop)
+                    self._reader_exit = exited = Waiter(self._loop)
                     with anyio.move_on_after(self.options.close_timeout):
                         await exited.wait()
                 tg.cancel_scope.cancel()
@@ -403,7 +315,7 @@ class _Session:
         """The server is stopping: close with 1001 (called from the server's drain)."""
         self._shutdown = True
         if self._deadline is not None and self._tg is not None:
-            self._tg.start_soon(self._on_time, _SHUTDOWN)
+            self._tg.start_soon(self._on_time, SHUTDOWN)
 
     # -- ASGI receive / send -----------------------------------------------------------
     async def receive(self) -> dict[str, Any]:
@@ -416,7 +328,7 @@ class _Session:
         while not inbox:
             if self._inbox_closed:
                 return self._disconnect_message()
-            self._inbox_wakeup = wakeup = _Waiter(self._loop)
+            self._inbox_wakeup = wakeup = Waiter(self._loop)
             await wakeup.wait()
         msg = inbox.pop(0)
         space = self._inbox_space
@@ -476,9 +388,9 @@ class _Session:
             opts = self.options
             if opts.ping_interval:
                 self._next_ping = monotonic() + opts.ping_interval
-            self._deadline = _Deadline(tg, self._loop, self._on_deadline)
+            self._deadline = Deadline(tg, self._loop, self._on_deadline)
             if self._shutdown:
-                tg.start_soon(self._on_time, _SHUTDOWN)
+                tg.start_soon(self._on_time, SHUTDOWN)
             else:
                 self._arm()
         elif t == "websocket.close":
@@ -626,81 +538,6 @@ class _Session:
             self.proto.fail(code, reason)
             await self._flush_quietly()
         self._close_inbox()
-
-    # -- timers ------------------------------------------------------------------------
-    def _arm(self) -> None:
-        """Set the deadline to the earliest time something may be due."""
-        deadline = self._deadline
-        if deadline is None or self._done or self.proto.state is not OPEN:
-            return
-        opts = self.options
-        now = monotonic()
-        when = self._next_ping
-        if self._ping is not None and opts.ping_timeout:
-            when = min(when, self._ping[1] + opts.ping_timeout)
-        if opts.idle_timeout:
-            when = min(when, self._last_activity + opts.idle_timeout)
-        # A write in progress must finish by its deadline; check again within one timeout.
-        when = min(when, (self._write_started or now) + opts.write_timeout)
-        deadline.set(when)
-
-    def _on_deadline(self) -> None:
-        """The deadline passed: start what is due in a task, or set the next deadline.
-
-        Called by the timer, so it only looks; the sends happen in :meth:`_on_time`.
-        """
-        if self._done or self.proto.state is not OPEN or self._tg is None:
-            return
-        opts = self.options
-        now = monotonic()
-        started = self._write_started
-        ping = self._ping
-        if started and now >= started + opts.write_timeout:
-            due = _STALLED
-        elif ping is not None and opts.ping_timeout and now >= ping[1] + opts.ping_timeout:
-            due = _PING_TIMEOUT
-        elif opts.idle_timeout and now >= self._last_activity + opts.idle_timeout:
-            due = _IDLE
-        elif now >= self._next_ping:
-            due = _PING
-        else:
-            self._arm()  # activity moved the idle deadline, or a write was in progress
-            return
-        self._tg.start_soon(self._on_time, due)
-
-    async def _on_time(self, due: int) -> None:
-        """Do what the deadline (or the server's shutdown) found due."""
-        proto = self.proto
-        if proto.state is not OPEN or self._done:
-            return
-        opts = self.options
-        try:
-            if due == _STALLED:
-                _log.info(
-                    "WebSocket client stopped reading for %.0fs; dropping it", opts.write_timeout
-                )
-                self._abort()
-                await anyio.aclose_forcefully(self.stream)
-            elif due == _SHUTDOWN:
-                proto.send_close(1001, "server shutting down")
-                await self._flush()
-            elif due == _PING_TIMEOUT:
-                await self._fail(1011, "keepalive ping timeout")
-            elif due == _IDLE:
-                proto.send_close(1001, "idle timeout")
-                await self._flush()
-            else:
-                now = monotonic()
-                self._next_ping = now + (opts.ping_interval or 0)
-                if self._ping is None:
-                    payload = os.urandom(4)
-                    self._ping = (payload, now)
-                    proto.send_ping(payload)
-                # Armed before the write, so a ping the client does not read is caught.
-                self._arm()
-                await self._flush()
-        except ConnectionClosedError:
-            return
 
 
 async def serve_stream(

@@ -8,18 +8,15 @@ graceful shutdown, lingering close and paced writes live here, once.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import Awaitable, Callable, Mapping
 from time import monotonic as _monotonic
 from typing import Any
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
-import sniffio
 
 from ._date import http_date
+from ._fast_stream import loop_turn
 from ._state import ServerState, error_logger
 from ._status import STATUS_LINES, reason_phrase
 from .streams import (
@@ -77,13 +74,6 @@ def origin_form(target: bytes) -> bytes:
     if slash == -1 or (question != -1 and question < slash):
         return b"/" + rest[question:] if question != -1 else b"/"
     return rest[slash:]
-
-
-def _loop_turn() -> Callable[[], Awaitable[None]]:
-    """The cheapest way to let the running event loop go round once."""
-    if sniffio.current_async_library() == "asyncio":
-        return functools.partial(asyncio.sleep, 0)
-    return anyio.lowlevel.cancel_shielded_checkpoint
 
 
 _VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
@@ -169,7 +159,7 @@ class H1Connection:
         #: Set by an upgrade handler that took the connection over (e.g. a WebSocket
         #: session); its ``shutdown()`` is called on graceful server shutdown.
         self.upgraded: Any = None
-        self._turn = _loop_turn()
+        self._turn = loop_turn()
 
     # -- connection loop -------------------------------------------------------------
 

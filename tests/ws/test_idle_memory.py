@@ -23,25 +23,14 @@ from websockets.frames import Opcode
 from websockets.sync.client import connect
 from websockets.uri import parse_uri
 
-from lcore import Lcore
 from lcore_asgi.server import Config, Server
 from lcore_ws import WebSocketOptions
 from lcore_ws.protocol import serve_stream
 from lcore_ws.testing import _pipe
 
+from .test_behaviour import echo_app as make_app
+
 N = 40
-
-
-def make_app() -> Lcore:
-    app = Lcore()
-
-    @app.websocket("/echo")
-    async def echo(ws):
-        await ws.accept()
-        async for message in ws:
-            await ws.send(message)
-
-    return app
 
 
 @contextmanager

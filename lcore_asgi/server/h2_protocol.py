@@ -36,7 +36,14 @@ _DataReceived = h2.events.DataReceived
 _StreamEnded = h2.events.StreamEnded
 _StreamReset = h2.events.StreamReset
 _WindowUpdated = h2.events.WindowUpdated
-_H2_CONFIG = h2.config.H2Configuration(client_side=False, header_encoding=None)
+#: Outbound fields are checked and normalised by H2Stream.send_head (``_h2_field``, with
+#: the same checks as HTTP/1.1 and a cache), so h2 does not do it again per response.
+_H2_CONFIG = h2.config.H2Configuration(
+    client_side=False,
+    header_encoding=None,
+    validate_outbound_headers=False,
+    normalize_outbound_headers=False,
+)
 #: Opaque data of the two PINGs of a graceful shutdown (see ``H2Connection._go_away``).
 _FLUSH_PING = b"lcore-s1"
 _GOAWAY_PING = b"lcore-s2"

@@ -10,11 +10,20 @@ import anyio
 import h2.connection
 import h2.exceptions
 from h2.errors import ErrorCodes
+from hpack import NeverIndexedHeaderTuple
 
 from ._date import http_date
 from ._state import ServerState, error_logger
 from ._status import H2_STATUS
-from .streams import ClientDisconnected, HTTPStream, Pace, RequestError, error_response_body
+from .streams import (
+    ClientDisconnected,
+    HTTPStream,
+    Pace,
+    RequestError,
+    ResponseError,
+    check_response_field,
+    error_response_body,
+)
 
 
 class StreamOwner(Protocol):
@@ -45,6 +54,32 @@ __all__ = ["H2Stream", "H2Tunnel", "StreamOwner"]
 _HOP_BY_HOP = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
 )
+#: Response fields already checked, by the app's (name, value): what goes out (bounded).
+_CHECKED: dict[tuple[bytes, bytes], Any] = {}
+_DROP: Any = ()  # a connection-specific field: not sent over HTTP/2 (RFC 9113 §8.2.2)
+
+
+def _h2_field(pair: Any) -> Any:
+    """The field to send for an app's response header, ``_DROP``, or ResponseError.
+
+    The checks h11 makes (so an app's header is refused the same way on HTTP/1.1 and
+    HTTP/2), then what h2's outbound normalisation did, which is off (``_H2_CONFIG``):
+    lower-case names, no connection-specific fields, no ``TE`` but ``trailers``, and
+    credentials kept out of the HPACK table.
+    """
+    name, value = pair
+    check_response_field(name, value)
+    name = name.lower()
+    if name in _HOP_BY_HOP:
+        return _DROP
+    if name == b"te" and value.lower() != b"trailers":
+        raise ResponseError(f"TE other than trailers: {value!r}")
+    if name in _SENSITIVE or (name == b"cookie" and len(value) < 20):
+        return NeverIndexedHeaderTuple(name, value)  # a list entry, never cached
+    return (name, value)
+
+
+_SENSITIVE = frozenset((b"authorization", b"proxy-authorization"))
 
 
 class H2Stream:
@@ -218,10 +253,16 @@ class H2Stream:
             raise ClientDisconnected
         out = [(b":status", H2_STATUS.get(status) or str(status).encode())]
         out += connection.state.default_headers(http_date())
-        for name, value in headers:
-            name = name.lower()
-            if name not in _HOP_BY_HOP:
-                out.append((name, value))
+        checked = _CHECKED
+        for pair in headers:
+            # PERF: a field seen before is one dict lookup (checked and lowered once).
+            field = checked.get(pair) if type(pair) is tuple else None
+            if field is None:
+                field = _h2_field(pair)
+                if len(checked) < 512 and type(pair) is tuple and type(field) is tuple:
+                    checked[pair] = field
+            if field is not _DROP:
+                out.append(field)
         end_now = end and not body
         try:
             connection.conn.send_headers(self.stream_id, out, end_stream=end_now)

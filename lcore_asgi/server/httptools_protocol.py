@@ -29,7 +29,13 @@ from ._h1_checks import (
 )
 from ._state import ServerState, error_logger
 from ._status import STATUS_LINES, reason_phrase
-from .streams import CLIENT_GONE, ClientDisconnected, RequestError
+from .streams import (
+    CLIENT_GONE,
+    ClientDisconnected,
+    RequestError,
+    ResponseError,
+    check_response_field,
+)
 
 __all__ = ["HttptoolsConnection", "ResponseError"]
 
@@ -38,18 +44,12 @@ _DRAIN_LIMIT = 65536
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+").fullmatch
-#: A field value as h11 accepts one for sending: no NUL, no CR/LF, no outer whitespace.
-_FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?").fullmatch
 _DIGITS = re.compile(rb"[0-9]{1,18}").fullmatch
 #: Response header lines already validated, by (name, value) (bounded).
 _HEADER_LINES: dict[tuple[bytes, bytes], bytes] = {}
 _ParserError = httptools.HttpParserError
 _ParserUpgrade = httptools.HttpParserUpgrade
 _InvalidMethod = httptools.HttpParserInvalidMethodError
-
-
-class ResponseError(Exception):
-    """The app's response cannot be sent as given (h11's ``LocalProtocolError``)."""
 
 
 class HttptoolsConnection(H1Connection):
@@ -550,10 +550,7 @@ class HttptoolsConnection(H1Connection):
 
 def _check_field(name: bytes, value: bytes) -> bytes:
     """The header line of a valid response field; ResponseError where h11 refuses one."""
-    if _TOKEN(name) is None:
-        raise ResponseError(f"illegal header name {name!r}")
-    if _FIELD_VALUE(value) is None:
-        raise ResponseError(f"illegal header value {value!r}")
+    check_response_field(name, value)
     return b"%s: %s\r\n" % (name, value)
 
 

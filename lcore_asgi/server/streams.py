@@ -12,6 +12,7 @@ Every wait on the client is bounded here too, one way: a cancel-scope deadline, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from time import monotonic as _monotonic
 from typing import Any, Protocol, TypeVar
@@ -24,6 +25,8 @@ from ._state import ServerState, access_logger, error_logger
 from ._status import reason_phrase
 
 __all__ = [
+    "ResponseError",
+    "check_response_field",
     "CLIENT_GONE",
     "ClientDisconnected",
     "HTTPStream",
@@ -109,6 +112,31 @@ async def receive_before(stream: anyio.abc.ByteStream, deadline: float, max_byte
         except CLIENT_GONE:
             return b""
     raise TimeoutError
+
+
+class ResponseError(Exception):
+    """The app's response cannot be sent as given (h11's ``LocalProtocolError``).
+
+    Raised by a driver before anything of the response was written; the stream then
+    answers 500 (or resets, once the head is out), on HTTP/1.1 and HTTP/2 alike.
+    """
+
+
+_FIELD_NAME = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+").fullmatch
+#: A field value as h11 accepts one for sending: no NUL, no CR/LF, no outer whitespace.
+_FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?").fullmatch
+
+
+def check_response_field(name: Any, value: Any) -> None:
+    """Refuse (ResponseError) a response header h11 would not send: a name that is not a
+    token (so no pseudo-header either), a value with NUL, CR, LF or outer whitespace, or
+    either one not ``bytes``. Both HTTP versions check with it, before anything is sent."""
+    if type(name) is not bytes or type(value) is not bytes:
+        raise ResponseError(f"header not bytes: {name!r}: {value!r}")
+    if _FIELD_NAME(name) is None:
+        raise ResponseError(f"illegal header name {name!r}")
+    if _FIELD_VALUE(value) is None:
+        raise ResponseError(f"illegal header value {value!r}")
 
 
 class StreamTransport(Protocol):

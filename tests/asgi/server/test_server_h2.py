@@ -666,3 +666,65 @@ async def test_rapid_reset_flood_gets_enhance_your_calm() -> None:
         event = terminated()
     assert event is not None
     assert event.error_code == ErrorCodes.ENHANCE_YOUR_CALM
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        (b"x-bad", b"a\r\nInjected: yes"),
+        (b"x-bad", b"a\nInjected: yes"),
+        (b"bad name", b"v"),
+        (b"x", b"nul\x00"),
+        (b"x", b" padded "),
+        (b":status", b"204"),
+        (b"te", b"gzip"),
+        ("str", b"v"),
+        (b"x", "str"),
+    ],
+    ids=[
+        "crlf-injection",
+        "lf-injection",
+        "space-in-name",
+        "nul-in-value",
+        "padded-value",
+        "pseudo-header",
+        "te-not-trailers",
+        "str-name",
+        "str-value",
+    ],
+)
+async def test_invalid_app_headers_are_refused_with_500_as_over_http11(header: tuple) -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [header]})
+        await send({"type": "http.response.body", "body": b"x"})
+
+    async with h2_client(app) as client:
+        sid = client.request(b"/")
+        await client.flush()
+        headers, body = await client.response(sid)
+    assert headers[b":status"] == b"500"
+    assert not any(b"Injected" in name + value for name, value in headers.items())
+
+
+async def test_app_headers_go_out_lowercased_without_hop_by_hop_fields() -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        headers = [
+            (b"X-Mixed-Case", b"Kept As Is"),
+            (b"connection", b"close"),
+            (b"keep-alive", b"5"),
+            (b"content-type", b"text/plain"),
+            (b"authorization", b"Bearer t"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"x"})
+
+    async with h2_client(app) as client:
+        for _ in range(2):  # the second time from the checked-fields cache
+            sid = client.request(b"/")
+            await client.flush()
+            headers, body = await client.response(sid)
+            assert headers[b":status"] == b"200"
+            assert headers[b"x-mixed-case"] == b"Kept As Is"
+            assert headers[b"content-type"] == b"text/plain"
+            assert b"connection" not in headers and b"keep-alive" not in headers
+            assert body == b"x"

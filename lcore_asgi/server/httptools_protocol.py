@@ -20,6 +20,7 @@ import httptools
 from ._date import http_date
 from ._h1_base import H1Connection, RequestHead, UpgradeHandler
 from ._h1_checks import (
+    _TOKEN,
     BadRequest,
     check_head_bytes,
     check_partial_head,
@@ -43,7 +44,6 @@ _READ_SIZE = 65536
 _DRAIN_LIMIT = 65536
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+").fullmatch
 _DIGITS = re.compile(rb"[0-9]{1,18}").fullmatch
 #: Response header lines already validated, by (name, value) (bounded).
 _HEADER_LINES: dict[tuple[bytes, bytes], bytes] = {}

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 import anyio
 import anyio.abc
 
+from ._h1_checks import _TOKEN
 from ._state import ServerState, access_logger, error_logger
 from ._status import reason_phrase
 
@@ -122,7 +123,6 @@ class ResponseError(Exception):
     """
 
 
-_FIELD_NAME = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+").fullmatch
 #: A field value as h11 accepts one for sending: no NUL, no CR/LF, no outer whitespace.
 _FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?").fullmatch
 
@@ -133,7 +133,7 @@ def check_response_field(name: Any, value: Any) -> None:
     either one not ``bytes``. Both HTTP versions check with it, before anything is sent."""
     if type(name) is not bytes or type(value) is not bytes:
         raise ResponseError(f"header not bytes: {name!r}: {value!r}")
-    if _FIELD_NAME(name) is None:
+    if _TOKEN(name) is None:
         raise ResponseError(f"illegal header name {name!r}")
     if _FIELD_VALUE(value) is None:
         raise ResponseError(f"illegal header value {value!r}")
